@@ -1,0 +1,90 @@
+/** Point colours and the matching legend, per `color_by` mode. Pure. */
+import type { Points } from "./sync";
+
+export type Rgb = readonly [number, number, number];
+export interface LegendEntry {
+  label: string;
+  color: string;
+}
+
+// Tableau-10 then a second set: label colours cycle after 20.
+const CATEGORICAL: Rgb[] = [
+  [78, 121, 167], [242, 142, 43], [225, 87, 89], [118, 183, 178], [89, 161, 79],
+  [237, 201, 72], [176, 122, 161], [255, 157, 167], [156, 117, 95], [186, 176, 172],
+  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+];
+const CATEGORY: Rgb[] = [[44, 160, 44], [255, 127, 14], [214, 39, 40]]; // easy, ambiguous, hard
+const REVIEWED: Rgb[] = [[170, 170, 170], [31, 119, 180]];
+const MISSING: Rgb = [200, 200, 200];
+// Viridis-like stops for correctness 0 -> 1.
+const RAMP: Rgb[] = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+
+export function ramp(t: number): Rgb {
+  if (!(t >= 0)) return MISSING;
+  const v = Math.min(1, t) * (RAMP.length - 1);
+  const i = Math.min(RAMP.length - 2, Math.floor(v));
+  const f = v - i;
+  const a = RAMP[i];
+  const b = RAMP[i + 1];
+  return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f];
+}
+
+export const labelColor = (code: number): Rgb => (code >= 65535 ? MISSING : CATEGORICAL[code % CATEGORICAL.length]);
+const css = (c: Rgb) => `rgb(${Math.round(c[0])}, ${Math.round(c[1])}, ${Math.round(c[2])})`;
+
+export function legend(colorBy: string, labelNames: string[], categories: string[]): LegendEntry[] {
+  switch (colorBy) {
+    case "category":
+      return categories.map((c, i) => ({ label: c, color: css(CATEGORY[i % 3]) }));
+    case "label":
+    case "suggested_label":
+      return labelNames.map((l, i) => ({ label: l, color: css(labelColor(i)) }));
+    case "reviewed":
+      return [{ label: "not reviewed", color: css(REVIEWED[0]) }, { label: "reviewed", color: css(REVIEWED[1]) }];
+    default:
+      return [0, 0.25, 0.5, 0.75, 1].map((t) => ({ label: `correctness ${t}`, color: css(ramp(t)) }));
+  }
+}
+
+/**
+ * RGBA per point. Points outside `visible` (a 0/1 mask, or null for all) and,
+ * when something is selected, unselected points are drawn faint.
+ */
+export function pointColors(
+  p: Points, colorBy: string, visible: Uint8Array | null, selected: Uint8Array | null, out?: Uint8Array,
+): Uint8Array {
+  const rgba = out && out.length === p.n * 4 ? out : new Uint8Array(p.n * 4);
+  const lut: Rgb[] = [];
+  for (let k = 0; k < 256; k++) lut.push(ramp(k / 255));
+  for (let i = 0; i < p.n; i++) {
+    let c: Rgb;
+    switch (colorBy) {
+      case "category":
+        c = p.category[i] < 3 ? CATEGORY[p.category[i]] : MISSING;
+        break;
+      case "label":
+        c = labelColor(p.labels[i]);
+        break;
+      case "suggested_label":
+        c = labelColor(p.suggested[i]);
+        break;
+      case "reviewed":
+        c = REVIEWED[p.reviewed[i] ? 1 : 0];
+        break;
+      default: {
+        const t = p.correctness[i];
+        c = t >= 0 ? lut[Math.round(Math.min(1, t) * 255)] : MISSING;
+      }
+    }
+    let a = 215;
+    if (visible && !visible[i]) a = 25;
+    else if (selected && !selected[i]) a = 70;
+    const o = i * 4;
+    rgba[o] = c[0];
+    rgba[o + 1] = c[1];
+    rgba[o + 2] = c[2];
+    rgba[o + 3] = a;
+  }
+  return rgba;
+}

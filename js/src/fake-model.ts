@@ -1,0 +1,124 @@
+/** A stand-in for anywidget's model in vitest: traits in a map, events, and a scripted kernel. */
+import type { Model, ModelState } from "./sync";
+
+type Cb = (...args: any[]) => void;
+
+export interface Sent {
+  content: any;
+  buffers: ArrayBufferView[];
+}
+
+export class FakeModel implements Model {
+  state: ModelState;
+  saved: Array<Partial<ModelState>> = [];
+  sent: Sent[] = [];
+  private dirty: Partial<ModelState> = {};
+  private listeners = new Map<string, Set<Cb>>();
+  /** Answers requests like the Python side would; set by tests. */
+  kernel: (method: string, args: any, buffers: ArrayBufferView[]) => [any, ArrayBufferView[]] = () => [{}, []];
+
+  constructor(state: ModelState) {
+    this.state = state;
+  }
+
+  get<K extends keyof ModelState>(key: K): ModelState[K] {
+    return this.state[key];
+  }
+
+  set<K extends keyof ModelState>(key: K, value: ModelState[K]): void {
+    this.state[key] = value;
+    this.dirty[key] = value;
+    this.emit(`change:${String(key)}`);
+  }
+
+  save_changes(): void {
+    this.saved.push(this.dirty);
+    this.dirty = {};
+  }
+
+  on(event: string, cb: Cb): void {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event)!.add(cb);
+  }
+
+  off(event?: string | null, cb?: Cb | null): void {
+    if (!event) return this.listeners.clear();
+    if (!cb) this.listeners.delete(event);
+    else this.listeners.get(event)?.delete(cb);
+  }
+
+  listenerCount(): number {
+    let n = 0;
+    for (const s of this.listeners.values()) n += s.size;
+    return n;
+  }
+
+  emit(event: string, ...args: any[]): void {
+    for (const cb of [...(this.listeners.get(event) ?? [])]) cb(...args);
+  }
+
+  /** Python changing a trait: set it and fire its change event. */
+  pythonSets<K extends keyof ModelState>(key: K, value: ModelState[K]): void {
+    this.state[key] = value;
+    this.emit(`change:${String(key)}`);
+  }
+
+  send(content: any, _callbacks?: unknown, buffers: any[] = []): void {
+    this.sent.push({ content, buffers });
+    if (content?.kind === "dmw:request") {
+      let reply: any;
+      let out: ArrayBufferView[] = [];
+      try {
+        const [result, bufs] = this.kernel(content.method, content.args, buffers);
+        reply = { kind: "dmw:response", id: content.id, ok: true, result };
+        out = bufs;
+      } catch (err) {
+        reply = { kind: "dmw:response", id: content.id, ok: false, error: String(err) };
+      }
+      const views = out.map((b) => new DataView(b.buffer, b.byteOffset, b.byteLength));
+      queueMicrotask(() => this.emit("msg:custom", reply, views));
+    }
+  }
+
+  requests(method: string): Sent[] {
+    return this.sent.filter((s) => s.content?.kind === "dmw:request" && s.content.method === method);
+  }
+}
+
+const dv = (a: ArrayBufferView) => new DataView(a.buffer, a.byteOffset, a.byteLength);
+
+/** A model with n points laid out on a diagonal; row i has score n - i (row 0 most suspect). */
+export function makeState(n: number, labelNames = ["neg", "pos"]): ModelState {
+  const x = new Float32Array(n);
+  const y = new Float32Array(n);
+  const corr = new Float32Array(n);
+  const order = new Uint32Array(n);
+  const suggested = new Uint16Array(n);
+  const category = new Uint8Array(n);
+  const labels = new Uint16Array(n);
+  for (let i = 0; i < n; i++) {
+    x[i] = (0.4 * i) / Math.max(1, n - 1);
+    y[i] = i / Math.max(1, n - 1);
+    corr[i] = y[i];
+    order[i] = i;
+    labels[i] = i % labelNames.length;
+    suggested[i] = (i + 1) % labelNames.length;
+    category[i] = i % 3;
+  }
+  return {
+    points: { n, x: dv(x), y: dv(y), correctness: dv(corr), order: dv(order), suggested: dv(suggested), category: dv(category) },
+    labels: dv(labels),
+    reviewed: dv(new Uint8Array(n)),
+    selection: dv(new Uint32Array(0)),
+    label_names: labelNames,
+    categories: ["easy-to-learn", "ambiguous", "hard-to-learn"],
+    thresholds: { confidence: 0.5, variability: 0.2 },
+    n_passes: 3,
+    color_by: "correctness",
+    filters: { categories: [], labels: [], suspects_k: 0, reviewed: "all", search: "" },
+    save_status: "",
+    history_size: 0,
+    has_text: true,
+    live: false,
+  };
+}

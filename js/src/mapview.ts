@@ -1,0 +1,318 @@
+/**
+ * The map pane: a WebGL canvas for points under a 2D overlay for axes, region
+ * guides, the lasso being drawn and the hovered/focused point. Owns the view
+ * (zoom, pan) and turns mouse gestures into data-space selections.
+ */
+import type { Polygon } from "./lasso";
+import { homeView, panView, zoomView, type Scatter, type ScatterFactory, type View } from "./scatter";
+
+export type Tool = "lasso" | "box" | "pan";
+
+export interface MapCallbacks {
+  onPolygon: (poly: Polygon, additive: boolean) => void;
+  onClick: (x: number, y: number, pxPerX: number, pxPerY: number, additive: boolean) => void;
+  onHover: (x: number, y: number, pxPerX: number, pxPerY: number, clientX: number, clientY: number) => void;
+  onLeave: () => void;
+}
+
+const MARGIN = { left: 46, right: 10, top: 10, bottom: 38 };
+
+export class MapView {
+  readonly el: HTMLElement;
+  readonly canvas: HTMLCanvasElement;
+  readonly overlay: HTMLCanvasElement;
+  readonly message: HTMLElement;
+  scatter: Scatter | null;
+  tool: Tool = "lasso";
+  view: View = { x0: 0, x1: 0.5, y0: 0, y1: 1 };
+  thresholds = { confidence: 0.5, variability: 0.2 };
+  markers: number[] = []; // [x, y] pairs in data space for hovered / focused points
+  private width = 560;
+  private height = 440;
+  private dpr = 1;
+  private drag: { x: number; y: number; path: Array<[number, number]>; moved: boolean; additive: boolean; view: View } | null = null;
+  private raf = 0;
+  private disposers: Array<() => void> = [];
+
+  constructor(parent: HTMLElement, factory: ScatterFactory, private cb: MapCallbacks) {
+    this.el = document.createElement("div");
+    this.el.className = "dmw-map";
+    this.canvas = document.createElement("canvas");
+    this.canvas.className = "dmw-gl";
+    this.overlay = document.createElement("canvas");
+    this.overlay.className = "dmw-overlay";
+    this.message = document.createElement("div");
+    this.message.className = "dmw-message";
+    this.el.append(this.canvas, this.overlay, this.message);
+    parent.appendChild(this.el);
+    let scatter: Scatter | null = null;
+    try {
+      scatter = factory(this.canvas);
+    } catch (err) {
+      console.warn("datamap_widget: WebGL setup failed", err);
+      scatter = null;
+    }
+    this.scatter = scatter;
+    if (!scatter) {
+      this.message.textContent =
+        "WebGL is not available in this browser, so the map cannot be drawn. The table, filters and actions still work.";
+      this.message.style.display = "block";
+    }
+    this.listen(this.overlay, "mousedown", (e) => this.down(e as MouseEvent));
+    this.listen(window, "mousemove", (e) => this.move(e as MouseEvent));
+    this.listen(window, "mouseup", (e) => this.up(e as MouseEvent));
+    this.listen(this.overlay, "mouseleave", () => this.cb.onLeave());
+    this.listen(this.overlay, "wheel", (e) => this.wheel(e as WheelEvent), { passive: false });
+    this.listen(this.overlay, "dblclick", () => this.home());
+  }
+
+  private listen(target: EventTarget, type: string, fn: (e: Event) => void, opts?: AddEventListenerOptions): void {
+    target.addEventListener(type, fn, opts);
+    this.disposers.push(() => target.removeEventListener(type, fn, opts));
+  }
+
+  private xHome: Float32Array = new Float32Array(0);
+  setPositions(x: Float32Array, y: Float32Array, resetView: boolean): void {
+    this.xHome = x;
+    if (resetView) this.view = homeView(x);
+    this.scatter?.setPositions(x, y);
+    this.redraw();
+  }
+
+  home(): void {
+    this.view = homeView(this.xHome);
+    this.redraw();
+  }
+
+  resize(width: number, height: number, dpr: number): void {
+    this.width = Math.max(120, width);
+    this.height = Math.max(120, height);
+    this.dpr = dpr;
+    this.el.style.width = `${this.width}px`;
+    this.el.style.height = `${this.height}px`;
+    this.overlay.width = Math.round(this.width * dpr);
+    this.overlay.height = Math.round(this.height * dpr);
+    this.overlay.style.width = `${this.width}px`;
+    this.overlay.style.height = `${this.height}px`;
+    const pw = this.width - MARGIN.left - MARGIN.right;
+    const ph = this.height - MARGIN.top - MARGIN.bottom;
+    this.canvas.style.left = `${MARGIN.left}px`;
+    this.canvas.style.top = `${MARGIN.top}px`;
+    this.scatter?.resize(pw, ph, dpr);
+    this.redraw();
+  }
+
+  /** Plot-area pixel (relative to the overlay) -> data coordinates. */
+  toData(px: number, py: number): [number, number] {
+    const pw = this.width - MARGIN.left - MARGIN.right;
+    const ph = this.height - MARGIN.top - MARGIN.bottom;
+    const v = this.view;
+    return [v.x0 + ((px - MARGIN.left) / pw) * (v.x1 - v.x0), v.y1 - ((py - MARGIN.top) / ph) * (v.y1 - v.y0)];
+  }
+
+  toPixel(x: number, y: number): [number, number] {
+    const pw = this.width - MARGIN.left - MARGIN.right;
+    const ph = this.height - MARGIN.top - MARGIN.bottom;
+    const v = this.view;
+    return [MARGIN.left + ((x - v.x0) / (v.x1 - v.x0)) * pw, MARGIN.top + ((v.y1 - y) / (v.y1 - v.y0)) * ph];
+  }
+
+  /** Pixels per data unit along x and y (for distance checks). */
+  scale(): [number, number] {
+    const pw = this.width - MARGIN.left - MARGIN.right;
+    const ph = this.height - MARGIN.top - MARGIN.bottom;
+    return [pw / (this.view.x1 - this.view.x0), ph / (this.view.y1 - this.view.y0)];
+  }
+
+  private local(e: MouseEvent): [number, number] {
+    const r = this.overlay.getBoundingClientRect();
+    return [e.clientX - r.left, e.clientY - r.top];
+  }
+
+  private down(e: MouseEvent): void {
+    if (e.button !== 0) return;
+    e.preventDefault();
+    const [x, y] = this.local(e);
+    this.drag = { x, y, path: [[x, y]], moved: false, additive: e.shiftKey, view: { ...this.view } };
+  }
+
+  private move(e: MouseEvent): void {
+    const [x, y] = this.local(e);
+    const d = this.drag;
+    if (!d) {
+      if (e.target !== this.overlay) return;
+      const [dx, dy] = this.toData(x, y);
+      const [sx, sy] = this.scale();
+      this.cb.onHover(dx, dy, sx, sy, e.clientX, e.clientY);
+      return;
+    }
+    if (Math.abs(x - d.x) + Math.abs(y - d.y) > 3) d.moved = true;
+    if (!d.moved) return;
+    if (this.tool === "pan") {
+      const [sx, sy] = this.scale();
+      this.view = panView(d.view, -(x - d.x) / sx, (y - d.y) / sy);
+      this.redraw();
+      return;
+    }
+    if (this.tool === "lasso") d.path.push([x, y]);
+    else d.path = [[d.x, d.y], [x, y]];
+    this.drawOverlay();
+  }
+
+  private up(e: MouseEvent): void {
+    const d = this.drag;
+    if (!d) return;
+    this.drag = null;
+    const [x, y] = this.local(e);
+    if (!d.moved) {
+      const [dx, dy] = this.toData(x, y);
+      const [sx, sy] = this.scale();
+      this.cb.onClick(dx, dy, sx, sy, d.additive || e.shiftKey);
+    } else if (this.tool === "lasso" && d.path.length >= 3) {
+      d.path.push([x, y]);
+      this.cb.onPolygon(d.path.map(([px, py]) => this.toData(px, py)), d.additive || e.shiftKey);
+    } else if (this.tool === "box") {
+      const [ax, ay] = this.toData(d.x, d.y);
+      const [bx, by] = this.toData(x, y);
+      this.cb.onPolygon([[ax, ay], [bx, ay], [bx, by], [ax, by]], d.additive || e.shiftKey);
+    }
+    this.drawOverlay();
+  }
+
+  private wheel(e: WheelEvent): void {
+    e.preventDefault();
+    const [x, y] = this.local(e);
+    const [cx, cy] = this.toData(x, y);
+    this.view = zoomView(this.view, Math.exp(Math.max(-1, Math.min(1, e.deltaY * 0.002))), cx, cy);
+    this.redraw();
+  }
+
+  redraw(): void {
+    if (this.raf) return;
+    const run = () => {
+      this.raf = 0;
+      this.scatter?.draw(this.view);
+      this.drawOverlay();
+    };
+    if (typeof requestAnimationFrame === "function") this.raf = requestAnimationFrame(run);
+    else run();
+  }
+
+  /** Axes, ticks, region guides and names, lasso path and markers. */
+  drawOverlay(): void {
+    let ctx: CanvasRenderingContext2D | null = null;
+    try {
+      ctx = this.overlay.getContext("2d");
+    } catch {
+      ctx = null;
+    }
+    if (!ctx) return;
+    const { width: w, height: h } = this;
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    const l = MARGIN.left, t = MARGIN.top, r = w - MARGIN.right, b = h - MARGIN.bottom;
+    ctx.strokeStyle = "#888";
+    ctx.lineWidth = 1;
+    ctx.strokeRect(l + 0.5, t + 0.5, r - l, b - t);
+    ctx.fillStyle = "#444";
+    ctx.font = "11px sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    for (const v of ticks(this.view.x0, this.view.x1)) {
+      const [px] = this.toPixel(v, 0);
+      if (px < l || px > r) continue;
+      ctx.fillRect(px, b, 1, 4);
+      ctx.fillText(fmt(v), px, b + 5);
+    }
+    ctx.fillText("variability", (l + r) / 2, b + 20);
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    for (const v of ticks(this.view.y0, this.view.y1)) {
+      const [, py] = this.toPixel(0, v);
+      if (py < t || py > b) continue;
+      ctx.fillRect(l - 4, py, 4, 1);
+      ctx.fillText(fmt(v), l - 6, py);
+    }
+    ctx.save();
+    ctx.translate(11, (t + b) / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textAlign = "center";
+    ctx.fillText("confidence", 0, 0);
+    ctx.restore();
+    // Region guides.
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(l, t, r - l, b - t);
+    ctx.clip();
+    ctx.setLineDash([5, 4]);
+    ctx.strokeStyle = "rgba(80,80,80,0.7)";
+    const [gx] = this.toPixel(this.thresholds.variability, 0);
+    const [, gy] = this.toPixel(0, this.thresholds.confidence);
+    ctx.beginPath();
+    ctx.moveTo(l, gy);
+    ctx.lineTo(gx, gy);
+    ctx.moveTo(gx, t);
+    ctx.lineTo(gx, b);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.font = "bold 11px sans-serif";
+    ctx.fillStyle = "rgba(40,40,40,0.75)";
+    ctx.textAlign = "left";
+    ctx.textBaseline = "top";
+    ctx.fillText("easy-to-learn", l + 6, t + 4);
+    ctx.textBaseline = "bottom";
+    ctx.fillText("hard-to-learn", l + 6, b - 4);
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    ctx.fillText("ambiguous", r - 6, (t + b) / 2);
+    // Markers.
+    for (let k = 0; k + 1 < this.markers.length; k += 2) {
+      const [px, py] = this.toPixel(this.markers[k], this.markers[k + 1]);
+      ctx.beginPath();
+      ctx.arc(px, py, 7, 0, Math.PI * 2);
+      ctx.strokeStyle = k === 0 ? "#d62728" : "#111";
+      ctx.lineWidth = 2;
+      ctx.stroke();
+    }
+    ctx.restore();
+    const d = this.drag;
+    if (d && d.moved && this.tool !== "pan") {
+      ctx.strokeStyle = "#1f77b4";
+      ctx.fillStyle = "rgba(31,119,180,0.08)";
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      if (this.tool === "box") {
+        const [a, c] = d.path;
+        ctx.rect(a[0], a[1], c[0] - a[0], c[1] - a[1]);
+      } else {
+        d.path.forEach(([x, y], i) => (i ? ctx!.lineTo(x, y) : ctx!.moveTo(x, y)));
+        ctx.closePath();
+      }
+      ctx.fill();
+      ctx.stroke();
+    }
+  }
+
+  destroy(): void {
+    for (const f of this.disposers) f();
+    this.disposers = [];
+    if (this.raf && typeof cancelAnimationFrame === "function") cancelAnimationFrame(this.raf);
+    this.scatter?.destroy();
+    this.scatter = null;
+    this.el.remove();
+  }
+}
+
+function ticks(a: number, b: number): number[] {
+  const span = b - a;
+  if (!(span > 0)) return [];
+  const step0 = Math.pow(10, Math.floor(Math.log10(span / 5)));
+  const step = [1, 2, 5, 10].map((m) => m * step0).find((s) => span / s <= 7) ?? step0 * 10;
+  const out: number[] = [];
+  for (let v = Math.ceil(a / step) * step; v <= b + 1e-12; v += step) out.push(Math.round(v / step) * step);
+  return out;
+}
+
+function fmt(v: number): string {
+  return Math.abs(v) < 1e-9 ? "0" : String(Number(v.toPrecision(3)));
+}
