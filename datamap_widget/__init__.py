@@ -1,0 +1,21 @@
+"""datamap_widget: find mislabeled examples from training dynamics, review them in a notebook.
+
+The public surface (see the README):
+
+- :class:`Tracker` records per-example, per-pass training dynamics from any training loop;
+- :class:`DataMap` holds the cartography metrics, the suspects and save/load;
+- :func:`train_datamap` fine-tunes a transformer and returns its DataMap in one call.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .datamap import DataMap
+from .tracker import Tracker
+from .train import train_datamap
+
+try:
+    __version__ = version("datamap_widget")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = ["DataMap", "Tracker", "train_datamap", "__version__"]

@@ -1,0 +1,316 @@
+"""The ``datamap`` command: train a data map, list suspects, write reports and exports.
+
+A thin layer over the library (``fine_tune``, ``DataMap``): every subcommand parses its
+arguments, calls the same classes a notebook uses, and prints. Bad input ends with a
+one-line ``datamap: error: …`` and exit status 2, never a traceback.
+
+A run folder (``--out DIR``) holds:
+
+- ``datamap.parquet``: id, label, confidence, variability, correctness, category,
+  mislabel_score, suggested_label (+ n_passes, reviewed and the per-pass trajectories);
+- ``run.json``: every setting, package versions, timings and a summary;
+- ``texts.parquet``: id and text, so reports can show documents without the source file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["main"]
+
+DATAMAP_FILE = "datamap.parquet"
+RUN_FILE = "run.json"
+TEXTS_FILE = "texts.parquet"
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one line, exit status 2."""
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("datamap_widget", "torch", "transformers", "numpy", "pandas", "pyarrow"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            out[name] = "not installed"
+    return out
+
+
+def _shorten(text: Any, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_suspects(rows: Any, texts: Any = None, width: int = 60) -> str:
+    """A plain-text table of suspects: rank, id, label, suggested label, score, text start."""
+    lines = []
+    header = f"{'rank':>4}  {'id':<20} {'label':<12} {'suggested':<12} {'score':>6}"
+    if texts is not None:
+        header += "  text"
+    lines.append(header)
+    for rank, (example_id, row) in enumerate(rows.iterrows(), start=1):
+        line = (
+            f"{rank:>4}  {_shorten(example_id, 20):<20} {_shorten(row['label'], 12):<12} "
+            f"{_shorten(row['suggested_label'], 12):<12} {row['mislabel_score']:>6.3f}"
+        )
+        if texts is not None:
+            line += "  " + _shorten(texts.get(example_id, ""), width)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _load_run(folder: str) -> tuple[Any, dict[str, Any], Any]:
+    """The DataMap, run record and texts (a Series by id, or None) of a run folder."""
+    import pandas as pd
+
+    from .datamap import DataMap
+
+    path = Path(folder)
+    if not (path / DATAMAP_FILE).exists():
+        raise UsageError(f"{path} is not a run folder: {DATAMAP_FILE} is missing (make one with `datamap train`)")
+    dmap = DataMap.read_parquet(str(path / DATAMAP_FILE))
+    run = json.loads((path / RUN_FILE).read_text()) if (path / RUN_FILE).exists() else {}
+    texts = None
+    if (path / TEXTS_FILE).exists():
+        frame = pd.read_parquet(path / TEXTS_FILE)
+        ids = frame["id"].astype(str) if dmap.ids.dtype.kind in "US" else frame["id"]
+        texts = pd.Series(frame["text"].to_numpy(), index=ids)
+    return dmap, run, texts
+
+
+# ------------------------------------------------------------------------------ train
+
+
+def _add_train(commands: Any) -> None:
+    from .train import DEFAULTS
+
+    p = commands.add_parser(
+        "train",
+        help="fine-tune a classifier on labeled texts and map its training dynamics",
+        description="Fine-tune a transformer on DATA (JSONL, CSV or Parquet), record every example's "
+        "training dynamics, write the data map to --out and print the top suspects.",
+    )
+    p.add_argument("data", nargs="?", help="a .jsonl, .csv or .parquet file of labeled texts")
+    p.add_argument("--sample", action="store_true", help="use the sample shipped in the package (600 TREC questions, 18 flipped labels)")
+    p.add_argument("--out", required=True, help="run folder to write (created if missing)")
+    p.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
+    p.add_argument("--label-column", default="label", help="column holding the labels (default: label)")
+    p.add_argument("--id-column", default="id", help="column holding unique ids (default: id; the row number if absent)")
+    p.add_argument("--model", default=None, help="Hugging Face model path or name (default: the embedded all-MiniLM-L6-v2)")
+    p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help=f"passes over the data (default: {DEFAULTS['epochs']})")
+    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help=f"default: {DEFAULTS['batch_size']}")
+    p.add_argument("--max-length", type=int, default=DEFAULTS["max_length"], help=f"tokens per text (default: {DEFAULTS['max_length']})")
+    p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help=f"learning rate (default: {DEFAULTS['lr']})")
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help=f"default: {DEFAULTS['seed']}")
+    p.add_argument("--device", default=None, help="cpu, cuda, mps… (default: a GPU when there is one)")
+    p.add_argument("--top", type=int, default=20, help="suspects to print (default: 20)")
+    p.add_argument(
+        "--true-label-column",
+        default=None,
+        help="column of audited true labels, if you have one: prints the share of label errors found in the "
+        "top 5%% (the sample's is true_label)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_train)
+
+
+def _pick_columns(frame: Any, args: argparse.Namespace, source: str) -> tuple[Any, Any, Any]:
+    columns = list(frame.columns)
+    for flag, name in (("--text-column", args.text_column), ("--label-column", args.label_column)):
+        if name not in frame.columns:
+            raise UsageError(f"{source} has no column {name!r} ({flag}); its columns are {columns}")
+    texts = frame[args.text_column]
+    labels = frame[args.label_column]
+    if args.id_column in frame.columns:
+        ids = frame[args.id_column]
+        if ids.isna().any():
+            raise UsageError(f"{source}: column {args.id_column!r} has {int(ids.isna().sum())} missing id(s)")
+        if ids.duplicated().any():
+            dupes = ids[ids.duplicated()].astype(str).unique()[:5].tolist()
+            raise UsageError(f"{source}: column {args.id_column!r} has repeated ids, e.g. {dupes}")
+        ids = ids.to_numpy()
+    else:
+        ids = None  # row numbers
+    if labels.isna().any():
+        raise UsageError(f"{source}: column {args.label_column!r} has {int(labels.isna().sum())} missing label(s)")
+    if texts.isna().any():
+        raise UsageError(f"{source}: column {args.text_column!r} has {int(texts.isna().sum())} missing text(s)")
+    labels = labels.astype(str) if labels.dtype.kind not in "iu" else labels
+    return texts.astype(str).tolist(), labels.tolist(), (list(range(len(frame))) if ids is None else ids.tolist())
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .data import read_table, sample_path
+    from .train import fine_tune
+
+    if args.sample == bool(args.data):
+        raise UsageError("give DATA (a file) or --sample, exactly one")
+    path = sample_path() if args.sample else Path(args.data)
+    if args.sample and args.true_label_column is None:
+        args.true_label_column = "true_label"
+    try:
+        frame = read_table(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise UsageError(str(error)) from error
+    texts, labels, ids = _pick_columns(frame, args, str(path))
+    if args.true_label_column and args.true_label_column not in frame.columns:
+        raise UsageError(f"{path} has no column {args.true_label_column!r} (--true-label-column)")
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"datamap: training on {len(texts)} examples from {path} ({len(set(map(str, labels)))} classes)", file=sys.stderr)
+    try:
+        run = fine_tune(
+            texts,
+            labels,
+            ids,
+            model=args.model,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            max_length=args.max_length,
+            lr=args.lr,
+            seed=args.seed,
+            device=args.device,
+            progress=not args.quiet,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    dmap = run.datamap
+    written = time.perf_counter()
+    dmap.to_parquet(str(out / DATAMAP_FILE))
+    pd.DataFrame({"id": dmap.ids, "text": texts}).to_parquet(out / TEXTS_FILE, index=False)
+    frame_out = dmap.frame
+    summary: dict[str, Any] = {
+        "categories": frame_out["category"].value_counts().to_dict(),
+        "labels": frame_out["label"].value_counts().to_dict(),
+        "final_train_accuracy": run.train_accuracy[-1] if run.train_accuracy else None,
+    }
+    found_line = None
+    if args.true_label_column:
+        truth = frame[args.true_label_column].astype(str).to_numpy()
+        given = frame[args.label_column].astype(str).to_numpy()
+        errors = {i for i, t, g in zip(ids, truth, given) if t != g}
+        top = dmap.suspects(frac=0.05, include_reviewed=True)
+        found = len(errors & set(top.index.tolist()))
+        summary["label_errors"] = len(errors)
+        summary["label_errors_in_top_5pct"] = found
+        if errors:
+            found_line = (
+                f"found {found} of {len(errors)} label errors ({found / len(errors):.0%}) in the top 5% "
+                f"({len(top)} of {len(dmap)} examples) of the ranking"
+            )
+    record = {
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "datamap train",
+        "data": str(path),
+        "columns": {"text": args.text_column, "label": args.label_column, "id": args.id_column if ids is not None else None},
+        "settings": {**run.settings, "method": dmap.method, "thresholds": dmap.thresholds},
+        "device": run.device,
+        "versions": _versions(),
+        "timings": {**run.timings, "write_s": round(time.perf_counter() - written, 3)},
+        "summary": summary,
+    }
+    (out / RUN_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n")
+
+    texts_by_id = dict(zip(dmap.ids.tolist(), texts))
+    print(f"Top {args.top} suspects (highest mislabel_score first; method {dmap.method}):")
+    print(format_suspects(dmap.suspects(top=args.top), texts_by_id))
+    print()
+    print(f"wrote {out / DATAMAP_FILE}, {out / RUN_FILE} in {run.timings['total_s']:.0f} s ({run.device})")
+    if found_line:
+        print(found_line)
+    return 0
+
+
+# ------------------------------------------------------------------------------ suspects
+
+
+def _add_suspects(commands: Any) -> None:
+    p = commands.add_parser("suspects", help="print the ranking of a saved run", description="Print the most likely mislabeled examples of a run folder.")
+    p.add_argument("run", help="a run folder written by `datamap train --out`")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--frac", type=float, default=None, help="share of the data to list, e.g. 0.05")
+    size.add_argument("--top", type=int, default=None, help="number of suspects to list (default: 20)")
+    p.add_argument("--method", default=None, help="rank by another score (see `datamap_widget.metrics.SCORE_METHODS`)")
+    p.add_argument("--include-reviewed", action="store_true", help="also list examples already reviewed")
+    p.add_argument("--format", choices=("table", "csv", "jsonl"), default="table", help="output format (default: table)")
+    p.set_defaults(handler=_cmd_suspects)
+
+
+def _cmd_suspects(args: argparse.Namespace) -> int:
+    from . import metrics
+
+    dmap, _, texts = _load_run(args.run)
+    if args.method:
+        if args.method not in metrics.SCORE_METHODS:
+            raise UsageError(f"--method must be one of {sorted(metrics.SCORE_METHODS)}, got {args.method!r}")
+        dmap = dmap.rescore(args.method)
+    if args.frac is not None and not 0 < args.frac <= 1:
+        raise UsageError(f"--frac must be in (0, 1], got {args.frac}")
+    if args.top is not None and args.top < 0:
+        raise UsageError(f"--top must be >= 0, got {args.top}")
+    top = 20 if args.frac is None and args.top is None else args.top
+    rows = dmap.suspects(frac=args.frac, top=top, include_reviewed=args.include_reviewed)
+    if args.format == "table":
+        print(format_suspects(rows, texts.to_dict() if texts is not None else None))
+        return 0
+    table = rows.reset_index()
+    if texts is not None:
+        table["text"] = texts.reindex(rows.index).to_numpy()
+    if args.format == "csv":
+        table.to_csv(sys.stdout, index=False)
+    else:
+        table.to_json(sys.stdout, orient="records", lines=True, force_ascii=False)
+    return 0
+
+
+# ------------------------------------------------------------------------------ entry point
+
+#: Subcommand builders, in the order `datamap --help` lists them.
+SUBCOMMANDS = [_add_train, _add_suspects]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="datamap",
+        description="Find mislabeled examples from training dynamics (Dataset Cartography).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in SUBCOMMANDS:
+        add(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``datamap`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except UsageError as error:
+        print(f"datamap: error: {error}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, PermissionError) as error:
+        print(f"datamap: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        print("datamap: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

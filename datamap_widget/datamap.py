@@ -1,0 +1,292 @@
+"""DataMap: the result of tracking, as a pandas frame with suspects, save/load and views.
+
+A DataMap keeps the per-pass trajectories it was computed from, so a saved map can be
+re-scored later (:meth:`DataMap.rescore`) without training again.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import metrics
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .widget import DataMapWidget
+
+__all__ = ["DataMap"]
+
+#: Version of the parquet layout written by :meth:`DataMap.to_parquet`.
+PARQUET_FORMAT = 1
+_METADATA_KEY = b"datamap_widget"
+
+#: Columns of :attr:`DataMap.frame`, in order (the index is ``id``).
+FRAME_COLUMNS = (
+    "label",
+    "confidence",
+    "variability",
+    "correctness",
+    "category",
+    "mislabel_score",
+    "suggested_label",
+    "n_passes",
+    "reviewed",
+)
+
+
+class DataMap:
+    """Per-example cartography metrics of one training run.
+
+    Usually made by :meth:`Tracker.datamap` or :func:`train_datamap`, or loaded with
+    :meth:`DataMap.read_parquet`.
+
+    Parameters
+    ----------
+    ids : (N,) unique str or int ids.
+    labels : (N,) int codes into ``label_names`` (the gold labels the model was trained on).
+    label_names : the class names.
+    trajectories : the per-pass arrays, see :data:`datamap_widget.metrics.Trajectories`.
+    method : which :data:`~datamap_widget.metrics.SCORE_METHODS` ranks suspects; default
+        :data:`~datamap_widget.metrics.DEFAULT_METHOD`.
+    thresholds : region rules, see :func:`datamap_widget.metrics.categorize`.
+    reviewed : optional ids already reviewed; :meth:`suspects` leaves them out.
+    """
+
+    def __init__(
+        self,
+        ids: Sequence[Any] | np.ndarray,
+        labels: Sequence[int] | np.ndarray,
+        label_names: Sequence[str],
+        trajectories: Mapping[str, np.ndarray],
+        method: str | None = None,
+        thresholds: Mapping[str, float] | None = None,
+        reviewed: Sequence[Any] | None = None,
+    ):
+        self.ids = np.asarray(ids)
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.label_names = [str(name) for name in label_names]
+        self.method = method or metrics.DEFAULT_METHOD
+        if self.method not in metrics.SCORE_METHODS:
+            raise ValueError(f"method must be one of {sorted(metrics.SCORE_METHODS)}, got {self.method!r}")
+        self.thresholds = metrics._check_thresholds(thresholds)
+        n = len(self.ids)
+        if self.labels.shape != (n,):
+            raise ValueError(f"labels has {len(self.labels)} entries but ids has {n}")
+        self.trajectories = {name: np.asarray(trajectories[name]) for name in metrics.TRAJECTORY_FIELDS}
+        for name, values in self.trajectories.items():
+            if values.ndim != 2 or values.shape[0] != n:
+                raise ValueError(f"trajectories[{name!r}] must have shape ({n}, T), got {values.shape}")
+        self._reviewed = np.zeros(n, dtype=bool)
+        self._frame: pd.DataFrame | None = None
+        if reviewed is not None and len(reviewed):
+            self.mark_reviewed(reviewed)
+
+    # ---------------------------------------------------------------- basics
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def n_passes(self) -> int:
+        """Number of recorded passes (epochs)."""
+        return self.trajectories["gold_prob"].shape[1]
+
+    def __repr__(self) -> str:
+        return (
+            f"DataMap({len(self)} examples, {len(self.label_names)} classes, {self.n_passes} passes, "
+            f"method={self.method!r})"
+        )
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """One row per example, indexed by ``id``, in training order.
+
+        Columns: ``label`` (gold), ``confidence``, ``variability``, ``correctness`` (all in
+        [0, 1]), ``category`` (one of :data:`~datamap_widget.metrics.CATEGORIES`, missing
+        for an example never seen), ``mislabel_score`` (higher = more suspect),
+        ``suggested_label``, ``n_passes`` (passes the example was seen in) and ``reviewed``.
+        """
+        if self._frame is None:
+            self._frame = self._build_frame()
+        frame = self._frame
+        frame["reviewed"] = self._reviewed  # cheap; keeps marks current without a rebuild
+        return frame
+
+    def _build_frame(self) -> pd.DataFrame:
+        summary = metrics.summarize(
+            self.trajectories, self.labels, len(self.label_names), self.method, self.thresholds
+        )
+        names = pd.Categorical.from_codes(self.labels, categories=self.label_names)
+        suggested = pd.Categorical.from_codes(summary["suggested_label"], categories=self.label_names)
+        category = pd.Categorical.from_codes(summary["category"], categories=list(metrics.CATEGORIES))
+        index = pd.Index(self.ids, name="id")
+        return pd.DataFrame(
+            {
+                "label": names,
+                "confidence": summary["confidence"],
+                "variability": summary["variability"],
+                "correctness": summary["correctness"],
+                "category": category,
+                "mislabel_score": summary["mislabel_score"],
+                "suggested_label": suggested,
+                "n_passes": summary["n_passes"],
+                "reviewed": self._reviewed,
+            },
+            index=index,
+        )
+
+    # ---------------------------------------------------------------- suspects and review
+
+    @property
+    def _id_index(self) -> pd.Index:
+        if getattr(self, "_id_index_cache", None) is None:
+            self._id_index_cache = pd.Index(self.ids)
+        return self._id_index_cache
+
+    def positions(self, ids: Sequence[Any], argument: str = "ids") -> np.ndarray:
+        """Row positions of ``ids`` in this map; ValueError naming any unknown id."""
+        wanted = pd.Index(np.atleast_1d(np.asarray(ids)))
+        pos = self._id_index.get_indexer(wanted)
+        if (pos < 0).any():
+            unknown = wanted[pos < 0].tolist()
+            shown = ", ".join(repr(u) for u in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            raise ValueError(f"{argument} has {len(unknown)} id(s) not in this data map: [{shown}]")
+        return pos
+
+    def mark_reviewed(self, ids: Sequence[Any], reviewed: bool = True) -> None:
+        """Mark examples as reviewed (or not): :meth:`suspects` leaves reviewed ones out."""
+        self._reviewed[self.positions(ids)] = reviewed
+
+    def suspects(
+        self,
+        frac: float | None = None,
+        top: int | None = None,
+        include_reviewed: bool = False,
+    ) -> pd.DataFrame:
+        """The most likely mislabeled examples, highest ``mislabel_score`` first.
+
+        Parameters
+        ----------
+        frac : share of the whole data set to return, e.g. ``0.05`` for the top 5%.
+        top : number of rows to return. Give at most one of ``frac`` and ``top``; with
+            neither, every seen example is returned in ranked order.
+        include_reviewed : keep examples already reviewed (left out by default).
+        """
+        if frac is not None and top is not None:
+            raise ValueError("give frac or top, not both")
+        if frac is not None and not 0 < frac <= 1:
+            raise ValueError(f"frac must be in (0, 1], got {frac}")
+        if top is not None and (int(top) != top or top < 0):
+            raise ValueError(f"top must be a non-negative int, got {top!r}")
+        frame = self.frame
+        ranked = frame[frame["mislabel_score"].notna()]
+        if not include_reviewed:
+            ranked = ranked[~ranked["reviewed"]]
+        ranked = ranked.sort_values("mislabel_score", ascending=False, kind="stable")
+        if frac is not None:
+            top = int(np.ceil(frac * len(frame)))
+        return ranked if top is None else ranked.head(int(top))
+
+    def rescore(self, method: str) -> "DataMap":
+        """The same map ranked by another score (see :data:`~datamap_widget.metrics.SCORE_METHODS`)."""
+        other = DataMap(self.ids, self.labels, self.label_names, self.trajectories, method, self.thresholds)
+        other._reviewed = self._reviewed.copy()
+        return other
+
+    # ---------------------------------------------------------------- save / load
+
+    def to_parquet(self, path: str) -> None:
+        """Save the frame, the label names and the trajectories to a parquet file.
+
+        ``path`` is a local path or an fsspec URL (``s3://…``, ``memory://…``). Ids keep
+        their type (str or int), so :meth:`read_parquet` gives back an equal map.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        frame = self.frame
+        columns: dict[str, Any] = {"id": pa.array(self.ids)}
+        columns["label"] = pa.array(frame["label"].astype(str).to_numpy())
+        for name in ("confidence", "variability", "correctness", "mislabel_score"):
+            columns[name] = pa.array(frame[name].to_numpy(dtype=np.float64))
+        columns["category"] = pa.array(frame["category"].astype(object).where(frame["category"].notna(), None))
+        columns["suggested_label"] = pa.array(
+            frame["suggested_label"].astype(object).where(frame["suggested_label"].notna(), None)
+        )
+        columns["n_passes"] = pa.array(frame["n_passes"].to_numpy())
+        columns["reviewed"] = pa.array(self._reviewed)
+        t = self.n_passes
+        for name in metrics.TRAJECTORY_FIELDS:
+            values = np.ascontiguousarray(self.trajectories[name])
+            columns[f"traj_{name}"] = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), t)
+        meta = {
+            "format": PARQUET_FORMAT,
+            "label_names": self.label_names,
+            "method": self.method,
+            "thresholds": self.thresholds,
+            "id_type": "str" if self.ids.dtype.kind in "US" else "int",
+        }
+        table = pa.table(columns).replace_schema_metadata({_METADATA_KEY: json.dumps(meta).encode()})
+        with _open(path, "wb") as handle:
+            pq.write_table(table, handle)
+
+    @classmethod
+    def read_parquet(cls, path: str) -> "DataMap":
+        """Load a map saved by :meth:`to_parquet` (local path or fsspec URL)."""
+        import pyarrow.parquet as pq
+
+        with _open(path, "rb") as handle:
+            table = pq.read_table(handle)
+        raw = (table.schema.metadata or {}).get(_METADATA_KEY)
+        if raw is None:
+            raise ValueError(f"{path} is not a data map saved by DataMap.to_parquet (no datamap_widget metadata)")
+        meta = json.loads(raw)
+        if meta.get("format", 0) > PARQUET_FORMAT:
+            raise ValueError(
+                f"{path} was written by a newer datamap_widget (format {meta['format']}); this version reads "
+                f"format {PARQUET_FORMAT}: upgrade datamap_widget"
+            )
+        ids = table.column("id").to_numpy(zero_copy_only=False)
+        ids = ids.astype(str) if meta["id_type"] == "str" else ids.astype(np.int64)
+        names = meta["label_names"]
+        label_text = table.column("label").to_numpy(zero_copy_only=False).astype(str)
+        labels = pd.Categorical(label_text, categories=names).codes.astype(np.int64)
+        trajectories = {}
+        n = table.num_rows
+        for name in metrics.TRAJECTORY_FIELDS:
+            column = table.column(f"traj_{name}").combine_chunks()
+            flat = column.flatten().to_numpy(zero_copy_only=False)
+            trajectories[name] = flat.reshape(n, -1) if n else flat.reshape(0, 0)
+        reviewed = table.column("reviewed").to_numpy(zero_copy_only=False).astype(bool)
+        dmap = cls(ids, labels, names, trajectories, meta["method"], meta["thresholds"])
+        dmap._reviewed = reviewed
+        return dmap
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DataMap):
+            return NotImplemented
+        return (
+            np.array_equal(self.ids, other.ids)
+            and np.array_equal(self.labels, other.labels)
+            and self.label_names == other.label_names
+            and self.method == other.method
+            and all(
+                np.array_equal(self.trajectories[k], other.trajectories[k], equal_nan=k in ("gold_prob", "other_prob", "margin", "correct"))
+                for k in metrics.TRAJECTORY_FIELDS
+            )
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable (review marks)
+
+
+def _open(path: Any, mode: str):
+    """Open a local path or an fsspec URL."""
+    text = str(path)
+    if "://" in text:
+        import fsspec
+
+        return fsspec.open(text, mode).open()
+    return open(text, mode)

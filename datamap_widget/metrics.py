@@ -1,0 +1,374 @@
+"""Training-dynamics metrics: pure numpy, arrays in, arrays out.
+
+Every function here works on *trajectories*: arrays of shape ``(N, T)`` with one row per
+example and one column per recorded pass (epoch). A pass in which an example was not seen
+is ``NaN`` (float arrays) or ``-1`` (class-index arrays), never a silent zero, and every
+statistic skips it.
+
+The definitions follow Swayamdipta et al. (2020), "Dataset Cartography", and the reference
+code ``allenai/cartography`` (``compute_train_dy_metrics``), except that correctness is a
+fraction of passes rather than a count so that all three numbers live in ``[0, 1]``.
+
+``mislabel_score`` runs **higher = more likely mislabeled**, the opposite direction from
+cleanlab's label-quality scores.
+
+Public functions validate their inputs once and call private ``_compute`` helpers that trust
+them (cleanlab's habit), so the hot paths stay vectorized and free of checks.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Mapping
+
+import numpy as np
+
+__all__ = [
+    "CATEGORIES",
+    "DEFAULT_THRESHOLDS",
+    "DEFAULT_METHOD",
+    "SCORE_METHODS",
+    "Trajectories",
+    "batch_statistics",
+    "confidence",
+    "variability",
+    "correctness",
+    "categorize",
+    "mislabel_score",
+    "suggested_label",
+    "summarize",
+]
+
+#: The three regions of a data map, in the order used for category codes (0, 1, 2).
+CATEGORIES: tuple[str, str, str] = ("easy-to-learn", "ambiguous", "hard-to-learn")
+
+#: Region rules (see :func:`categorize`): an example whose variability is at least
+#: ``variability`` is *ambiguous*; otherwise it is *easy-to-learn* when its confidence is at
+#: least ``confidence`` and *hard-to-learn* below. Both are also drawn as guides on the map.
+DEFAULT_THRESHOLDS: dict[str, float] = {"confidence": 0.5, "variability": 0.2}
+
+#: Names of the available mislabel scores and what each measures (higher = more suspect).
+SCORE_METHODS: dict[str, str] = {
+    "margin": "mean over passes of (largest other-class probability - gold probability), "
+    "mapped to [0, 1]: the area under the probability margin",
+    "confidence": "1 - confidence: how little probability the model gave the gold label",
+    "aum": "minus the area under the logit margin (Pleiss et al. 2020), unbounded",
+    "wrong_confident": "mean over passes of the other-class probability in passes the "
+    "model predicted another class: consistent, confident disagreement",
+    "early_margin": "the probability margin over the first half of the passes only, "
+    "before the model memorizes the noisy labels",
+    "early_confidence": "1 - confidence over the first half of the passes only",
+    "loss": "cross-entropy of the gold label at the last pass (a common baseline)",
+}
+
+#: The default ``mislabel_score``. Chosen by ``benchmarks/detection.py``; see its results.
+DEFAULT_METHOD = "margin"
+
+#: Names of the per-pass arrays a trajectory holds.
+TRAJECTORY_FIELDS = ("gold_prob", "other_prob", "margin", "correct", "argmax", "other_class")
+
+Trajectories = Mapping[str, np.ndarray]
+"""Per-example, per-pass arrays, each of shape ``(N, T)``:
+
+``gold_prob``  float32, softmax probability of the gold label (NaN when not seen);
+``other_prob`` float32, largest probability among the other classes;
+``margin``     float32, logit of the gold label minus the largest other logit;
+``correct``    float32, share of the pass's forward passes whose argmax was the gold label;
+``argmax``     int, predicted class (-1 when not seen);
+``other_class`` int, the most probable class other than the gold label (-1 when not seen).
+"""
+
+
+# --------------------------------------------------------------------------------------
+# Per-batch statistics (used by the tracker on numpy input)
+# --------------------------------------------------------------------------------------
+
+
+def batch_statistics(logits: np.ndarray, gold: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-row statistics of one batch of logits.
+
+    Parameters
+    ----------
+    logits : (B, C) float array, finite.
+    gold : (B,) int array of gold class codes in ``[0, C)``.
+
+    Returns
+    -------
+    dict with ``gold_prob``, ``other_prob``, ``margin``, ``correct`` (float32) and
+    ``argmax``, ``other_class`` (int64), each of shape ``(B,)``.
+    """
+    logits = np.asarray(logits, dtype=np.float32)
+    rows = np.arange(logits.shape[0])
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(shifted)
+    probs /= probs.sum(axis=1, keepdims=True)
+    gold_prob = probs[rows, gold]
+    gold_logit = logits[rows, gold]
+    # The best *other* class: hide the gold entry of each row, then take the max.
+    others = logits.copy()
+    others[rows, gold] = -np.inf
+    other_class = others.argmax(axis=1)
+    other_logit = others[rows, other_class]
+    if logits.shape[1] == 1:  # a one-class problem has no "other" class
+        other_class = np.full_like(gold, -1)
+        other_prob = np.zeros_like(gold_prob)
+        margin = np.zeros_like(gold_prob)
+    else:
+        other_prob = probs[rows, other_class]
+        margin = gold_logit - other_logit
+    argmax = logits.argmax(axis=1)
+    return {
+        "gold_prob": gold_prob.astype(np.float32),
+        "other_prob": other_prob.astype(np.float32),
+        "margin": margin.astype(np.float32),
+        "correct": (argmax == gold).astype(np.float32),
+        "argmax": argmax.astype(np.int64),
+        "other_class": other_class.astype(np.int64),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# The three cartography numbers
+# --------------------------------------------------------------------------------------
+
+
+def _check_2d(name: str, values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values)
+    if values.ndim != 2:
+        raise ValueError(f"{name} must have shape (N, T) (examples x passes), got shape {values.shape}")
+    return values
+
+
+def _nanmean_rows(values: np.ndarray) -> np.ndarray:
+    """Row means that skip NaN; NaN for rows with no value, without numpy's warning."""
+    if values.shape[1] == 0:
+        return np.full(values.shape[0], np.nan)
+    missing = np.isnan(values)
+    if not missing.any():
+        return values.mean(axis=1, dtype=np.float64)
+    counts = (~missing).sum(axis=1)
+    sums = np.where(missing, 0.0, values).sum(axis=1, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _nanstd_rows(values: np.ndarray) -> np.ndarray:
+    """Population standard deviation per row, skipping NaN."""
+    if values.shape[1] == 0:
+        return np.full(values.shape[0], np.nan)
+    missing = np.isnan(values)
+    if not missing.any():
+        return values.std(axis=1, dtype=np.float64)
+    mean = _nanmean_rows(values)
+    counts = (~missing).sum(axis=1)
+    squares = np.where(missing, 0.0, (values - mean[:, None]) ** 2).sum(axis=1, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, np.sqrt(squares / np.maximum(counts, 1)), np.nan)
+
+
+def confidence(gold_prob: np.ndarray) -> np.ndarray:
+    """Mean gold-label probability over the passes in which each example was seen.
+
+    ``gold_prob`` has shape ``(N, T)``; returns ``(N,)`` float64 in ``[0, 1]`` (NaN for an
+    example never seen).
+    """
+    return _nanmean_rows(_check_2d("gold_prob", gold_prob))
+
+
+def variability(gold_prob: np.ndarray) -> np.ndarray:
+    """Population standard deviation of the gold-label probability across passes.
+
+    Returns ``(N,)`` float64 in ``[0, 0.5]``; 0 for an example seen in a single pass.
+    """
+    return _nanstd_rows(_check_2d("gold_prob", gold_prob))
+
+
+def correctness(correct: np.ndarray) -> np.ndarray:
+    """Share of passes in which the model's prediction was the gold label, in ``[0, 1]``.
+
+    ``correct`` holds per-pass correctness (1.0 / 0.0, or a fraction for an example seen
+    several times in one pass), NaN where the example was not seen.
+    """
+    return _nanmean_rows(_check_2d("correct", correct))
+
+
+def categorize(
+    confidence: np.ndarray,
+    variability: np.ndarray,
+    thresholds: Mapping[str, float] | None = None,
+) -> np.ndarray:
+    """Region of each example as an int8 code into :data:`CATEGORIES` (-1 if never seen).
+
+    Rules, with ``thresholds`` defaulting to :data:`DEFAULT_THRESHOLDS`:
+
+    - *ambiguous*: ``variability >= thresholds["variability"]`` (the model changed its mind);
+    - *easy-to-learn*: otherwise, ``confidence >= thresholds["confidence"]``;
+    - *hard-to-learn*: otherwise (consistently low probability on the gold label).
+    """
+    limits = _check_thresholds(thresholds)
+    confidence = np.asarray(confidence, dtype=np.float64)
+    variability = np.asarray(variability, dtype=np.float64)
+    if confidence.shape != variability.shape:
+        raise ValueError(
+            f"confidence and variability must have the same shape, got {confidence.shape} and {variability.shape}"
+        )
+    codes = np.where(confidence >= limits["confidence"], 0, 2).astype(np.int8)
+    codes[variability >= limits["variability"]] = 1
+    codes[np.isnan(confidence)] = -1
+    return codes
+
+
+def _check_thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
+    if thresholds is None:
+        return dict(DEFAULT_THRESHOLDS)
+    unknown = set(thresholds) - set(DEFAULT_THRESHOLDS)
+    if unknown:
+        raise ValueError(
+            f"thresholds has unknown keys {sorted(unknown)}; expected some of {sorted(DEFAULT_THRESHOLDS)}"
+        )
+    limits = {**DEFAULT_THRESHOLDS, **{k: float(v) for k, v in thresholds.items()}}
+    for key, value in limits.items():
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"thresholds[{key!r}] must lie in [0, 1], got {value}")
+    return limits
+
+
+# --------------------------------------------------------------------------------------
+# Mislabel scores
+# --------------------------------------------------------------------------------------
+
+
+def _check_trajectories(trajectories: Trajectories, needed: tuple[str, ...]) -> None:
+    missing = [name for name in needed if name not in trajectories]
+    if missing:
+        raise ValueError(f"trajectories lacks {missing}; expected arrays named {list(TRAJECTORY_FIELDS)}")
+    shapes = {name: np.shape(trajectories[name]) for name in needed}
+    if len(set(shapes.values())) > 1:
+        raise ValueError(f"trajectory arrays must share one (N, T) shape, got {shapes}")
+    for name, shape in shapes.items():
+        if len(shape) != 2:
+            raise ValueError(f"trajectories[{name!r}] must have shape (N, T), got {shape}")
+
+
+def _first_half(values: np.ndarray) -> np.ndarray:
+    """The first ceil(T / 2) recorded passes (at least one)."""
+    return values[:, : max(1, (values.shape[1] + 1) // 2)]
+
+
+def _compute_score(trajectories: Trajectories, method: str) -> np.ndarray:
+    gold = np.asarray(trajectories["gold_prob"], dtype=np.float32)
+    if method == "confidence":
+        return 1.0 - _nanmean_rows(gold)
+    if method == "early_confidence":
+        return 1.0 - _nanmean_rows(_first_half(gold))
+    other = np.asarray(trajectories["other_prob"], dtype=np.float32)
+    if method == "margin":
+        return (1.0 + _nanmean_rows(other - gold)) / 2.0
+    if method == "early_margin":
+        return (1.0 + _nanmean_rows(_first_half(other - gold))) / 2.0
+    if method == "aum":
+        return -_nanmean_rows(np.asarray(trajectories["margin"], dtype=np.float32))
+    if method == "wrong_confident":
+        wrong = 1.0 - np.asarray(trajectories["correct"], dtype=np.float32)
+        return _nanmean_rows(wrong * other)
+    if method == "loss":
+        last = _last_seen(gold)
+        with np.errstate(divide="ignore"):
+            return -np.log(np.clip(last, 1e-12, 1.0))
+    raise AssertionError(method)  # unreachable: mislabel_score validated the name
+
+
+def _last_seen(values: np.ndarray) -> np.ndarray:
+    """The value of each row at the last pass in which it was seen (NaN if never)."""
+    if values.shape[1] == 0:
+        return np.full(values.shape[0], np.nan)
+    seen = ~np.isnan(values)
+    last = values.shape[1] - 1 - np.argmax(seen[:, ::-1], axis=1)
+    out = values[np.arange(values.shape[0]), last].astype(np.float64)
+    out[~seen.any(axis=1)] = np.nan
+    return out
+
+
+def mislabel_score(trajectories: Trajectories, method: str = DEFAULT_METHOD) -> np.ndarray:
+    """How likely each example is mislabeled, **higher = more suspect**.
+
+    Parameters
+    ----------
+    trajectories : mapping of ``(N, T)`` arrays, see :data:`Trajectories`.
+    method : one of :data:`SCORE_METHODS`; the default is :data:`DEFAULT_METHOD`.
+
+    Returns
+    -------
+    ``(N,)`` float64; NaN for an example never seen. ``margin``, ``confidence``,
+    ``early_*`` and ``wrong_confident`` lie in ``[0, 1]``; ``aum`` and ``loss`` are
+    unbounded. Only the order matters for ranking.
+    """
+    if method not in SCORE_METHODS:
+        raise ValueError(f"method must be one of {sorted(SCORE_METHODS)}, got {method!r}")
+    _check_trajectories(trajectories, ("gold_prob", "other_prob", "margin", "correct"))
+    return _compute_score(trajectories, method)
+
+
+def suggested_label(trajectories: Trajectories, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """The class the model most consistently preferred, as an int code (-1 if never seen).
+
+    Every pass votes for its predicted class with that class's probability (the gold
+    probability when it predicted the gold label, else the largest other probability), so
+    the label predicted most often wins and confidence breaks ties.
+    """
+    _check_trajectories(trajectories, ("gold_prob", "other_prob", "argmax"))
+    labels = np.asarray(labels)
+    argmax = np.asarray(trajectories["argmax"])
+    n, t = argmax.shape
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
+    if t == 0 or n == 0:
+        return np.full(n, -1, dtype=np.int64)
+    gold = np.asarray(trajectories["gold_prob"], dtype=np.float32)
+    other = np.asarray(trajectories["other_prob"], dtype=np.float32)
+    weight = np.where(argmax == labels[:, None], gold, other)
+    seen = argmax >= 0
+    rows = np.broadcast_to(np.arange(n)[:, None], argmax.shape)
+    flat = rows[seen] * n_classes + argmax[seen]
+    votes = np.bincount(flat, weights=weight[seen], minlength=n * n_classes).reshape(n, n_classes)
+    best = votes.argmax(axis=1)
+    best[~seen.any(axis=1)] = -1
+    return best.astype(np.int64)
+
+
+def summarize(
+    trajectories: Trajectories,
+    labels: np.ndarray,
+    n_classes: int,
+    method: str = DEFAULT_METHOD,
+    thresholds: Mapping[str, float] | None = None,
+) -> dict[str, np.ndarray]:
+    """All per-example metrics at once: what a :class:`~datamap_widget.DataMap` shows.
+
+    Returns ``confidence``, ``variability``, ``correctness``, ``category`` (int8 codes into
+    :data:`CATEGORIES`), ``mislabel_score``, ``suggested_label`` (int codes) and
+    ``n_passes`` (passes in which each example was seen), each of shape ``(N,)``.
+    """
+    if method not in SCORE_METHODS:
+        raise ValueError(f"method must be one of {sorted(SCORE_METHODS)}, got {method!r}")
+    _check_trajectories(trajectories, TRAJECTORY_FIELDS)
+    gold = np.asarray(trajectories["gold_prob"], dtype=np.float32)
+    n_seen = (~np.isnan(gold)).sum(axis=1)
+    if gold.shape[1] == 1:
+        warnings.warn(
+            "only one pass is recorded, so variability is 0 for every example; "
+            "data maps need at least two passes (epochs) to separate the regions",
+            UserWarning,
+            stacklevel=3,
+        )
+    conf = _nanmean_rows(gold)
+    var = _nanstd_rows(gold)
+    return {
+        "confidence": conf,
+        "variability": var,
+        "correctness": _nanmean_rows(np.asarray(trajectories["correct"], dtype=np.float32)),
+        "category": categorize(conf, var, thresholds),
+        "mislabel_score": _compute_score(trajectories, method),
+        "suggested_label": suggested_label(trajectories, labels, n_classes),
+        "n_passes": n_seen.astype(np.int64),
+    }
