@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import pathlib
-import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anywidget
@@ -84,6 +84,11 @@ def _from_bytes(buf: Any, dtype: np.dtype) -> np.ndarray:
     return np.frombuffer(bytes(buf), dtype=dtype)
 
 
+def _bytes_from_json(js: Any, _widget: Any) -> bytes:
+    """A buffer from the front end (memoryview) -> bytes, as ipywidgets' Image does."""
+    return b"" if js is None else bytes(js)
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -130,7 +135,7 @@ class DataMapWidget(anywidget.AnyWidget):
     points = traitlets.Dict(help="Per-point columns as little-endian bytes; see module docstring.").tag(sync=True)
     labels = traitlets.Bytes(b"", help="uint16 current label code per point.").tag(sync=True)
     reviewed = traitlets.Bytes(b"", help="uint8 reviewed flag (0/1) per point.").tag(sync=True)
-    selection = traitlets.Bytes(b"", help="uint32 selected row indices.").tag(sync=True)
+    selection = traitlets.Bytes(b"", help="uint32 selected row indices.").tag(sync=True, from_json=_bytes_from_json)
     label_names = traitlets.List(traitlets.Unicode(), help="Label names; codes index this list.").tag(sync=True)
     categories = traitlets.List(traitlets.Unicode(), default_value=list(CATEGORIES)).tag(sync=True)
     thresholds = traitlets.Dict(default_value=dict(DEFAULT_THRESHOLDS), help="Region guides.").tag(sync=True)
@@ -189,9 +194,12 @@ class DataMapWidget(anywidget.AnyWidget):
         self._dmap: Any = None
         super().__init__(**kwargs)
 
-        dmap = self._tracker.datamap() if self._tracker is not None else dmap_or_tracker
-        self._init_rows(dmap)
-        self._set_map(dmap)
+        with warnings.catch_warnings():
+            if self._tracker is not None:
+                warnings.simplefilter("ignore", UserWarning)
+            dmap = self._tracker.datamap() if self._tracker is not None else dmap_or_tracker
+            self._init_rows(dmap)
+            self._set_map(dmap)
         self.observe(self._on_selection, names="selection")
         self.observe(self._on_selected_ids, names="selected_ids")
         self.observe(self._check_color_by, names="color_by")
@@ -264,18 +272,27 @@ class DataMapWidget(anywidget.AnyWidget):
         points: dict[str, Any] = {"n": len(frame)}
         for key, dtype in POINT_DTYPES.items():
             points[key] = _to_bytes(columns[key], dtype)
+        thresholds = getattr(dmap, "thresholds", None) or DEFAULT_THRESHOLDS
+        if hasattr(self, "_reviewed") and self._reviewed.any():
+            self._sync_dmap_reviewed(np.flatnonzero(self._reviewed))
         with self.hold_sync():
             self.n_passes = int(getattr(dmap, "n_passes", 0) or 0)
+            self.thresholds = {k: float(v) for k, v in thresholds.items()}
             self.points = points
 
     def _on_epoch(self, tracker: Any) -> None:
         """Tracker callback: redraw the map with the latest passes (keeps labels, reviews, selection)."""
-        self._set_map(tracker.datamap())
+        with warnings.catch_warnings():
+            # After one pass the map warns that variability is 0; the pass counter says as much.
+            warnings.simplefilter("ignore", UserWarning)
+            dmap = tracker.datamap()
+            self._set_map(dmap)
 
     def close(self) -> None:
         """Stop following the tracker and close the widget."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        unsubscribe = getattr(self, "_unsubscribe", None)  # absent when __init__ failed early
+        if unsubscribe is not None:
+            unsubscribe()
             self._unsubscribe = None
         super().close()
 
@@ -382,7 +399,7 @@ class DataMapWidget(anywidget.AnyWidget):
         ]
         self._label_codes[rows] = action["old_codes"]
         self._reviewed[rows] = action["old_reviewed"]
-        self._publish(store_rows)
+        self._publish(rows, store_rows)
         return True
 
     def _label_code(self, label: Any) -> int:
@@ -415,9 +432,9 @@ class DataMapWidget(anywidget.AnyWidget):
         store_rows = [
             self._review_row(rows[i], store_kind, action["old_codes"][i], new_codes[i], now) for i in range(rows.size)
         ]
-        self._publish(store_rows)
+        self._publish(rows, store_rows)
 
-    def _publish(self, store_rows: list[dict[str, Any]]) -> None:
+    def _publish(self, rows: np.ndarray, store_rows: list[dict[str, Any]]) -> None:
         """Write through to the store, then tell the front end (labels, reviewed, status)."""
         self._pending.extend(store_rows)
         self._flush()
@@ -425,9 +442,20 @@ class DataMapWidget(anywidget.AnyWidget):
             self.labels = _to_bytes(self._label_codes, LABEL_DTYPE)
             self.reviewed = _to_bytes(self._reviewed, REVIEWED_DTYPE)
             self.history_size = len(self._history)
-        if self._dmap is not None and "reviewed" in self._dmap.frame.columns:
-            # Keep the DataMap's own reviewed flags in step, so dmap.suspects() leaves them out.
-            self._dmap.frame["reviewed"] = self._reviewed.copy()
+        self._sync_dmap_reviewed(rows)
+
+    def _sync_dmap_reviewed(self, rows: np.ndarray | None = None) -> None:
+        """Keep the DataMap's reviewed marks in step with the widget, so ``dmap.suspects()`` agrees."""
+        mark = getattr(self._dmap, "mark_reviewed", None)
+        if mark is None:
+            return
+        rows = np.arange(len(self._ids)) if rows is None else rows
+        on = rows[self._reviewed[rows]]
+        off = rows[~self._reviewed[rows]]
+        if on.size:
+            mark(self._ids[on], True)
+        if off.size:
+            mark(self._ids[off], False)
 
     def _review_row(self, row: int, action: str, old: int, new: int, at: str) -> dict[str, Any]:
         example_id = self._ids[int(row)]

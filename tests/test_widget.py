@@ -1,0 +1,324 @@
+"""DataMapWidget from Python: wire format, actions, history, store write-through, live updates.
+
+Trackers here are fed fixed logits, so every map is the same on every run.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from datamap_widget import Tracker
+from datamap_widget.widget import BYTES_PER_POINT, DataMapWidget
+
+INJECTION = "<img src=x onerror=alert(1)>"
+LABELS = ["neg", "pos", "neutral"]
+
+
+def fixed_tracker(n: int = 12, passes: int = 3) -> Tracker:
+    """Examples 0..n-1 with gold label i % 3; the model prefers label (i + 1) % 3 for i < 3 (the suspects)."""
+    ids = [f"ex{i}" for i in range(n)]
+    gold = np.arange(n) % 3
+    tracker = Tracker(ids, [LABELS[g] for g in gold], label_names=LABELS)
+    for t in range(passes):
+        tracker.record(ids, _logits(n, t))
+        tracker.end_epoch()
+    return tracker
+
+
+def _logits(n: int, t: int) -> np.ndarray:
+    gold = np.arange(n) % 3
+    logits = np.zeros((n, 3), dtype=np.float32)
+    rows = np.arange(n)
+    prefer = np.where(rows < 3, (gold + 1) % 3, gold)
+    logits[rows, prefer] = 1.0 + 0.5 * t + 0.1 * (rows % 4)
+    return logits
+
+
+def frame_for(n: int = 12) -> pd.DataFrame:
+    texts = [f"document number {i} about things" for i in range(n)]
+    texts[4] = INJECTION
+    texts[5] = "x" * 1000
+    return pd.DataFrame({"id": [f"ex{i}" for i in range(n)], "text": texts, "label": [LABELS[i % 3] for i in range(n)]})
+
+
+def rows_of(buf: bytes) -> list[int]:
+    return np.frombuffer(buf, dtype="<u4").tolist()
+
+
+class Capture:
+    """Stands in for the comm: records what the widget sends to the front end."""
+
+    def __init__(self, widget: DataMapWidget):
+        self.sent: list[tuple[dict, list]] = []
+        widget.send = lambda content, buffers=None: self.sent.append((content, list(buffers or [])))
+
+
+def request(w: DataMapWidget, method: str, args: dict | None = None, buffers: list | None = None):
+    """Send one request the way the front end does and return the widget's answer."""
+    cap = Capture(w)
+    w._handle_custom_msg({"kind": "dmw:request", "id": "q1", "method": method, "args": args or {}}, buffers or [])
+    (reply, out), = cap.sent
+    assert reply["id"] == "q1" and reply["kind"] == "dmw:response"
+    return reply, out
+
+
+@pytest.fixture
+def widget() -> DataMapWidget:
+    return DataMapWidget(fixed_tracker().datamap(), data=frame_for())
+
+
+# ----------------------------------------------------------------- wire format
+
+
+def test_points_cross_as_binary_buffers_of_fixed_dtypes(widget):
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    state, paths, buffers = _remove_buffers(widget.get_state())
+    json.dumps(state)  # everything left is JSON
+    buffer_paths = {tuple(p) for p in paths}
+    for column in ("x", "y", "correctness", "order", "suggested", "category"):
+        assert ("points", column) in buffer_paths
+    assert {("labels",), ("reviewed",)} <= buffer_paths
+    n = 12
+    total = sum(len(b) for p, b in zip(paths, buffers) if p[0] in ("points", "labels", "reviewed"))
+    assert total == BYTES_PER_POINT * n == 22 * n
+    assert "ex0" not in json.dumps(state)  # ids are never sent per point
+    assert "document number" not in json.dumps(state)  # nor texts
+
+
+def test_point_columns_hold_the_map_metrics(widget):
+    frame = widget.datamap.frame
+    p = widget.points
+    np.testing.assert_allclose(np.frombuffer(p["x"], "<f4"), frame["variability"], rtol=1e-6)
+    np.testing.assert_allclose(np.frombuffer(p["y"], "<f4"), frame["confidence"], rtol=1e-6)
+    np.testing.assert_allclose(np.frombuffer(p["correctness"], "<f4"), frame["correctness"], rtol=1e-6)
+    order = np.frombuffer(p["order"], "<u4")
+    scores = frame["mislabel_score"].to_numpy()[order]
+    assert np.all(np.diff(scores) <= 0), "order runs from most to least suspect"
+    assert set(order[:3]) == {0, 1, 2}, "the planted suspects come first"
+    suggested = np.frombuffer(p["suggested"], "<u2")
+    assert [LABELS[c] for c in suggested] == frame["suggested_label"].astype(str).tolist()
+    assert np.frombuffer(widget.labels, "<u2").tolist() == [i % 3 for i in range(12)]
+    assert widget.label_names == LABELS
+
+
+# ----------------------------------------------------------------- selection
+
+
+def test_selection_from_front_end_sets_selected_and_selected_ids(widget):
+    widget.set_state({"selection": memoryview(np.array([5, 1], "<u4").tobytes())})
+    assert widget.selected_ids == ["ex1", "ex5"]
+    assert widget.selected["id"].tolist() == ["ex1", "ex5"]
+    assert widget.selected["text"].tolist()[1] == "x" * 1000
+
+
+def test_setting_selected_ids_moves_the_front_end_selection(widget):
+    widget.selected_ids = ["ex7", "ex2"]
+    assert rows_of(widget.selection) == [2, 7]
+    widget.selected_ids = []
+    assert widget.selection == b""
+
+
+def test_unknown_selected_ids_raise_and_keep_the_selection(widget):
+    widget.selected_ids = ["ex3"]
+    with pytest.raises(ValueError, match=r"selected_ids has 1 unknown ids: 'nope'"):
+        widget.selected_ids = ["ex3", "nope"]
+    assert widget.selected_ids == ["ex3"]
+    assert rows_of(widget.selection) == [3]
+
+
+def test_selected_without_data_gives_map_rows():
+    w = DataMapWidget(fixed_tracker().datamap())
+    w.selected_ids = ["ex0"]
+    assert w.selected.index.tolist() == ["ex0"]
+    assert "confidence" in w.selected.columns
+
+
+# ----------------------------------------------------------------- actions
+
+
+def test_relabel_marks_reviewed_and_shows_in_changes_and_apply(widget):
+    df = frame_for()
+    before = df.copy()
+    widget.relabel(["ex0", "ex1"], "neutral")
+    codes = np.frombuffer(widget.labels, "<u2")
+    assert codes[0] == 2 and codes[1] == 2
+    assert np.frombuffer(widget.reviewed, "<u1")[[0, 1]].tolist() == [1, 1]
+    ch = widget.changes
+    assert ch[["id", "old_label", "new_label", "action"]].values.tolist() == [
+        ["ex0", "neg", "neutral", "relabeled"],
+        ["ex1", "pos", "neutral", "relabeled"],
+    ]
+    assert ch["at"].notna().all()
+    out = widget.apply(df)
+    assert out["label"].tolist()[:3] == ["neutral", "neutral", "neutral"]
+    assert out["label"].tolist()[3:] == df["label"].tolist()[3:]
+    pd.testing.assert_frame_equal(df, before)  # input untouched
+
+
+def test_apply_writes_codes_into_integer_label_columns_and_matches_on_index():
+    w = DataMapWidget(fixed_tracker().datamap())
+    w.relabel("ex4", 0)
+    df = pd.DataFrame({"label": np.arange(12) % 3}, index=[f"ex{i}" for i in range(12)])
+    out = w.apply(df)
+    assert out["label"].dtype == df["label"].dtype
+    assert out.loc["ex4", "label"] == 0 and df.loc["ex4", "label"] == 1
+
+
+def test_mark_reviewed_and_undo_from_python_and_ui_share_one_history(widget):
+    widget.mark_reviewed(["ex3"])
+    assert "ex3" not in widget.datamap.suspects(top=12).index  # the DataMap agrees
+    reply, _ = request(widget, "relabel", {"label": "pos"}, [np.array([0], "<u4").tobytes()])
+    assert reply["ok"] and widget.history_size == 2
+    assert widget.changes["action"].tolist() == ["confirmed", "relabeled"]
+    assert widget.undo() is True  # Python undoes the UI's relabel
+    assert np.frombuffer(widget.labels, "<u2")[0] == 0
+    assert np.frombuffer(widget.reviewed, "<u1")[0] == 0
+    reply, _ = request(widget, "undo")  # the UI undoes Python's review
+    assert reply["result"]["undone"] is True
+    assert np.frombuffer(widget.reviewed, "<u1")[3] == 0
+    assert "ex3" in widget.datamap.suspects(top=12).index
+    assert widget.changes.empty and widget.history_size == 0
+    assert widget.undo() is False
+
+
+def test_unknown_ids_and_labels_raise_clear_errors(widget):
+    with pytest.raises(ValueError, match=r"ids has 2 unknown ids: 'zz', 'ex99'; expected ids of the data map"):
+        widget.relabel(["ex1", "zz", "ex99"], "pos")
+    with pytest.raises(ValueError, match=r"label 'positive' is unknown; expected one of \['neg', 'pos', 'neutral'\]"):
+        widget.relabel(["ex1"], "positive")
+    with pytest.raises(ValueError, match=r"label code 7 is out of range"):
+        widget.relabel(["ex1"], 7)
+    with pytest.raises(ValueError, match=r"ids has 1 unknown ids: 'nope'"):
+        widget.mark_reviewed(["nope"])
+    assert widget.changes.empty  # nothing half-done
+    reply, _ = request(widget, "relabel", {"label": "bogus"}, [np.array([0], "<u4").tobytes()])
+    assert reply["ok"] is False and "bogus" in reply["error"]
+
+
+def test_bad_arguments_name_themselves():
+    dmap = fixed_tracker().datamap()
+    with pytest.raises(TypeError, match="colour_by"):
+        DataMapWidget(dmap, colour_by="label")
+    with pytest.raises(TypeError, match="data must be a pandas DataFrame"):
+        DataMapWidget(dmap, data=[1, 2])
+    with pytest.raises(ValueError, match="color_by must be one of"):
+        DataMapWidget(dmap).color_by = "size"
+    with pytest.raises(ValueError, match="dataset must name the dataset"):
+        DataMapWidget(dmap, store=object())
+
+
+# ----------------------------------------------------------------- requests
+
+
+def test_page_request_returns_ids_and_texts_verbatim_and_cut(widget):
+    reply, buffers = request(widget, "page", {}, [np.array([4, 5, 0], "<u4").tobytes()])
+    res = reply["result"]
+    assert res["ids"] == ["ex4", "ex5", "ex0"]
+    assert res["texts"][0] == INJECTION  # escaping is the front end's job: never altered here
+    assert len(res["texts"][1]) < 300 and res["texts"][1].endswith("…")
+    assert res["scores"][2] == pytest.approx(float(widget.datamap.frame["mislabel_score"].iloc[0]))
+    full, _ = request(widget, "page", {"full": True}, [np.array([5], "<u4").tobytes()])
+    assert full["result"]["texts"] == ["x" * 1000]
+
+
+def test_page_request_refuses_too_many_or_bad_rows(widget):
+    reply, _ = request(widget, "page", {}, [np.arange(501, dtype="<u4").tobytes()])
+    assert reply["ok"] is False and "at most 500 rows" in reply["error"]
+    reply, _ = request(widget, "page", {}, [np.array([12], "<u4").tobytes()])
+    assert reply["ok"] is False and "0..11" in reply["error"]
+
+
+def test_search_runs_in_python_and_returns_row_indices_as_a_buffer(widget):
+    reply, buffers = request(widget, "search", {"query": "NUMBER 1"})
+    assert reply["result"]["count"] == 3
+    assert rows_of(buffers[0]) == [1, 10, 11]
+    reply, buffers = request(widget, "search", {"query": "<img"})
+    assert rows_of(buffers[0]) == [4]
+    reply, buffers = request(widget, "search", {"query": "ex7"})  # ids match too
+    assert rows_of(buffers[0]) == [7]
+
+
+# ----------------------------------------------------------------- store
+
+
+class FakeStore:
+    def __init__(self):
+        self.rows: list[dict] = []
+        self.fail: Exception | None = None
+
+    def add_reviews(self, dataset, rows):
+        if self.fail is not None:
+            raise self.fail
+        self.rows.extend({**r, "dataset": dataset} for r in rows)
+
+
+def test_store_gets_each_action_before_it_is_confirmed():
+    store = FakeStore()
+    w = DataMapWidget(fixed_tracker().datamap(), store=store, dataset="toy", reviewer="ann", run="r1")
+    w.relabel(["ex0"], "pos")
+    w.mark_reviewed(["ex5"])
+    w.undo()
+    assert [(r["example_id"], r["action"], r["old_label"], r["new_label"]) for r in store.rows] == [
+        ("ex0", "relabeled", "neg", "pos"),
+        ("ex5", "confirmed", "neutral", "neutral"),
+        ("ex5", "undo", "neutral", "neutral"),
+    ]
+    assert {r["dataset"] for r in store.rows} == {"toy"}
+    assert store.rows[0]["reviewer"] == "ann" and store.rows[0]["run"] == "r1" and store.rows[0]["at"]
+    assert w.save_status == "saved"
+
+
+def test_store_failure_keeps_actions_pending_and_retries():
+    store = FakeStore()
+    w = DataMapWidget(fixed_tracker().datamap(), store=store, dataset="toy")
+    store.fail = ConnectionError("database is locked")
+    w.relabel(["ex0", "ex1"], "neutral")
+    assert w.save_status == "2 actions not saved: ConnectionError: database is locked"
+    assert len(w.pending) == 2 and store.rows == []
+    assert np.frombuffer(w.labels, "<u2")[0] == 2  # the UI still shows the work
+    w.mark_reviewed(["ex3"])  # next action retries everything
+    assert w.save_status.startswith("3 actions not saved")
+    store.fail = None
+    assert w.retry_save() is True
+    assert [r["example_id"] for r in store.rows] == ["ex0", "ex1", "ex3"]
+    assert w.save_status == "saved" and w.pending == []
+
+
+# ----------------------------------------------------------------- live
+
+
+def test_live_widget_follows_the_tracker_each_epoch():
+    n = 12
+    ids = [f"ex{i}" for i in range(n)]
+    tracker = Tracker(ids, [LABELS[i % 3] for i in range(n)], label_names=LABELS)
+    w = DataMapWidget(tracker, data=frame_for())
+    assert w.live and w.n_passes == 0
+    seen: list[int] = []
+    w.observe(lambda ch: seen.append(ch["new"]), names="n_passes")
+    w.relabel(["ex2"], "neg")
+    w.selected_ids = ["ex6"]
+    for t in range(3):
+        tracker.record(ids, _logits(n, t))
+        tracker.end_epoch()
+    assert seen == [1, 2, 3]
+    expected = tracker.datamap().frame
+    np.testing.assert_allclose(np.frombuffer(w.points["y"], "<f4"), expected["confidence"], rtol=1e-6)
+    assert w.changes["id"].tolist() == ["ex2"]  # actions survive the redraw
+    assert np.frombuffer(w.labels, "<u2")[2] == 0
+    assert w.selected_ids == ["ex6"]
+    assert w.datamap.frame.loc["ex2", "reviewed"]
+    w.close()
+    tracker.record(ids, _logits(n, 3))
+    tracker.end_epoch()
+    assert w.n_passes == 3  # closed widgets stop listening
+
+
+def test_datamap_widget_method_builds_the_widget():
+    dmap = fixed_tracker().datamap()
+    w = dmap.widget(data=frame_for(), color_by="category")
+    assert isinstance(w, DataMapWidget) and w.color_by == "category"
