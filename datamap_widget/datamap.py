@@ -281,6 +281,12 @@ class DataMap:
 
     __hash__ = None  # type: ignore[assignment]  # mutable (review marks)
 
+    def widget(self, data: pd.DataFrame | None = None, **kwargs: Any):
+        """An interactive :class:`~datamap_widget.widget.DataMapWidget` of this map (see its arguments)."""
+        from .widget import DataMapWidget  # anywidget/ipywidgets load only when a widget is made
+
+        return DataMapWidget(self, data=data, **kwargs)
+
 
 def _open(path: Any, mode: str):
     """Open a local path or an fsspec URL."""
