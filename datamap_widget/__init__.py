@@ -4,6 +4,7 @@ The public surface (see the README):
 
 - :class:`Tracker` records per-example, per-pass training dynamics from any training loop;
 - :class:`DataMap` holds the cartography metrics, the suspects and save/load;
+- :class:`DataMapWidget` reviews and relabels a map in a notebook (loaded on first use);
 - :func:`train_datamap` fine-tunes a transformer and returns its DataMap in one call.
 """
 
@@ -18,4 +19,13 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["DataMap", "Tracker", "train_datamap", "__version__"]
+__all__ = ["DataMap", "DataMapWidget", "Tracker", "train_datamap", "__version__"]
+
+
+def __getattr__(name: str):
+    """Load the widget (anywidget, ipywidgets) only when it is asked for."""
+    if name == "DataMapWidget":
+        from .widget import DataMapWidget
+
+        return DataMapWidget
+    raise AttributeError(f"module 'datamap_widget' has no attribute {name!r}")
