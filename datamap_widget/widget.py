@@ -89,6 +89,17 @@ def _bytes_from_json(js: Any, _widget: Any) -> bytes:
     return b"" if js is None else bytes(js)
 
 
+def _category_codes(values: Any, categories: Sequence[str]) -> np.ndarray:
+    """Codes of ``values`` into ``categories`` (-1 for missing or unknown), without a str round trip for categoricals."""
+    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+        own = np.asarray(values.cat.codes)
+        lookup = pd.Index(categories).get_indexer(pd.Index([str(c) for c in values.cat.categories]))
+        lookup = np.append(lookup, -1)  # code -1 (missing) indexes the last entry
+        return lookup[own]
+    names = np.asarray(values, dtype=object).astype(str)
+    return np.asarray(pd.Categorical(names, categories=list(categories)).codes, dtype=np.int64)
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -242,8 +253,7 @@ class DataMapWidget(anywidget.AnyWidget):
 
     def _codes(self, names: Any, argument: str) -> np.ndarray:
         """Label names -> uint16 codes; a name not in label_names raises ValueError."""
-        cat = pd.Categorical(np.asarray(names, dtype=object).astype(str), categories=self._label_names)
-        codes = np.asarray(cat.codes)
+        codes = _category_codes(names, self._label_names)
         if (codes < 0).any():
             bad = sorted(set(np.asarray(names, dtype=object).astype(str)[codes < 0]))
             raise ValueError(f"{argument} has unknown labels {_preview(bad, 5)}; expected one of {self._label_names}.")
@@ -257,10 +267,10 @@ class DataMapWidget(anywidget.AnyWidget):
         self._dmap = dmap
         score = np.asarray(frame["mislabel_score"], dtype=np.float64)
         order = np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")
-        cat = pd.Categorical(frame["category"].astype(str), categories=list(CATEGORIES))
-        category = np.where(np.asarray(cat.codes) < 0, 255, np.asarray(cat.codes))
-        suggested = pd.Categorical(frame["suggested_label"].astype(str), categories=self._label_names).codes
-        suggested = np.where(np.asarray(suggested) < 0, MAX_LABELS, np.asarray(suggested))
+        category = _category_codes(frame["category"], CATEGORIES)
+        category = np.where(category < 0, 255, category)
+        suggested = _category_codes(frame["suggested_label"], self._label_names)
+        suggested = np.where(suggested < 0, MAX_LABELS, suggested)
         columns = {
             "x": frame["variability"].to_numpy(dtype=np.float32, na_value=np.nan),
             "y": frame["confidence"].to_numpy(dtype=np.float32, na_value=np.nan),
