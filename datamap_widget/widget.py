@@ -214,7 +214,7 @@ class DataMapWidget(anywidget.AnyWidget):
         self.observe(self._on_selection, names="selection")
         self.observe(self._on_selected_ids, names="selected_ids")
         self.observe(self._check_color_by, names="color_by")
-        self.on_msg(self._handle_msg)
+        self.on_msg(self._on_custom_msg)
         if self._tracker is not None:
             self.live = True
             self._unsubscribe = self._tracker.subscribe(self._on_epoch)
@@ -557,7 +557,7 @@ class DataMapWidget(anywidget.AnyWidget):
         return out
 
     # -------------------------------------------------------------- requests
-    def _handle_msg(self, _widget: Any, content: Any, buffers: list) -> None:
+    def _on_custom_msg(self, _widget: Any, content: Any, buffers: list) -> None:
         if not isinstance(content, dict) or content.get("kind") != "dmw:request":
             return
         request_id = content.get("id")

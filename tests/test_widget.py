@@ -57,10 +57,16 @@ class Capture:
         widget.send = lambda content, buffers=None: self.sent.append((content, list(buffers or [])))
 
 
+def comm_msg(data: dict, buffers: list | None = None) -> dict:
+    """A comm message as the kernel hands it to ipywidgets (what the front end's model.send/save_changes produce)."""
+    return {"content": {"data": data}, "buffers": [memoryview(b) for b in (buffers or [])]}
+
+
 def request(w: DataMapWidget, method: str, args: dict | None = None, buffers: list | None = None):
-    """Send one request the way the front end does and return the widget's answer."""
+    """Send one request the way the front end does (through ipywidgets' comm handler) and return the answer."""
     cap = Capture(w)
-    w._handle_custom_msg({"kind": "dmw:request", "id": "q1", "method": method, "args": args or {}}, buffers or [])
+    content = {"kind": "dmw:request", "id": "q1", "method": method, "args": args or {}}
+    w._handle_msg(comm_msg({"method": "custom", "content": content}, buffers))
     (reply, out), = cap.sent
     assert reply["id"] == "q1" and reply["kind"] == "dmw:response"
     return reply, out
@@ -110,7 +116,8 @@ def test_point_columns_hold_the_map_metrics(widget):
 
 
 def test_selection_from_front_end_sets_selected_and_selected_ids(widget):
-    widget.set_state({"selection": memoryview(np.array([5, 1], "<u4").tobytes())})
+    update = {"method": "update", "state": {"selection": None}, "buffer_paths": [["selection"]]}
+    widget._handle_msg(comm_msg(update, [np.array([5, 1], "<u4").tobytes()]))
     assert widget.selected_ids == ["ex1", "ex5"]
     assert widget.selected["id"].tolist() == ["ex1", "ex5"]
     assert widget.selected["text"].tolist()[1] == "x" * 1000

@@ -6,9 +6,9 @@ import { decode } from "./sync";
 import { createView } from "./widget";
 
 class FakeScatter implements Scatter {
-  x = new Float32Array(0);
-  colors = new Uint8Array(0);
-  highlighted = new Uint32Array(0);
+  x: Float32Array = new Float32Array(0);
+  colors: Uint8Array = new Uint8Array(0);
+  highlighted: Uint32Array = new Uint32Array(0);
   draws = 0;
   destroyed = false;
   setPositions(x: Float32Array) {

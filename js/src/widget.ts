@@ -64,6 +64,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   // ------------------------------------------------------------------ DOM
   const root = h("div", "dmw-root");
   root.tabIndex = 0;
+  // Keys typed in the widget are ours: Lumino (JupyterLab, Notebook 7) skips shortcuts under this attribute.
+  root.dataset.lmSuppressShortcuts = "true";
   el.appendChild(root);
   const toolbar = h("div", "dmw-toolbar");
   const filterBar = h("div", "dmw-filters");
@@ -452,6 +454,10 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     runSearch(searchInput.value);
   });
 
+  listen(root, "mousedown", (e: MouseEvent) => {
+    const t = e.target as HTMLElement;
+    if (t && !["INPUT", "SELECT", "TEXTAREA", "BUTTON", "OPTION"].includes(t.tagName)) root.focus({ preventScroll: true });
+  });
   listen(root, "keydown", (e: KeyboardEvent) => {
     const t = e.target as HTMLElement;
     if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
@@ -480,6 +486,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       setSelection(new Uint32Array(0));
     } else return;
     e.preventDefault();
+    e.stopPropagation();
   });
 
   function runSearch(query: string): void {
@@ -647,8 +654,9 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   };
 }
 
-export function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
-  return createView(model, el);
-}
-
-export default { render };
+// anywidget wants only a default export holding `render` (a named `render` export is deprecated).
+export default {
+  render({ model, el }: { model: Model; el: HTMLElement }): () => void {
+    return createView(model, el);
+  },
+};
