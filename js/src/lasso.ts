@@ -16,38 +16,52 @@ export function pointInPolygon(px: number, py: number, poly: Polygon): boolean {
   return inside;
 }
 
-/** Row indices (ascending) of points inside `poly`; bbox pre-check keeps 1M points fast. */
+/** Row indices (ascending) of points inside `poly`; a bbox pre-check and flat arrays keep 1M points fast. */
 export function indicesInPolygon(xs: ArrayLike<number>, ys: ArrayLike<number>, poly: Polygon): Uint32Array {
-  if (poly.length < 3) return new Uint32Array(0);
+  const k = poly.length;
+  if (k < 3) return new Uint32Array(0);
+  const px = new Float64Array(k);
+  const py = new Float64Array(k);
   let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-  for (const [x, y] of poly) {
+  for (let i = 0; i < k; i++) {
+    const [x, y] = poly[i];
+    px[i] = x;
+    py[i] = y;
     if (x < x0) x0 = x;
     if (x > x1) x1 = x;
     if (y < y0) y0 = y;
     if (y > y1) y1 = y;
   }
-  const out: number[] = [];
   const n = Math.min(xs.length, ys.length);
+  const out = new Uint32Array(n);
+  let m = 0;
   for (let i = 0; i < n; i++) {
     const x = xs[i];
     const y = ys[i];
     if (!(x >= x0 && x <= x1 && y >= y0 && y <= y1)) continue;
-    if (pointInPolygon(x, y, poly)) out.push(i);
+    let inside = false;
+    for (let a = 0, b = k - 1; a < k; b = a++) {
+      const ya = py[a];
+      const yb = py[b];
+      if (ya > y !== yb > y && x < ((px[b] - px[a]) * (y - ya)) / (yb - ya) + px[a]) inside = !inside;
+    }
+    if (inside) out[m++] = i;
   }
-  return Uint32Array.from(out);
+  return out.slice(0, m);
 }
 
 /** Row indices of points inside the axis-aligned box spanned by two corners. */
 export function indicesInBox(xs: ArrayLike<number>, ys: ArrayLike<number>, ax: number, ay: number, bx: number, by: number): Uint32Array {
   const x0 = Math.min(ax, bx), x1 = Math.max(ax, bx), y0 = Math.min(ay, by), y1 = Math.max(ay, by);
-  const out: number[] = [];
   const n = Math.min(xs.length, ys.length);
+  const out = new Uint32Array(n);
+  let m = 0;
   for (let i = 0; i < n; i++) {
     const x = xs[i];
     const y = ys[i];
-    if (x >= x0 && x <= x1 && y >= y0 && y <= y1) out.push(i);
+    if (x >= x0 && x <= x1 && y >= y0 && y <= y1) out[m++] = i;
   }
-  return Uint32Array.from(out);
+  return out.slice(0, m);
 }
 
 /**

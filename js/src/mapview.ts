@@ -154,7 +154,10 @@ export class MapView {
       this.redraw();
       return;
     }
-    if (this.tool === "lasso") d.path.push([x, y]);
+    if (this.tool === "lasso") {
+      const last = d.path[d.path.length - 1];
+      if (Math.abs(x - last[0]) + Math.abs(y - last[1]) >= 2) d.path.push([x, y]);
+    }
     else d.path = [[d.x, d.y], [x, y]];
     this.drawOverlay();
   }

@@ -25,6 +25,9 @@ export interface Scatter {
   destroy(): void;
 }
 
+/** Most selected points drawn with an outline (a software renderer would crawl over more). */
+export const MAX_OUTLINED = 20000;
+
 export type ScatterFactory = (canvas: HTMLCanvasElement) => Scatter | null;
 
 const VERT = `
@@ -144,7 +147,8 @@ export const createWebGLScatter: ScatterFactory = (canvas) => {
       g.uniform1f(loc.size, base * dpr);
       g.uniform1f(loc.ring, 0);
       g.drawArrays(g.POINTS, 0, n);
-      if (nHighlighted > 0) {
+      // Outlines help pick out a few points; for huge selections the dimmed rest already shows them.
+      if (nHighlighted > 0 && nHighlighted <= MAX_OUTLINED) {
         g.uniform1f(loc.size, (base + 5) * dpr);
         g.uniform1f(loc.ring, 1);
         g.bindBuffer(g.ELEMENT_ARRAY_BUFFER, bi);
