@@ -172,18 +172,19 @@ def page(browser):
     context.close()
 
 
-def painted_pixels(page, root=".dmw-root") -> int:
-    """Non-white pixels on the WebGL canvas (it keeps its drawing buffer)."""
+def painted_pixels(page, index: int = 0) -> int:
+    """Non-white pixels on the WebGL canvas of the index-th widget on the page (it keeps its drawing buffer)."""
     return page.evaluate(
-        """(root) => {
-        const gl = document.querySelector(root + ' canvas.dmw-gl');
+        """(index) => {
+        const root = document.querySelectorAll('.dmw-root')[index];
+        const gl = root && root.querySelector('canvas.dmw-gl');
         if (!gl || !gl.width) return 0;
         const c = document.createElement('canvas'); c.width = gl.width; c.height = gl.height;
         const ctx = c.getContext('2d'); ctx.drawImage(gl, 0, 0);
         const d = ctx.getImageData(0, 0, c.width, c.height).data;
         let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 240 || d[i+1] < 240 || d[i+2] < 240) n++;
         return n; }""",
-        root,
+        index,
     )
 
 
@@ -260,9 +261,10 @@ def test_map_draws_in_jupyterlab_without_console_errors(lab, page, artifacts):
     painted = wait_painted(page)
     page.screenshot(path=str(artifacts / "1-lab-map.png"), full_page=True)
     assert painted > 200, "the WebGL canvas stayed blank"
-    assert page.locator(".dmw-legend-item").count() == 5
-    assert page.locator(".dmw-table-body .dmw-row").count() > 5
-    assert "4 passes" in page.locator(".dmw-passes").inner_text()
+    first = page.locator(".dmw-root").first
+    assert first.locator(".dmw-legend-item").count() == 5
+    assert first.locator(".dmw-table-body .dmw-row").count() > 5
+    assert page.locator(".dmw-passes").first.inner_text() == "4 passes"
     assert page.errors == [], f"console errors: {page.errors}"
 
 
@@ -286,7 +288,7 @@ def test_lasso_selects_exactly_the_points_inside_the_drawn_polygon(lab, page, ar
     assert got == expected
     sel = lab["kernel"].json("import json; print(json.dumps(sorted(w.selected['id'].tolist())))")
     assert sel == expected
-    assert f"{len(expected)} selected" in page.locator(".dmw-table-title").inner_text()
+    assert f"{len(expected)} selected" in page.locator(".dmw-table-title").first.inner_text()
 
 
 def test_click_opens_the_document_as_text_and_keys_relabel_it(lab, page, artifacts):
@@ -298,7 +300,7 @@ def test_click_opens_the_document_as_text_and_keys_relabel_it(lab, page, artifac
     d[target] = np.inf
     assert d.min() > 9, "fixture: d007 must stand apart from other points to be clicked"
     page.mouse.click(*pts[target])
-    detail = page.locator(".dmw-detail-text")
+    detail = page.locator(".dmw-detail-text").first
     detail.wait_for(timeout=10_000)
     page.wait_for_function("() => document.querySelector('.dmw-detail-text').textContent !== 'loading…'", timeout=10_000)
     assert detail.text_content() == lab["text"][target]
@@ -364,3 +366,32 @@ def test_same_notebook_works_in_notebook_7(lab, browser, artifacts):
         assert errors == [], f"console errors: {errors}"
     finally:
         context.close()
+
+
+def test_live_widget_redraws_after_each_epoch_while_the_cell_runs(lab, page, artifacts):
+    """The second widget follows a tracker; re-running the training cell adds 4 passes, one a second."""
+    live = page.locator(".dmw-root").nth(1)
+    live.scroll_into_view_if_needed()
+    assert live.locator(".dmw-passes").inner_text() == "live · 4 passes"
+    samples = page.evaluate(
+        """async () => {
+        const nb = window.jupyterapp.shell.currentWidget;
+        nb.content.activeCellIndex = 2;
+        window.jupyterapp.commands.execute('notebook:run-cell');  // not awaited: it resolves when the cell ends
+        const kernel = nb.sessionContext.session.kernel;
+        const passes = () => document.querySelectorAll('.dmw-root')[1].querySelector('.dmw-passes').textContent;
+        const out = [];
+        const t0 = performance.now();
+        while (performance.now() - t0 < 30000) {
+            out.push([passes(), kernel.status]);
+            if (out.length > 5 && kernel.status === 'idle' && passes().includes('8')) break;
+            await new Promise(r => setTimeout(r, 100));
+        }
+        return out;
+    }"""
+    )
+    page.screenshot(path=str(artifacts / "6-live.png"), full_page=True)
+    while_busy = {text for text, status in samples if status == "busy"}
+    assert {"live · 5 passes", "live · 6 passes", "live · 7 passes"} <= while_busy, samples
+    assert samples[-1][0] == "live · 8 passes"
+    assert painted_pixels(page, 1) > 200, "the live map stayed blank"
