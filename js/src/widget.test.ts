@@ -122,9 +122,12 @@ describe("DataMapWidget view", () => {
     for (const p of path.slice(1)) window.dispatchEvent(new MouseEvent("mousemove", opt(...p)));
     window.dispatchEvent(new MouseEvent("mouseup", opt(...path[path.length - 1])));
   }
-  // jsdom lays nothing out: the map is 550 x 460 px at (0, 0); the plot area starts at (46, 10), 494 x 412 px,
-  // showing x in [-0.02, 0.52] and y in [-0.04, 1.04] for these points.
-  const toData = (px: number, py: number): [number, number] => [-0.02 + ((px - 46) / 494) * 0.54, 1.04 - ((py - 10) / 412) * 1.08];
+  // jsdom lays nothing out: the map sits at (0, 0) with the size its overlay's style says; the plot area
+  // starts at (46, 10) and shows x in [-0.02, 0.52] and y in [-0.04, 1.04] for these points.
+  const plotWidth = () => parseFloat(el.querySelector<HTMLCanvasElement>(".dmw-overlay")!.style.width) - 56;
+  const PH = 412;
+  const toData = (px: number, py: number): [number, number] => [-0.02 + ((px - 46) / plotWidth()) * 0.54, 1.04 - ((py - 10) / PH) * 1.08];
+  const toPixel = (x: number, y: number): [number, number] => [46 + ((x + 0.02) / 0.54) * plotWidth(), 10 + ((1.04 - y) / 1.08) * PH];
 
   it("writes a lasso selection to the selection trait as uint32 row indices", async () => {
     const n = 400;
@@ -151,14 +154,14 @@ describe("DataMapWidget view", () => {
     const { model } = mount(100);
     await settle();
     (el.querySelector(".dmw-tool-box") as HTMLButtonElement).click();
-    drag([[46, 10], [46 + 247, 10 + 206]]);
+    drag([toPixel(-0.02, 1.04), toPixel(0.25, 0.5)]);
     const sel1 = [...decode(model.get("selection"), Uint32Array)];
     const expected = Array.from({ length: 100 }, (_, i) => i).filter((i) => {
       const x = (0.4 * i) / 99, y = i / 99;
       return x <= 0.25 && y >= 0.5;
     });
     expect(sel1).toEqual(expected);
-    drag([[338, 10], [449, 121]], true); // x 0.3..0.42, y 0.75..1.04
+    drag([toPixel(0.3, 1.04), toPixel(0.42, 0.75)], true);
     const sel2 = [...decode(model.get("selection"), Uint32Array)];
     expect(sel2.length).toBeGreaterThan(sel1.length);
     expect(sel2).toEqual(expect.arrayContaining(sel1));
@@ -171,8 +174,7 @@ describe("DataMapWidget view", () => {
     const { model, calls } = mount(n);
     await settle();
     // point 5: x = 0.2, y = 0.5
-    const px = 46 + ((0.2 + 0.02) / 0.54) * 494;
-    const py = 10 + ((1.04 - 0.5) / 1.08) * 412;
+    const [px, py] = toPixel(0.2, 0.5);
     drag([[px + 2, py]]);
     await settle();
     expect([...decode(model.get("selection"), Uint32Array)]).toEqual([5]);

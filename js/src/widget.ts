@@ -33,6 +33,7 @@ function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text?: strin
 }
 
 const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "–");
+const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "–");
 
 /** Build one view of the widget inside `el`; returns its cleanup. */
 export function createView(model: Model, el: HTMLElement, opts: Options = {}): () => void {
@@ -140,13 +141,13 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const labelName = (code: number) => names()[code] ?? "?";
   const table = new VirtualTable(side, {
     columns: [
-      { key: "id", title: "id", width: "5.5em", get: (r) => cache.get(r)?.id ?? "…", className: "dmw-c-id" },
+      { key: "id", title: "id", width: "5em", get: (r) => cache.get(r)?.id ?? "…", className: "dmw-c-id" },
       { key: "text", title: "text", width: "minmax(8em, 1fr)", get: (r) => cache.get(r)?.text ?? "", className: "dmw-c-text" },
-      { key: "label", title: "label", width: "6em", get: (r) => labelName(points.labels[r]) },
-      { key: "suggested", title: "suggested", width: "6em", get: (r) => labelName(points.suggested[r]) },
-      { key: "confidence", title: "conf.", width: "3.6em", get: (r) => f3(points.y[r]) },
-      { key: "variability", title: "var.", width: "3.6em", get: (r) => f3(points.x[r]) },
-      { key: "correctness", title: "corr.", width: "3.6em", get: (r) => f3(points.correctness[r]) },
+      { key: "label", title: "label", width: "5em", get: (r) => labelName(points.labels[r]) },
+      { key: "suggested", title: "suggested", width: "5em", get: (r) => labelName(points.suggested[r]) },
+      { key: "confidence", title: "conf.", width: "3.2em", get: (r) => f2(points.y[r]) },
+      { key: "variability", title: "var.", width: "3.2em", get: (r) => f2(points.x[r]) },
+      { key: "correctness", title: "corr.", width: "3.2em", get: (r) => f2(points.correctness[r]) },
       { key: "reviewed", title: "✓", width: "1.6em", get: (r) => (points.reviewed[r] ? "✓" : ""), className: "dmw-c-reviewed" },
     ],
     onVisible: (rows) => want(rows),
@@ -424,10 +425,15 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     return targetRows();
   }
 
+  const retryButton = h("button", "dmw-retry", "Retry saving");
+  listen(retryButton, "click", () => act("retry_save", new Uint32Array(0)));
+
   function showSaveStatus(): void {
     const s = model.get("save_status") ?? "";
     if (busy > 1) return;
-    setStatus(s ? `${s}` : "", s !== "" && s !== "saved");
+    const failed = s !== "" && s !== "saved";
+    setStatus(s, failed);
+    if (failed) status.append(" ", retryButton);
   }
 
   listen(relabelButton, "click", () => {
@@ -628,7 +634,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   // --------------------------------------------------------------- sizing
   let ro: ResizeObserver | undefined;
   const fit = () => {
-    const w = Math.max(320, Math.min(760, Math.round((root.clientWidth || 1000) * 0.55)));
+    const w = Math.max(320, Math.min(720, Math.round((root.clientWidth || 1000) * 0.48)));
     map.resize(w, 460, window.devicePixelRatio || 1);
   };
   if (typeof ResizeObserver === "function") {
