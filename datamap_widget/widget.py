@@ -235,12 +235,25 @@ class DataMapWidget(anywidget.AnyWidget):
         if self._data is not None:
             data_ids = self._data_id_series(self._data, "data")
             self._data_ids = data_ids
-            if self._text_column in self._data.columns:
-                texts = pd.Series(self._data[self._text_column].to_numpy(), index=data_ids.to_numpy())
-                texts = texts[~texts.index.duplicated()]
-                aligned = texts.reindex(self._ids)
-                self._texts = aligned.fillna("").astype(str).to_numpy(dtype=object)
-                self.has_text = True
+            if self._text_column not in self._data.columns:
+                raise ValueError(
+                    f"text_column {self._text_column!r} is not a column of data; its columns are {list(self._data.columns)}."
+                )
+            found = self._ids.get_indexer(pd.Index(data_ids)) >= 0
+            source = f"column {self._id_column!r}" if self._id_column in self._data.columns else "index"
+            if len(data_ids) and not found.any():
+                raise ValueError(
+                    f"data's ids (its {source}) match none of the map's ids: data has {_preview(list(data_ids[:3]), 3)}, "
+                    f"the map has {_preview(list(self._ids[:3]), 3)}; pass id_column= naming the id column."
+                )
+            missing = len(self._ids) - int(pd.Index(data_ids[found]).nunique())
+            if missing:
+                warnings.warn(f"data has no row for {missing} of the map's {len(self._ids)} ids; their text shows empty.", UserWarning, stacklevel=3)
+            texts = pd.Series(self._data[self._text_column].to_numpy(), index=data_ids.to_numpy())
+            texts = texts[~texts.index.duplicated()]
+            aligned = texts.reindex(self._ids)
+            self._texts = aligned.fillna("").astype(str).to_numpy(dtype=object)
+            self.has_text = True
         self._texts_series = pd.Series(self._texts, dtype=object)
         self.labels = _to_bytes(self._label_codes, LABEL_DTYPE)
         self.reviewed = _to_bytes(self._reviewed, REVIEWED_DTYPE)

@@ -219,6 +219,21 @@ def test_bad_arguments_name_themselves():
         DataMapWidget(dmap, store=object())
 
 
+def test_data_that_does_not_fit_the_map_is_refused_or_flagged():
+    dmap = fixed_tracker().datamap()
+    with pytest.raises(ValueError, match=r"text_column 'body' is not a column of data; its columns are \['id', 'text', 'label'\]"):
+        DataMapWidget(dmap, data=frame_for(), text_column="body")
+    renamed = frame_for().rename(columns={"id": "doc"})
+    with pytest.raises(ValueError, match=r"data's ids \(its index\) match none of the map's ids.*id_column="):
+        DataMapWidget(dmap, data=renamed)
+    w = DataMapWidget(dmap, data=renamed, id_column="doc")
+    assert w.selected.empty
+    with pytest.warns(UserWarning, match="data has no row for 2 of the map's 12 ids"):
+        w = DataMapWidget(dmap, data=frame_for().iloc[2:])
+    reply, _ = request(w, "page", {}, [np.array([0, 2], "<u4").tobytes()])
+    assert reply["result"]["texts"] == ["", "document number 2 about things"]
+
+
 # ----------------------------------------------------------------- requests
 
 

@@ -316,6 +316,7 @@ def test_click_opens_the_document_as_text_and_keys_relabel_it(lab, page, artifac
         "import json; a = w.apply(df); print(json.dumps([a.loc[a.id == 'd007', 'label'].item(), df.loc[df.id == 'd007', 'label'].item()]))"
     )
     assert applied == ["pos", "neg"]
+    assert page.locator(".jp-Notebook .jp-CodeCell").count() == 3, "a key typed in the widget reached JupyterLab"
     page.wait_for_function("() => [...document.querySelectorAll('.dmw-table-body .dmw-row')].some(r => r.dataset.row === '7' && r.children[2].textContent === 'pos')", timeout=10_000)
     page.screenshot(path=str(artifacts / "3-click-relabel.png"), full_page=True)
     assert page.dialogs == [], f"a dialog opened: {page.dialogs}"
