@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { indicesInBox, indicesInPolygon, nearestPoint, pointInPolygon, toggle, union } from "./lasso";
+import { PointGrid, indicesInBox, indicesInPolygon, nearestPoint, pointInPolygon, toggle, union } from "./lasso";
 
 describe("lasso geometry", () => {
   const square: Array<[number, number]> = [[0, 0], [1, 0], [1, 1], [0, 1]];
@@ -42,6 +42,24 @@ describe("lasso geometry", () => {
     const ys = Float32Array.from([0, 0, 0]);
     expect(nearestPoint(xs, ys, 1.04, 0, 100, 100, 8)).toBe(1);
     expect(nearestPoint(xs, ys, 1.5, 0, 100, 100, 8)).toBe(-1);
+  });
+
+  it("finds the same nearest point through the grid as by a full scan", () => {
+    const n = 20000;
+    const xs = new Float32Array(n);
+    const ys = new Float32Array(n);
+    let seed = 1;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    for (let i = 0; i < n; i++) {
+      xs[i] = rand() * 0.4;
+      ys[i] = i === 5 ? NaN : rand();
+    }
+    const grid = new PointGrid(xs, ys, 64);
+    for (let q = 0; q < 300; q++) {
+      const px = rand() * 0.5 - 0.05, py = rand() * 1.1 - 0.05;
+      const sx = 400 + rand() * 5000, sy = 400 + rand() * 5000;
+      expect(grid.nearest(px, py, sx, sy, 8)).toBe(nearestPoint(xs, ys, px, py, sx, sy, 8));
+    }
   });
 
   it("unions and toggles sorted sets", () => {

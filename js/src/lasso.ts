@@ -115,3 +115,89 @@ export function toggle(a: Uint32Array, v: number): Uint32Array {
   if (at >= 0) return Uint32Array.from([...a.subarray(0, at), ...a.subarray(at + 1)]);
   return union(a, Uint32Array.of(v));
 }
+
+/**
+ * A uniform grid over the points for hover and click lookups: built in O(n) once
+ * per data update, then a lookup visits only the cells under the cursor's radius.
+ */
+export class PointGrid {
+  private readonly size: number;
+  private x0 = 0;
+  private y0 = 0;
+  private cw = 1;
+  private ch = 1;
+  private start: Uint32Array;
+  private items: Uint32Array;
+
+  constructor(private xs: Float32Array, private ys: Float32Array, size = 256) {
+    this.size = size;
+    const n = Math.min(xs.length, ys.length);
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const x = xs[i], y = ys[i];
+      if (!(x === x && y === y)) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+    if (!(x1 >= x0)) x0 = x1 = y0 = y1 = 0;
+    this.x0 = x0;
+    this.y0 = y0;
+    this.cw = (x1 - x0) / size || 1;
+    this.ch = (y1 - y0) / size || 1;
+    const cells = size * size;
+    const counts = new Uint32Array(cells + 1);
+    const cellOf = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = this.cell(xs[i], ys[i]);
+      cellOf[i] = c;
+      if (c >= 0) counts[c + 1]++;
+    }
+    for (let c = 0; c < cells; c++) counts[c + 1] += counts[c];
+    this.start = counts.slice();
+    this.items = new Uint32Array(counts[cells]);
+    const fill = counts.subarray(0, cells).slice();
+    for (let i = 0; i < n; i++) if (cellOf[i] >= 0) this.items[fill[cellOf[i]]++] = i;
+  }
+
+  private cell(x: number, y: number): number {
+    if (!(x === x && y === y)) return -1;
+    const cx = Math.min(this.size - 1, Math.max(0, Math.floor((x - this.x0) / this.cw)));
+    const cy = Math.min(this.size - 1, Math.max(0, Math.floor((y - this.y0) / this.ch)));
+    return cy * this.size + cx;
+  }
+
+  /** Same contract as nearestPoint: the closest point within `radius` pixels, else -1. */
+  nearest(px: number, py: number, sx: number, sy: number, radius: number): number {
+    const rx = radius / Math.abs(sx);
+    const ry = radius / Math.abs(sy);
+    const cx0 = Math.max(0, Math.floor((px - rx - this.x0) / this.cw));
+    const cx1 = Math.min(this.size - 1, Math.floor((px + rx - this.x0) / this.cw));
+    const cy0 = Math.max(0, Math.floor((py - ry - this.y0) / this.ch));
+    const cy1 = Math.min(this.size - 1, Math.floor((py + ry - this.y0) / this.ch));
+    if (cx0 > cx1 || cy0 > cy1) return -1;
+    // A radius spanning most of the grid: a plain scan is as quick.
+    if ((cx1 - cx0 + 1) * (cy1 - cy0 + 1) > (this.size * this.size) / 4) {
+      return nearestPoint(this.xs, this.ys, px, py, sx, sy, radius);
+    }
+    let best = -1;
+    let bestD = radius * radius;
+    for (let cy = cy0; cy <= cy1; cy++) {
+      for (let cx = cx0; cx <= cx1; cx++) {
+        const c = cy * this.size + cx;
+        for (let k = this.start[c]; k < this.start[c + 1]; k++) {
+          const i = this.items[k];
+          const dx = (this.xs[i] - px) * sx;
+          const dy = (this.ys[i] - py) * sy;
+          const d = dx * dx + dy * dy;
+          if (d < bestD || (d === bestD && i > best)) {
+            bestD = d;
+            best = i;
+          }
+        }
+      }
+    }
+    return best;
+  }
+}

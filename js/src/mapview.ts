@@ -32,6 +32,8 @@ export class MapView {
   private dpr = 1;
   private drag: { x: number; y: number; path: Array<[number, number]>; moved: boolean; additive: boolean; view: View } | null = null;
   private raf = 0;
+  private hoverAt: [number, number, number, number] | null = null;
+  private hoverRaf = 0;
   private disposers: Array<() => void> = [];
 
   constructor(parent: HTMLElement, factory: ScatterFactory, private cb: MapCallbacks) {
@@ -141,9 +143,10 @@ export class MapView {
     const d = this.drag;
     if (!d) {
       if (e.target !== this.overlay) return;
-      const [dx, dy] = this.toData(x, y);
-      const [sx, sy] = this.scale();
-      this.cb.onHover(dx, dy, sx, sy, e.clientX, e.clientY);
+      // One lookup per animation frame, for the latest position.
+      const first = this.hoverAt === null;
+      this.hoverAt = [x, y, e.clientX, e.clientY];
+      if (first) this.hoverRaf = frame(() => this.flushHover());
       return;
     }
     if (Math.abs(x - d.x) + Math.abs(y - d.y) > 3) d.moved = true;
@@ -160,6 +163,16 @@ export class MapView {
     }
     else d.path = [[d.x, d.y], [x, y]];
     this.drawOverlay();
+  }
+
+  private flushHover(): void {
+    const h = this.hoverAt;
+    this.hoverAt = null;
+    this.hoverRaf = 0;
+    if (!h || this.drag) return;
+    const [dx, dy] = this.toData(h[0], h[1]);
+    const [sx, sy] = this.scale();
+    this.cb.onHover(dx, dy, sx, sy, h[2], h[3]);
   }
 
   private up(e: MouseEvent): void {
@@ -299,11 +312,21 @@ export class MapView {
   destroy(): void {
     for (const f of this.disposers) f();
     this.disposers = [];
-    if (this.raf && typeof cancelAnimationFrame === "function") cancelAnimationFrame(this.raf);
+    if (typeof cancelAnimationFrame === "function") {
+      if (this.raf) cancelAnimationFrame(this.raf);
+      if (this.hoverRaf) cancelAnimationFrame(this.hoverRaf);
+    }
     this.scatter?.destroy();
     this.scatter = null;
     this.el.remove();
   }
+}
+
+/** requestAnimationFrame, or a microtask where there is none (tests). */
+function frame(fn: () => void): number {
+  if (typeof requestAnimationFrame === "function") return requestAnimationFrame(fn);
+  queueMicrotask(fn);
+  return 0;
 }
 
 function ticks(a: number, b: number): number[] {

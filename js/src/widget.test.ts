@@ -184,6 +184,26 @@ describe("DataMapWidget view", () => {
     expect(el.querySelector(".dmw-row.dmw-highlight")!.getAttribute("data-row")).toBe("5");
   });
 
+  it("hover shows id, labels, the three metrics and the start of the text, as text", async () => {
+    mount(11);
+    await settle();
+    const [px, py] = toPixel(0.04, 0.1); // row 1: x = 0.04, y = 0.1; its text is the HTML injection
+    const overlay = el.querySelector<HTMLCanvasElement>(".dmw-overlay")!;
+    overlay.dispatchEvent(new MouseEvent("mousemove", { clientX: px + 1, clientY: py, bubbles: true }));
+    await new Promise((r) => setTimeout(r, 60));
+    await settle();
+    const tip = el.querySelector<HTMLElement>(".dmw-tooltip")!;
+    expect(tip.style.display).toBe("block");
+    const text = tip.textContent!;
+    for (const part of ["id: doc-1", "label: pos", "suggested: neg", "confidence: 0.100", "variability: 0.040", "correctness: 0.100"]) {
+      expect(text).toContain(part);
+    }
+    expect(tip.querySelector(".dmw-tip-text")!.textContent).toBe(INJECTION);
+    expect(el.querySelector("img")).toBeNull();
+    overlay.dispatchEvent(new MouseEvent("mouseleave"));
+    expect(tip.style.display).toBe("none");
+  });
+
   it("follows a selection set from Python without echoing it back", async () => {
     const { model, scatter } = mount(30);
     await settle();

@@ -4,7 +4,7 @@
  * timer is removed by the cleanup `render` returns.
  */
 import { legend, pointColors } from "./colors";
-import { indicesInPolygon, nearestPoint, toggle, union, type Polygon } from "./lasso";
+import { PointGrid, indicesInPolygon, toggle, union, type Polygon } from "./lasso";
 import { MapView, type Tool } from "./mapview";
 import { createWebGLScatter, type ScatterFactory } from "./scatter";
 import { Sync, decode, decodePoints, encode, type Filters, type Model, type Points } from "./sync";
@@ -61,6 +61,9 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const inFlight = new Set<number>();
   let pageTimer: ReturnType<typeof setTimeout> | undefined;
   let colorBuf: Uint8Array | undefined;
+  let grid: PointGrid | null = null; // built on the first hover/click after the points change
+  const nearest = (x: number, y: number, sx: number, sy: number) =>
+    (grid ??= new PointGrid(points.x, points.y)).nearest(x, y, sx, sy, 8);
 
   // ------------------------------------------------------------------ DOM
   const root = h("div", "dmw-root");
@@ -302,7 +305,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   function clickAt(x: number, y: number, sx: number, sy: number, additive: boolean): void {
-    const r = nearestPoint(points.x, points.y, x, y, sx, sy, 8);
+    const r = nearest(x, y, sx, sy);
     if (r < 0) {
       if (!additive) setSelection(new Uint32Array(0));
       return;
@@ -314,7 +317,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   let hoverPos: [number, number] = [0, 0];
   function hoverAt(x: number, y: number, sx: number, sy: number, cx: number, cy: number): void {
     hoverPos = [cx, cy];
-    setHovered(nearestPoint(points.x, points.y, x, y, sx, sy, 8));
+    setHovered(nearest(x, y, sx, sy));
   }
 
   function setHovered(r: number): void {
@@ -576,6 +579,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   function onPoints(resetView: boolean): void {
     const oldN = points.n;
     points = decodePoints(model);
+    grid = null;
     cache.clear();
     if (points.n !== oldN) {
       selMask = null;
