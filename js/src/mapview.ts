@@ -73,16 +73,16 @@ export class MapView {
     this.disposers.push(() => target.removeEventListener(type, fn, opts));
   }
 
-  private xHome: Float32Array = new Float32Array(0);
+  private homeV: View = { x0: 0, x1: 0.5, y0: 0, y1: 1 };
   setPositions(x: Float32Array, y: Float32Array, resetView: boolean): void {
-    this.xHome = x;
-    if (resetView) this.view = homeView(x);
+    this.homeV = homeView(x);
+    if (resetView) this.view = { ...this.homeV };
     this.scatter?.setPositions(x, y);
     this.redraw();
   }
 
   home(): void {
-    this.view = homeView(this.xHome);
+    this.view = { ...this.homeV };
     this.redraw();
   }
 
@@ -207,7 +207,7 @@ export class MapView {
     if (this.raf) return;
     const run = () => {
       this.raf = 0;
-      this.scatter?.draw(this.view);
+      this.scatter?.draw(this.view, (this.homeV.x1 - this.homeV.x0) / (this.view.x1 - this.view.x0));
       this.drawOverlay();
     };
     if (typeof requestAnimationFrame === "function") this.raf = requestAnimationFrame(run);
@@ -271,16 +271,27 @@ export class MapView {
     ctx.lineTo(gx, b);
     ctx.stroke();
     ctx.setLineDash([]);
+    // Region names sit in their regions, clamped to the plot, so they stay true when zoomed.
+    const clampX = (v: number) => Math.min(r - 6, Math.max(l + 6, v));
+    const clampY = (v: number) => Math.min(b - 4, Math.max(t + 4, v));
+    const [ex, ey] = this.toPixel(0, 1);
+    const [hx, hy] = this.toPixel(0, 0);
     ctx.font = "bold 11px sans-serif";
     ctx.fillStyle = "rgba(40,40,40,0.75)";
     ctx.textAlign = "left";
-    ctx.textBaseline = "top";
-    ctx.fillText("easy-to-learn", l + 6, t + 4);
-    ctx.textBaseline = "bottom";
-    ctx.fillText("hard-to-learn", l + 6, b - 4);
-    ctx.textAlign = "right";
-    ctx.textBaseline = "middle";
-    ctx.fillText("ambiguous", r - 6, (t + b) / 2);
+    if (gx > l + 20 && gy > t + 10) {
+      ctx.textBaseline = "top";
+      ctx.fillText("easy-to-learn", clampX(ex + 6), clampY(Math.min(ey + 4, gy - 16)));
+    }
+    if (gx > l + 20 && gy < b - 10) {
+      ctx.textBaseline = "bottom";
+      ctx.fillText("hard-to-learn", clampX(hx + 6), clampY(Math.max(hy - 4, gy + 16)));
+    }
+    if (gx < r - 40) {
+      ctx.textAlign = "right";
+      ctx.textBaseline = "middle";
+      ctx.fillText("ambiguous", r - 6, clampY((Math.max(t, this.toPixel(0, 1)[1]) + Math.min(b, this.toPixel(0, 0)[1])) / 2));
+    }
     // Markers.
     for (let k = 0; k + 1 < this.markers.length; k += 2) {
       const [px, py] = this.toPixel(this.markers[k], this.markers[k + 1]);

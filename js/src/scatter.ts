@@ -21,7 +21,8 @@ export interface Scatter {
   setHighlighted(rows: Uint32Array): void;
   /** Canvas size in CSS pixels. */
   resize(width: number, height: number, dpr: number): void;
-  draw(view: View): void;
+  /** Draw at `view`; `zoom` (1 = home view) grows points as the user zooms in. */
+  draw(view: View, zoom?: number): void;
   destroy(): void;
 }
 
@@ -129,7 +130,7 @@ export const createWebGLScatter: ScatterFactory = (canvas) => {
       canvas.style.width = `${width}px`;
       canvas.style.height = `${height}px`;
     },
-    draw(view) {
+    draw(view, zoom = 1) {
       g.viewport(0, 0, canvas.width, canvas.height);
       g.clearColor(1, 1, 1, 1);
       g.clear(g.COLOR_BUFFER_BIT);
@@ -143,7 +144,8 @@ export const createWebGLScatter: ScatterFactory = (canvas) => {
       g.enableVertexAttribArray(loc.color);
       g.vertexAttribPointer(loc.color, 4, g.UNSIGNED_BYTE, true, 0, 0);
       g.uniform4f(loc.view, view.x0, view.x1, view.y0, view.y1);
-      const base = n > 200000 ? 2 : n > 20000 ? 3 : n > 2000 ? 5 : 7;
+      // Dense maps start with small points (a software renderer pays per pixel); zooming in grows them.
+      const base = (n > 500000 ? 1 : n > 200000 ? 2 : n > 20000 ? 3 : n > 2000 ? 5 : 7) * Math.min(4, Math.max(1, Math.sqrt(zoom)));
       g.uniform1f(loc.size, base * dpr);
       g.uniform1f(loc.ring, 0);
       g.drawArrays(g.POINTS, 0, n);

@@ -640,6 +640,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const fit = () => {
     const w = Math.max(320, Math.min(720, Math.round((root.clientWidth || 1000) * 0.48)));
     map.resize(w, 460, window.devicePixelRatio || 1);
+    mapPane.style.width = `${w}px`;
   };
   if (typeof ResizeObserver === "function") {
     ro = new ResizeObserver(() => fit());
