@@ -202,6 +202,7 @@ class DataMapWidget(anywidget.AnyWidget):
         self._syncing_selection = False
         self._unsubscribe: Callable[[], None] | None = None
         self._ids: pd.Index = pd.Index([])
+        self._ids_str: pd.Series | None = None
         self._dmap: Any = None
         super().__init__(**kwargs)
 
@@ -416,10 +417,7 @@ class DataMapWidget(anywidget.AnyWidget):
         action = self._history.pop()
         rows = action["rows"]
         now = _now()
-        store_rows = [
-            self._review_row(rows[i], "undo", action["new_codes"][i], action["old_codes"][i], now)
-            for i in range(rows.size)
-        ]
+        store_rows = self._review_rows(rows, "undo", action["new_codes"], action["old_codes"], now)
         self._label_codes[rows] = action["old_codes"]
         self._reviewed[rows] = action["old_reviewed"]
         self._publish(rows, store_rows)
@@ -452,9 +450,7 @@ class DataMapWidget(anywidget.AnyWidget):
         self._reviewed[rows] = reviewed
         self._history.append(action)
         store_kind = "relabeled" if kind == "relabel" else "confirmed"
-        store_rows = [
-            self._review_row(rows[i], store_kind, action["old_codes"][i], new_codes[i], now) for i in range(rows.size)
-        ]
+        store_rows = self._review_rows(rows, store_kind, action["old_codes"], new_codes, now)
         self._publish(rows, store_rows)
 
     def _publish(self, rows: np.ndarray, store_rows: list[dict[str, Any]]) -> None:
@@ -480,17 +476,16 @@ class DataMapWidget(anywidget.AnyWidget):
         if off.size:
             mark(self._ids[off], False)
 
-    def _review_row(self, row: int, action: str, old: int, new: int, at: str) -> dict[str, Any]:
-        example_id = self._ids[int(row)]
-        return {
-            "example_id": example_id.item() if hasattr(example_id, "item") else example_id,
-            "action": action,
-            "old_label": self._label_names[int(old)],
-            "new_label": self._label_names[int(new)],
-            "reviewer": self._reviewer,
-            "at": at,
-            "run": self._run,
-        }
+    def _review_rows(self, rows: np.ndarray, action: str, old: np.ndarray, new: np.ndarray, at: str) -> list[dict[str, Any]]:
+        """Rows for ``store.add_reviews`` (none without a store: nothing would read them)."""
+        if self._store is None:
+            return []
+        names = np.asarray(self._label_names, dtype=object)
+        return [
+            {"example_id": example_id, "action": action, "old_label": o, "new_label": n,
+             "reviewer": self._reviewer, "at": at, "run": self._run}
+            for example_id, o, n in zip(self._ids[rows].tolist(), names[old].tolist(), names[new].tolist())
+        ]
 
     def _flush(self) -> None:
         if self._store is None:
@@ -631,5 +626,7 @@ class DataMapWidget(anywidget.AnyWidget):
         if not query:
             return np.arange(len(self._ids), dtype=np.int64)
         in_text = self._texts_series.str.contains(query, case=False, regex=False, na=False).to_numpy()
-        in_id = pd.Series(self._ids.astype(str)).str.contains(query, case=False, regex=False).to_numpy()
+        if self._ids_str is None:
+            self._ids_str = pd.Series(self._ids.astype(str), dtype=object)
+        in_id = self._ids_str.str.contains(query, case=False, regex=False).to_numpy()
         return np.flatnonzero(in_text | in_id)

@@ -305,6 +305,8 @@ def test_store_failure_keeps_actions_pending_and_retries():
     assert np.frombuffer(w.labels, "<u2")[0] == 2  # the UI still shows the work
     w.mark_reviewed(["ex3"])  # next action retries everything
     assert w.save_status.startswith("3 actions not saved")
+    reply, _ = request(w, "retry_save")  # the UI's "Retry saving" button; still failing
+    assert reply["result"] == {"saved": False, "save_status": w.save_status}
     store.fail = None
     assert w.retry_save() is True
     assert [r["example_id"] for r in store.rows] == ["ex0", "ex1", "ex3"]
