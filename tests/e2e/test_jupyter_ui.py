@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -43,9 +42,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def artifacts() -> Path:
-    out = Path(tempfile.mkdtemp(prefix="datamap-e2e-"))
-    print(f"\ne2e screenshots: {out}", flush=True)
+def artifacts(request) -> Path:
+    """Screenshots folder: $DATAMAP_E2E_ARTIFACTS, else test-artifacts/e2e in the repository (git-ignored)."""
+    out = Path(os.environ.get("DATAMAP_E2E_ARTIFACTS", ROOT / "test-artifacts" / "e2e"))
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:  # shown even when pytest captures output
+        reporter.write_line(f"e2e screenshots: {out}")
     return out
 
 
