@@ -48,8 +48,10 @@ def artifacts(request) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:  # shown even when pytest captures output
-        reporter.write_line(f"e2e screenshots: {out}")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:  # shown even when pytest captures output
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"\ne2e screenshots: {out}")
     return out
 
 
