@@ -305,12 +305,23 @@ class DataMapWidget(anywidget.AnyWidget):
             self.points = points
 
     def _on_epoch(self, tracker: Any) -> None:
-        """Tracker callback: redraw the map with the latest passes (keeps labels, reviews, selection)."""
-        with warnings.catch_warnings():
-            # After one pass the map warns that variability is 0; the pass counter says as much.
-            warnings.simplefilter("ignore", UserWarning)
-            dmap = tracker.datamap()
-            self._set_map(dmap)
+        """Tracker callback: redraw the map with the latest passes (keeps labels, reviews, selection).
+
+        A failure here must never stop the training loop that called ``end_epoch()``: it becomes a warning.
+        """
+        try:
+            with warnings.catch_warnings():
+                # After one pass the map warns that variability is 0; the pass counter says as much.
+                warnings.simplefilter("ignore", UserWarning)
+                dmap = tracker.datamap()
+                self._set_map(dmap)
+        except Exception as exc:  # noqa: BLE001 - reported, and training goes on
+            warnings.warn(
+                f"DataMapWidget could not redraw after pass {getattr(tracker, 'n_passes', '?')}: "
+                f"{type(exc).__name__}: {exc}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     def close(self) -> None:
         """Stop following the tracker and close the widget."""

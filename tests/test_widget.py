@@ -342,6 +342,18 @@ def test_live_widget_follows_the_tracker_each_epoch():
     assert w.n_passes == 3  # closed widgets stop listening
 
 
+def test_a_failing_redraw_warns_but_never_stops_training(monkeypatch):
+    n = 12
+    ids = [f"ex{i}" for i in range(n)]
+    tracker = Tracker(ids, [LABELS[i % 3] for i in range(n)], label_names=LABELS)
+    w = DataMapWidget(tracker)
+    monkeypatch.setattr(w, "_set_map", lambda dmap: (_ for _ in ()).throw(MemoryError("no room")))
+    tracker.record(ids, _logits(n, 0))
+    with pytest.warns(RuntimeWarning, match="could not redraw after pass 1: MemoryError: no room"):
+        tracker.end_epoch()
+    assert tracker.n_passes == 1
+
+
 def test_datamap_widget_method_builds_the_widget():
     dmap = fixed_tracker().datamap()
     w = dmap.widget(data=frame_for(), color_by="category")
