@@ -285,6 +285,22 @@ describe("DataMapWidget view", () => {
     expect(rowsShown().map((r) => r.dataset.row)).toEqual(["2", "5", "7"]);
   });
 
+  it("redraws when Python sends a new pass, keeping the selection", async () => {
+    const { model, scatter } = mount(20, { live: true });
+    await settle();
+    model.pythonSets("selection", new DataView(Uint32Array.of(2, 3).buffer));
+    const next = makeState(20).points;
+    const y = new Float32Array(20).fill(0.25);
+    model.pythonSets("points", { ...next, y: new DataView(y.buffer) });
+    model.pythonSets("n_passes", 4);
+    await settle();
+    expect(el.querySelector(".dmw-passes")!.textContent).toBe("live · 4 passes");
+    expect(scatter.x.length).toBe(20);
+    expect([...scatter.highlighted]).toEqual([2, 3]);
+    const row = rowsShown().find((r) => r.dataset.row === "2")!;
+    expect(row.children[4].textContent).toBe("0.25"); // confidence column follows the new pass
+  });
+
   it("says so when WebGL is missing, and the table still works", async () => {
     const model = new FakeModel(makeState(10));
     pythonLike(model, 10);
