@@ -69,6 +69,8 @@ PREVIEW_CHARS = 240
 MAX_LABELS = 65535
 
 COLOR_BY = ("correctness", "category", "label", "suggested_label", "reviewed")
+#: Traits a caller may set as keyword arguments (the rest are the widget's own wire state).
+SETTABLE = ("color_by", "filters", "selected_ids", "layout")
 REVIEWED_FILTERS = ("all", "reviewed", "unreviewed")
 
 
@@ -175,12 +177,13 @@ class DataMapWidget(anywidget.AnyWidget):
         run: str | None = None,
         **kwargs: Any,
     ) -> None:
-        unknown = set(kwargs) - set(self.trait_names())
+        unknown = set(kwargs) - set(SETTABLE)
         if unknown:
             raise TypeError(
                 f"DataMapWidget() got unexpected keyword arguments {sorted(unknown)}; check the spelling "
-                "(expected data, text_column, id_column, store, dataset, reviewer, run or a trait name)."
+                f"(expected data, text_column, id_column, store, dataset, reviewer, run, {', '.join(SETTABLE)})."
             )
+        initial_selection = kwargs.pop("selected_ids", None)
         if store is not None and not dataset:
             raise ValueError("dataset must name the dataset when store is given (got dataset=None).")
         if data is not None and not isinstance(data, pd.DataFrame):
@@ -214,8 +217,9 @@ class DataMapWidget(anywidget.AnyWidget):
             self._set_map(dmap)
         self.observe(self._on_selection, names="selection")
         self.observe(self._on_selected_ids, names="selected_ids")
-        self.observe(self._check_color_by, names="color_by")
         self.on_msg(self._on_custom_msg)
+        if initial_selection is not None:
+            self.selected_ids = list(initial_selection)
         if self._tracker is not None:
             self.live = True
             self._unsubscribe = self._tracker.subscribe(self._on_epoch)
@@ -371,7 +375,7 @@ class DataMapWidget(anywidget.AnyWidget):
         except ValueError:
             self._syncing_selection = True
             try:
-                self.selected_ids = change["old"]
+                self.selected_ids = change["old"] if isinstance(change["old"], list) else []
             finally:
                 self._syncing_selection = False
             raise
@@ -382,10 +386,11 @@ class DataMapWidget(anywidget.AnyWidget):
         finally:
             self._syncing_selection = False
 
-    def _check_color_by(self, change: dict) -> None:
-        if change["new"] not in COLOR_BY:
-            self.color_by = change["old"]
-            raise ValueError(f"color_by must be one of {list(COLOR_BY)}, got {change['new']!r}.")
+    @traitlets.validate("color_by")
+    def _check_color_by(self, proposal: dict) -> str:
+        if proposal["value"] not in COLOR_BY:
+            raise ValueError(f"color_by must be one of {list(COLOR_BY)}, got {proposal['value']!r}.")
+        return proposal["value"]
 
     @property
     def selected(self) -> pd.DataFrame:

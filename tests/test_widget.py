@@ -215,6 +215,13 @@ def test_bad_arguments_name_themselves():
         DataMapWidget(dmap, data=[1, 2])
     with pytest.raises(ValueError, match="color_by must be one of"):
         DataMapWidget(dmap).color_by = "size"
+    with pytest.raises(ValueError, match="color_by must be one of"):
+        DataMapWidget(dmap, color_by="size")
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['labels'\]"):
+        DataMapWidget(dmap, labels=b"")
+    with pytest.raises(ValueError, match="selected_ids has 1 unknown ids: 'zz'"):
+        DataMapWidget(dmap, selected_ids=["zz"])
+    assert rows_of(DataMapWidget(dmap, selected_ids=["ex4", "ex1"]).selection) == [1, 4]
     with pytest.raises(ValueError, match="dataset must name the dataset"):
         DataMapWidget(dmap, store=object())
 
