@@ -51,6 +51,17 @@ describe("sync", () => {
     sync.dispose();
   });
 
+  it("translates TS names to wire names in one table", () => {
+    const model = new FakeModel(makeState(3));
+    const sync = new Sync(model);
+    expect(sync.get("labelNames")).toEqual(["neg", "pos"]);
+    expect(sync.get("nPasses")).toBe(3);
+    sync.write("colorBy", "label");
+    expect(model.get("color_by")).toBe("label");
+    expect(model.saved).toEqual([{ color_by: "label" }]);
+    sync.dispose();
+  });
+
   it("encodes typed arrays as DataViews over the same bytes", () => {
     const a = Uint32Array.of(3, 4);
     const dv = encode(a);

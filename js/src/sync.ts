@@ -75,6 +75,11 @@ export const TRAITS = {
 
 export type WireName = keyof typeof TRAITS;
 export type LocalName = (typeof TRAITS)[WireName];
+/** The traits under their TS names, e.g. State["labelNames"] is ModelState["label_names"]. */
+export type State = { [K in WireName as (typeof TRAITS)[K]]: ModelState[K] };
+const WIRE = Object.fromEntries(Object.entries(TRAITS).map(([wire, local]) => [local, wire])) as Record<LocalName, WireName>;
+/** TS name -> wire name. */
+export const wireName = (name: LocalName): WireName => WIRE[name];
 
 /** Decoded point columns; indices into these arrays are the "rows" used everywhere. */
 export interface Points {
@@ -161,8 +166,14 @@ export class Sync {
     model.on("msg:custom", this.onMsg);
   }
 
+  /** Current value of a trait, by its TS name. */
+  get<K extends LocalName>(local: K): State[K] {
+    return this.model.get(WIRE[local]) as unknown as State[K];
+  }
+
   /** Call `fn` when the trait changes, unless the change is the echo of our own write. */
-  on(name: WireName, fn: () => void): void {
+  on(local: LocalName, fn: () => void): void {
+    const name = WIRE[local];
     const cb = () => {
       if (this.written.has(name)) {
         const mine = this.written.get(name);
@@ -177,9 +188,10 @@ export class Sync {
   }
 
   /** Set a trait locally at once; send it to Python after `delayMs` of quiet (coalescing bursts). */
-  write<K extends WireName>(name: K, value: ModelState[K], delayMs = 0): void {
+  write<K extends LocalName>(local: K, value: State[K], delayMs = 0): void {
+    const name = WIRE[local];
     this.written.set(name, value);
-    this.model.set(name, value);
+    this.model.set(name, value as unknown as ModelState[typeof name]);
     const old = this.timers.get(name);
     if (old !== undefined) clearTimeout(old.timer);
     const flush = () => {

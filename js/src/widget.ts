@@ -46,7 +46,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   // ---------------------------------------------------------------- state
   let points: Points = decodePoints(model);
-  let selection: Uint32Array = decode(model.get("selection"), Uint32Array).slice();
+  let selection: Uint32Array = decode(sync.get("selection"), Uint32Array).slice();
   let selMask: Uint8Array | null = null;
   let visible: Uint8Array | null = null;
   let searchHits: Uint8Array | null = null;
@@ -140,7 +140,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   });
   mapPane.append(legendEl, tooltip);
 
-  const names = () => model.get("label_names") ?? [];
+  const names = () => sync.get("labelNames") ?? [];
   const labelName = (code: number) => names()[code] ?? "?";
   const table = new VirtualTable(side, {
     columns: [
@@ -174,7 +174,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   function filters(): Filters {
-    return { ...EMPTY_FILTERS, ...(model.get("filters") ?? {}) };
+    return { ...EMPTY_FILTERS, ...(sync.get("filters") ?? {}) };
   }
 
   function writeFilters(patch: Partial<Filters>, delayMs = 0): void {
@@ -206,7 +206,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     const labs = new Set(f.labels);
     const useCat = cats.size > 0;
     const useLab = labs.size > 0;
-    const catCodes = (model.get("categories") ?? []).map((c) => cats.has(c));
+    const catCodes = (sync.get("categories") ?? []).map((c) => cats.has(c));
     const labCodes = names().map((l) => labs.has(l));
     const rev = f.reviewed;
     const k = f.suspects_k > 0 ? f.suspects_k : 0;
@@ -243,7 +243,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   function recolor(): void {
-    colorBuf = pointColors(points, model.get("color_by") ?? "correctness", visible, selMask, colorBuf);
+    colorBuf = pointColors(points, sync.get("colorBy") ?? "correctness", visible, selMask, colorBuf);
     map.scatter?.setColors(colorBuf);
     map.redraw();
   }
@@ -400,7 +400,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       h("b", "dmw-detail-id", doc?.id ?? "…"),
       h("span", "", ` label ${labelName(points.labels[r])} · suggested ${labelName(points.suggested[r])} · conf ${f3(points.y[r])} · var ${f3(points.x[r])} · corr ${f3(points.correctness[r])}${doc?.score != null ? ` · score ${f3(doc.score)}` : ""}${points.reviewed[r] ? " · reviewed" : ""}`),
     );
-    const body = h("div", "dmw-detail-text", fullTexts.get(r) ?? doc?.text ?? "loading…");
+    const text = sync.get("hasText") ? fullTexts.get(r) ?? doc?.text ?? "loading…" : "No text: pass data= (a DataFrame with a text column) to DataMapWidget.";
+    const body = h("div", sync.get("hasText") ? "dmw-detail-text" : "dmw-detail-text dmw-hint", text);
     detail.append(head, body);
   }
 
@@ -432,7 +433,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   listen(retryButton, "click", () => act("retry_save", new Uint32Array(0)));
 
   function showSaveStatus(): void {
-    const s = model.get("save_status") ?? "";
+    const s = sync.get("saveStatus") ?? "";
     if (busy > 1) return;
     const failed = s !== "" && s !== "saved";
     setStatus(s, failed);
@@ -452,7 +453,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   listen(undoButton, "click", () => act("undo", new Uint32Array(0)));
   listen(clearButton, "click", () => setSelection(new Uint32Array(0)));
   listen(homeButton, "click", () => map.home());
-  listen(colorSelect, "change", () => sync.write("color_by", colorSelect.value));
+  listen(colorSelect, "change", () => sync.write("colorBy", colorSelect.value));
   listen(suspectsCheck, "change", () => writeFilters({ suspects_k: suspectsCheck.checked ? Math.max(1, Number(suspectsK.value) || 50) : 0 }));
   listen(suspectsK, "input", () => {
     if (suspectsCheck.checked) writeFilters({ suspects_k: Math.max(1, Number(suspectsK.value) || 1) }, 250);
@@ -522,7 +523,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   // ------------------------------------------------------- model -> view
   function renderControls(): void {
     const f = filters();
-    colorSelect.value = model.get("color_by") ?? "correctness";
+    colorSelect.value = sync.get("colorBy") ?? "correctness";
     relabelSelect.replaceChildren();
     names().forEach((n, i) => {
       const o = h("option", "", i < 9 ? `${i + 1}: ${n}` : n);
@@ -547,7 +548,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
         box.appendChild(lab);
       }
     };
-    chips(catBox, model.get("categories") ?? [], f.categories, "categories");
+    chips(catBox, sync.get("categories") ?? [], f.categories, "categories");
     chips(labelBox, names(), f.labels, "labels");
     suspectsCheck.checked = f.suspects_k > 0;
     if (f.suspects_k > 0) suspectsK.value = String(f.suspects_k);
@@ -559,7 +560,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   function renderLegend(): void {
     legendEl.replaceChildren();
-    for (const e of legend(model.get("color_by") ?? "correctness", names(), model.get("categories") ?? [])) {
+    for (const e of legend(sync.get("colorBy") ?? "correctness", names(), sync.get("categories") ?? [])) {
       const item = h("div", "dmw-legend-item");
       const sw = h("span", "dmw-swatch");
       sw.style.background = e.color;
@@ -569,11 +570,11 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   function renderPasses(): void {
-    const n = model.get("n_passes") ?? 0;
-    passes.textContent = `${model.get("live") ? "live · " : ""}${n} pass${n === 1 ? "" : "es"}`;
-    const th = model.get("thresholds");
+    const n = sync.get("nPasses") ?? 0;
+    passes.textContent = `${sync.get("live") ? "live · " : ""}${n} pass${n === 1 ? "" : "es"}`;
+    const th = sync.get("thresholds");
     if (th) map.thresholds = { confidence: th.confidence, variability: th.variability };
-    undoButton.disabled = (model.get("history_size") ?? 0) === 0;
+    undoButton.disabled = (sync.get("historySize") ?? 0) === 0;
   }
 
   function onPoints(resetView: boolean): void {
@@ -586,7 +587,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       searchHits = null;
     }
     map.setPositions(points.x, points.y, resetView || points.n !== oldN);
-    selection = decode(model.get("selection"), Uint32Array).slice();
+    selection = decode(sync.get("selection"), Uint32Array).slice();
     map.scatter?.setHighlighted(selection);
     selMask = null;
     if (selection.length) {
@@ -610,11 +611,11 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   sync.on("labels", onColumns);
   sync.on("reviewed", onColumns);
   sync.on("selection", () => {
-    selection = decode(model.get("selection"), Uint32Array).slice();
+    selection = decode(sync.get("selection"), Uint32Array).slice();
     applySelection();
   });
-  sync.on("color_by", () => {
-    colorSelect.value = model.get("color_by");
+  sync.on("colorBy", () => {
+    colorSelect.value = sync.get("colorBy");
     renderLegend();
     recolor();
   });
@@ -624,16 +625,16 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     if (q !== lastQuery) runSearch(q);
     recompute();
   });
-  sync.on("label_names", renderControls);
+  sync.on("labelNames", renderControls);
   sync.on("categories", renderControls);
-  sync.on("n_passes", renderPasses);
+  sync.on("nPasses", renderPasses);
   sync.on("live", renderPasses);
   sync.on("thresholds", () => {
     renderPasses();
     map.redraw();
   });
-  sync.on("history_size", renderPasses);
-  sync.on("save_status", showSaveStatus);
+  sync.on("historySize", renderPasses);
+  sync.on("saveStatus", showSaveStatus);
 
   // --------------------------------------------------------------- sizing
   let ro: ResizeObserver | undefined;
