@@ -329,7 +329,7 @@ def test_click_opens_the_document_as_text_and_keys_relabel_it(lab, page, artifac
     assert page.errors == [], f"console errors: {page.errors}"
 
 
-def test_reload_shows_the_same_selection_and_changes(lab, page, artifacts):
+def test_reload_and_reopen_show_the_same_selection_and_changes(lab, page, artifacts):
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     time.sleep(1)
     page.reload()
@@ -339,6 +339,15 @@ def test_reload_shows_the_same_selection_and_changes(lab, page, artifacts):
     assert wait_painted(page) > 200
     page.screenshot(path=str(artifacts / "4-reloaded.png"), full_page=True)
     assert lab["kernel"].json("import json; print(json.dumps([w.selected_ids, len(w.changes)]))") == [["d007"], 1]
+    # Close the notebook and open it again: a fresh view built from the kernel's state.
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
+    page.wait_for_selector(".dmw-root", state="detached", timeout=30_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'fixture.ipynb'})")
+    page.wait_for_function("() => (document.querySelector('.dmw-table-title') || {}).textContent?.startsWith('1 selected')", timeout=60_000)
+    page.wait_for_function("() => [...document.querySelectorAll('.dmw-table-body .dmw-row')].some(r => r.dataset.row === '7' && r.children[2].textContent === 'pos')", timeout=30_000)
+    assert wait_painted(page) > 200
+    page.screenshot(path=str(artifacts / "4b-reopened.png"), full_page=True)
 
 
 def test_same_notebook_works_in_notebook_7(lab, browser, artifacts):
