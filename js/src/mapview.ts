@@ -43,6 +43,8 @@ export class MapView {
     this.canvas.className = "dmw-gl";
     this.overlay = document.createElement("canvas");
     this.overlay.className = "dmw-overlay";
+    this.overlay.setAttribute("role", "img");
+    this.overlay.setAttribute("aria-label", "Data map: variability (x) against confidence (y). Drag to select, wheel to zoom, double-click to reset.");
     this.message = document.createElement("div");
     this.message.className = "dmw-message";
     this.el.append(this.canvas, this.overlay, this.message);
