@@ -301,6 +301,20 @@ describe("DataMapWidget view", () => {
     expect(row.children[4].textContent).toBe("0.25"); // confidence column follows the new pass
   });
 
+  it("offers a compact multi-select when there are many labels", async () => {
+    const names = Array.from({ length: 30 }, (_, i) => `class-${i}`);
+    const { model } = mount(60, { label_names: names, labels: makeState(60, names).labels }); // row i has label i % 30
+    await settle();
+    const sel = el.querySelector<HTMLSelectElement>(".dmw-multi-labels")!;
+    expect(sel.options.length).toBe(30);
+    expect(el.querySelectorAll(".dmw-filter-labels input").length).toBe(0);
+    sel.options[1].selected = true;
+    sel.dispatchEvent(new Event("change"));
+    await settle();
+    expect(model.get("filters").labels).toEqual(["class-1"]);
+    expect(rowsShown().map((r) => r.dataset.row)).toEqual(["1", "31"]);
+  });
+
   it("says so when WebGL is missing, and the table still works", async () => {
     const model = new FakeModel(makeState(10));
     pythonLike(model, 10);

@@ -532,6 +532,22 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     });
     const chips = (box: HTMLElement, values: string[], chosen: string[], key: "categories" | "labels") => {
       box.replaceChildren();
+      if (values.length > 12) {
+        // Many labels: a compact multi-select instead of a wall of checkboxes.
+        const sel = h("select", `dmw-multi dmw-multi-${key}`);
+        sel.multiple = true;
+        sel.size = 3;
+        sel.title = `Filter by ${key} (ctrl/shift-click for several; none = all)`;
+        for (const v of values) {
+          const o = h("option", "", v);
+          o.value = v;
+          o.selected = chosen.includes(v);
+          sel.appendChild(o);
+        }
+        sel.addEventListener("change", () => writeFilters({ [key]: [...sel.selectedOptions].map((o) => o.value) } as Partial<Filters>));
+        box.appendChild(sel);
+        return;
+      }
       for (const v of values) {
         const lab = h("label", "dmw-chip");
         const cb = h("input");
