@@ -149,7 +149,7 @@ def datamap_chart(
         points["id"] = points["id"].astype(str)
         for name in ("label", "suggested_label"):
             points[name] = points[name].astype(str)
-        size = 28 if n_seen <= 500 else 12 if n_seen <= 2000 else 6
+        size = 30 if n_seen <= 1000 else 14 if n_seen <= 3000 else 8
         body = (
             alt.Chart(points)
             .mark_circle(size=size, opacity=0.75, stroke=None)
