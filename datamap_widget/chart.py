@@ -324,19 +324,22 @@ def _vl_convert() -> Any:
         import vl_convert
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "exporting charts needs vl-convert-python: pip install 'datamap_widget[export]'"
+            "rendering the data map (reports, SVG/PNG export) needs vl-convert-python: pip install vl-convert-python"
         ) from error
     return vl_convert
 
 
-def _spec(chart: Any) -> tuple[dict[str, Any], str]:
+def _spec(chart: Any) -> tuple[dict[str, Any], str | None]:
     """The chart's Vega-Lite dict and the vl-convert version string that matches Altair's."""
     import altair as alt
 
     if not hasattr(chart, "to_dict"):
         raise TypeError(f"chart must be an Altair chart, got {type(chart).__name__}")
-    major_minor = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
-    return chart.to_dict(), f"v{major_minor}"
+    wanted = "v" + ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    # Render with the Vega-Lite that Altair wrote the spec for; an older vl-convert that
+    # lacks it falls back to its newest one rather than failing.
+    known = {f"v{v}" for v in _vl_convert().get_vegalite_versions()}
+    return chart.to_dict(), wanted if wanted in known else None
 
 
 def chart_to_svg(chart: "alt.TopLevelMixin") -> str:

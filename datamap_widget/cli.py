@@ -319,10 +319,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if output.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--output must end in .html, got {str(output)!r}")
     title = args.title or f"Data map report: {Path(args.run).resolve().name}"
-    written = [write_report(dmap, output, texts, run=run, top=args.top, frac=args.frac, title=title)]
-    for flag, suffix in ((args.png, ".png"), (args.svg, ".svg")):
-        if flag:
-            written.append(save_chart(dmap.chart(), Path(args.run) / f"datamap{suffix}"))
+    try:
+        written = [write_report(dmap, output, texts, run=run, top=args.top, frac=args.frac, title=title)]
+        for flag, suffix in ((args.png, ".png"), (args.svg, ".svg")):
+            if flag:
+                written.append(save_chart(dmap.chart(), Path(args.run) / f"datamap{suffix}"))
+    except ImportError as error:  # vl-convert missing: say which package, not a traceback
+        raise UsageError(str(error)) from error
     for path in written:
         print(f"wrote {path}")
     return 0
