@@ -105,7 +105,8 @@ def datamap_chart(
     dmap : the :class:`~datamap_widget.DataMap` to draw; examples never seen are left out.
     max_points : draw one point per example up to this many seen examples (default
         :data:`MAX_POINTS`, 5,000); above it, draw a ``bins`` x ``bins`` heatmap whose
-        colour is the bin's mean correctness and whose opacity is its count.
+        colour is the bin's mean correctness and whose opacity is its count. Above 5,000,
+        Altair's own row limit applies (``MaxRowsError``) unless you lift it yourself.
     bins : bins per axis of that heatmap (default 60).
     width, height : size of the map in pixels; the histograms take their size from it.
     title : chart title (default: "Data map" with the example count).
