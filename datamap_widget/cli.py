@@ -278,10 +278,63 @@ def _cmd_suspects(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------ report
+
+
+def _add_report(commands: Any) -> None:
+    p = commands.add_parser(
+        "report",
+        help="write a self-contained HTML report of a run",
+        description="Write RUN/report.html: the data map, counts per region and label, given against "
+        "suggested labels, the run's settings and the top suspects with their texts. One file that "
+        "opens offline (no script, no network). --png/--svg also export the figure.",
+    )
+    p.add_argument("run", help="a run folder written by `datamap train --out`")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--top", type=int, default=None, help="number of suspects to list (default: 100)")
+    size.add_argument("--frac", type=float, default=None, help="share of the data to list as suspects, e.g. 0.05")
+    p.add_argument("--method", default=None, help="rank by another score (see `datamap_widget.metrics.SCORE_METHODS`)")
+    p.add_argument("--title", default=None, help="page title (default: Data map report: RUN)")
+    p.add_argument("--output", default=None, help="HTML file to write (default: RUN/report.html)")
+    p.add_argument("--png", action="store_true", help="also write the figure to RUN/datamap.png")
+    p.add_argument("--svg", action="store_true", help="also write the figure to RUN/datamap.svg")
+    p.set_defaults(handler=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from . import metrics
+    from .chart import save_chart
+    from .report import REPORT_FILE, write_report
+
+    dmap, run, texts = _load_run(args.run)
+    if args.method:
+        if args.method not in metrics.SCORE_METHODS:
+            raise UsageError(f"--method must be one of {sorted(metrics.SCORE_METHODS)}, got {args.method!r}")
+        dmap = dmap.rescore(args.method)
+    if args.frac is not None and not 0 < args.frac <= 1:
+        raise UsageError(f"--frac must be in (0, 1], got {args.frac}")
+    if args.top is not None and args.top < 0:
+        raise UsageError(f"--top must be >= 0, got {args.top}")
+    output = Path(args.output) if args.output else Path(args.run) / REPORT_FILE
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--output must end in .html, got {str(output)!r}")
+    title = args.title or f"Data map report: {Path(args.run).resolve().name}"
+    try:
+        written = [write_report(dmap, output, texts, run=run, top=args.top, frac=args.frac, title=title)]
+        for flag, suffix in ((args.png, ".png"), (args.svg, ".svg")):
+            if flag:
+                written.append(save_chart(dmap.chart(), Path(args.run) / f"datamap{suffix}"))
+    except ImportError as error:  # vl-convert missing: say which package, not a traceback
+        raise UsageError(str(error)) from error
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 # ------------------------------------------------------------------------------ entry point
 
 #: Subcommand builders, in the order `datamap --help` lists them.
-SUBCOMMANDS = [_add_train, _add_suspects]
+SUBCOMMANDS = [_add_train, _add_suspects, _add_report]
 
 
 def build_parser() -> argparse.ArgumentParser:

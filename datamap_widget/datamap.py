@@ -282,6 +282,32 @@ class DataMap:
 
     __hash__ = None  # type: ignore[assignment]  # mutable (review marks)
 
+    # ---------------------------------------------------------------- figures and reports
+
+    def chart(self, **kw: Any) -> Any:
+        """The data map as an Altair chart with marginal histograms.
+
+        Keywords go to :func:`datamap_widget.chart.datamap_chart` (``max_points``, ``bins``,
+        ``width``, ``height``, ``title``). Above 5,000 examples the map is a binned heatmap,
+        so the chart stays small. Export with ``.save("map.png")`` / ``.save("map.svg")`` or
+        :func:`datamap_widget.chart.save_chart`.
+        """
+        from .chart import datamap_chart
+
+        return datamap_chart(self, **kw)
+
+    def report(self, path: Any, texts: Any = None, **kw: Any) -> Any:
+        """Write a self-contained HTML report (figure, summary, top suspects); returns its path.
+
+        ``path`` is a folder (``report.html`` is written in it) or an ``.html`` file;
+        ``texts`` shows each suspect's text (Series by id, mapping, or sequence in map
+        order). Keywords go to :func:`datamap_widget.report.write_report` (``run``, ``top``,
+        ``frac``, ``title``, ``chart_options``).
+        """
+        from .report import write_report
+
+        return write_report(self, path, texts, **kw)
+
     def widget(self, data: pd.DataFrame | None = None, **kwargs: Any):
         """An interactive :class:`~datamap_widget.widget.DataMapWidget` of this map (see its arguments)."""
         from .widget import DataMapWidget  # anywidget/ipywidgets load only when a widget is made

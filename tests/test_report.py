@@ -1,0 +1,223 @@
+"""The HTML report and `datamap report`: self-contained, offline, untrusted text shown as text."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from datamap_widget.cli import main
+from datamap_widget.report import DEFAULT_TOP, align_texts, render_report
+
+from synthetic_maps import random_datamap
+
+XSS = "<img src=x onerror=alert(1)>"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def dmap_and_texts():
+    """A map whose top suspect's text is an XSS attempt, and one reviewed example."""
+    dmap = random_datamap(300, seed=11, label_names=["DESC", "ENTY", "<b>HUM</b>"])
+    ranked = dmap.suspects().index
+    texts = pd.Series([f"question {i} & more" for i in range(len(dmap))], index=dmap.ids)
+    texts[ranked[0]] = XSS
+    dmap.mark_reviewed([ranked[1]])
+    return dmap, texts
+
+
+class _Collector(HTMLParser):
+    """Element names and attributes of a page, to check it refers to nothing outside."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def _parse(page: str) -> list[tuple[str, dict]]:
+    parser = _Collector()
+    parser.feed(page)
+    return parser.tags
+
+
+def test_report_is_one_file_with_no_script_and_no_link(dmap_and_texts, tmp_path):
+    dmap, texts = dmap_and_texts
+    path = dmap.report(tmp_path / "out", texts)
+    assert path == tmp_path / "out" / "report.html"
+    page = path.read_text()
+    tags = _parse(page)
+    names = {tag for tag, _ in tags}
+    assert "svg" in names and "table" in names
+    assert not names & {"script", "link", "img", "iframe", "object", "embed"}
+    for tag, attrs in tags:
+        for key in ("src", "href", "xlink:href"):
+            assert key not in attrs or attrs[key].startswith("#"), (tag, attrs)
+    assert XSS not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_report_summary_counts_regions_labels_and_confusion(dmap_and_texts):
+    dmap, texts = dmap_and_texts
+    page = render_report(dmap, texts, run={"settings": {"epochs": 3, "model": "<evil>"}})
+    frame = dmap.frame
+    for name, count in frame["category"].value_counts().items():
+        assert f"<td>{name}</td><td class=\"num\">{count:,}</td>" in page
+    assert "&lt;b&gt;HUM&lt;/b&gt;" in page and "<b>HUM</b>" not in page
+    # The confusion table's diagonal holds the examples whose suggested label is their label.
+    agree = frame[frame["label"].astype(str) == frame["suggested_label"].astype(str)]
+    diag = [int(v.replace(",", "")) for v in pd.Series(page.split('class="num diag">')[1:]).str.split("<").str[0]]
+    assert sum(diag) == len(agree)
+    assert "settings.epochs" in page and "&lt;evil&gt;" in page
+
+
+def test_report_lists_top_suspects_in_rank_order_without_reviewed_ones(dmap_and_texts):
+    dmap, texts = dmap_and_texts
+    page = render_report(dmap, texts, top=7)
+    ids = [cell.split("<")[0] for cell in page.split('<td class="id">')[1:]]
+    assert ids == dmap.suspects(top=7).index.tolist()
+    reviewed = dmap.frame.index[dmap.frame["reviewed"]][0]
+    assert reviewed not in ids
+    page = render_report(dmap, texts, frac=0.1)
+    assert page.count('<td class="id">') == 30
+    assert render_report(dmap).count('<td class="id">') == DEFAULT_TOP
+
+
+def test_texts_in_every_supported_form_and_bad_ones(dmap_and_texts):
+    dmap, texts = dmap_and_texts
+    expected = texts.reindex(dmap.ids).tolist()
+    as_frame = pd.DataFrame({"id": texts.index, "text": texts.to_numpy()})
+    for form in (texts, texts.to_dict(), list(texts.reindex(dmap.ids)), as_frame):
+        assert align_texts(dmap, form).tolist() == expected
+    partial = align_texts(dmap, {dmap.ids[0]: "only one"})
+    assert partial.iloc[0] == "only one" and partial.iloc[1:].isna().all()
+    with pytest.raises(ValueError, match="texts has 2 entries but the data map has 300"):
+        align_texts(dmap, ["a", "b"])
+    with pytest.raises(TypeError, match="texts must be .* got int"):
+        align_texts(dmap, 5)
+    with pytest.raises(ValueError, match="columns 'id' and 'text'"):
+        align_texts(dmap, pd.DataFrame({"text": ["a"]}))
+    with pytest.raises(TypeError, match="run must be a mapping"):
+        render_report(dmap, run=["x"])
+
+
+def test_report_at_100k_examples_stays_small(tmp_path):
+    dmap = random_datamap(100_000, seed=12)
+    path = dmap.report(tmp_path / "big.html")
+    assert path.name == "big.html"
+    assert path.stat().st_size < 3_000_000
+    assert path.read_text().count('<td class="id">') == DEFAULT_TOP
+
+
+def test_report_opens_offline_in_chromium_with_no_error_and_text_shown_as_text(dmap_and_texts, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup.sh --test (installs Debian's chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the playwright package is missing: run scripts/setup.sh --test")
+    dmap, texts = dmap_and_texts
+    path = dmap.report(tmp_path, texts, run={"command": "datamap train", "settings": {"epochs": 3}})
+    errors: list[str] = []
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+            page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+            page.goto(path.as_uri(), wait_until="load")
+            page.wait_for_timeout(300)  # let any stray onerror handler fire
+            body = page.inner_text("body")
+            first_row = page.inner_text("table.suspects tbody tr:first-child")
+            n_rows = page.locator("table.suspects tbody tr").count()
+            has_img = page.locator("img").count()
+            svg_box = page.locator("figure svg").bounding_box()
+        finally:
+            browser.close()
+    assert errors == []
+    assert outside == []
+    assert XSS in body and XSS in first_row
+    assert has_img == 0
+    assert n_rows == DEFAULT_TOP
+    assert svg_box is not None and svg_box["width"] > 300 and svg_box["height"] > 300
+    assert "hard-to-learn" in body and "settings.epochs" in body
+
+
+# ------------------------------------------------------------------------------ the command
+
+
+def _run_folder(tmp_path: Path, dmap, texts: pd.Series, with_run: bool = True) -> Path:
+    """A run folder as `datamap train --out` writes it, without training."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    dmap.to_parquet(str(folder / "datamap.parquet"))
+    pd.DataFrame({"id": dmap.ids, "text": texts.reindex(dmap.ids).to_numpy()}).to_parquet(folder / "texts.parquet", index=False)
+    if with_run:
+        record = {"command": "datamap train", "settings": {"epochs": 4, "lr": 3e-5, "model": "tiny"}, "device": "cpu"}
+        (folder / "run.json").write_text(json.dumps(record))
+    return folder
+
+
+def test_cli_report_writes_the_report_and_figures(dmap_and_texts, tmp_path, capsys):
+    dmap, texts = dmap_and_texts
+    folder = _run_folder(tmp_path, dmap, texts)
+    assert main(["report", str(folder), "--top", "12", "--png", "--svg"]) == 0
+    out = capsys.readouterr().out
+    for name in ("report.html", "datamap.png", "datamap.svg"):
+        assert f"wrote {folder / name}" in out
+    page = (folder / "report.html").read_text()
+    assert page.count('<td class="id">') == 12
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and XSS not in page
+    assert "settings.lr" in page and "Data map report: run" in page
+    assert (folder / "datamap.png").read_bytes()[:4] == b"\x89PNG"
+    assert (folder / "datamap.svg").read_text().lstrip().startswith("<svg")
+
+
+def test_cli_report_method_and_output(dmap_and_texts, tmp_path, capsys):
+    dmap, texts = dmap_and_texts
+    folder = _run_folder(tmp_path, dmap, texts, with_run=False)
+    target = tmp_path / "elsewhere.html"
+    assert main(["report", str(folder), "--method", "loss", "--top", "5", "--output", str(target)]) == 0
+    page = target.read_text()
+    ids = [cell.split("<")[0] for cell in page.split('<td class="id">')[1:]]
+    assert ids == dmap.rescore("loss").suspects(top=5).index.tolist()
+    assert "Run settings" not in page  # no run.json, no section
+    assert not (folder / "report.html").exists()
+
+
+def test_cli_report_bad_input_is_one_line_and_exit_2(dmap_and_texts, tmp_path, capsys):
+    dmap, texts = dmap_and_texts
+    assert main(["report", str(tmp_path)]) == 2
+    assert "is not a run folder: datamap.parquet is missing" in capsys.readouterr().err
+    folder = _run_folder(tmp_path, dmap, texts)
+    assert main(["report", str(folder), "--method", "nope"]) == 2
+    assert "--method must be one of" in capsys.readouterr().err
+    assert main(["report", str(folder), "--frac", "1.5"]) == 2
+    assert "--frac must be in (0, 1], got 1.5" in capsys.readouterr().err
+    assert main(["report", str(folder), "--output", str(tmp_path / "r.txt")]) == 2
+    assert "--output must end in .html" in capsys.readouterr().err
+
+
+def test_report_handles_int_ids_and_missing_texts(tmp_path):
+    dmap = random_datamap(50, seed=13, ids=np.arange(1000, 1050))
+    folder = _run_folder(tmp_path, dmap, pd.Series({1000: "first"}, dtype=object), with_run=False)
+    assert main(["report", str(folder), "--top", "50"]) == 0
+    page = (folder / "report.html").read_text()
+    assert page.count('<td class="id">') == 50 and "first" in page
