@@ -433,7 +433,10 @@ class DataMapWidget(anywidget.AnyWidget):
         action = self._history.pop()
         rows = action["rows"]
         now = _now()
-        store_rows = self._review_rows(rows, "undo", action["new_codes"], action["old_codes"], now)
+        # The review log is append-only and speaks the store's words ("confirmed" | "relabeled" |
+        # "skipped"): undoing a relabel is a relabel back; undoing a confirmation is a skip.
+        compensate = "relabeled" if action["kind"] == "relabel" else "skipped"
+        store_rows = self._review_rows(rows, compensate, action["new_codes"], action["old_codes"], now)
         self._label_codes[rows] = action["old_codes"]
         self._reviewed[rows] = action["old_reviewed"]
         self._publish(rows, store_rows)

@@ -292,11 +292,14 @@ def test_store_gets_each_action_before_it_is_confirmed():
     w.relabel(["ex0"], "pos")
     w.mark_reviewed(["ex5"])
     w.undo()
+    w.undo()
     assert [(r["example_id"], r["action"], r["old_label"], r["new_label"]) for r in store.rows] == [
         ("ex0", "relabeled", "neg", "pos"),
         ("ex5", "confirmed", "neutral", "neutral"),
-        ("ex5", "undo", "neutral", "neutral"),
+        ("ex5", "skipped", "neutral", "neutral"),  # undoing a confirmation appends a skip
+        ("ex0", "relabeled", "pos", "neg"),  # undoing a relabel appends a relabel back
     ]
+    assert {r["action"] for r in store.rows} <= {"confirmed", "relabeled", "skipped"}
     assert {r["dataset"] for r in store.rows} == {"toy"}
     assert store.rows[0]["reviewer"] == "ann" and store.rows[0]["run"] == "r1" and store.rows[0]["at"]
     assert w.save_status == "saved"
