@@ -25,7 +25,14 @@ buffers, never as JSON lists: 22 bytes per point in all. Ids and texts are not
 sent per point; the front end asks for them a page at a time with a request
 message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
 (plus buffers) and Python answers ``{"kind": "dmw:response", "id": str,
-"ok": bool, "result"| "error": ...}`` (plus buffers).
+"ok": bool, "result"| "error": ...}`` (plus buffers). Methods:
+
+* ``page`` (buffer: uint32 rows, at most MAX_PAGE_ROWS; args ``full``) ->
+  ``{"rows", "ids" (str), "texts" (cut to PREVIEW_CHARS unless full), "scores"}``
+* ``search`` (args ``query``) -> ``{"count"}`` + buffer: uint32 matching rows
+* ``relabel`` (buffer: rows; args ``label`` name), ``mark_reviewed`` (buffer: rows),
+  ``undo``, ``retry_save`` -> ``{"history_size", "save_status", ...}``; the new
+  state itself arrives as trait changes (``labels``, ``reviewed``, ``save_status``).
 """
 
 from __future__ import annotations
