@@ -213,7 +213,7 @@ def default_url() -> str:
 
 def _mask(url: str) -> str:
     """The URL with any password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+    return re.sub(r"^([A-Za-z][\w+.\-]*:/*[^:/@]*:)[^@]*@", r"\1***@", str(url))
 
 
 def _json_default(value: Any) -> Any:
@@ -278,7 +278,9 @@ class Store:
         from sqlalchemy.pool import StaticPool
 
         self._masked = _mask(raw)
-        if "://" not in raw:  # a plain path: SQLite file
+        # A plain path means a SQLite file; "scheme:" (longer than a drive letter) means a URL,
+        # so a typo such as "postgresql:/host/db" is reported, not created as a file.
+        if not re.match(r"^[A-Za-z][A-Za-z0-9+.\-]+:", raw):
             raw = "sqlite:///" + str(Path(raw).expanduser())
         try:
             url = make_url(raw)
