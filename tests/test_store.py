@@ -9,6 +9,7 @@ and a broken URL or server gives a clear error with the password masked.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -545,3 +546,96 @@ def test_public_names() -> None:
     for name in ("Store", "ReviewConflict", "StoreError"):
         assert name in datamap_widget.__all__
     assert issubclass(ReviewConflict, ValueError) and issubclass(StoreError, Exception)
+
+
+# ---------------------------------------------------------------------------------- command line
+
+
+def _cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    from datamap_widget.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_suspects_from_the_store_leave_reviewed_out(url: str, tmp_path: Path, capsys) -> None:
+    dmap = make_map()
+    with Store(url) as store:
+        store.save_run(dmap, "trec")
+        store.add_reviews("trec", [confirm("doc-3")])
+    code, out, err = _cli(capsys, "suspects", "--store", url, "--dataset", "trec", "--top", "2", "--format", "csv")
+    assert code == 0, err
+    assert pd.read_csv(io.StringIO(out))["id"].tolist() == ["doc-7", "doc-11"]
+    code, out, _ = _cli(capsys, "suspects", "--store", url, "--dataset", "trec", "--top", "1", "--include-reviewed")
+    assert code == 0 and "doc-3" in out
+    # a run folder plus the store: the folder's map with the store's reviews applied
+    folder = tmp_path / "run"
+    folder.mkdir()
+    dmap.to_parquet(str(folder / "datamap.parquet"))
+    code, out, _ = _cli(capsys, "suspects", folder, "--store", url, "--dataset", "trec", "--top", "1", "--format", "csv")
+    assert code == 0 and pd.read_csv(io.StringIO(out))["id"].tolist() == ["doc-7"]
+
+
+def test_cli_export_writes_the_corrected_labels(url: str, tmp_path: Path, capsys) -> None:
+    dmap = make_map(int_ids=True)
+    with Store(url) as store:
+        store.save_run(dmap, "trec")
+        store.add_reviews("trec", [relabel(107, "DESC", "ABBR"), confirm(103)])
+    out_csv = tmp_path / "labels.csv"
+    code, out, err = _cli(capsys, "export", "--store", url, "--dataset", "trec", "--out", out_csv)
+    assert code == 0, err
+    assert "1 changed" in out
+    table = pd.read_csv(out_csv)
+    assert list(table.columns[:4]) == ["id", "label", "original_label", "changed"]
+    assert table["id"].tolist() == dmap.ids.tolist()
+    row = table.set_index("id").loc[107]
+    assert (row["label"], row["original_label"], bool(row["changed"])) == ("ABBR", "DESC", True)
+    assert table["changed"].sum() == 1 and set(table.loc[table["reviewed"], "id"]) == {103, 107}
+    original = dmap.frame["label"].astype(str)
+    assert (table.set_index("id").drop(107)["label"] == original.drop(107)).all()
+
+
+def test_cli_export_from_a_run_folder_without_a_store(tmp_path: Path, capsys) -> None:
+    dmap = make_map()
+    folder = tmp_path / "run"
+    folder.mkdir()
+    dmap.to_parquet(str(folder / "datamap.parquet"))
+    code, _, err = _cli(capsys, "export", folder, "--out", tmp_path / "labels.csv")
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "labels.csv")
+    assert table["label"].tolist() == dmap.frame["label"].astype(str).tolist()
+    assert not table["changed"].any() and table["id"].tolist() == dmap.ids.tolist()
+
+
+def test_cli_store_errors_are_usage_errors(tmp_path: Path, capsys) -> None:
+    db = f"sqlite:///{tmp_path / 'maps.db'}"
+    cases = [
+        (["suspects", "--store", db], "--store needs --dataset"),
+        (["suspects"], "give RUN"),
+        (["export", "--out", tmp_path / "x.csv"], "give RUN"),
+        (["suspects", "--store", db, "--dataset", "none"], "dataset 'none' has no runs"),
+        (["export", "--store", db, "--dataset", "none", "--out", tmp_path / "x.csv"], "dataset 'none' has no runs"),
+        (["suspects", "--store", "postgresql:/ana:s3cret@host/db", "--dataset", "d"], "malformed store URL"),
+        (["export", "--store", tmp_path / "no" / "such.db", "--dataset", "d", "--out", "-"], "does not exist"),
+    ]
+    for argv, message in cases:
+        code, _, err = _cli(capsys, *argv)
+        assert code == 2 and message in err and err.startswith("datamap: error:"), (argv, err)
+        assert "s3cret" not in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_cli_train_saves_the_run_to_the_store(tmp_path: Path, capsys) -> None:
+    data = Path(__file__).parents[1] / ".." / "shared" / "data" / "trec.jsonl"
+    rows = pd.read_json(data, lines=True).head(40)
+    rows[["id", "text", "label"]].to_json(tmp_path / "small.jsonl", orient="records", lines=True)
+    db = f"sqlite:///{tmp_path / 'maps.db'}"
+    code, out, err = _cli(capsys, "train", tmp_path / "small.jsonl", "--out", tmp_path / "run", "--epochs", "2",
+                          "--quiet", "--store", db, "--dataset", "trec-small")
+    assert code == 0, err
+    assert "saved run 1 of dataset 'trec-small'" in out
+    with Store(db) as store:
+        assert store.latest_run("trec-small") == 1
+        assert store.load_run(1) == DataMap.read_parquet(str(tmp_path / "run" / "datamap.parquet"))
+        assert store.runs().loc[0, "settings"]["epochs"] == 2
