@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import re
 from contextlib import contextmanager
@@ -255,6 +256,8 @@ class Store:
 
     def __init__(self, url: str | os.PathLike | None = None):
         raw = default_url() if url is None else url
+        if hasattr(raw, "render_as_string"):  # a sqlalchemy.URL
+            raw = raw.render_as_string(hide_password=False)
         if not isinstance(raw, (str, os.PathLike)):
             raise TypeError(f"url must be a str URL or a path, got {type(raw).__name__}")
         raw = os.fspath(raw)
@@ -387,29 +390,20 @@ class Store:
                     yield conn
 
     def _migrate(self) -> None:
-        from sqlalchemy import inspect, select, text
+        """Check the schema version; create or migrate forward when it is older."""
+        from sqlalchemy import text
 
+        # Read first, so a current store opens without a write lock (and read-only works).
+        with self._tx() as conn:
+            version = self._version(conn)
+        if version == SCHEMA_VERSION:
+            return
         meta = self._t["meta"]
         with self._tx(write=True) as conn:
             if self._backend == "postgresql":
                 # Two processes opening a fresh store at once: one migrates, the other waits.
                 conn.execute(text("SELECT pg_advisory_xact_lock(727357001)"))
-            names = set(inspect(conn).get_table_names())
-            if "meta" in names:
-                row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
-                version = int(row[0]) if row else 0
-            elif names & {"runs", "cartography", "reviews"}:
-                raise StoreError(
-                    f"store {self._masked}: the database has tables {sorted(names & {'runs', 'cartography', 'reviews'})} "
-                    "but no datamap_widget 'meta' table: it is not a datamap store (use another database or file)"
-                )
-            else:
-                version = 0
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {self._masked} has schema version {version}, written by a newer datamap_widget; this "
-                    f"version reads up to {SCHEMA_VERSION}: upgrade datamap_widget (pip install -U datamap_widget)"
-                )
+            version = self._version(conn)  # again, under the lock: someone may have migrated
             if version == SCHEMA_VERSION:
                 return
             for step in MIGRATIONS[version:]:
@@ -418,6 +412,30 @@ class Store:
                 conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
             else:
                 conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+
+    def _version(self, conn: Any) -> int:
+        """The stored schema version (0: an empty database); StoreError for a foreign or newer one."""
+        from sqlalchemy import inspect, select
+
+        meta = self._t["meta"]
+        names = set(inspect(conn).get_table_names())
+        ours = names & {"runs", "cartography", "reviews"}
+        if "meta" in names:
+            row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+            version = int(row[0]) if row else 0
+        elif ours:
+            raise StoreError(
+                f"store {self._masked}: the database has tables {sorted(ours)} but no datamap_widget 'meta' table: "
+                "it is not a datamap store (use another database or file)"
+            )
+        else:
+            version = 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self._masked} has schema version {version}, written by a newer datamap_widget; this "
+                f"version reads up to {SCHEMA_VERSION}: upgrade datamap_widget (pip install -U datamap_widget)"
+            )
+        return version
 
     @property
     def schema_version(self) -> int:
@@ -610,8 +628,10 @@ class Store:
         ``old_label`` (default: the current label), ``new_label`` (required for relabeled
         and undo; a confirmation's defaults to ``old_label``), ``reviewer``, ``at``
         (datetime or ISO string; default now, UTC), ``run`` (a run id of this dataset) and
-        optionally ``expected_label``: the label the writer believed current. When it differs
-        from the current label, :class:`ReviewConflict` is raised and nothing is written.
+        optionally ``expected_label``: the label the writer believed current. When the store
+        knows a current label (the latest run's, updated by the log) and it differs,
+        :class:`ReviewConflict` is raised and nothing of the batch is written. Rows without
+        ``expected_label`` are appended unchecked: pass it to be told about concurrent edits.
 
         The returned ids mean the rows are durable: a crash afterwards loses none of them.
         """
@@ -640,7 +660,9 @@ class Store:
             for r in clean:  # sequential: a batch may touch one example twice
                 key = r["example_id"]
                 now = current.get(key)
-                if r["expected_label"] is not _MISSING and r["expected_label"] != now and key not in conflicts:
+                # A label the store does not know cannot conflict: nothing would be overwritten.
+                expect = r["expected_label"]
+                if expect is not _MISSING and now is not None and expect != now and key not in conflicts:
                     conflicts[key], expected[key] = now, r["expected_label"]
                     continue
                 if r["old_label"] is None:
@@ -823,7 +845,7 @@ class Store:
         dataset = _check_dataset(dataset)
         if frac is not None and top is not None:
             raise ValueError("give frac or top, not both")
-        if frac is not None and (isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac <= 1):
+        if frac is not None and (isinstance(frac, bool) or not isinstance(frac, numbers.Real) or not 0 < frac <= 1):
             raise ValueError(f"frac must be in (0, 1], got {frac!r}")
         if top is not None and (isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 0):
             raise ValueError(f"top must be a non-negative int, got {top!r}")

@@ -639,3 +639,10 @@ def test_cli_train_saves_the_run_to_the_store(tmp_path: Path, capsys) -> None:
         assert store.latest_run("trec-small") == 1
         assert store.load_run(1) == DataMap.read_parquet(str(tmp_path / "run" / "datamap.parquet"))
         assert store.runs().loc[0, "settings"]["epochs"] == 2
+
+
+def test_expected_label_of_an_example_the_store_knows_no_label_for_is_accepted(store: Store) -> None:
+    # no run saved: nothing to conflict with, the widget's first write goes through
+    assert store.add_reviews("fresh", [relabel("a", "x", "y", expected_label="x")])
+    with pytest.raises(ReviewConflict):  # from now on the store knows "y"
+        store.add_reviews("fresh", [relabel("a", "x", "z", expected_label="x")])
