@@ -646,3 +646,11 @@ def test_expected_label_of_an_example_the_store_knows_no_label_for_is_accepted(s
     assert store.add_reviews("fresh", [relabel("a", "x", "y", expected_label="x")])
     with pytest.raises(ReviewConflict):  # from now on the store knows "y"
         store.add_reviews("fresh", [relabel("a", "x", "z", expected_label="x")])
+
+
+def test_missing_postgres_binaries_fail_the_tests_naming_the_setup_script(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pgserver
+
+    monkeypatch.setattr(pgserver.glob, "glob", lambda pattern: [])
+    with pytest.raises(pytest.fail.Exception, match=r"scripts/setup\.sh --test"):
+        pgserver.find_binaries()
