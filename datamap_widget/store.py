@@ -310,8 +310,11 @@ class Store:
                     raise StoreError(f"cannot open store {masked}: the folder {parent} does not exist")
                 # Wait for another writer's lock rather than failing at once.
                 kwargs["connect_args"] = {"timeout": 30}
-        elif backend == "postgresql" and "connect_timeout" not in url.query:
-            kwargs["connect_args"] = {"connect_timeout": 10}
+        elif backend == "postgresql":
+            # A server restart must not leave dead pooled connections behind.
+            kwargs["pool_pre_ping"] = True
+            if "connect_timeout" not in url.query:
+                kwargs["connect_args"] = {"connect_timeout": 10}
         try:
             engine = create_engine(url, **kwargs)
         except NoSuchModuleError:
