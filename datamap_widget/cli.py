@@ -168,6 +168,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(str(error)) from error
     _check_store_options(args)
+    if args.store:  # a bad URL or an unreachable server must not cost a training run first
+        _open_store(args.store).close()
     texts, labels, ids = _pick_columns(frame, args, str(path))
     if args.true_label_column and args.true_label_column not in frame.columns:
         raise UsageError(f"{path} has no column {args.true_label_column!r} (--true-label-column)")

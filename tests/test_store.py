@@ -618,6 +618,9 @@ def test_cli_store_errors_are_usage_errors(tmp_path: Path, capsys) -> None:
         (["export", "--store", db, "--dataset", "none", "--out", tmp_path / "x.csv"], "dataset 'none' has no runs"),
         (["suspects", "--store", "postgresql:/ana:s3cret@host/db", "--dataset", "d"], "malformed store URL"),
         (["export", "--store", tmp_path / "no" / "such.db", "--dataset", "d", "--out", "-"], "does not exist"),
+        # checked before training starts: this would otherwise fine-tune first
+        (["train", "--sample", "--out", tmp_path / "run", "--store", "nosuchdb://x", "--dataset", "d"],
+         "unknown database kind"),
     ]
     for argv, message in cases:
         code, _, err = _cli(capsys, *argv)
