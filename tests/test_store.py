@@ -657,3 +657,16 @@ def test_missing_postgres_binaries_fail_the_tests_naming_the_setup_script(monkey
     monkeypatch.setattr(pgserver.glob, "glob", lambda pattern: [])
     with pytest.raises(pytest.fail.Exception, match=r"scripts/setup\.sh --test"):
         pgserver.find_binaries()
+
+
+def test_string_ids_that_look_like_numbers_stay_strings(store: Store) -> None:
+    ids = np.array(["007", "7", "0x1"])
+    trajectories = {name: np.full((3, 2), 0.5, np.float32) for name in ("gold_prob", "other_prob", "margin", "correct")}
+    trajectories.update({name: np.zeros((3, 2), np.int16) for name in ("argmax", "other_class")})
+    dmap = DataMap(ids, [0, 1, 0], ["neg", "pos"], trajectories)
+    run = store.save_run(dmap, "codes")
+    assert store.load_run(run).ids.tolist() == ["007", "7", "0x1"]
+    store.add_reviews("codes", [relabel("007", "neg", "pos")])
+    assert store.reviews("codes")["example_id"].tolist() == ["007"]
+    assert store.current_labels("codes").to_dict() == {"007": "pos", "7": "pos", "0x1": "neg"}
+    assert store.reviewed_ids("codes") == {"007"}
