@@ -210,9 +210,10 @@ class DataMap:
         frame = self.frame
         columns: dict[str, Any] = {"id": pa.array(self.ids)}
         columns["label"] = pa.array(frame["label"].astype(str).to_numpy())
-        for name in ("confidence", "variability", "correctness", "mislabel_score"):
+        for name in ("confidence", "variability", "correctness"):
             columns[name] = pa.array(frame[name].to_numpy(dtype=np.float64))
         columns["category"] = pa.array(frame["category"].astype(object).where(frame["category"].notna(), None))
+        columns["mislabel_score"] = pa.array(frame["mislabel_score"].to_numpy(dtype=np.float64))
         columns["suggested_label"] = pa.array(
             frame["suggested_label"].astype(object).where(frame["suggested_label"].notna(), None)
         )

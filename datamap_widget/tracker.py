@@ -32,7 +32,12 @@ def _is_tensor(value: Any) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
 
 
-def _to_numpy(value: Any) -> np.ndarray:
+def _to_numpy(value: Any, name: str = "ids") -> np.ndarray:
+    if isinstance(value, (list, tuple)):
+        # np.asarray(["a", 1]) would silently turn 1 into "1": keep objects, narrow later.
+        array = np.empty(len(value), dtype=object)
+        array[:] = value
+        return _narrow_object_ids(array, name) if len(value) else np.asarray(value)
     if _is_tensor(value):
         value = value.detach()
         if value.device.type != "cpu":
@@ -116,7 +121,7 @@ class Tracker:
             dupes = unique[counts > 1]
             raise ValueError(f"ids must be unique; {len(dupes)} id(s) repeat: {_describe_ids(dupes)}")
 
-        labels_array = _to_numpy(labels)
+        labels_array = _to_numpy(labels, "labels")
         if labels_array.shape != ids_array.shape:
             raise ValueError(f"labels has {len(labels_array)} entries but ids has {len(ids_array)}")
         self.label_names, self.labels = _encode_labels(labels_array, label_names)
@@ -153,13 +158,13 @@ class Tracker:
 
     def index_of(self, ids: Sequence[Any], argument: str = "ids") -> np.ndarray:
         """Row positions of ``ids``; ValueError naming the unknown ones."""
-        batch = _to_numpy(ids)
+        batch = _to_numpy(ids, argument)
         if batch.ndim == 0:
             batch = batch.reshape(1)
         if batch.ndim != 1:
             raise ValueError(f"{argument} must be one-dimensional, got shape {batch.shape}")
         if batch.dtype.kind == "O":
-            batch = _narrow_object_ids(batch)
+            batch = _narrow_object_ids(batch, argument)
         pos, known = self._index.lookup(batch)
         if not known.all():
             unknown = batch[~known]
@@ -316,14 +321,14 @@ class Tracker:
         return f"Tracker({self.n_examples} examples, {self.n_classes} classes, {self.n_passes} passes)"
 
 
-def _narrow_object_ids(batch: np.ndarray) -> np.ndarray:
+def _narrow_object_ids(batch: np.ndarray, name: str = "ids") -> np.ndarray:
     """An object array of ids as str or int64; a mix cannot match, so it raises."""
     kinds = {type(i) for i in batch}
     if all(issubclass(k, str) for k in kinds):
         return batch.astype(str)
     if all(issubclass(k, (int, np.integer)) for k in kinds):
         return batch.astype(np.int64)
-    raise TypeError(f"ids must be all str or all int, got a mix of {sorted(k.__name__ for k in kinds)}")
+    raise TypeError(f"{name} must be all str or all int, got {sorted(k.__name__ for k in kinds)}")
 
 
 def _encode_labels(labels: np.ndarray, label_names: Sequence[str] | None) -> tuple[list[str], np.ndarray]:

@@ -15,8 +15,10 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   "$PYTHON" -m venv .venv
 fi
-PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
-"${PIP[@]}" --upgrade pip >/dev/null
+# pip's warnings about unreachable extra index folders on some machines are noise; errors stay.
+PIP=(.venv/bin/python -m pip install --quiet --quiet --disable-pip-version-check)
+echo "setup: installing Python packages into .venv (a few minutes the first time)" >&2
+"${PIP[@]}" --upgrade pip
 "${PIP[@]}" "$TORCH_SPEC"
 
 if [ "${1:-}" != "--test" ]; then

@@ -1,0 +1,130 @@
+"""DataMap: the frame, suspects, review marks, re-scoring and the parquet round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from datamap_widget import DataMap, Tracker, metrics
+
+
+def make_tracker(ids, n_classes=3, passes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, n_classes, size=len(ids))
+    tracker = Tracker(ids, labels, label_names=[f"class {i}" for i in range(n_classes)])
+    for epoch in range(passes):
+        logits = rng.normal(size=(len(ids), n_classes)).astype(np.float32)
+        logits[np.arange(len(ids)), labels] += epoch
+        order = rng.permutation(len(ids))
+        for batch in np.array_split(order, 3):
+            tracker.record(np.asarray(ids)[batch], logits[batch])
+        tracker.end_epoch()
+    return tracker
+
+
+@pytest.fixture
+def dmap():
+    return make_tracker([f"doc-{i}" for i in range(40)]).datamap()
+
+
+def test_frame_has_the_documented_columns_indexed_by_id(dmap):
+    frame = dmap.frame
+    assert frame.index.name == "id"
+    assert list(frame.columns) == [
+        "label", "confidence", "variability", "correctness", "category",
+        "mislabel_score", "suggested_label", "n_passes", "reviewed",
+    ]
+    assert frame.index[0] == "doc-0" and len(frame) == 40
+    assert frame[["confidence", "variability", "correctness"]].apply(lambda c: c.between(0, 1).all()).all()
+    assert set(frame["category"].unique()) <= set(metrics.CATEGORIES)
+    assert set(frame["suggested_label"].unique()) <= set(dmap.label_names)
+    assert (frame["n_passes"] == 4).all()
+
+
+def test_suspects_are_ranked_highest_score_first(dmap):
+    top = dmap.suspects(top=5)
+    assert len(top) == 5
+    assert top["mislabel_score"].is_monotonic_decreasing
+    assert top["mislabel_score"].iloc[0] == dmap.frame["mislabel_score"].max()
+    assert len(dmap.suspects(frac=0.05)) == 2  # ceil(0.05 * 40)
+    assert len(dmap.suspects()) == 40
+
+
+def test_reviewed_examples_are_left_out_unless_asked(dmap):
+    first = dmap.suspects(top=1).index[0]
+    dmap.mark_reviewed([first])
+    assert first not in dmap.suspects(top=5).index
+    assert first in dmap.suspects(top=5, include_reviewed=True).index
+    assert dmap.frame.loc[first, "reviewed"]
+    with pytest.raises(ValueError, match=r"ids has 1 id\(s\) not in this data map: \['nope'\]"):
+        dmap.mark_reviewed(["nope"])
+
+
+def test_suspects_argument_errors(dmap):
+    with pytest.raises(ValueError, match="frac or top, not both"):
+        dmap.suspects(frac=0.1, top=3)
+    with pytest.raises(ValueError, match=r"frac must be in \(0, 1\]"):
+        dmap.suspects(frac=5)
+    with pytest.raises(ValueError, match="top must be a non-negative int"):
+        dmap.suspects(top=-1)
+
+
+def test_rescore_keeps_the_map_and_changes_the_ranking_method(dmap):
+    other = dmap.rescore("aum")
+    assert other.method == "aum"
+    pd.testing.assert_series_equal(other.frame["confidence"], dmap.frame["confidence"])
+    assert not np.allclose(other.frame["mislabel_score"], dmap.frame["mislabel_score"])
+    with pytest.raises(ValueError, match="method must be one of"):
+        dmap.rescore("best")
+
+
+@pytest.mark.parametrize("ids", [[f"doc-{i}" for i in range(30)], list(range(100, 130))], ids=["str", "int"])
+def test_parquet_round_trip_keeps_ids_labels_and_trajectories(tmp_path, ids):
+    dmap = make_tracker(ids, passes=3).datamap(method="confidence")
+    dmap.mark_reviewed([ids[3]])
+    path = tmp_path / "map.parquet"
+    dmap.to_parquet(str(path))
+    back = DataMap.read_parquet(str(path))
+    assert back == dmap
+    assert type(back.ids[0].item()) is type(np.asarray(ids)[0].item())
+    pd.testing.assert_frame_equal(back.frame, dmap.frame)
+    assert back.frame.loc[ids[3], "reviewed"]
+    # a saved map can be re-scored later: the trajectories came back
+    pd.testing.assert_series_equal(back.rescore("aum").frame["mislabel_score"], dmap.rescore("aum").frame["mislabel_score"])
+    # and it is a plain parquet file with the documented columns
+    table = pd.read_parquet(path)
+    assert {"id", "label", "confidence", "variability", "correctness", "category", "mislabel_score", "suggested_label"} <= set(table.columns)
+
+
+def test_parquet_round_trip_through_an_fsspec_url():
+    dmap = make_tracker(["a", "b", "c", "d"], passes=2).datamap()
+    dmap.to_parquet("memory://maps/run.parquet")
+    assert DataMap.read_parquet("memory://maps/run.parquet") == dmap
+
+
+def test_missing_passes_survive_the_round_trip(tmp_path):
+    tracker = Tracker(["a", "b"], [0, 1])
+    tracker.record(["a", "b"], np.zeros((2, 2)))
+    tracker.end_epoch()
+    tracker.record(["a"], np.ones((1, 2)))
+    tracker.end_epoch()
+    tracker.datamap().to_parquet(str(tmp_path / "m.parquet"))
+    back = DataMap.read_parquet(str(tmp_path / "m.parquet"))
+    assert np.isnan(back.trajectories["gold_prob"][1, 1])
+    assert back.frame.loc["b", "n_passes"] == 1
+
+
+def test_reading_a_foreign_parquet_file_says_what_is_wrong(tmp_path):
+    pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "other.parquet")
+    with pytest.raises(ValueError, match="not a data map saved by DataMap.to_parquet"):
+        DataMap.read_parquet(str(tmp_path / "other.parquet"))
+
+
+def test_constructor_checks_shapes():
+    traj = {name: np.zeros((2, 3)) for name in metrics.TRAJECTORY_FIELDS}
+    with pytest.raises(ValueError, match="labels has 1 entries but ids has 2"):
+        DataMap(["a", "b"], [0], ["x", "y"], traj)
+    traj["margin"] = np.zeros((3, 3))
+    with pytest.raises(ValueError, match=r"trajectories\['margin'\] must have shape \(2, T\)"):
+        DataMap(["a", "b"], [0, 1], ["x", "y"], traj)

@@ -1,0 +1,162 @@
+"""metrics.py against values worked out by hand, plus the injected-noise check cleanlab uses."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from datamap_widget import metrics
+
+NAN = np.nan
+
+
+def trajectories(gold_prob, other_prob=None, correct=None, argmax=None, other_class=None, margin=None):
+    gold_prob = np.asarray(gold_prob, dtype=np.float32)
+    shape = gold_prob.shape
+    other_prob = np.asarray(other_prob if other_prob is not None else 1 - gold_prob, dtype=np.float32)
+    return {
+        "gold_prob": gold_prob,
+        "other_prob": other_prob,
+        "margin": np.asarray(margin if margin is not None else np.zeros(shape), dtype=np.float32),
+        "correct": np.asarray(correct if correct is not None else (gold_prob > other_prob), dtype=np.float32),
+        "argmax": np.asarray(argmax if argmax is not None else np.zeros(shape), dtype=np.int16),
+        "other_class": np.asarray(other_class if other_class is not None else np.ones(shape), dtype=np.int16),
+    }
+
+
+def test_confidence_variability_correctness_match_hand_computation():
+    gold = np.array([[0.2, 0.4, 0.6, 0.8], [0.9, 0.9, 0.9, 0.9]])
+    # example 0: mean 0.5, population std sqrt(((.3)^2 + (.1)^2) * 2 / 4) = sqrt(0.05)
+    np.testing.assert_allclose(metrics.confidence(gold), [0.5, 0.9])
+    np.testing.assert_allclose(metrics.variability(gold), [math.sqrt(0.05), 0.0], atol=1e-12)
+    np.testing.assert_allclose(metrics.correctness(np.array([[0, 0, 1, 1], [1, 1, 1, 1]])), [0.5, 1.0])
+
+
+def test_missing_passes_are_skipped_not_counted_as_zero():
+    gold = np.array([[0.2, NAN, 0.6], [NAN, NAN, NAN]])
+    conf = metrics.confidence(gold)
+    assert conf[0] == pytest.approx(0.4)  # a silent zero would give 0.2667
+    assert math.isnan(conf[1])
+    assert metrics.variability(gold)[0] == pytest.approx(0.2)
+    assert metrics.correctness(np.array([[1.0, NAN, 0.0]]))[0] == pytest.approx(0.5)
+
+
+def test_matches_allenai_reference_formula():
+    # allenai/cartography compute_train_dy_metrics: confidence = np.mean(true_probs_trend),
+    # variability = np.std(true_probs_trend), correctness = sum(correct) (we report it / T).
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(50, 5, 3))  # examples x epochs x classes
+    gold = rng.integers(0, 3, size=50)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=2, keepdims=True)
+    true_probs = probs[np.arange(50), :, gold]
+    correct = (logits.argmax(axis=2) == gold[:, None])
+    stats = [metrics.batch_statistics(logits[:, t, :], gold) for t in range(5)]
+    traj = {k: np.stack([s[k] for s in stats], axis=1) for k in metrics.TRAJECTORY_FIELDS}
+    out = metrics.summarize(traj, gold, 3)
+    np.testing.assert_allclose(out["confidence"], true_probs.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(out["variability"], true_probs.std(axis=1), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(out["correctness"], correct.sum(axis=1) / 5)
+
+
+def test_batch_statistics_by_hand():
+    logits = np.array([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0]])
+    out = metrics.batch_statistics(logits, np.array([0, 2]))
+    e = np.exp([2.0, 1.0, 0.0])
+    assert out["gold_prob"][0] == pytest.approx(e[0] / e.sum(), rel=1e-6)
+    assert out["other_prob"][0] == pytest.approx(e[1] / e.sum(), rel=1e-6)
+    assert out["margin"].tolist() == [1.0, -2.0]  # 2-1 ; 1-3
+    assert out["correct"].tolist() == [1.0, 0.0]
+    assert out["argmax"].tolist() == [0, 1]
+    assert out["other_class"].tolist() == [1, 1]
+
+
+def test_categories_follow_documented_rules_and_thresholds():
+    conf = np.array([0.9, 0.9, 0.1, 0.5, NAN])
+    var = np.array([0.05, 0.3, 0.05, 0.19, NAN])
+    codes = metrics.categorize(conf, var)
+    assert [metrics.CATEGORIES[c] if c >= 0 else None for c in codes] == [
+        "easy-to-learn",
+        "ambiguous",
+        "hard-to-learn",
+        "easy-to-learn",  # confidence 0.5 is on the easy side of the default threshold
+        None,
+    ]
+    stricter = metrics.categorize(conf, var, {"confidence": 0.95, "variability": 0.4})
+    assert stricter.tolist()[:3] == [2, 2, 2]
+
+
+def test_bad_thresholds_and_methods_name_the_problem():
+    with pytest.raises(ValueError, match="unknown keys.*'confidnce'"):
+        metrics.categorize(np.ones(1), np.ones(1), {"confidnce": 0.5})
+    with pytest.raises(ValueError, match=r"thresholds\['variability'\] must lie in \[0, 1\]"):
+        metrics.categorize(np.ones(1), np.ones(1), {"variability": 2})
+    with pytest.raises(ValueError, match="method must be one of .*'margin'"):
+        metrics.mislabel_score(trajectories([[0.5, 0.5]]), "nope")
+    with pytest.raises(ValueError, match=r"must have shape \(N, T\)"):
+        metrics.confidence(np.ones(3))
+
+
+def test_scores_run_higher_for_more_suspect_examples():
+    # row 0: learned easily; row 1: consistently put in another class (a typical flip)
+    traj = trajectories(
+        gold_prob=[[0.6, 0.9, 0.95], [0.1, 0.05, 0.3]],
+        other_prob=[[0.3, 0.05, 0.03], [0.8, 0.9, 0.6]],
+        margin=[[1.0, 3.0, 4.0], [-2.0, -3.0, -1.0]],
+    )
+    for method in metrics.SCORE_METHODS:
+        score = metrics.mislabel_score(traj, method)
+        assert score[1] > score[0], method
+    margin = metrics.mislabel_score(traj, "margin")
+    expected = (1 + np.mean([0.8 - 0.1, 0.9 - 0.05, 0.6 - 0.3])) / 2
+    assert margin[1] == pytest.approx(expected, rel=1e-6)
+    assert metrics.mislabel_score(traj, "aum")[1] == pytest.approx(2.0)
+    assert metrics.mislabel_score(traj, "loss")[1] == pytest.approx(-math.log(0.3), rel=1e-6)
+    # early variants look at the first ceil(T/2) = 2 passes only
+    assert metrics.mislabel_score(traj, "early_confidence")[1] == pytest.approx(1 - 0.075, rel=1e-6)
+
+
+def test_suggested_label_is_the_most_consistently_preferred_class():
+    labels = np.array([0, 0])
+    traj = trajectories(
+        gold_prob=[[0.1, 0.2, 0.7], [0.9, 0.8, 0.9]],
+        other_prob=[[0.8, 0.7, 0.2], [0.05, 0.1, 0.05]],
+        argmax=[[2, 2, 0], [0, 0, 0]],
+    )
+    assert metrics.suggested_label(traj, labels, 3).tolist() == [2, 0]
+    # never seen -> -1
+    unseen = trajectories(gold_prob=[[NAN, NAN]], argmax=[[-1, -1]])
+    assert metrics.suggested_label(unseen, np.array([1]), 3).tolist() == [-1]
+
+
+def test_single_pass_warns_that_maps_need_two_passes():
+    traj = trajectories(gold_prob=[[0.7], [0.2]])
+    with pytest.warns(UserWarning, match="at least two passes"):
+        out = metrics.summarize(traj, np.array([0, 0]), 2)
+    assert out["variability"].tolist() == [0.0, 0.0]
+
+
+def test_injected_label_errors_rank_first():
+    """cleanlab's test habit: flip known labels in synthetic data; they must rank on top."""
+    rng = np.random.default_rng(1)
+    n, t, c = 2000, 6, 4
+    true = rng.integers(0, c, size=n)
+    noisy = true.copy()
+    flipped = rng.choice(n, size=60, replace=False)
+    noisy[flipped] = (true[flipped] + rng.integers(1, c, size=60)) % c
+    stats = []
+    for epoch in range(t):
+        logits = rng.normal(scale=1.0, size=(n, c))
+        logits[np.arange(n), true] += 1.0 + 0.6 * epoch  # the model learns the true class
+        memorized = np.arange(n)[np.isin(np.arange(n), flipped)]
+        logits[memorized, noisy[memorized]] += 0.5 * epoch  # and slowly memorizes the noise
+        stats.append(metrics.batch_statistics(logits, noisy))
+    traj = {k: np.stack([s[k] for s in stats], axis=1) for k in metrics.TRAJECTORY_FIELDS}
+    for method in ("margin", "confidence", "aum", "wrong_confident"):
+        score = metrics.mislabel_score(traj, method)
+        top = np.argsort(-score)[:100]  # top 5%
+        recall = np.isin(flipped, top).mean()
+        assert recall >= 0.9, (method, recall)
+    suggested = metrics.suggested_label(traj, noisy, c)
+    assert (suggested[flipped] == true[flipped]).mean() > 0.9

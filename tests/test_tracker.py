@@ -1,0 +1,202 @@
+"""Tracker: recording, within-pass averaging, missing passes and every error a user can hit."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from datamap_widget import DataMap, Tracker
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture
+def tracker():
+    return Tracker(["a", "b", "c"], ["pos", "neg", "pos"])
+
+
+def test_labels_become_codes_in_sorted_name_order(tracker):
+    assert tracker.label_names == ["neg", "pos"]
+    assert tracker.labels.tolist() == [1, 0, 1]
+    named = Tracker([1, 2], [0, 2], label_names=["x", "y", "z"])
+    assert named.label_names == ["x", "y", "z"] and named.labels.tolist() == [0, 2]
+    assert Tracker([1, 2], [0, 2]).label_names == ["0", "1", "2"]
+    ordered = Tracker(["a", "b"], ["pos", "neg"], label_names=["pos", "neg"])
+    assert ordered.labels.tolist() == [0, 1]
+
+
+def test_one_pass_gives_gold_probability_per_example(tracker):
+    logits = np.array([[0.0, 2.0], [1.0, 0.0], [3.0, -1.0]])
+    tracker.record(["a", "b", "c"], logits)
+    tracker.end_epoch()
+    traj = tracker.trajectories()
+    expected = softmax(logits)[[0, 1, 2], [1, 0, 1]]
+    np.testing.assert_allclose(traj["gold_prob"][:, 0], expected, rtol=1e-6)
+    assert traj["correct"][:, 0].tolist() == [1.0, 1.0, 0.0]
+    assert traj["argmax"][:, 0].tolist() == [1, 0, 0]
+    assert tracker.n_passes == 1
+
+
+def test_example_seen_twice_in_a_pass_is_averaged(tracker):
+    tracker.record(["a"], np.array([[0.0, 0.0]]))  # p = 0.5
+    tracker.record(["a", "b", "c"], np.array([[-10.0, 10.0], [1.0, 0.0], [0.0, 1.0]]))  # p ~ 1
+    tracker.end_epoch()
+    gold = tracker.trajectories()["gold_prob"][0, 0]
+    assert gold == pytest.approx((0.5 + 1.0) / 2, abs=1e-6)
+    assert tracker.trajectories()["correct"][0, 0] == pytest.approx(0.5)  # tie at 0.5 -> argmax 0, wrong
+
+
+def test_unseen_example_has_the_pass_missing_not_zero(tracker):
+    tracker.record(["a", "b", "c"], np.zeros((3, 2)))
+    tracker.end_epoch()
+    tracker.record(["a", "b"], np.array([[0.0, 4.0], [4.0, 0.0]]))
+    tracker.end_epoch()
+    traj = tracker.trajectories()
+    assert math.isnan(traj["gold_prob"][2, 1]) and traj["argmax"][2, 1] == -1
+    frame = tracker.datamap().frame
+    assert frame.loc["c", "n_passes"] == 1
+    assert frame.loc["c", "confidence"] == pytest.approx(0.5)  # only the seen pass counts
+    assert frame.loc["a", "n_passes"] == 2
+
+
+def test_datamap_mid_training_and_before_any_pass(tracker):
+    empty = tracker.datamap()
+    assert isinstance(empty, DataMap) and empty.n_passes == 0
+    assert empty.frame["confidence"].isna().all()
+    assert len(empty.suspects()) == 0
+    for _ in range(2):
+        tracker.record(["a", "b", "c"], np.array([[0.0, 2.0], [1.0, 0.0], [3.0, -1.0]]))
+        tracker.end_epoch()
+    tracker.record(["a"], np.zeros((1, 2)))  # an open pass is not in the map yet
+    assert tracker.datamap().n_passes == 2
+    assert tracker.pending == 1
+
+
+def test_single_pass_map_warns(tracker):
+    tracker.record(["a", "b", "c"], np.zeros((3, 2)))
+    tracker.end_epoch()
+    with pytest.warns(UserWarning, match="at least two passes"):
+        frame = tracker.datamap().frame
+    assert (frame["variability"] == 0).all()
+
+
+def test_torch_input_matches_numpy_input():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, 3)).astype(np.float32)
+    ids = list(range(10, 16))
+    a = Tracker(ids, [0, 1, 2, 0, 1, 2])
+    b = Tracker(ids, [0, 1, 2, 0, 1, 2])
+    a.record(ids, logits)
+    b.record(torch.tensor(ids), torch.from_numpy(logits).requires_grad_())
+    a.end_epoch(), b.end_epoch()
+    for name, values in a.trajectories().items():
+        np.testing.assert_allclose(values, b.trajectories()[name], rtol=1e-6)
+
+
+def test_device_path_gives_the_same_map_as_the_numpy_path():
+    rng = np.random.default_rng(2)
+    ids = np.array(["x%d" % i for i in range(20)])
+    labels = rng.integers(0, 4, size=20)
+    host, device = Tracker(ids, labels), Tracker(ids, labels)
+    device._force_device_path = True  # what a CUDA tensor takes, run on the CPU
+    for _ in range(3):
+        for batch in np.array_split(rng.permutation(20), 4):
+            logits = rng.normal(size=(len(batch), 4)).astype(np.float32)
+            host.record(ids[batch], logits)
+            device.record(list(ids[batch]), torch.from_numpy(logits))
+        host.end_epoch(), device.end_epoch()
+    for name, values in host.trajectories().items():
+        np.testing.assert_allclose(values, device.trajectories()[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_bfloat16_logits_are_accepted(tracker):
+    tracker.record(["a", "b", "c"], torch.zeros((3, 2), dtype=torch.bfloat16))
+    tracker.end_epoch()
+    assert tracker.trajectories()["gold_prob"][:, 0].tolist() == [0.5, 0.5, 0.5]
+
+
+def test_subscribers_hear_every_end_epoch(tracker):
+    heard = []
+    unsubscribe = tracker.subscribe(lambda t: heard.append(t.n_passes))
+    tracker.record(["a", "b", "c"], np.zeros((3, 2)))
+    tracker.end_epoch()
+    tracker.end_epoch()
+    unsubscribe()
+    tracker.end_epoch()
+    assert heard == [1, 2]
+
+
+# ------------------------------------------------------------------ errors
+
+
+def test_duplicate_ids_are_named():
+    with pytest.raises(ValueError, match=r"ids must be unique; 1 id\(s\) repeat: \['b'\]"):
+        Tracker(["a", "b", "b"], [0, 1, 1])
+
+
+def test_empty_dataset():
+    with pytest.raises(ValueError, match="ids is empty"):
+        Tracker([], [])
+
+
+def test_labels_and_ids_must_have_the_same_length():
+    with pytest.raises(ValueError, match="labels has 1 entries but ids has 2"):
+        Tracker(["a", "b"], ["x"])
+
+
+def test_labels_outside_label_names_are_named():
+    with pytest.raises(ValueError, match=r"labels has values not in label_names \['neg', 'pos'\]: \['neutral'\]"):
+        Tracker(["a", "b"], ["pos", "neutral"], label_names=["neg", "pos"])
+    with pytest.raises(ValueError, match=r"codes outside 0..1.*\[5\]"):
+        Tracker(["a", "b"], [0, 5], label_names=["neg", "pos"])
+
+
+def test_mixed_id_types_are_refused():
+    with pytest.raises(TypeError, match="ids must be all str or all int"):
+        Tracker(["a", 1], [0, 1])
+
+
+def test_unknown_ids_in_record_are_named(tracker):
+    with pytest.raises(ValueError, match=r"batch_ids has 1 id\(s\) the tracker does not know: \['zz'\]"):
+        tracker.record(["a", "zz"], np.zeros((2, 2)))
+    # a longer id that shares a prefix with a known one must not match it
+    with pytest.raises(ValueError, match="does not know"):
+        tracker.record(["abc"], np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="does not know"):
+        Tracker([0, 1, 2], [0, 1, 0]).record([3], np.zeros((1, 2)))
+
+
+def test_wrong_logit_shapes_are_named(tracker):
+    with pytest.raises(ValueError, match="logits has 3 rows but batch_ids has 2"):
+        tracker.record(["a", "b"], np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"logits has 3 columns but the tracker has 2 classes \['neg', 'pos'\]"):
+        tracker.record(["a", "b"], np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"shape \(batch, classes\)"):
+        tracker.record(["a", "b"], np.zeros(2))
+
+
+def test_nan_logits_name_the_ids_and_lose_nothing(tracker):
+    tracker.record(["a", "b", "c"], np.array([[0.0, 2.0], [1.0, 0.0], [3.0, -1.0]]))
+    before = {k: v.copy() for k, v in tracker._sums.items()}
+    with pytest.raises(ValueError, match=r"NaN or infinite values for 2 example\(s\): \['b', 'c'\]"):
+        tracker.record(["a", "b", "c"], np.array([[0.0, 1.0], [np.nan, 0.0], [np.inf, 0.0]]))
+    for name, values in tracker._sums.items():
+        np.testing.assert_array_equal(values, before[name])
+    tracker.end_epoch()
+    assert tracker.datamap().frame["n_passes"].tolist() == [1, 1, 1]
+
+
+def test_nan_logits_on_the_device_path_are_reported_at_end_epoch(tracker):
+    tracker._force_device_path = True
+    tracker.record(["a", "b", "c"], torch.tensor([[0.0, 2.0], [float("nan"), 0.0], [3.0, -1.0]]))
+    with pytest.raises(ValueError, match=r"NaN or infinite values for 1 example\(s\): \['b'\]"):
+        tracker.end_epoch()
+    assert tracker.n_passes == 1  # the pass closed with the good records
+    frame = tracker.datamap().frame
+    assert frame.loc["b", "n_passes"] == 0 and frame.loc["a", "n_passes"] == 1
