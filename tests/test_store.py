@@ -508,10 +508,24 @@ def test_read_only_store_reads_but_refuses_writes_clearly(tmp_path: Path) -> Non
     fresh.touch()
     with pytest.raises(StoreError, match="read-only"):
         Store(f"sqlite:///file:{fresh}?mode=ro&uri=true")  # needs to create tables, cannot
-    if os.geteuid() != 0:  # root ignores file permissions; mode=ro above covers it then
+    # A file the OS will not let us write: permissions, or for root (who ignores them) the
+    # immutable attribute where the file system and capabilities allow it.
+    if os.geteuid() != 0:
         path.chmod(0o444)
-        with Store(path) as store, pytest.raises(StoreError, match="read-only"):
-            store.add_reviews("trec", [confirm("doc-7")])
+        undo = None
+    elif subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0:
+        undo = ["chattr", "-i", str(path)]
+    else:  # no way to protect a file from root here; mode=ro above covered the behaviour
+        return
+    try:
+        with Store(path) as store:
+            assert store.reviewed_ids("trec") == {"doc-3"}
+            with pytest.raises(StoreError, match="read-only") as caught:
+                store.add_reviews("trec", [confirm("doc-7")])
+            assert str(path) in str(caught.value)
+    finally:
+        if undo:
+            subprocess.run(undo, check=True)
 
 
 def test_missing_folder_and_not_a_database(tmp_path: Path) -> None:
