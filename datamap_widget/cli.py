@@ -123,6 +123,7 @@ def _add_train(commands: Any) -> None:
         "top 5%% (the sample's is true_label)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_store_options(p, "also save the run to this store")
     p.set_defaults(handler=_cmd_train)
 
 
@@ -166,6 +167,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         frame = read_table(path)
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(str(error)) from error
+    _check_store_options(args)
+    if args.store:  # a bad URL or an unreachable server must not cost a training run first
+        _open_store(args.store).close()
     texts, labels, ids = _pick_columns(frame, args, str(path))
     if args.true_label_column and args.true_label_column not in frame.columns:
         raise UsageError(f"{path} has no column {args.true_label_column!r} (--true-label-column)")
@@ -225,6 +229,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "summary": summary,
     }
     (out / RUN_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n")
+    saved_line = None
+    if args.store:
+        with _open_store(args.store) as store:
+            run_id = _store_call(
+                args.store, store.save_run, dmap, args.dataset, model=run.settings.get("model"),
+                settings=record["settings"], summary=summary,
+            )
+        saved_line = f"saved run {run_id} of dataset {args.dataset!r} to {store.url}"
 
     texts_by_id = dict(zip(dmap.ids.tolist(), texts))
     print(f"Top {args.top} suspects (highest mislabel_score first; method {dmap.method}):")
@@ -233,6 +245,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"wrote {out / DATAMAP_FILE}, {out / RUN_FILE} in {run.timings['total_s']:.0f} s ({run.device})")
     if found_line:
         print(found_line)
+    if saved_line:
+        print(saved_line)
     return 0
 
 
@@ -241,20 +255,36 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _add_suspects(commands: Any) -> None:
     p = commands.add_parser("suspects", help="print the ranking of a saved run", description="Print the most likely mislabeled examples of a run folder.")
-    p.add_argument("run", help="a run folder written by `datamap train --out`")
+    p.add_argument("run", nargs="?", help="a run folder written by `datamap train --out` (optional with --store)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--frac", type=float, default=None, help="share of the data to list, e.g. 0.05")
     size.add_argument("--top", type=int, default=None, help="number of suspects to list (default: 20)")
     p.add_argument("--method", default=None, help="rank by another score (see `datamap_widget.metrics.SCORE_METHODS`)")
     p.add_argument("--include-reviewed", action="store_true", help="also list examples already reviewed")
     p.add_argument("--format", choices=("table", "csv", "jsonl"), default="table", help="output format (default: table)")
+    _add_store_options(p, "list the store's latest run of --dataset (or RUN), leaving reviewed examples out")
     p.set_defaults(handler=_cmd_suspects)
 
 
 def _cmd_suspects(args: argparse.Namespace) -> int:
     from . import metrics
 
-    dmap, _, texts = _load_run(args.run)
+    _check_store_options(args)
+    if args.run is None and not args.store:
+        raise UsageError("give RUN (a run folder) or --store URL --dataset NAME")
+    if args.run is not None:
+        dmap, _, texts = _load_run(args.run)
+    else:
+        dmap, texts = None, None
+    if args.store:
+        with _open_store(args.store) as store:
+            if dmap is None:
+                latest = _store_call(args.store, store.latest_run, args.dataset)
+                if latest is None:
+                    raise UsageError(f"dataset {args.dataset!r} has no runs in {store.url} (save one with `datamap train --store`)")
+                dmap = _store_call(args.store, store.load_run, latest)
+            else:
+                _store_call(args.store, store.apply_reviews, dmap, args.dataset)
     if args.method:
         if args.method not in metrics.SCORE_METHODS:
             raise UsageError(f"--method must be one of {sorted(metrics.SCORE_METHODS)}, got {args.method!r}")
@@ -331,10 +361,100 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------ store
+
+
+def _add_store_options(p: Any, purpose: str) -> None:
+    p.add_argument("--store", default=None, metavar="URL", help=f"{purpose}: a SQLAlchemy URL (sqlite:///maps.db, postgresql+psycopg://…) or a SQLite file")
+    p.add_argument("--dataset", default=None, metavar="NAME", help="dataset name in the store (required with --store)")
+
+
+def _check_store_options(args: argparse.Namespace) -> None:
+    if args.store and not args.dataset:
+        raise UsageError("--store needs --dataset NAME (the dataset the run and its reviews belong to)")
+    if args.dataset and not args.store:
+        raise UsageError("--dataset needs --store URL")
+    if args.store is not None and not args.store.strip():
+        raise UsageError("--store must be a URL or a file path, got an empty string")
+
+
+def _open_store(url: str) -> Any:
+    from .store import Store, StoreError
+
+    try:
+        return Store(url)
+    except (StoreError, ValueError, TypeError) as error:
+        raise UsageError(f"--store: {error}") from error
+
+
+def _store_call(url: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+    from .store import StoreError
+
+    try:
+        return method(*args, **kwargs)
+    except StoreError as error:
+        raise UsageError(f"--store: {error}") from error
+
+
+# ------------------------------------------------------------------------------ export
+
+
+def _add_export(commands: Any) -> None:
+    p = commands.add_parser(
+        "export",
+        help="write the corrected labels as CSV",
+        description="Write one row per example: id, label (current, with the store's relabels applied), "
+        "original_label (as trained), changed, reviewed. From a run folder, a store, or both (the folder's labels "
+        "corrected by the store's reviews).",
+    )
+    p.add_argument("run", nargs="?", help="a run folder written by `datamap train --out` (optional with --store)")
+    p.add_argument("--out", required=True, help="CSV file to write ('-' for standard output)")
+    _add_store_options(p, "apply the reviews of --dataset in this store")
+    p.set_defaults(handler=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    _check_store_options(args)
+    if args.run is None and not args.store:
+        raise UsageError("give RUN (a run folder) or --store URL --dataset NAME")
+    original = None
+    if args.run is not None:
+        dmap, _, _ = _load_run(args.run)
+        original = pd.Series(pd.Categorical.from_codes(dmap.labels, categories=dmap.label_names).astype(str), index=dmap.ids)
+    reviewed: set = set()
+    if args.store:
+        with _open_store(args.store) as store:
+            if original is None:
+                latest = _store_call(args.store, store.latest_run, args.dataset)
+                if latest is None:
+                    raise UsageError(f"dataset {args.dataset!r} has no runs in {store.url} (save one with `datamap train --store`)")
+                base = _store_call(args.store, store.load_run, latest)
+                original = pd.Series(pd.Categorical.from_codes(base.labels, categories=base.label_names).astype(str), index=base.ids)
+            current = _store_call(args.store, store.current_labels, args.dataset, base=original)
+            reviewed = _store_call(args.store, store.reviewed_ids, args.dataset)
+    else:
+        current = original.rename("label")
+    table = pd.DataFrame({"id": current.index.to_numpy(), "label": current.to_numpy()})
+    table["original_label"] = original.reindex(current.index).to_numpy()
+    table["changed"] = table["label"].astype(object) != table["original_label"].astype(object)
+    table["reviewed"] = table["id"].isin(reviewed)
+    target = sys.stdout if args.out == "-" else args.out
+    if args.out != "-":
+        out = Path(args.out)
+        if not out.parent.is_dir():
+            raise UsageError(f"--out: the folder {out.parent} does not exist")
+    table.to_csv(target, index=False)
+    if args.out != "-":
+        print(f"wrote {len(table)} labels ({int(table['changed'].sum())} changed) to {args.out}")
+    return 0
+
+
 # ------------------------------------------------------------------------------ entry point
 
 #: Subcommand builders, in the order `datamap --help` lists them.
-SUBCOMMANDS = [_add_train, _add_suspects, _add_report]
+SUBCOMMANDS = [_add_train, _add_suspects, _add_report, _add_export]
 
 
 def build_parser() -> argparse.ArgumentParser:
