@@ -50,6 +50,7 @@ import pandas as pd
 import traitlets
 
 from .metrics import CATEGORIES, DEFAULT_THRESHOLDS
+from .store import ReviewConflict
 
 __all__ = ["DataMapWidget"]
 
@@ -209,6 +210,7 @@ class DataMapWidget(anywidget.AnyWidget):
         self._id_column = id_column
         self._history: list[dict[str, Any]] = []
         self._pending: list[dict[str, Any]] = []
+        self._conflicts: list[dict[str, Any]] = []
         self._syncing_selection = False
         self._unsubscribe: Callable[[], None] | None = None
         self._ids: pd.Index = pd.Index([])
@@ -222,6 +224,8 @@ class DataMapWidget(anywidget.AnyWidget):
             dmap = self._tracker.datamap() if self._tracker is not None else dmap_or_tracker
             self._init_rows(dmap)
             self._set_map(dmap)
+        if store is not None:
+            self._restore_from_store(dmap)
         self.observe(self._on_selection, names="selection")
         self.observe(self._on_selected_ids, names="selected_ids")
         self.on_msg(self._on_custom_msg)
@@ -440,10 +444,9 @@ class DataMapWidget(anywidget.AnyWidget):
         action = self._history.pop()
         rows = action["rows"]
         now = _now()
-        # The review log is append-only and speaks the store's words ("confirmed" | "relabeled" |
-        # "skipped"): undoing a relabel is a relabel back; undoing a confirmation is a skip.
-        compensate = "relabeled" if action["kind"] == "relabel" else "skipped"
-        store_rows = self._review_rows(rows, compensate, action["new_codes"], action["old_codes"], now)
+        # The review log is append-only: an "undo" row cancels the example's latest review in the
+        # store (a stack, like this history) and restores the label it had before.
+        store_rows = self._review_rows(rows, "undo", action["new_codes"], action["old_codes"], now)
         self._label_codes[rows] = action["old_codes"]
         self._reviewed[rows] = action["old_reviewed"]
         self._publish(rows, store_rows)
@@ -507,11 +510,59 @@ class DataMapWidget(anywidget.AnyWidget):
         if self._store is None:
             return []
         names = np.asarray(self._label_names, dtype=object)
+        # expected_label: the label this widget believed current. If another reviewer changed the
+        # example meanwhile, the store refuses the batch (ReviewConflict) instead of overwriting.
         return [
             {"example_id": example_id, "action": action, "old_label": o, "new_label": n,
-             "reviewer": self._reviewer, "at": at, "run": self._run}
+             "expected_label": o, "reviewer": self._reviewer, "at": at, "run": self._run}
             for example_id, o, n in zip(self._ids[rows].tolist(), names[old].tolist(), names[new].tolist())
         ]
+
+    def _restore_from_store(self, dmap: Any) -> None:
+        """Show what earlier sessions did on this dataset: the labels and reviewed marks of the store's log.
+
+        Restored reviews are not in this widget's undo history (they were made, and saved, before).
+        """
+        store = self._store
+        if not (hasattr(store, "current_labels") and hasattr(store, "apply_reviews")):
+            return  # a minimal store that only takes writes
+        try:
+            current = store.current_labels(self._dataset, base=dmap)
+            reviewed = store.apply_reviews(dmap, self._dataset)
+        except Exception as exc:  # the store is down: the map still works, the status says what is missing
+            self.save_status = f"earlier reviews could not be read: {type(exc).__name__}: {exc}"
+            warnings.warn(f"DataMapWidget: {self.save_status}", RuntimeWarning, stacklevel=3)
+            return
+        names = pd.Series(current).reindex(self._ids)
+        known = (names.notna() & names.isin(self._label_names)).to_numpy()
+        codes = self._label_codes.copy()
+        codes[known] = _category_codes(names[known], self._label_names)
+        self._label_codes = codes.astype(LABEL_DTYPE)
+        if reviewed:
+            rows = self._ids.get_indexer(pd.Index(list(reviewed)))
+            self._reviewed[rows[rows >= 0]] = True
+        self.labels = _to_bytes(self._label_codes, LABEL_DTYPE)
+        self.reviewed = _to_bytes(self._reviewed, REVIEWED_DTYPE)
+        self.save_status = "saved"
+
+    def _take_conflict(self, conflict: ReviewConflict) -> None:
+        """Another reviewer changed these examples first: show their label, drop our rows for them, say so."""
+        ids = set(conflict.ids)
+        mine = {r["example_id"]: r["new_label"] for r in self._pending if r["example_id"] in ids}
+        self._pending = [r for r in self._pending if r["example_id"] not in ids]
+        rows = self._ids.get_indexer(pd.Index(list(ids)))
+        now = _now()
+        for example_id, row in zip(list(ids), rows):
+            theirs = conflict.current.get(example_id)
+            self._conflicts.append({"id": example_id, "your_label": mine.get(example_id), "current_label": theirs, "at": now})
+            if row >= 0 and theirs in self._label_names:
+                self._label_codes[row] = self._label_names.index(theirs)
+                self._reviewed[row] = True
+
+    @property
+    def conflicts(self) -> pd.DataFrame:
+        """Changes the store refused because another reviewer changed the example first: id, your_label, current_label, at."""
+        return pd.DataFrame(self._conflicts, columns=["id", "your_label", "current_label", "at"])
 
     def _flush(self) -> None:
         if self._store is None:
@@ -520,18 +571,37 @@ class DataMapWidget(anywidget.AnyWidget):
         if not self._pending:
             self.save_status = "saved"
             return
-        try:
-            self._store.add_reviews(self._dataset, list(self._pending))
-        except Exception as exc:  # the store may fail in any way; keep the actions and say why
-            n = len(self._pending)
-            self.save_status = f"{n} actions not saved: {type(exc).__name__}: {exc}"
-            return
-        self._pending.clear()
-        self.save_status = "saved"
+        refused = 0
+        while self._pending:
+            try:
+                self._store.add_reviews(self._dataset, list(self._pending))
+            except ReviewConflict as conflict:  # someone else was first: theirs stands, ours is reported
+                before = len(self._pending)
+                self._take_conflict(conflict)
+                refused += before - len(self._pending)
+                if len(self._pending) == before:  # nothing matched: do not loop forever
+                    break
+                continue
+            except Exception as exc:  # the store may fail in any way; keep the actions and say why
+                n = len(self._pending)
+                self.save_status = f"{n} actions not saved: {type(exc).__name__}: {exc}"
+                return
+            self._pending.clear()
+        if refused:
+            shown = ", ".join(f"{c['id']!r} is now {c['current_label']!r}" for c in self._conflicts[-refused:][:3])
+            self.save_status = (
+                f"saved, except {refused} change(s) another reviewer made first ({shown}); "
+                "the map shows their label (see w.conflicts)"
+            )
+        else:
+            self.save_status = "saved"
 
     def retry_save(self) -> bool:
         """Try again to write pending actions to the store. Returns True when nothing is left pending."""
         self._flush()
+        with self.hold_sync():  # a conflict found now may have changed labels
+            self.labels = _to_bytes(self._label_codes, LABEL_DTYPE)
+            self.reviewed = _to_bytes(self._reviewed, REVIEWED_DTYPE)
         return not self._pending
 
     @property

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from datamap_widget import Tracker
+from datamap_widget.store import ACTIONS
 from datamap_widget.widget import BYTES_PER_POINT, DataMapWidget
 
 INJECTION = "<img src=x onerror=alert(1)>"
@@ -296,10 +297,11 @@ def test_store_gets_each_action_before_it_is_confirmed():
     assert [(r["example_id"], r["action"], r["old_label"], r["new_label"]) for r in store.rows] == [
         ("ex0", "relabeled", "neg", "pos"),
         ("ex5", "confirmed", "neutral", "neutral"),
-        ("ex5", "skipped", "neutral", "neutral"),  # undoing a confirmation appends a skip
-        ("ex0", "relabeled", "pos", "neg"),  # undoing a relabel appends a relabel back
+        ("ex5", "undo", "neutral", "neutral"),  # undo appends a row that cancels the confirmation
+        ("ex0", "undo", "pos", "neg"),  # and one that restores the label before the relabel
     ]
-    assert {r["action"] for r in store.rows} <= {"confirmed", "relabeled", "skipped"}
+    assert [r["expected_label"] for r in store.rows] == ["neg", "neutral", "neutral", "pos"]
+    assert {r["action"] for r in store.rows} <= set(ACTIONS)
     assert {r["dataset"] for r in store.rows} == {"toy"}
     assert store.rows[0]["reviewer"] == "ann" and store.rows[0]["run"] == "r1" and store.rows[0]["at"]
     assert w.save_status == "saved"

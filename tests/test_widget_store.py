@@ -1,0 +1,114 @@
+"""The widget on a real Store (SQLite): write-through, reopening, undo, conflicts, a killed kernel."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from datamap_widget import Store
+from datamap_widget.widget import DataMapWidget
+from test_widget import LABELS, fixed_tracker
+
+
+def labels_of(w: DataMapWidget) -> list[str]:
+    return [LABELS[c] for c in np.frombuffer(w.labels, "<u2")]
+
+
+def reviewed_of(w: DataMapWidget) -> list[bool]:
+    return np.frombuffer(w.reviewed, "<u1").astype(bool).tolist()
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(f"sqlite:///{tmp_path / 'reviews.db'}") as s:
+        yield s
+
+
+def test_reopening_a_widget_shows_the_earlier_reviews(store):
+    dmap = fixed_tracker().datamap()
+    first = DataMapWidget(dmap, store=store, dataset="toy")
+    first.relabel(["ex0"], "pos")
+    first.mark_reviewed(["ex5"])
+    assert first.save_status == "saved"
+    first.close()
+
+    again = DataMapWidget(fixed_tracker().datamap(), store=store, dataset="toy")
+    assert labels_of(again)[0] == "pos" and labels_of(again)[1] == "pos"  # ex1's gold is pos too
+    assert reviewed_of(again)[0] and reviewed_of(again)[5] and not reviewed_of(again)[1]
+    assert again.undo() is False  # earlier sessions' work is not this widget's to undo
+    suspects = again.datamap.suspects()
+    assert "ex0" not in suspects.index and "ex5" not in suspects.index
+
+
+def test_undo_in_the_widget_is_undone_in_the_store(store):
+    w = DataMapWidget(fixed_tracker().datamap(), store=store, dataset="toy")
+    w.relabel(["ex0"], "pos")
+    w.mark_reviewed(["ex3"])
+    w.undo()
+    w.undo()
+    assert store.reviewed_ids("toy") == set()
+    assert store.current_labels("toy", base=w.datamap).loc["ex0"] == "neg"
+    assert len(store.reviews("toy")) == 4  # the log keeps everything
+
+
+def test_a_conflicting_relabel_is_reported_to_the_second_writer(store):
+    ann = DataMapWidget(fixed_tracker().datamap(), store=store, dataset="toy", reviewer="ann")
+    bob = DataMapWidget(fixed_tracker().datamap(), store=store, dataset="toy", reviewer="bob")
+    ann.relabel(["ex0"], "pos")
+    bob.relabel(["ex0", "ex1"], "neutral")  # bob still sees ex0 as "neg"
+    assert "another reviewer made first" in bob.save_status and "'ex0' is now 'pos'" in bob.save_status
+    assert labels_of(bob)[:2] == ["pos", "neutral"]  # ann's label stands; bob's other change is saved
+    assert bob.conflicts[["id", "your_label", "current_label"]].values.tolist() == [["ex0", "neutral", "pos"]]
+    log = store.reviews("toy")
+    assert log[log["example_id"] == "ex0"]["new_label"].tolist() == ["pos"]
+    assert store.current_labels("toy", base=ann.datamap).loc["ex1"] == "neutral"
+
+
+def test_unreadable_store_at_open_is_said_not_fatal(tmp_path):
+    class DownStore:
+        def add_reviews(self, dataset, rows):
+            raise ConnectionError("server closed the connection")
+
+        def current_labels(self, dataset, base=None):
+            raise ConnectionError("server closed the connection")
+
+        def apply_reviews(self, dmap, dataset):
+            raise ConnectionError("server closed the connection")
+
+    with pytest.warns(RuntimeWarning, match="earlier reviews could not be read"):
+        w = DataMapWidget(fixed_tracker().datamap(), store=DownStore(), dataset="toy")
+    w.relabel(["ex2"], "neg")
+    assert w.save_status.startswith("1 actions not saved") and len(w.pending) == 1
+
+
+def test_a_killed_kernel_loses_no_acknowledged_action(tmp_path):
+    """Every action the widget called saved survives a SIGKILL right after it."""
+    url = f"sqlite:///{tmp_path / 'kill.db'}"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from datamap_widget import Store
+        from datamap_widget.widget import DataMapWidget
+        from test_widget import fixed_tracker
+        w = DataMapWidget(fixed_tracker().datamap(), store=Store({url!r}), dataset="toy")
+        for i, label in enumerate(["pos", "neutral", "neg", "pos"]):
+            w.relabel([f"ex{{i}}"], label)
+            if w.save_status == "saved":
+                print(f"ex{{i}}", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    acknowledged = proc.stdout.split()
+    assert acknowledged == ["ex0", "ex1", "ex2", "ex3"]
+    with Store(url) as store:
+        current = store.current_labels("toy", base=fixed_tracker().datamap())
+    assert current.loc[acknowledged].tolist() == ["pos", "neutral", "neg", "pos"]
