@@ -362,6 +362,7 @@ class SyncCounter:
         return spy
 
 
+@pytest.mark.filterwarnings("ignore:only one pass is recorded")
 def test_device_path_records_without_syncing_the_host(monkeypatch):
     rng = np.random.default_rng(0)
     n, classes, batches = 50, 4, 12
@@ -413,3 +414,27 @@ def test_the_sync_counter_catches_syncs(monkeypatch):
     counter.armed = False
     assert counter.calls["item"] == 1 and counter.calls["cpu"] == 1
     assert counter.calls["__getitem__[bool mask]"] == 1 and counter.calls["__bool__"] == 1
+
+
+def test_pass_hook_sees_sums_and_counts_and_its_result_closes_the_pass():
+    tracker = Tracker(["a", "b", "c"], [0, 1, 0])
+    tracker.record(["a", "a", "b"], np.array([[2.0, 0.0], [0.0, 0.0], [0.0, 1.0]]))
+    seen = {}
+
+    def hook(accumulators):
+        seen.update({k: v.copy() for k, v in accumulators.items()})
+        merged = dict(accumulators)
+        merged["count"] = accumulators["count"].copy()
+        merged["count"][0] = 1  # e.g. another rank's view: "a" once, with these sums
+        return merged
+
+    tracker.pass_hook = hook
+    tracker.end_epoch()
+    assert seen["count"].tolist() == [2, 1, 0] and seen["sums"].shape == (4, 3) and seen["last"].shape == (2, 3)
+    gold_a = 1 / (1 + np.exp(-2.0)) + 0.5  # summed over the two records of "a"
+    np.testing.assert_allclose(seen["sums"][0, 0], gold_a, rtol=1e-6)
+    np.testing.assert_allclose(tracker.trajectories()["gold_prob"][0, 0], gold_a, rtol=1e-6)  # sum / 1
+
+    tracker.pass_hook = lambda accumulators: {"count": np.zeros(2)}
+    with pytest.raises(ValueError, match=r"pass_hook must return 'sums' of shape \(4, 3\), got \(\)"):
+        tracker.end_epoch()

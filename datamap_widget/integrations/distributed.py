@@ -35,9 +35,11 @@ the record of the lowest rank that saw the example in the pass** (that rank's ow
 within-pass average when it saw it several times). With ``DistributedSampler`` the
 original always sits on a lower rank than its padded copy (the copy of position ``j <
 pad`` goes to rank ``W - pad + j > j``), so this keeps the real sample and drops the
-padding. It also makes loops that gather the logits themselves
-(``accelerator.gather_for_metrics``) and record the same batch on every rank come out
-right: identical records are kept once.
+padding. (Accelerate's ``even_batches`` completes the last batches with the first
+samples in the same way; when that puts a copy on the rank that already holds the
+original, the two are averaged like any example seen twice in one pass.) The rule also
+makes loops that gather the logits themselves (``accelerator.gather_for_metrics``) and
+record the same batch on every rank come out right: identical records are kept once.
 """
 
 from __future__ import annotations

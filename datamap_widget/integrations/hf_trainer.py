@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -138,17 +139,24 @@ class DataMapCallback(TrainerCallback):
             return
         original = model.forward
         state = {"callback": self, "id_column": self.id_column}
+        # Bound to the model (MethodType), not closed over it: copy.deepcopy(model) then gives a
+        # copy whose forward runs the copy (deepcopy rebinds methods), as Accelerate's wrappers do.
+        own = getattr(original, "__self__", None) is model
+        inner = original.__func__ if own else original
 
-        @functools.wraps(original)
-        def forward(*args: Any, **kwargs: Any) -> Any:
+        @functools.wraps(inner)
+        def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
             ids = kwargs.pop(state["id_column"], None)
-            outputs = original(*args, **kwargs)
-            state["callback"]._observe(model, ids, kwargs, outputs)
+            outputs = inner(self, *args, **kwargs) if own else inner(*args, **kwargs)
+            state["callback"]._observe(self, ids, kwargs, outputs)
             return outputs
 
-        forward.__signature__ = _signature_with(original, self.id_column)  # what the Trainer inspects
+        # What the Trainer inspects to decide which columns to keep (self, then forward's own).
+        bound = _signature_with(original, self.id_column)
+        self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        forward.__signature__ = bound.replace(parameters=[self_param, *bound.parameters.values()])
         forward._datamap_state = state
-        model.forward = forward
+        model.forward = types.MethodType(forward, model)
 
     def _observe(self, model: Any, ids: Any, inputs: dict[str, Any], outputs: Any) -> None:
         if not (self._active and model.training):
