@@ -162,6 +162,37 @@ def test_trainer_callback_keeps_ids_aligned_with_their_rows_under_shuffling(tiny
         assert given == [int(labels[position[i]]) for i in batch]
 
 
+@pytest.mark.slow
+def test_trainer_callback_with_a_datasets_dataset_keeps_the_id_column_the_trainer_would_drop(tiny_model_parts, tmp_path):
+    """The usual Hugging Face set-up: a datasets.Dataset with text, str ids and remove_unused_columns=True."""
+    import datasets
+
+    from datamap_widget import DataMapCallback
+
+    frame = tiny_model_parts[2].iloc[:16]
+    tokenizer = tiny_model_parts[1]
+    names = sorted(frame.label.unique())
+    table = datasets.Dataset.from_pandas(frame[["id", "text", "label"]].rename(columns={"label": "name"}))
+    table = table.map(lambda row: {**tokenizer(row["text"], truncation=True, max_length=32),
+                                   "labels": names.index(row["name"])})  # fmt: skip
+    assert set(table.column_names) >= {"id", "text", "name", "labels"}  # text, name: dropped by the Trainer
+    tracker = Tracker(frame.id, frame.label, label_names=names)
+    passes = spy_on(tracker)
+    trainer, _ = make_trainer(
+        tiny_model_parts, table, tracker, tmp_path, callbacks=[DataMapCallback(tracker)], num_train_epochs=1
+    )
+    trainer.train()
+    assert tracker.n_passes == 1 and sorted(passes[0]) == sorted(frame.id)
+
+    # Without the id column the error says so, and names the columns there are.
+    tracker = Tracker(frame.id, frame.label, label_names=names)
+    trainer, _ = make_trainer(
+        tiny_model_parts, table.remove_columns("id"), tracker, tmp_path, callbacks=[DataMapCallback(tracker)]
+    )
+    with pytest.raises(ValueError, match=r"the training set has no 'id' column \(columns: .*input_ids"):
+        trainer.train()
+
+
 def test_trainer_callback_without_id_column_says_what_is_missing(tiny_model_parts, tmp_path):
     from datamap_widget import DataMapCallback
 
