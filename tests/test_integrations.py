@@ -307,24 +307,7 @@ def free_port() -> int:
 @pytest.mark.slow
 def test_two_gloo_ranks_give_the_single_process_map(tmp_path):
     """2 processes, DistributedSampler over 11 examples (so it pads), 3 epochs, gloo on CPU."""
-    port = free_port()
-    procs = []
-    for rank in range(2):
-        env = dict(
-            os.environ,
-            RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
-            MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
-            PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1",
-        )  # fmt: skip
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, str(Path(__file__).parent / "ddp_worker.py"), str(tmp_path / f"rank{rank}.npz")],
-                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            )  # fmt: skip
-        )
-    for proc in procs:
-        output, _ = proc.communicate(timeout=120)
-        assert proc.returncode == 0, output
+    launch_ranks("ddp_worker.py", tmp_path)
 
     single = Tracker(ddp_worker.IDS, ddp_worker.LABELS)
     for epoch in range(ddp_worker.EPOCHS):
@@ -351,6 +334,49 @@ def test_two_gloo_ranks_give_the_single_process_map(tmp_path):
             expected[["confidence", "variability", "correctness", "mislabel_score"]].to_numpy(dtype=float),
             rtol=1e-6,
         )
+
+
+def launch_ranks(script: str, out: Path, ranks: int = 2) -> None:
+    """Run ``script`` as ``ranks`` processes with torchrun's environment; each writes ``out/rank<r>.npz``."""
+    port = free_port()
+    procs = []
+    for rank in range(ranks):
+        env = dict(
+            os.environ,
+            RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(ranks),
+            MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+            PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1",
+        )  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(Path(__file__).parent / script), str(out / f"rank{rank}.npz")],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+        )
+    for proc in procs:
+        output, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, output
+
+
+@pytest.mark.slow
+def test_trainer_on_two_gloo_processes_merges_the_shards_every_epoch(tmp_path):
+    """The Trainer under torchrun-style launch (Accelerate, gloo on CPU): the callback merges by itself."""
+    import json
+
+    launch_ranks("ddp_trainer_worker.py", tmp_path)
+    runs = [json.loads((tmp_path / f"rank{r}.npz.json").read_text()) for r in range(2)]
+    merged = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2)]
+    ids = runs[0]["ids"]
+    for epoch in range(2):
+        shards = [run["local"][epoch] for run in runs]
+        assert shards[0] and shards[1], "each rank recorded its own shard"
+        assert sorted(set(shards[0]) | set(shards[1])) == sorted(ids)
+        assert len(shards[0]) + len(shards[1]) == 12  # 11 examples + 1 padded repeat
+    for run, trajectories in zip(runs, merged):
+        assert run["n_passes"] == 2
+        assert not np.isnan(trajectories["gold_prob"]).any(), "every example in every pass, on every rank"
+    for name in merged[0]:
+        np.testing.assert_array_equal(merged[0][name], merged[1][name], err_msg=name)
 
 
 # ---------------------------------------------------------------- no host sync on the device path

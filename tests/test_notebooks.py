@@ -42,7 +42,7 @@ def test_quickstart_runs_and_finds_injected_mistakes(tmp_path, monkeypatch):
     notebook = run_notebook("quickstart.ipynb", tmp_path)
     text = outputs_text(notebook)
     assert "3 passes recorded" in text
-    assert "held-out accuracy" in text
+    assert "held-out accuracy:" in text and "with the corrected ones" in text
     # The map must point at some of the injected mistakes, and relabelling must reduce them.
     found = [line for line in text.splitlines() if "of the top" in line and "suspects are injected mistakes" in line]
     assert found and int(found[0].split(" of the top")[0]) >= 3, found
