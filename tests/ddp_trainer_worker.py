@@ -12,7 +12,13 @@ import sys
 import tempfile
 
 import numpy as np
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainingArguments,
+)
 from transformers.utils import logging as hf_logging
 
 from datamap_widget import DataMapCallback, Tracker

@@ -163,7 +163,7 @@ def test_trainer_callback_keeps_ids_aligned_with_their_rows_under_shuffling(tiny
 
 
 @pytest.mark.slow
-def test_trainer_callback_with_a_datasets_dataset_keeps_the_id_column_the_trainer_would_drop(tiny_model_parts, tmp_path):
+def test_trainer_callback_with_a_datasets_dataset_keeps_the_column_the_trainer_drops(tiny_model_parts, tmp_path):
     """The usual Hugging Face set-up: a datasets.Dataset with text, str ids and remove_unused_columns=True."""
     import datasets
 

@@ -126,9 +126,8 @@ class _RankMerger:
                 "create Tracker(ids, labels) with the same ids and labels, in the same order, on every rank"
             )
 
-        packed = np.concatenate(
-            [accumulators["count"][None].astype(np.float64), accumulators["sums"], accumulators["last"].astype(np.float64)]
-        )
+        count = accumulators["count"][None].astype(np.float64)
+        packed = np.concatenate([count, accumulators["sums"], accumulators["last"].astype(np.float64)])
         local = torch.from_numpy(packed).to(device)
         gathered = [torch.empty_like(local) for _ in range(world)]
         dist.all_gather(gathered, local, group=self.group)
