@@ -4,9 +4,13 @@ The public surface (see the README):
 
 - :class:`Tracker` records per-example, per-pass training dynamics from any training loop;
 - :class:`DataMap` holds the cartography metrics, the suspects and save/load;
-- :class:`DataMapWidget` reviews and relabels a map in a notebook (loaded on first use);
+- :class:`DataMapWidget` reviews and relabels a map in a notebook;
 - :func:`train_datamap` fine-tunes a transformer and returns its DataMap in one call;
-- :class:`Store` keeps data maps and the review log in SQLite or PostgreSQL.
+- :class:`Store` keeps data maps and the review log in SQLite or PostgreSQL;
+- :class:`DataMapCallback` feeds a Tracker from ``transformers.Trainer``.
+
+The widget and the callback load on first use, so ``import datamap_widget`` imports neither
+anywidget nor transformers (the latter takes seconds).
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -21,13 +25,27 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["DataMap", "DataMapWidget", "ReviewConflict", "Store", "StoreError", "Tracker", "train_datamap", "__version__"]
+__all__ = [
+    "DataMap",
+    "DataMapCallback",
+    "DataMapWidget",
+    "ReviewConflict",
+    "Store",
+    "StoreError",
+    "Tracker",
+    "train_datamap",
+    "__version__",
+]
 
 
 def __getattr__(name: str):
-    """Load the widget (anywidget, ipywidgets) only when it is asked for."""
+    """Load the heavy optional parts only when they are asked for."""
     if name == "DataMapWidget":
         from .widget import DataMapWidget
 
         return DataMapWidget
-    raise AttributeError(f"module 'datamap_widget' has no attribute {name!r}")
+    if name == "DataMapCallback":
+        from .integrations.hf_trainer import DataMapCallback
+
+        return DataMapCallback
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

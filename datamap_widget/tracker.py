@@ -243,6 +243,15 @@ class Tracker:
             host = host.pin_memory()  # a copy from pageable memory would block on the stream
         return host.to(logits.device, non_blocking=True)
 
+    #: Optional hook that :meth:`end_epoch` applies to the pass being closed, before averaging:
+    #: ``hook(accumulators) -> accumulators``, a dict of numpy arrays ``"sums"`` (float64,
+    #: ``(4, N)``: summed gold_prob, other_prob, margin, correct), ``"count"`` (int64, ``(N,)``:
+    #: records per example) and ``"last"`` (int64, ``(2, N)``: last argmax and other class,
+    #: -1 = none). Sums and counts, not means, so that shards can be merged. Distributed
+    #: training sets it to merge the ranks' shards (datamap_widget.integrations.distributed);
+    #: None (the default) keeps this process's records as they are.
+    pass_hook: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None
+
     def end_epoch(self) -> None:
         """Close the current pass: examples not seen in it have the pass missing.
 
@@ -253,6 +262,8 @@ class Tracker:
             if self._device_pass is not None:
                 bad_ids = self._device_pass.flush_into(self)
                 self._device_pass = None
+            if self.pass_hook is not None:
+                self._apply_pass_hook()
             count = self._count
             seen = count > 0
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -269,6 +280,25 @@ class Tracker:
                 f"logits had NaN or infinite values for {len(bad_ids)} example(s): {_describe_ids(self.ids[bad_ids])}; "
                 "the pass was closed without those records, all others are kept"
             )
+
+    def _apply_pass_hook(self) -> None:
+        merged = self.pass_hook(
+            {
+                "sums": np.stack([self._sums[name] for name in _FLOAT_FIELDS]),
+                "count": self._count.copy(),
+                "last": np.stack([self._last[name] for name in _INT_FIELDS]),
+            }
+        )
+        n = self.n_examples
+        expected = {"sums": (len(_FLOAT_FIELDS), n), "count": (n,), "last": (len(_INT_FIELDS), n)}
+        for key, shape in expected.items():
+            if key not in merged or np.shape(merged[key]) != shape:
+                raise ValueError(f"pass_hook must return {key!r} of shape {shape}, got {np.shape(merged.get(key))}")
+        for i, name in enumerate(_FLOAT_FIELDS):
+            self._sums[name] = np.asarray(merged["sums"][i], dtype=np.float64)
+        self._count = np.asarray(merged["count"], dtype=np.int64)
+        for i, name in enumerate(_INT_FIELDS):
+            self._last[name] = np.asarray(merged["last"][i], dtype=np.int64)
 
     @property
     def _int_dtype(self) -> type:

@@ -1,0 +1,35 @@
+"""Feeding a :class:`~datamap_widget.Tracker` from a training loop.
+
+- :class:`DataMapCallback` (``hf_trainer``): one line for ``transformers.Trainer``;
+- :class:`WithIds`, :class:`CollateWithIds` (``torch_loop``): ids travel with the
+  batches of any PyTorch DataLoader;
+- :func:`gather_across_ranks` (``distributed``): DDP, torchrun and Accelerate, every rank
+  records its shard and each pass is merged.
+
+Names load lazily: importing this package imports neither transformers nor torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["CollateWithIds", "DataMapCallback", "WithIds", "gather_across_ranks", "merge_shards"]
+
+_HOMES = {
+    "DataMapCallback": "hf_trainer",
+    "WithIds": "torch_loop",
+    "CollateWithIds": "torch_loop",
+    "gather_across_ranks": "distributed",
+    "merge_shards": "distributed",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
