@@ -10,15 +10,9 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).parents[1]
 
-# Cells tagged "widget" need datamap_widget/widget.py. It is built on another branch; until
-# both are merged they are left out here, and from then on (the file exists) they run too.
-WIDGET_MERGED = (ROOT / "datamap_widget" / "widget.py").exists()
-
 
 def run_notebook(name: str, workdir: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(ROOT / "notebooks" / name, as_version=4)
-    if not WIDGET_MERGED:
-        notebook.cells = [c for c in notebook.cells if "widget" not in c.get("metadata", {}).get("tags", [])]
     # The venv's own python ("python3" is ipykernel's native kernel) with this checkout importable.
     client = NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
@@ -50,6 +44,7 @@ def test_quickstart_runs_and_finds_injected_mistakes(tmp_path, monkeypatch):
     assert fixed, text
     left, before = fixed[0].split("; ")[1].split(" mistakes left (was ")
     assert int(left) < int(before.rstrip(")")), fixed[0]
+
 
 def test_notebooks_are_committed_without_outputs():
     for path in (ROOT / "notebooks").glob("*.ipynb"):
