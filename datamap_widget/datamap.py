@@ -7,6 +7,7 @@ re-scored later (:meth:`DataMap.rescore`) without training again.
 from __future__ import annotations
 
 import json
+import numbers
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -175,20 +176,7 @@ class DataMap:
             neither, every seen example is returned in ranked order.
         include_reviewed : keep examples already reviewed (left out by default).
         """
-        if frac is not None and top is not None:
-            raise ValueError("give frac or top, not both")
-        if frac is not None and not 0 < frac <= 1:
-            raise ValueError(f"frac must be in (0, 1], got {frac}")
-        if top is not None and (int(top) != top or top < 0):
-            raise ValueError(f"top must be a non-negative int, got {top!r}")
-        frame = self.frame
-        ranked = frame[frame["mislabel_score"].notna()]
-        if not include_reviewed:
-            ranked = ranked[~ranked["reviewed"]]
-        ranked = ranked.sort_values("mislabel_score", ascending=False, kind="stable")
-        if frac is not None:
-            top = int(np.ceil(frac * len(frame)))
-        return ranked if top is None else ranked.head(int(top))
+        return rank_suspects(self.frame, frac=frac, top=top, include_reviewed=include_reviewed)
 
     def rescore(self, method: str) -> "DataMap":
         """The same map ranked by another score (see :data:`~datamap_widget.metrics.SCORE_METHODS`)."""
@@ -308,11 +296,39 @@ class DataMap:
 
         return write_report(self, path, texts, **kw)
 
-    def widget(self, data: pd.DataFrame | None = None, **kwargs: Any):
+    def widget(self, data: pd.DataFrame | None = None, **kwargs: Any) -> "DataMapWidget":
         """An interactive :class:`~datamap_widget.widget.DataMapWidget` of this map (see its arguments)."""
         from .widget import DataMapWidget  # anywidget/ipywidgets load only when a widget is made
 
         return DataMapWidget(self, data=data, **kwargs)
+
+
+def check_suspect_size(frac: Any, top: Any) -> None:
+    """Validate the ``frac`` / ``top`` arguments that every ``suspects()`` takes."""
+    if frac is not None and top is not None:
+        raise ValueError("give frac or top, not both")
+    if frac is not None and (isinstance(frac, bool) or not isinstance(frac, numbers.Real) or not 0 < frac <= 1):
+        raise ValueError(f"frac must be in (0, 1], got {frac!r}")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 0):
+        raise ValueError(f"top must be a non-negative int, got {top!r}")
+
+
+def rank_suspects(
+    frame: pd.DataFrame, frac: float | None = None, top: int | None = None, include_reviewed: bool = False
+) -> pd.DataFrame:
+    """Rows of a cartography frame (``mislabel_score``, ``reviewed`` columns) ranked most suspect first.
+
+    Unscored rows (never seen in training) are left out; so are reviewed rows unless
+    ``include_reviewed``. ``frac`` is a share of the whole frame, ``top`` a row count.
+    """
+    check_suspect_size(frac, top)
+    ranked = frame[frame["mislabel_score"].notna()]
+    if not include_reviewed:
+        ranked = ranked[~ranked["reviewed"].astype(bool)]
+    ranked = ranked.sort_values("mislabel_score", ascending=False, kind="stable")
+    if frac is not None:
+        top = int(np.ceil(frac * len(frame)))
+    return ranked if top is None else ranked.head(int(top))
 
 
 def _open(path: Any, mode: str):

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 import os
 import re
 from contextlib import contextmanager
@@ -59,7 +58,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
-from .datamap import DataMap
+from .datamap import DataMap, check_suspect_size, rank_suspects
 
 __all__ = ["Store", "StoreError", "ReviewConflict", "SCHEMA_VERSION", "MIGRATIONS", "ACTIONS", "default_url"]
 
@@ -846,12 +845,7 @@ class Store:
         from sqlalchemy import select
 
         dataset = _check_dataset(dataset)
-        if frac is not None and top is not None:
-            raise ValueError("give frac or top, not both")
-        if frac is not None and (isinstance(frac, bool) or not isinstance(frac, numbers.Real) or not 0 < frac <= 1):
-            raise ValueError(f"frac must be in (0, 1], got {frac!r}")
-        if top is not None and (isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 0):
-            raise ValueError(f"top must be a non-negative int, got {top!r}")
+        check_suspect_size(frac, top)
         cart = self._t["cartography"]
         cols = ["example_id", "label", "confidence", "variability", "correctness", "category", "mislabel_score",
                 "suggested_label", "n_passes"]
@@ -873,13 +867,7 @@ class Store:
             row["id"], row["created_at"],
         )
         frame.index = pd.Index(_typed_ids(frame.pop("example_id").tolist(), row["id_type"]), name="id")
-        ranked = frame[frame["mislabel_score"].notna()]
-        if not include_reviewed:
-            ranked = ranked[~ranked["reviewed"]]
-        ranked = ranked.sort_values("mislabel_score", ascending=False, kind="stable")
-        if frac is not None:
-            top = int(math.ceil(frac * len(frame)))
-        return ranked if top is None else ranked.head(int(top))
+        return rank_suspects(frame, frac=frac, top=top, include_reviewed=include_reviewed)
 
     def apply_reviews(self, dmap: DataMap, dataset: str, run: int | None = None) -> set:
         """Mark on ``dmap`` (``dmap.mark_reviewed``) the examples the review log counts as reviewed.
