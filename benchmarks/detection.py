@@ -8,9 +8,11 @@
 
 Data: the train splits of ``../shared/data/trec.jsonl`` (6 classes) and ``sst2.jsonl`` (2),
 class-stratified subsamples of 500 and 2,000 examples, with seeded synthetic noise: uniform
-(a random other class) at 3% and 10%, and class-conditional flips to each class's most
-confusable class at 10% ("confusable" is measured, not chosen: the class a TF-IDF + logistic
-regression model most often predicts for it, fitted on train examples outside the subsample).
+(a random other class) at 3% and 10%, and class-conditional flips at 10%: each flipped example
+goes to its class's most confusable class, and classes are flipped in proportion to how often
+they are confused (both measured, not chosen: from a TF-IDF + logistic regression model's
+cross-validated confusions on train examples outside the subsample), so on two-class SST-2 the
+noise is asymmetric rather than a copy of the uniform setting.
 A seed fixes the subsample, the noise and the training.
 
 Method families, all on the embedded all-MiniLM-L6-v2 with the same epochs and settings as
@@ -87,8 +89,9 @@ def stratified_sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     return frame.loc[rng.permutation(rows)].reset_index(drop=True)
 
 
-def confusable_classes(pool: pd.DataFrame, names: list[str], seed: int) -> np.ndarray:
-    """For each class, the other class a TF-IDF + logistic regression most often predicts for it."""
+def confusable_classes(pool: pd.DataFrame, names: list[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each class, the other class a TF-IDF + logistic regression most often predicts for
+    it, and the share of the class's examples it predicts there (its confusion rate)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
@@ -99,15 +102,26 @@ def confusable_classes(pool: pd.DataFrame, names: list[str], seed: int) -> np.nd
     predicted = cross_val_predict(LogisticRegression(max_iter=2000), features, codes, cv=5)
     confusion = np.zeros((len(names), len(names)))
     np.add.at(confusion, (codes, predicted), 1)
-    np.fill_diagonal(confusion, -1)  # never "confuse" a class with itself
-    return confusion.argmax(axis=1)
+    rates = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+    np.fill_diagonal(rates, -1)  # never "confuse" a class with itself
+    target = rates.argmax(axis=1)
+    return target, rates[np.arange(len(names)), target]
 
 
-def inject_noise(codes: np.ndarray, n_classes: int, kind: str, rate: float, seed: int, confusable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def inject_noise(
+    codes: np.ndarray,
+    n_classes: int,
+    kind: str,
+    rate: float,
+    seed: int,
+    confusable: np.ndarray | None = None,
+    class_weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Flip exactly ``round(rate * N)`` labels; returns ``(noisy codes, is_error mask)``.
 
-    ``uniform`` flips to a uniformly drawn *other* class; ``confusable`` flips each chosen
-    example to its class's ``confusable[class]``.
+    ``uniform`` picks the examples uniformly and flips each to a uniformly drawn *other*
+    class. ``confusable`` picks them with probability proportional to
+    ``class_weights[class]`` (default equal) and flips each to ``confusable[class]``.
     """
     if kind not in ("uniform", "confusable"):
         raise ValueError(f"kind must be 'uniform' or 'confusable', got {kind!r}")
@@ -115,7 +129,12 @@ def inject_noise(codes: np.ndarray, n_classes: int, kind: str, rate: float, seed
         raise ValueError("kind='confusable' needs the confusable class of every class")
     rng = np.random.default_rng(seed + 10_000)
     n = len(codes)
-    chosen = rng.choice(n, size=int(round(rate * n)), replace=False)
+    weights = None
+    if kind == "confusable" and class_weights is not None:
+        # A floor keeps every class flippable, so a class TF-IDF never confuses still gets some.
+        per_example = np.maximum(np.asarray(class_weights, dtype=float), 0.01)[codes]
+        weights = per_example / per_example.sum()
+    chosen = rng.choice(n, size=int(round(rate * n)), replace=False, p=weights)
     noisy = codes.copy()
     if kind == "uniform":
         shift = rng.integers(1, n_classes, size=len(chosen))  # never 0: always another class
@@ -194,11 +213,11 @@ def make_cell_data(cell: Cell) -> dict:
     sample = stratified_sample(frame, cell.size, cell.seed)
     codes = sample["label"].map({name: i for i, name in enumerate(names)}).to_numpy()
     kind, rate = NOISES[cell.noise]
-    confusable = None
+    confusable = weights = None
     if kind == "confusable":
         pool = frame[~frame["id"].isin(sample["id"])]
-        confusable = confusable_classes(pool, names, cell.seed)
-    noisy, is_error = inject_noise(codes, len(names), kind, rate, cell.seed, confusable)
+        confusable, weights = confusable_classes(pool, names, cell.seed)
+    noisy, is_error = inject_noise(codes, len(names), kind, rate, cell.seed, confusable, weights)
     return {"texts": sample["text"].tolist(), "ids": sample["id"].tolist(), "names": names, "noisy": noisy, "is_error": is_error}
 
 

@@ -96,3 +96,22 @@ def test_a_real_cell_end_to_end_with_the_cheap_baseline(tmp_path, monkeypatch, c
     monkeypatch.setitem(detection.RUNNERS, "tfidf", lambda data, seed: pytest.fail("ran again"))
     assert detection.main(args) == 0
     assert cached.stat().st_mtime_ns == before
+
+
+def test_confusable_noise_flips_the_more_confused_class_more_often():
+    # Two classes: symmetric targets, so only the rates can make the noise class-conditional
+    # (before they did, the two-class "confusable" setting was a copy of the uniform one).
+    codes = np.repeat(np.arange(2), 500)
+    noisy, is_error = detection.inject_noise(codes, 2, "confusable", 0.10, seed=0, confusable=np.array([1, 0]), class_weights=np.array([0.3, 0.05]))
+    flipped_from = np.bincount(codes[is_error], minlength=2)
+    assert is_error.sum() == 100
+    assert flipped_from[0] > 3 * flipped_from[1]
+    uniform, _ = detection.inject_noise(codes, 2, "uniform", 0.10, seed=0)
+    assert (uniform != noisy).any()
+
+
+def test_confusable_classes_of_real_sst2_are_each_other_with_measured_rates():
+    frame = detection.load_train("sst2")
+    target, rates = detection.confusable_classes(frame.iloc[:1500], ["negative", "positive"], seed=0)
+    assert target.tolist() == [1, 0]
+    assert ((rates > 0) & (rates < 0.5)).all()
