@@ -17,7 +17,8 @@ from datamap_widget import Tracker
 from datamap_widget.widget import BYTES_PER_POINT, DataMapWidget
 
 
-def main(n: int = 1_000_000, passes: int = 4) -> None:
+def measure(n: int, passes: int = 4) -> tuple[list[tuple[str, float]], int]:
+    """The timed steps (name, seconds) and the bytes of the per-point buffers on the wire."""
     rng = np.random.default_rng(0)
     ids = np.arange(n)
     tracker = Tracker(ids, rng.integers(0, 3, n), label_names=["a", "b", "c"])
@@ -49,8 +50,13 @@ def main(n: int = 1_000_000, passes: int = 4) -> None:
 
     t = time.perf_counter()
     w.relabel(ids[:1000], "b")
-    rows.append(("relabel 1,000 points", time.perf_counter() - t))
+    rows.append((f"relabel {min(n, 1000):,} points", time.perf_counter() - t))
+    w.close()
+    return rows, point_bytes
 
+
+def main(n: int = 1_000_000, passes: int = 4) -> None:
+    rows, point_bytes = measure(n, passes)
     print(f"{n:,} points, {passes} passes")
     print(f"{'step':48s} {'seconds':>8s}")
     for name, s in rows:
