@@ -368,7 +368,7 @@ def header(args, load_before: tuple[float, ...]) -> str:
         f"OMP_NUM_THREADS={threads}. **Loaded/shared machine**: 1-min load average {load_before[0]:.1f} at the start, "
         f"{load_after[0]:.1f} at the end (other work ran at the same time), so figures are medians/minima of "
         f"interleaved repeats and the comparisons are ratios within this run.\n\n"
-        f"Command: `{' '.join(['python', 'benchmarks/speed.py', *sys.argv[1:]])}`"
+        f"Command: `{' '.join(([f'OMP_NUM_THREADS={threads}'] if threads != 'unset' else []) + ['python', 'benchmarks/speed.py', *sys.argv[1:]])}`"
     )
 
 
