@@ -86,7 +86,8 @@ def _tiny_model(n_classes: int):
     return Tiny()
 
 
-def _minilm(n_classes: int, max_length: int):
+def _minilm(n_classes: int):
+    """The embedded all-MiniLM-L6-v2 with a fresh classification head, and its tokenizer."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -118,7 +119,7 @@ def tracker_section(quick: bool, pairs: int, batch: int) -> list[dict]:
         encode = lambda rows: [texts[r] for r in rows]  # noqa: E731
         model_name = "tiny bag-of-bytes model (--quick)"
     else:
-        net, tok = _minilm(tracker.n_classes, 64)
+        net, tok = _minilm(tracker.n_classes)
         encode = _encoder(tok, texts, 64)
         model_name = "all-MiniLM-L6-v2"
     net.train()
