@@ -32,6 +32,12 @@ export class MapView {
   private dpr = 1;
   private drag: { x: number; y: number; path: Array<[number, number]>; moved: boolean; additive: boolean; view: View } | null = null;
   private raf = 0;
+  private drawing = false;
+  private sized = false;
+  /** Runs at the start of each frame, before drawing: the widget re-measures its size there,
+   *  so that a view built before it was attached draws once, at its real size, rather than
+   *  drawing every point at a guessed size and again (a canvas resize clears it) one frame later. */
+  beforeDraw: (() => void) | null = null;
   private hoverAt: [number, number, number, number] | null = null;
   private hoverRaf = 0;
   private disposers: Array<() => void> = [];
@@ -89,8 +95,14 @@ export class MapView {
   }
 
   resize(width: number, height: number, dpr: number): void {
-    this.width = Math.max(120, width);
-    this.height = Math.max(120, height);
+    width = Math.max(120, width);
+    height = Math.max(120, height);
+    // Resizing a canvas clears it: only when the size really changes (a ResizeObserver also
+    // reports the size the view already has).
+    if (this.sized && width === this.width && height === this.height && dpr === this.dpr) return;
+    this.sized = true;
+    this.width = width;
+    this.height = height;
     this.dpr = dpr;
     this.el.style.width = `${this.width}px`;
     this.el.style.height = `${this.height}px`;
@@ -206,8 +218,14 @@ export class MapView {
   }
 
   redraw(): void {
-    if (this.raf) return;
+    if (this.raf || this.drawing) return;
     const run = () => {
+      this.drawing = true; // a resize in beforeDraw is drawn by this frame, not the next
+      try {
+        this.beforeDraw?.();
+      } finally {
+        this.drawing = false;
+      }
       this.raf = 0;
       this.scatter?.draw(this.view, (this.homeV.x1 - this.homeV.x0) / (this.view.x1 - this.view.x0));
       this.drawOverlay();

@@ -10,6 +10,7 @@ class FakeScatter implements Scatter {
   colors: Uint8Array = new Uint8Array(0);
   highlighted: Uint32Array = new Uint32Array(0);
   draws = 0;
+  sizes: number[][] = [];
   destroyed = false;
   setPositions(x: Float32Array) {
     this.x = x;
@@ -20,7 +21,9 @@ class FakeScatter implements Scatter {
   setHighlighted(rows: Uint32Array) {
     this.highlighted = rows.slice();
   }
-  resize() {}
+  resize(width: number, height: number) {
+    this.sizes.push([width, height]);
+  }
   draw() {
     this.draws++;
   }
@@ -86,6 +89,33 @@ describe("DataMapWidget view", () => {
     const legend = [...el.querySelectorAll(".dmw-legend-item")].map((e) => e.textContent);
     expect(legend[0]).toContain("correctness");
     expect(el.querySelector(".dmw-passes")!.textContent).toBe("3 passes");
+  });
+
+  it("draws the first frame once, at the size it has once attached", async () => {
+    // A notebook renders the view before attaching it: its width is only known then.
+    // jsdom has no layout (clientWidth is 0, on Element.prototype): shadow it on HTMLElement.
+    Object.defineProperty(HTMLElement.prototype, "clientWidth", {
+      configurable: true,
+      get(this: HTMLElement) {
+        return this.isConnected ? 1200 : 0;
+      },
+    });
+    try {
+      el.remove();
+      const scatter = new FakeScatter();
+      cleanup = createView(new FakeModel(makeState(50)), el, { scatterFactory: () => scatter, pageDelayMs: 0 });
+      expect(scatter.draws).toBe(0);
+      document.body.appendChild(el);
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      await settle();
+      expect(scatter.draws).toBe(1);
+      // 0.48 of 1200 px for the map pane, less the axes' margins; no resize repeats a size.
+      const sizes = scatter.sizes;
+      expect(sizes[sizes.length - 1]).toEqual([576 - 56, 460 - 48]);
+      expect(new Set(sizes.map((s) => s.join("x"))).size).toBe(sizes.length);
+    } finally {
+      delete (HTMLElement.prototype as { clientWidth?: number }).clientWidth;
+    }
   });
 
   it("keeps the table virtual and asks for texts a page at a time", async () => {

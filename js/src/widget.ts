@@ -657,13 +657,14 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const fit = () => {
     const w = Math.max(320, Math.min(720, Math.round((root.clientWidth || 1000) * 0.48)));
     map.resize(w, 460, window.devicePixelRatio || 1);
-    mapPane.style.width = `${w}px`;
+    if (mapPane.style.width !== `${w}px`) mapPane.style.width = `${w}px`;
   };
   if (typeof ResizeObserver === "function") {
     ro = new ResizeObserver(() => fit());
     ro.observe(root);
   }
   fit();
+  map.beforeDraw = fit; // the view may not be attached yet: measure again when the frame draws
   setTool("lasso");
   renderControls();
   onPoints(true);

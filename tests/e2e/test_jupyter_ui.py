@@ -116,17 +116,17 @@ def server(tmp_path_factory):
 class Kernel:
     """A second client on the notebook's kernel: runs code, returns what it prints as JSON."""
 
-    def __init__(self, server: dict):
+    def __init__(self, server: dict, notebook: str = "fixture.ipynb"):
         from jupyter_client import BlockingKernelClient
 
         sessions = json.load(urllib.request.urlopen(f"{server['url']}/api/sessions"))
-        (session,) = [s for s in sessions if s["path"].endswith("fixture.ipynb")]
+        (session,) = [s for s in sessions if s["path"].endswith(notebook)]
         self.client = BlockingKernelClient(connection_file=str(server["runtime"] / f"kernel-{session['kernel']['id']}.json"))
         self.client.load_connection_file()
         self.client.start_channels()
         self.client.wait_for_ready(timeout=30)
 
-    def json(self, code: str):
+    def json(self, code: str, timeout: float = 60):
         out: list[str] = []
 
         def hook(msg):
@@ -135,7 +135,7 @@ class Kernel:
             elif msg["msg_type"] == "error":
                 out.append("ERROR " + "\n".join(msg["content"]["traceback"]))
 
-        self.client.execute_interactive(code, output_hook=hook, timeout=60, store_history=False)
+        self.client.execute_interactive(code, output_hook=hook, timeout=timeout, store_history=False)
         text = "".join(out)
         assert not text.startswith("ERROR"), text
         return json.loads(text)
