@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/detection.py --full        # the whole grid (hours on CPU)
     .venv/bin/python benchmarks/detection.py --datasets trec --sizes 2000 --noise uniform-3 \
         --seeds 0 1 2 --families ours cleanlab_cv      # any part of the grid
-    .venv/bin/python benchmarks/detection.py --report      # rebuild the tables from the cache
+    .venv/bin/python benchmarks/detection.py --report      # rebuild the tables from the saved runs
 
 Data: the train splits of ``../shared/data/trec.jsonl`` (6 classes) and ``sst2.jsonl`` (2),
 class-stratified subsamples of 500 and 2,000 examples, with seeded synthetic noise: uniform
@@ -31,8 +31,10 @@ Method families, all on the embedded all-MiniLM-L6-v2 with the same epochs and s
 
 Metrics: recall at 1%, 5% and 10% of the data inspected (top of the ranking), precision at
 k = number of errors, average precision, AUROC, and compute (wall seconds, training runs).
-Each finished run is cached under ``benchmarks/results/cache/`` so a grid can be built up
-over several invocations; the tables show mean ± std over the seeds that are there.
+Each finished run is saved as a small JSON record under ``benchmarks/results/runs/`` and
+committed: the records are the evidence behind the tables (an uncommitted cache was once lost
+with a machine, leaving only the aggregate tables), and a grid can be built up over several
+invocations; the tables show mean ± std over the seeds that are there.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
-CACHE = RESULTS / "cache"
+RUNS = RESULTS / "runs"
 
 DATASETS = ("trec", "sst2")
 SIZES = (500, 2000)
@@ -296,17 +298,17 @@ RUNNERS = {"ours": run_ours, "cleanlab_cv": run_cleanlab_cv, "tfidf": run_tfidf}
 
 
 # --------------------------------------------------------------------------------------
-# Grid, cache and tables
+# Grid, saved runs and tables
 # --------------------------------------------------------------------------------------
 
 
-def cache_path(cell: Cell, family: str) -> Path:
-    return CACHE / f"{cell.key}-{family}.json"
+def run_path(cell: Cell, family: str) -> Path:
+    return RUNS / f"{cell.key}-{family}.json"
 
 
 def evaluate(cell: Cell, family: str, data: dict) -> dict:
-    """Run one family on one cell (or read it from the cache) and score its rankings."""
-    path = cache_path(cell, family)
+    """Run one family on one cell (or read its saved record) and score its rankings."""
+    path = run_path(cell, family)
     if path.exists():
         return json.loads(path.read_text())
     result = RUNNERS[family](data, cell.seed)
@@ -320,7 +322,7 @@ def evaluate(cell: Cell, family: str, data: dict) -> dict:
     }
     if "flagged" in result:
         record["find_label_issues"] = set_metrics(result["flagged"], data["is_error"])
-    CACHE.mkdir(parents=True, exist_ok=True)
+    RUNS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1))
     return record
 
@@ -330,7 +332,7 @@ def run_grid(datasets, sizes, noises, seeds, families) -> None:
     for i, cell in enumerate(cells, 1):
         data = None
         for family in families:
-            if cache_path(cell, family).exists():
+            if run_path(cell, family).exists():
                 continue
             data = data or make_cell_data(cell)
             started = time.perf_counter()
@@ -340,7 +342,7 @@ def run_grid(datasets, sizes, noises, seeds, families) -> None:
 
 
 def load_records() -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(CACHE.glob("*.json"))]
+    return [json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))]
 
 
 def _fmt(values: list[float]) -> str:
@@ -402,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--fast", action="store_true", help="500 examples, uniform 3%% and 10%%, seed 0, ours + TF-IDF (~10 min)")
     mode.add_argument("--full", action="store_true", help="the whole grid, three seeds, every family")
-    mode.add_argument("--report", action="store_true", help="only rebuild the tables from the cache")
+    mode.add_argument("--report", action="store_true", help="only rebuild the tables from the saved runs")
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=None)
     parser.add_argument("--sizes", nargs="+", type=int, choices=SIZES, default=None)
     parser.add_argument("--noise", nargs="+", choices=tuple(NOISES), default=None)
@@ -422,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     text, summary = tables(load_records(), only=grid if args.fast else None)
     name = "detection_fast" if args.fast else "detection"
     header = (
-        f"# Detection benchmark ({'fast mode' if args.fast else 'every cached run'})\n\n"
+        f"# Detection benchmark ({'fast mode' if args.fast else 'every saved run'})\n\n"
         "Made by `benchmarks/detection.py`; higher is better everywhere. Rows are sorted by average "
         "precision. `seeds` is how many seeds the row averages (mean ± std when more than one).\n\n"
     )

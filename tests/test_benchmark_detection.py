@@ -79,7 +79,7 @@ def test_rank_mean_orders_by_both_scores():
 
 
 def test_a_real_cell_end_to_end_with_the_cheap_baseline(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(detection, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(detection, "RUNS", tmp_path / "runs")
     monkeypatch.setattr(detection, "RESULTS", tmp_path)
     args = ["--datasets", "trec", "--sizes", "500", "--noise", "uniform-10", "--seeds", "0", "--families", "tfidf"]
     assert detection.main(args) == 0
@@ -90,8 +90,8 @@ def test_a_real_cell_end_to_end_with_the_cheap_baseline(tmp_path, monkeypatch, c
     # 10% of labels are wrong, so a random ranking scores AP ~0.1; a working baseline on TREC
     # does far better. A misaligned noise mask would fall to chance.
     assert ap > 0.3
-    # A second run reads the cache instead of training again.
-    cached = next((tmp_path / "cache").glob("*.json"))
+    # A second run reads the saved record instead of training again.
+    cached = next((tmp_path / "runs").glob("*.json"))
     before = cached.stat().st_mtime_ns
     monkeypatch.setitem(detection.RUNNERS, "tfidf", lambda data, seed: pytest.fail("ran again"))
     assert detection.main(args) == 0
