@@ -463,6 +463,10 @@ def _add_report(commands: Any) -> None:
     size.add_argument("--frac", type=float, default=None, help="share of the data to list as suspects, e.g. 0.05")
     p.add_argument("--method", default=None, help="rank by another score (see `datamap_widget.metrics.SCORE_METHODS`)")
     p.add_argument("--title", default=None, help="page title (default: Data map report: RUN)")
+    p.add_argument(
+        "--text-chars", type=int, default=None, metavar="N",
+        help="characters of each suspect's text to show; longer texts are cut with a note (default: 2000)",
+    )
     p.add_argument("--output", default=None, help="HTML file to write (default: RUN/report.html)")
     p.add_argument("--png", action="store_true", help="also write the figure to RUN/datamap.png")
     p.add_argument("--svg", action="store_true", help="also write the figure to RUN/datamap.svg")
@@ -472,7 +476,7 @@ def _add_report(commands: Any) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from . import metrics
     from .chart import save_chart
-    from .report import REPORT_FILE, write_report
+    from .report import MAX_TEXT_CHARS, REPORT_FILE, write_report
 
     dmap, run, texts = _load_run(args.run)
     if args.method:
@@ -483,12 +487,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(f"--frac must be in (0, 1], got {args.frac}")
     if args.top is not None and args.top < 0:
         raise UsageError(f"--top must be >= 0, got {args.top}")
+    if args.text_chars is not None and args.text_chars < 1:
+        raise UsageError(f"--text-chars must be >= 1, got {args.text_chars}")
     output = Path(args.output) if args.output else Path(args.run) / REPORT_FILE
     if output.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--output must end in .html, got {str(output)!r}")
     title = args.title or f"Data map report: {Path(args.run).resolve().name}"
     try:
-        written = [write_report(dmap, output, texts, run=run, top=args.top, frac=args.frac, title=title)]
+        written = [
+            write_report(
+                dmap, output, texts, run=run, top=args.top, frac=args.frac, title=title,
+                max_text_chars=args.text_chars or MAX_TEXT_CHARS,
+            )
+        ]
         for flag, suffix in ((args.png, ".png"), (args.svg, ".svg")):
             if flag:
                 written.append(save_chart(dmap.chart(), Path(args.run) / f"datamap{suffix}"))
