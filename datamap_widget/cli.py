@@ -203,15 +203,20 @@ def _check_id_column(ids: Any, column: str, source: str) -> Any:
             )
         return ids.astype(np.int64)
     if ids.dtype.kind == "O":
-        kinds = pd.Series([type(v).__name__ for v in ids.to_numpy()]).value_counts()  # error path for mixed columns only
-        if len(kinds) > 1:
-            examples = {kind: ids[[type(v).__name__ == kind for v in ids]].iloc[0] for kind in kinds.index[:3]}
+        kind = pd.api.types.infer_dtype(ids, skipna=False)  # one pass in C, no Python loop
+        if kind == "string":
+            return ids
+        if kind == "integer":
+            return ids.astype(np.int64)
+        # Error path only: name a value of each type found.
+        kinds = ids.map(lambda v: type(v).__name__)
+        examples = {name: ids[kinds == name].iloc[0] for name in kinds.unique()[:3]}
+        if len(examples) > 1:
             raise UsageError(
                 f"{source}: column {column!r} mixes id types ({', '.join(f'{k} e.g. {v!r}' for k, v in examples.items())}); "
                 "use one kind: all whole numbers or all strings"
             )
-        if kinds.index[0] not in ("str", "int"):
-            raise UsageError(f"{source}: column {column!r} holds {kinds.index[0]} values; ids must be whole numbers or strings")
+        raise UsageError(f"{source}: column {column!r} holds {kinds.iloc[0]} values; ids must be whole numbers or strings")
     return ids
 
 
@@ -269,8 +274,6 @@ def _write_run_folder(out: Path, dmap: Any, texts: list[str], record: dict[str, 
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from .data import read_table, sample_path
     from .train import fine_tune
 
