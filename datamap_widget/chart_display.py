@@ -20,7 +20,9 @@ This module imports Altair at import time, so it is loaded only when a chart is 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
+import warnings
 from typing import Any
 
 import altair as alt
@@ -65,19 +67,43 @@ def _safe_json_kwds(json_kwds: dict[str, Any] | None) -> dict[str, Any]:
     return kwds
 
 
+_NO_BUNDLE = (
+    "vl-convert-python is not installed, so the chart loads Vega from a CDN and needs network; "
+    "for offline charts: pip install 'datamap_widget[export]'"
+)
+
+
+def _has_bundle() -> bool:
+    """Whether vl-convert (which carries the Vega bundle) is installed."""
+    return importlib.util.find_spec("vl_convert") is not None
+
+
 @functools.cache
 def _offline_view_class() -> type:
     """Altair's JupyterChart widget with the Vega bundle inlined, built once per process.
 
     A subclass, so Altair's own ``JupyterChart`` (and whatever the user configured for it)
-    is left as it was.
+    is left as it was. Without vl-convert it is Altair's widget as is: still no data in a
+    script, but Vega comes from a CDN (a warning says so).
     """
 
     class OfflineJupyterChart(alt.JupyterChart):
         pass
 
-    OfflineJupyterChart.enable_offline(True)
+    if _has_bundle():
+        OfflineJupyterChart.enable_offline(True)
+    else:
+        warnings.warn(_NO_BUNDLE, stacklevel=3)
     return OfflineJupyterChart
+
+
+def _inline(inline: bool | None) -> bool:
+    if inline is None:
+        if not _has_bundle():
+            warnings.warn(_NO_BUNDLE, stacklevel=3)
+            return False
+        return True
+    return bool(inline)
 
 
 class DataMapChart(alt.ConcatChart):
@@ -94,14 +120,14 @@ class DataMapChart(alt.ConcatChart):
             return super()._repr_mimebundle_(*args, **kwds)
         return _offline_view_class()(self)._repr_mimebundle_(*args, **kwds)
 
-    def to_html(self, *args: Any, json_kwds: dict[str, Any] | None = None, inline: bool = True, **kwds: Any) -> str:
-        """Altair's ``to_html`` with script-safe JSON; the Vega bundle inlined by default (offline)."""
-        return super().to_html(*args, json_kwds=_safe_json_kwds(json_kwds), inline=inline, **kwds)
+    def to_html(self, *args: Any, json_kwds: dict[str, Any] | None = None, inline: bool | None = None, **kwds: Any) -> str:
+        """Altair's ``to_html`` with script-safe JSON; the Vega bundle inlined unless ``inline=False`` (offline)."""
+        return super().to_html(*args, json_kwds=_safe_json_kwds(json_kwds), inline=_inline(inline), **kwds)
 
     def save(self, fp: Any, format: str | None = None, *args: Any, json_kwds: dict[str, Any] | None = None, inline: bool | None = None, **kwds: Any) -> None:
         """Altair's ``save``; HTML gets script-safe JSON and, unless ``inline=False``, the Vega bundle inlined."""
         is_html = format == "html" or (format is None and str(getattr(fp, "name", fp)).lower().endswith((".html", ".htm")))
         if is_html:
-            super().save(fp, "html", *args, json_kwds=_safe_json_kwds(json_kwds), inline=True if inline is None else inline, **kwds)
+            super().save(fp, "html", *args, json_kwds=_safe_json_kwds(json_kwds), inline=_inline(inline), **kwds)
         else:
             super().save(fp, format, *args, json_kwds=json_kwds, inline=bool(inline), **kwds)

@@ -210,3 +210,21 @@ def _offline_view():
     from datamap_widget.chart_display import _offline_view_class
 
     return _offline_view_class()
+
+
+def test_without_vl_convert_the_chart_still_shows_and_saves_safely_and_says_it_needs_network(monkeypatch, tmp_path):
+    from datamap_widget import chart_display
+
+    monkeypatch.setattr(chart_display, "_has_bundle", lambda: False)
+    chart_display._offline_view_class.cache_clear()
+    try:
+        chart = _payload_map().chart()
+        with pytest.warns(UserWarning, match=r"pip install 'datamap_widget\[export\]'"):
+            bundle = chart._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in (bundle[0] if isinstance(bundle, tuple) else bundle)
+        with pytest.warns(UserWarning, match="needs network"):
+            chart.save(tmp_path / "map.html")
+        html = (tmp_path / "map.html").read_text()
+        assert "cdn.jsdelivr" in html and PAYLOAD not in html and "\\u003c/script\\u003e" in html
+    finally:
+        chart_display._offline_view_class.cache_clear()
