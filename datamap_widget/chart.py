@@ -23,6 +23,7 @@ from . import metrics
 if TYPE_CHECKING:  # pragma: no cover
     import altair as alt
 
+    from .chart_display import DataMapChart
     from .datamap import DataMap
 
 __all__ = ["MAX_POINTS", "datamap_chart", "save_chart", "chart_to_svg", "EXPORT_FORMATS"]
@@ -97,7 +98,7 @@ def datamap_chart(
     width: int = 420,
     height: int = 420,
     title: str | None = None,
-) -> "alt.ConcatChart":
+) -> "DataMapChart":
     """The data map of ``dmap`` as an Altair chart with marginal histograms.
 
     Parameters
@@ -113,11 +114,15 @@ def datamap_chart(
 
     Returns
     -------
-    An ``altair.ConcatChart``: ``chart.save("map.png")`` / ``.svg`` export it through
+    A :class:`~datamap_widget.chart_display.DataMapChart` (an ``altair.ConcatChart`` that
+    displays offline in a notebook and escapes ids and labels in its HTML, see that module):
+    ``chart.save("map.png")`` / ``.svg`` export it through
     vl-convert, as does :func:`save_chart`. Its inline data is bounded (at most
     ``max(max_points, bins**2)`` rows plus the histograms) whatever the size of ``dmap``.
     """
     import altair as alt
+
+    from .chart_display import DataMapChart
 
     max_points = _check_positive_int("max_points", max_points)
     bins = _check_positive_int("bins", bins)
@@ -253,7 +258,8 @@ def datamap_chart(
         .properties(width=margin, height=margin, title=alt.TitleParams("correctness", fontSize=11, anchor="start"))
     )
     chart = (
-        alt.concat(top, corner, main, right, columns=2, spacing=8)
+        # DataMapChart is alt.concat's ConcatChart, shown offline and safe with untrusted strings.
+        DataMapChart(concat=[top, corner, main, right], columns=2, spacing=8)
         .resolve_scale(color="independent", opacity="independent")
         .properties(
             title=alt.TitleParams(

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -71,22 +73,53 @@ def format_suspects(rows: Any, texts: Any = None, width: int = 60) -> str:
     return "\n".join(lines)
 
 
+def _unreadable(path: Path, error: Exception, what: str) -> UsageError:
+    detail = " ".join(str(error).split())[:200] or type(error).__name__
+    return UsageError(f"{path} could not be read as {what} ({type(error).__name__}: {detail}); was the run folder damaged?")
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What reading a damaged or foreign file raises: I/O, parse and missing-column errors."""
+    import pyarrow
+
+    return (OSError, ValueError, KeyError, TypeError, IndexError, pyarrow.ArrowException)
+
+
 def _load_run(folder: str) -> tuple[Any, dict[str, Any], Any]:
-    """The DataMap, run record and texts (a Series by id, or None) of a run folder."""
+    """The DataMap, run record and texts (a Series by id, or None) of a run folder.
+
+    Any file of the folder that is damaged (empty, truncated, a folder, not Parquet/JSON,
+    missing columns) is a one-line UsageError naming it, never a traceback.
+    """
     import pandas as pd
 
     from .datamap import DataMap
 
     path = Path(folder)
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a run folder: {'it is a file' if path.exists() else 'it does not exist'} (make one with `datamap train --out`)")
     if not (path / DATAMAP_FILE).exists():
         raise UsageError(f"{path} is not a run folder: {DATAMAP_FILE} is missing (make one with `datamap train`)")
-    dmap = DataMap.read_parquet(str(path / DATAMAP_FILE))
-    run = json.loads((path / RUN_FILE).read_text()) if (path / RUN_FILE).exists() else {}
+    try:
+        dmap = DataMap.read_parquet(str(path / DATAMAP_FILE))
+    except _read_errors() as error:
+        raise _unreadable(path / DATAMAP_FILE, error, "a data map") from error
+    run: dict[str, Any] = {}
+    if (path / RUN_FILE).exists():
+        try:
+            run = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise _unreadable(path / RUN_FILE, error, "a run record (JSON)") from error
+        if not isinstance(run, dict):
+            raise UsageError(f"{path / RUN_FILE} holds a JSON {type(run).__name__}, not the run record (an object)")
     texts = None
     if (path / TEXTS_FILE).exists():
-        frame = pd.read_parquet(path / TEXTS_FILE)
-        ids = frame["id"].astype(str) if dmap.ids.dtype.kind in "US" else frame["id"]
-        texts = pd.Series(frame["text"].to_numpy(), index=ids)
+        try:
+            frame = pd.read_parquet(path / TEXTS_FILE)
+            ids = frame["id"].astype(str) if dmap.ids.dtype.kind in "USO" else frame["id"]
+            texts = pd.Series(frame["text"].to_numpy(), index=ids)
+        except _read_errors() as error:
+            raise _unreadable(path / TEXTS_FILE, error, "texts (columns id, text)") from error
     return dmap, run, texts
 
 
@@ -138,6 +171,7 @@ def _pick_columns(frame: Any, args: argparse.Namespace, source: str) -> tuple[An
         ids = frame[args.id_column]
         if ids.isna().any():
             raise UsageError(f"{source}: column {args.id_column!r} has {int(ids.isna().sum())} missing id(s)")
+        ids = _check_id_column(ids, args.id_column, source)
         if ids.duplicated().any():
             dupes = ids[ids.duplicated()].astype(str).unique()[:5].tolist()
             raise UsageError(f"{source}: column {args.id_column!r} has repeated ids, e.g. {dupes}")
@@ -152,9 +186,94 @@ def _pick_columns(frame: Any, args: argparse.Namespace, source: str) -> tuple[An
     return texts.astype(str).tolist(), labels.tolist(), (list(range(len(frame))) if ids is None else ids.tolist())
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
+def _check_id_column(ids: Any, column: str, source: str) -> Any:
+    """Ids as all ints or all strings; whole floats (a CSV's 1.0) become ints, others are refused."""
+    import numpy as np
     import pandas as pd
 
+    if ids.dtype.kind == "b":
+        raise UsageError(f"{source}: column {column!r} holds True/False, not ids; ids must be whole numbers or strings")
+    if ids.dtype.kind == "f":
+        values = ids.to_numpy()
+        fractional = ~np.isfinite(values) | (values != np.round(values))
+        if fractional.any():
+            raise UsageError(
+                f"{source}: column {column!r} holds fractional ids (e.g. {float(values[fractional][0])!r}); "
+                "ids must be whole numbers or strings"
+            )
+        return ids.astype(np.int64)
+    if ids.dtype.kind == "O":
+        kind = pd.api.types.infer_dtype(ids, skipna=False)  # one pass in C, no Python loop
+        if kind == "string":
+            return ids
+        if kind == "integer":
+            return ids.astype(np.int64)
+        # Error path only: name a value of each type found.
+        kinds = ids.map(lambda v: type(v).__name__)
+        examples = {name: ids[kinds == name].iloc[0] for name in kinds.unique()[:3]}
+        if len(examples) > 1:
+            raise UsageError(
+                f"{source}: column {column!r} mixes id types ({', '.join(f'{k} e.g. {v!r}' for k, v in examples.items())}); "
+                "use one kind: all whole numbers or all strings"
+            )
+        raise UsageError(f"{source}: column {column!r} holds {kinds.iloc[0]} values; ids must be whole numbers or strings")
+    return ids
+
+
+def _check_device(device: str | None) -> None:
+    """Refuse a device torch does not know or this machine does not have, before any training."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as error:
+        raise UsageError(f"--device {device!r} is not a device torch knows ({error}); use cpu, cuda, cuda:0, mps…") from None
+    if parsed.type == "cpu":
+        return
+    backend = getattr(torch, parsed.type, None) if parsed.type != "mps" else getattr(torch.backends, "mps", None)
+    available = getattr(backend, "is_available", None)
+    if available is None or not available():
+        raise UsageError(f"--device {device}: no {parsed.type} device is available on this machine; use --device cpu (or leave it out)")
+    count = getattr(backend, "device_count", None)
+    if parsed.index is not None and count is not None and parsed.index >= count():
+        raise UsageError(f"--device {device}: this machine has {count()} {parsed.type} device(s) (0 to {count() - 1})")
+
+
+def _prepare_out(out: Path) -> bool:
+    """Make sure ``--out`` can take the run before training; returns whether it was created here."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a folder (it is created if missing)")
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".datamap-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        if created:
+            _remove_if_empty(out)
+        raise UsageError(f"--out {out} cannot be written ({error.strerror or error}); nothing was trained") from None
+    return created
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()  # only succeeds when empty: a user's files are never removed
+    except OSError:
+        pass
+
+
+def _write_run_folder(out: Path, dmap: Any, texts: list[str], record: dict[str, Any]) -> None:
+    import pandas as pd
+
+    dmap.to_parquet(str(out / DATAMAP_FILE))
+    pd.DataFrame({"id": dmap.ids, "text": texts}).to_parquet(out / TEXTS_FILE, index=False)
+    (out / RUN_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
     from .data import read_table, sample_path
     from .train import fine_tune
 
@@ -173,9 +292,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     texts, labels, ids = _pick_columns(frame, args, str(path))
     if args.true_label_column and args.true_label_column not in frame.columns:
         raise UsageError(f"{path} has no column {args.true_label_column!r} (--true-label-column)")
+    _check_device(args.device)
 
+    # Every output is checked before training, so a bad one costs seconds, not a run.
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    created = _prepare_out(out)
+    if args.store:
+        with _open_store(args.store) as store:
+            _store_call(args.store, store.check_writable, args.dataset)
     print(f"datamap: training on {len(texts)} examples from {path} ({len(set(map(str, labels)))} classes)", file=sys.stderr)
     try:
         run = fine_tune(
@@ -191,12 +315,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
             device=args.device,
             progress=not args.quiet,
         )
-    except ValueError as error:
+    except (ValueError, TypeError) as error:
+        if created:
+            _remove_if_empty(out)  # bad input leaves no empty --out folder behind
         raise UsageError(str(error)) from error
+    except BaseException:
+        if created:
+            _remove_if_empty(out)
+        raise
     dmap = run.datamap
     written = time.perf_counter()
-    dmap.to_parquet(str(out / DATAMAP_FILE))
-    pd.DataFrame({"id": dmap.ids, "text": texts}).to_parquet(out / TEXTS_FILE, index=False)
     frame_out = dmap.frame
     summary: dict[str, Any] = {
         "categories": frame_out["category"].value_counts().to_dict(),
@@ -228,15 +356,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "timings": {**run.timings, "write_s": round(time.perf_counter() - written, 3)},
         "summary": summary,
     }
-    (out / RUN_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n")
+    failures: list[str] = []
+    try:
+        _write_run_folder(out, dmap, texts, record)
+    except OSError as error:
+        # A finished run is never thrown away: write it where we can, and say where.
+        fallback = Path(tempfile.mkdtemp(prefix="datamap-run-"))
+        _write_run_folder(fallback, dmap, texts, record)
+        failures.append(f"could not write the run to {out} ({error.strerror or error}); it was written to {fallback} instead")
+        out = fallback
     saved_line = None
     if args.store:
-        with _open_store(args.store) as store:
-            run_id = _store_call(
-                args.store, store.save_run, dmap, args.dataset, model=run.settings.get("model"),
-                settings=record["settings"], summary=summary,
-            )
-        saved_line = f"saved run {run_id} of dataset {args.dataset!r} to {store.url}"
+        try:
+            with _open_store(args.store) as store:
+                run_id = _store_call(
+                    args.store, store.save_run, dmap, args.dataset, model=run.settings.get("model"),
+                    settings=record["settings"], summary=summary,
+                )
+            saved_line = f"saved run {run_id} of dataset {args.dataset!r} to {store.url}"
+        except UsageError as error:
+            failures.append(f"the run was not saved to the store ({error}); it is in {out}")
 
     texts_by_id = dict(zip(dmap.ids.tolist(), texts))
     print(f"Top {args.top} suspects (highest mislabel_score first; method {dmap.method}):")
@@ -247,7 +386,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(found_line)
     if saved_line:
         print(saved_line)
-    return 0
+    for failure in failures:
+        print(f"datamap: error: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 # ------------------------------------------------------------------------------ suspects
@@ -325,6 +466,10 @@ def _add_report(commands: Any) -> None:
     size.add_argument("--frac", type=float, default=None, help="share of the data to list as suspects, e.g. 0.05")
     p.add_argument("--method", default=None, help="rank by another score (see `datamap_widget.metrics.SCORE_METHODS`)")
     p.add_argument("--title", default=None, help="page title (default: Data map report: RUN)")
+    p.add_argument(
+        "--text-chars", type=int, default=None, metavar="N",
+        help="characters of each suspect's text to show; longer texts are cut with a note (default: 2000)",
+    )
     p.add_argument("--output", default=None, help="HTML file to write (default: RUN/report.html)")
     p.add_argument("--png", action="store_true", help="also write the figure to RUN/datamap.png")
     p.add_argument("--svg", action="store_true", help="also write the figure to RUN/datamap.svg")
@@ -334,7 +479,7 @@ def _add_report(commands: Any) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from . import metrics
     from .chart import save_chart
-    from .report import REPORT_FILE, write_report
+    from .report import MAX_TEXT_CHARS, REPORT_FILE, write_report
 
     dmap, run, texts = _load_run(args.run)
     if args.method:
@@ -345,12 +490,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(f"--frac must be in (0, 1], got {args.frac}")
     if args.top is not None and args.top < 0:
         raise UsageError(f"--top must be >= 0, got {args.top}")
+    if args.text_chars is not None and args.text_chars < 1:
+        raise UsageError(f"--text-chars must be >= 1, got {args.text_chars}")
     output = Path(args.output) if args.output else Path(args.run) / REPORT_FILE
     if output.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--output must end in .html, got {str(output)!r}")
     title = args.title or f"Data map report: {Path(args.run).resolve().name}"
     try:
-        written = [write_report(dmap, output, texts, run=run, top=args.top, frac=args.frac, title=title)]
+        written = [
+            write_report(
+                dmap, output, texts, run=run, top=args.top, frac=args.frac, title=title,
+                max_text_chars=args.text_chars or MAX_TEXT_CHARS,
+            )
+        ]
         for flag, suffix in ((args.png, ".png"), (args.svg, ".svg")):
             if flag:
                 written.append(save_chart(dmap.chart(), Path(args.run) / f"datamap{suffix}"))
@@ -477,7 +629,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"datamap: error: {error}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, PermissionError) as error:
+    except OSError as error:  # e.g. a report written into a missing or read-only folder
         print(f"datamap: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover

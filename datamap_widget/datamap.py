@@ -290,7 +290,7 @@ class DataMap:
         ``path`` is a folder (``report.html`` is written in it) or an ``.html`` file;
         ``texts`` shows each suspect's text (Series by id, mapping, or sequence in map
         order). Keywords go to :func:`datamap_widget.report.write_report` (``run``, ``top``,
-        ``frac``, ``title``, ``chart_options``).
+        ``frac``, ``title``, ``chart_options``, ``max_text_chars``).
         """
         from .report import write_report
 

@@ -25,13 +25,21 @@ from . import metrics
 if TYPE_CHECKING:  # pragma: no cover
     from .datamap import DataMap
 
-__all__ = ["REPORT_FILE", "DEFAULT_TOP", "write_report", "render_report", "align_texts"]
+__all__ = ["REPORT_FILE", "DEFAULT_TOP", "MAX_TEXT_CHARS", "write_report", "render_report", "align_texts"]
 
 #: File name :func:`write_report` uses when given a folder.
 REPORT_FILE = "report.html"
 
 #: Suspects listed by default.
 DEFAULT_TOP = 100
+
+#: Characters of each text shown by default; the rest is cut with a note saying how much.
+#: A page of 100 suspects stays a few hundred kB and opens at once whatever the texts
+#: hold (one 1 MB text without spaces used to stall the page for minutes).
+MAX_TEXT_CHARS = 2_000
+
+#: Characters of an id or a label name shown before it is cut the same way.
+MAX_NAME_CHARS = 200
 
 _CSS = """
 :root { --ink: #1f2328; --muted: #59636e; --line: #d8dee4; --band: #f6f8fa; --accent: #8250df; }
@@ -54,7 +62,10 @@ tbody tr:nth-child(even) td { background: #fbfcfd; }
 td.diag { background: #eef7ee !important; font-weight: 600; }
 td.off { color: #b3261e; }
 table.suspects { width: 100%; }
-table.suspects td.text { white-space: pre-wrap; word-break: break-word; min-width: 280px; }
+table.suspects { table-layout: fixed; }
+table.suspects td { overflow-wrap: anywhere; }
+table.suspects td.text { white-space: pre-wrap; width: 45%; }
+.cut { color: var(--muted); font-style: italic; white-space: normal; }
 code, td.id { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 """
@@ -63,6 +74,15 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 def _e(value: Any) -> str:
     """HTML-escape any value shown on the page (ids, labels, texts and settings are untrusted)."""
     return html.escape(str(value), quote=True)
+
+
+def _clip(value: Any, limit: int) -> str:
+    """Escaped ``value``, cut after ``limit`` characters with a note of how many were left out."""
+    text = str(value)
+    if len(text) <= limit:
+        return _e(text)
+    left = len(text) - limit
+    return f'{_e(text[:limit])}<span class="cut"> … {left:,} more characters not shown ({len(text):,} in all)</span>'
 
 
 def align_texts(dmap: "DataMap", texts: Any) -> pd.Series | None:
@@ -204,7 +224,7 @@ def _run_section(run: Mapping[str, Any] | None) -> str:
     return "<h3>Run settings</h3>" + _table(["setting", "value"], rows, cls="settings")
 
 
-def _suspects_section(dmap: "DataMap", rows: pd.DataFrame, texts: pd.Series | None, label: str) -> str:
+def _suspects_section(dmap: "DataMap", rows: pd.DataFrame, texts: pd.Series | None, label: str, text_chars: int) -> str:
     out = [f"<h2>Top suspects</h2><p class=\"muted\">{_e(label)}, highest mislabel score first "
            f"(score method <code>{_e(dmap.method)}</code>: {_e(metrics.SCORE_METHODS[dmap.method])}).</p>"]
     if not len(rows):
@@ -222,9 +242,9 @@ def _suspects_section(dmap: "DataMap", rows: pd.DataFrame, texts: pd.Series | No
         differs = pd.notna(suggested) and str(suggested) != str(row["label"])
         cells = [
             str(rank),
-            f'<td class="id">{_e(example_id)}</td>',
-            _e(row["label"]),
-            f'<td class="off">{_e(suggested)}</td>' if differs else _e("" if pd.isna(suggested) else suggested),
+            f'<td class="id">{_clip(example_id, MAX_NAME_CHARS)}</td>',
+            _clip(row["label"], MAX_NAME_CHARS),
+            f'<td class="off">{_clip(suggested, MAX_NAME_CHARS)}</td>' if differs else _clip("" if pd.isna(suggested) else suggested, MAX_NAME_CHARS),
             f"{row['mislabel_score']:.3f}",
             f"{row['confidence']:.3f}",
             f"{row['variability']:.3f}",
@@ -233,7 +253,8 @@ def _suspects_section(dmap: "DataMap", rows: pd.DataFrame, texts: pd.Series | No
         ]
         if texts is not None:
             text = shown.get(example_id)
-            cells.append(f'<td class="text">{"" if text is None or (isinstance(text, float) and np.isnan(text)) else _e(text)}</td>')
+            missing = text is None or (isinstance(text, float) and np.isnan(text))
+            cells.append(f'<td class="text">{"" if missing else _clip(text, text_chars)}</td>')
         body.append(cells)
     out.append(_table(header, body, numeric, cls="suspects"))
     return "".join(out)
@@ -251,6 +272,7 @@ def render_report(
     frac: float | None = None,
     title: str = "Data map report",
     chart_options: Mapping[str, Any] | None = None,
+    max_text_chars: int = MAX_TEXT_CHARS,
 ) -> str:
     """The report as an HTML string (see :func:`write_report` for the parameters)."""
     from .chart import chart_to_svg, datamap_chart
@@ -259,6 +281,8 @@ def render_report(
         raise TypeError(f"title must be a str, got {type(title).__name__}")
     if run is not None and not isinstance(run, Mapping):
         raise TypeError(f"run must be a mapping (the run.json record) or None, got {type(run).__name__}")
+    if isinstance(max_text_chars, bool) or not isinstance(max_text_chars, (int, np.integer)) or max_text_chars < 1:
+        raise ValueError(f"max_text_chars must be a positive int, got {max_text_chars!r}")
     if top is None and frac is None:
         top = DEFAULT_TOP
     rows = dmap.suspects(frac=frac, top=top)
@@ -303,7 +327,7 @@ def render_report(
         "</div></div>",
         _confusion_section(frame, dmap.label_names),
         _run_section(run),
-        _suspects_section(dmap, rows, aligned, listed),
+        _suspects_section(dmap, rows, aligned, listed, int(max_text_chars)),
         f"<footer>Made by datamap_widget on {_e(generated)}. Texts are shown as plain text.</footer>",
         "</main></body></html>",
     ]
@@ -320,6 +344,7 @@ def write_report(
     frac: float | None = None,
     title: str = "Data map report",
     chart_options: Mapping[str, Any] | None = None,
+    max_text_chars: int = MAX_TEXT_CHARS,
 ) -> Path:
     """Write a self-contained HTML report of ``dmap`` and return its path.
 
@@ -336,6 +361,9 @@ def write_report(
         top :data:`DEFAULT_TOP`). Reviewed examples are left out.
     title : page title.
     chart_options : keyword arguments for :func:`datamap_widget.chart.datamap_chart`.
+    max_text_chars : characters of each text shown (default :data:`MAX_TEXT_CHARS`); a
+        longer text is cut with a note of how much was left out, so the page stays small
+        and quick to open. Ids and label names are cut after :data:`MAX_NAME_CHARS`.
 
     The page has no script and loads nothing: the figure is inline SVG.
     """
@@ -343,6 +371,8 @@ def write_report(
     if target.suffix.lower() not in (".html", ".htm"):
         target.mkdir(parents=True, exist_ok=True)
         target = target / REPORT_FILE
-    page = render_report(dmap, texts, run=run, top=top, frac=frac, title=title, chart_options=chart_options)
+    page = render_report(
+        dmap, texts, run=run, top=top, frac=frac, title=title, chart_options=chart_options, max_text_chars=max_text_chars
+    )
     target.write_text(page, encoding="utf-8")
     return target

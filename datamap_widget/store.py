@@ -40,7 +40,10 @@ Exceptions::
         └── ReviewConflict             expected_label differs from the current label;
                                        .ids and .current name the conflicting examples.
 
-Bad arguments raise ValueError / TypeError naming the argument.
+Bad arguments raise ValueError / TypeError naming the argument. Text (dataset names, ids,
+labels, reviewers) must be storable on every backend: no NUL character, no lone surrogate,
+dataset names at most :data:`MAX_DATASET_LENGTH` characters; SQLite and PostgreSQL refuse
+the same values with the same ValueError.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ import pandas as pd
 from . import metrics
 from .datamap import DataMap, check_suspect_size, rank_suspects
 
-__all__ = ["Store", "StoreError", "ReviewConflict", "SCHEMA_VERSION", "MIGRATIONS", "ACTIONS", "default_url"]
+__all__ = ["Store", "StoreError", "ReviewConflict", "SCHEMA_VERSION", "MIGRATIONS", "ACTIONS", "MAX_DATASET_LENGTH", "default_url"]
 
 #: Actions a review row may carry. ``undo`` cancels the example's latest confirmed/relabeled
 #: review (the widget's undo) and restores ``new_label``.
@@ -211,9 +214,48 @@ def default_url() -> str:
     return os.environ.get("DATAMAP_DB") or "datamap.db"
 
 
+def _userinfo(url: str) -> tuple[str, str, str] | None:
+    """``(prefix, userinfo, rest)`` of a URL with credentials, split at the LAST ``@`` of its
+    authority (before any query), so a password holding an unencoded ``@`` stays whole."""
+    match = re.match(r"^([A-Za-z][\w+.\-]*:/*)([^?]*)", str(url))
+    if not match or "@" not in match.group(2):
+        return None
+    head, body = match.group(1), match.group(2)
+    at = body.rindex("@")
+    return head, body[:at], str(url)[len(head) + at:]
+
+
 def _mask(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
-    return re.sub(r"^([A-Za-z][\w+.\-]*:/*[^:/@]*:)[^@]*@", r"\1***@", str(url))
+    """The URL with any password replaced by ``***`` (all of it, whatever characters it holds)."""
+    parts = _userinfo(url)
+    if parts is None or ":" not in parts[1]:
+        return str(url)
+    head, userinfo, rest = parts
+    return f"{head}{userinfo.split(':', 1)[0]}:***{rest}"
+
+
+def _encode_password_at(raw: str) -> str:
+    """``raw`` with ``@`` inside its password percent-encoded, as the user meant it.
+
+    SQLAlchemy splits credentials at the first ``@``, so ``user:p@ss@host`` would connect to
+    host ``ss@host`` and show ``ss`` in every message.
+    """
+    parts = _userinfo(raw)
+    # Only a "scheme://user:password@host" URL; never a SQLite path ("sqlite:///...").
+    if parts is None or not parts[0].endswith("://") or parts[0].endswith(":///") or ":" not in parts[1] or "@" not in parts[1]:
+        return raw
+    head, userinfo, rest = parts
+    user, password = userinfo.split(":", 1)
+    return f"{head}{user}:{password.replace('@', '%40')}{rest}"
+
+
+def _hide(message: str, password: str | None) -> str:
+    """``message`` with the password masked: wherever it stands alone, and anywhere if long."""
+    if not password:
+        return message
+    if len(password) >= 4:
+        return message.replace(password, "***")
+    return re.sub(rf"(?<![A-Za-z0-9]){re.escape(password)}(?![A-Za-z0-9])", "***", message)
 
 
 def _json_default(value: Any) -> Any:
@@ -284,6 +326,7 @@ class Store:
         # so a typo such as "postgresql:/host/db" is reported, not created as a file.
         if not re.match(r"^[A-Za-z][A-Za-z0-9+.\-]+:", raw):
             raw = "sqlite:///" + str(Path(raw).expanduser())
+        raw = _encode_password_at(raw)
         try:
             url = make_url(raw)
         except (ArgumentError, ValueError) as error:
@@ -346,8 +389,7 @@ class Store:
     def _explain(self, error: Exception) -> StoreError:
         """A StoreError naming the URL and the likely cause of a driver error."""
         message = str(getattr(error, "orig", None) or error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        if self._password:
-            message = message.replace(self._password, "***")
+        message = _hide(message, self._password)
         low = message.lower()
         if "readonly" in low or "read-only" in low or "read only" in low:
             cause = "the database is read-only (file permissions, a read-only mount or mode=ro): make it writable or copy it"
@@ -357,13 +399,19 @@ class Store:
             cause = "the file cannot be opened or created (missing folder or no permission)"
         elif "not a database" in low or "malformed" in low:
             cause = "the file is not a SQLite database"
+        # The server answered: say what it refused before guessing that it is unreachable
+        # (psycopg prefixes every refusal with "connection failed").
+        elif "password authentication" in low or "authentication failed" in low:
+            cause = "the server refused the user name or password"
+        elif re.search(r'role "[^"]*" does not exist', low):
+            cause = "the server has no such user (role): check the user name in the URL"
+        elif re.search(r'database "[^"]*" does not exist', low):
+            cause = "the database does not exist on that server: create it first (createdb)"
+        elif "permission denied" in low or "not permitted to log in" in low:
+            cause = "the server refused access to that database for this user"
         elif any(s in low for s in ("connection refused", "could not connect", "connection failed", "timeout", "timed out",
                                     "name or service", "no route", "could not translate", "server closed")):
             cause = "the server is unreachable: is it running, and are host and port right?"
-        elif "password authentication" in low or "authentication failed" in low:
-            cause = "the server refused the user name or password"
-        elif "does not exist" in low and "database" in low:
-            cause = "the database does not exist on that server: create it first (createdb)"
         else:
             cause = "the database reported an error"
         return StoreError(f"store {self._masked}: {cause} ({type(getattr(error, 'orig', None) or error).__name__}: {message})")
@@ -424,7 +472,7 @@ class Store:
         ours = names & {"runs", "cartography", "reviews"}
         if "meta" in names:
             row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
-            version = int(row[0]) if row else 0
+            version = _parse_version(row[0], self._masked) if row else 0
         elif ours:
             raise StoreError(
                 f"store {self._masked}: the database has tables {sorted(ours)} but no datamap_widget 'meta' table: "
@@ -439,6 +487,23 @@ class Store:
             )
         return version
 
+    def check_writable(self, dataset: str) -> None:
+        """Raise :class:`StoreError` now if a run of ``dataset`` could not be saved (read-only
+        file, no INSERT permission…), so a long job learns it before it starts. Writes nothing."""
+        from sqlalchemy.exc import IntegrityError
+
+        dataset = _check_dataset(dataset)
+
+        class _RollBack(Exception):
+            pass
+
+        try:
+            with self._tx(write=True) as conn:
+                self._ensure_dataset(conn, dataset)
+                raise _RollBack  # leaves the transaction, undoing the probe
+        except (_RollBack, IntegrityError):
+            return
+
     @property
     def schema_version(self) -> int:
         """The schema version of the open store."""
@@ -446,7 +511,8 @@ class Store:
 
         meta = self._t["meta"]
         with self._tx() as conn:
-            return int(conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar_one())
+            value = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar_one()
+        return _parse_version(value, self._masked)
 
     def close(self) -> None:
         """Release the database connections. The store cannot be used afterwards."""
@@ -483,17 +549,23 @@ class Store:
         dataset = _check_dataset(dataset)
         if model is not None and not isinstance(model, str):
             raise TypeError(f"model must be a str or None, got {type(model).__name__}")
+        if model is not None:
+            _check_text(model, "model")
+        _check_texts(list(dmap.label_names), "dmap.label_names")
         for name, value in (("settings", settings), ("summary", summary)):
             if value is not None and not isinstance(value, Mapping):
                 raise TypeError(f"{name} must be a dict or None, got {type(value).__name__}")
         id_type = "str" if dmap.ids.dtype.kind in "USO" else "int"
         if id_type == "int" and dmap.ids.dtype.kind not in "iu":
             raise TypeError(f"dmap.ids must be str or int, got dtype {dmap.ids.dtype}")
+        example_ids = dmap.ids.astype(str).tolist()
+        if id_type == "str":  # before dmap.frame, which cannot even hold a lone surrogate
+            _check_texts(example_ids, "dmap.ids")
         frame = dmap.frame
         n, passes = len(dmap), dmap.n_passes
         layout = [[name, np.asarray(dmap.trajectories[name]).dtype.newbyteorder("<").str] for name in metrics.TRAJECTORY_FIELDS]
         columns = {
-            "example_id": dmap.ids.astype(str).tolist(),
+            "example_id": example_ids,
             "position": range(n),
             "label": frame["label"].astype(str).tolist(),
             "confidence": _nullable(frame["confidence"]),
@@ -905,10 +977,62 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: Longest dataset name, in characters: the ``VARCHAR(255)`` of ``runs``/``reviews``/``datasets``,
+#: checked here so SQLite (which ignores the length) and PostgreSQL accept the same names.
+MAX_DATASET_LENGTH = 255
+
+
+def _parse_version(value: Any, masked: str) -> int:
+    """The ``schema_version`` row as an int; a StoreError when the row is damaged."""
+    try:
+        version = int(str(value).strip())
+    except ValueError:
+        version = -1
+    if version < 0:
+        raise StoreError(
+            f"store {masked}: the schema version in table 'meta' is {str(value)[:40]!r}, not a version number: "
+            "the store is damaged; restore it from a backup, or set it to the right version (see MIGRATIONS)"
+        )
+    return version
+
+
+def _bad_text(text: str) -> str | None:
+    """Why ``text`` cannot be stored as text on every backend, or None if it can.
+
+    PostgreSQL text cannot hold NUL, and UTF-8 cannot encode a lone surrogate (from a
+    broken decode); both are refused on SQLite too, so a store never depends on its backend.
+    """
+    if "\x00" in text:
+        return f"holds a NUL character (\\x00) at position {text.index(chr(0))}"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return f"holds a lone surrogate {text[error.start]!r} at position {error.start} (not valid Unicode text)"
+    return None
+
+
+def _check_text(text: str, where: str) -> str:
+    why = _bad_text(text)
+    if why is not None:
+        raise ValueError(f"{where} {why}; the store keeps text only, got {text[:60]!r}")
+    return text
+
+
+def _check_texts(texts: list[str], where: str) -> list[str]:
+    """Check many strings at once: one pass over their concatenation, a loop only to name a bad one."""
+    if _bad_text("".join(texts)) is not None:
+        i = next(k for k, text in enumerate(texts) if _bad_text(text) is not None)
+        _check_text(texts[i], f"{where}[{i}]")
+    return texts
+
+
 def _check_dataset(dataset: Any) -> str:
     if not isinstance(dataset, str) or not dataset.strip():
         raise ValueError(f"dataset must be a non-empty str naming the dataset, got {dataset!r}")
-    return dataset
+    if len(dataset) > MAX_DATASET_LENGTH:
+        raise ValueError(f"dataset must be at most {MAX_DATASET_LENGTH} characters, got {len(dataset)}: {dataset[:40]!r}...")
+    return _check_text(dataset, "dataset")
 
 
 def _check_label(value: Any, where: str) -> str | None:
@@ -918,7 +1042,7 @@ def _check_label(value: Any, where: str) -> str | None:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise TypeError(f"{where} must be a label name (str) or None, got {type(value).__name__} {value!r}")
-    return str(value)
+    return _check_text(str(value), where)
 
 
 def _check_review(i: int, row: Any) -> dict[str, Any]:
@@ -936,6 +1060,8 @@ def _check_review(i: int, row: Any) -> dict[str, Any]:
         example_id = example_id.item()
     if isinstance(example_id, bool) or not isinstance(example_id, (str, int)):
         raise TypeError(f"{where}['example_id'] must be a str or int, got {type(example_id).__name__} {example_id!r}")
+    if isinstance(example_id, str):
+        _check_text(example_id, f"{where}['example_id']")
     action = row["action"]
     if action not in ACTIONS:
         raise ValueError(f"{where}['action'] must be one of {list(ACTIONS)}, got {action!r}")
@@ -946,6 +1072,8 @@ def _check_review(i: int, row: Any) -> dict[str, Any]:
     reviewer = row.get("reviewer")
     if reviewer is not None and not isinstance(reviewer, str):
         raise TypeError(f"{where}['reviewer'] must be a str or None, got {type(reviewer).__name__}")
+    if reviewer is not None:
+        _check_text(reviewer, f"{where}['reviewer']")
     at = row.get("at")
     if at is None:
         at = _now()

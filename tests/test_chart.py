@@ -157,3 +157,74 @@ def test_bad_arguments_name_the_argument(tmp_path):
         dmap.chart(title=3)
     with pytest.raises(TypeError, match="colour"):
         dmap.chart(colour="label")
+
+
+# ------------------------------------------------------------------ untrusted strings, offline display
+# (the browser half of these checks is tests/e2e/test_chart_browser.py)
+
+PAYLOAD = "</script><img src=x onerror=alert(document.domain)><!--&amp;"
+
+
+def _payload_map():
+    ids = np.array([f"{PAYLOAD}{i}" for i in range(20)], dtype=object)
+    return random_datamap(20, ids=ids, label_names=[f"{PAYLOAD}neg", "pos", "neu"])
+
+
+def test_chart_html_never_holds_markup_from_ids_or_labels_and_keeps_them_exact(tmp_path):
+    import json
+    import re
+
+    chart = _payload_map().chart(title=PAYLOAD)
+    chart.save(tmp_path / "map.html")
+    for html in (chart.to_html(), (tmp_path / "map.html").read_text(encoding="utf-8")):
+        scripts = re.findall(r"<script[^>]*>(.*?)</script>", html, flags=re.S)
+        data_script = [s for s in scripts if "const spec" in s]
+        assert len(data_script) == 1, "the spec must stay inside one script element"
+        assert "<" not in data_script[0] and "&" not in data_script[0] and PAYLOAD not in html
+        # The escaped JSON still reads back as the exact strings.
+        spec = json.loads(re.search(r"const spec = (\{.*?\});\n", data_script[0], flags=re.S).group(1))
+        rows = next(rows for rows in spec["datasets"].values() if rows and "id" in rows[0])
+        assert {r["id"] for r in rows} == {f"{PAYLOAD}{i}" for i in range(20)}
+        assert f"{PAYLOAD}neg" in {r["label"] for r in rows}
+        # Offline: the Vega bundle is inlined, nothing is loaded from a CDN.
+        assert "cdn.jsdelivr" not in html and "<script src" not in html
+
+
+def test_chart_in_a_notebook_is_an_offline_widget_without_inline_script(monkeypatch):
+    import altair as alt
+
+    chart = _payload_map().chart()
+    bundle = chart._repr_mimebundle_()
+    bundle = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert "application/vnd.jupyter.widget-view+json" in bundle and "text/html" not in bundle
+    view = _offline_view()
+    assert "https://" not in view._esm.split("\n", 3)[0] and "esm.sh" not in view._esm
+    # Altair's own JupyterChart is left as the user had it (online by default).
+    assert "esm.sh" in alt.JupyterChart._esm
+    # A renderer the user chose that keeps data out of scripts is respected.
+    with alt.renderers.enable("json"):
+        assert "application/json" in chart._repr_mimebundle_()[0]
+
+
+def _offline_view():
+    from datamap_widget.chart_display import _offline_view_class
+
+    return _offline_view_class()
+
+
+def test_without_vl_convert_the_chart_still_shows_and_saves_safely_and_says_it_needs_network(monkeypatch, tmp_path):
+    from datamap_widget import chart_display
+
+    monkeypatch.setattr(chart_display, "_has_bundle", lambda: False)
+    chart_display._offline_view_class.cache_clear()
+    try:
+        chart = _payload_map().chart()
+        with pytest.warns(UserWarning, match=r"pip install 'datamap_widget\[export\]'"):
+            bundle = chart._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in (bundle[0] if isinstance(bundle, tuple) else bundle)
+        with pytest.warns(UserWarning, match="needs network"):
+            chart.save(tmp_path / "map.html")
+        html = (tmp_path / "map.html").read_text()
+        assert "cdn.jsdelivr" in html and PAYLOAD not in html and "\\u003c/script\\u003e" in html
+    finally:
+        chart_display._offline_view_class.cache_clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -155,3 +156,162 @@ def test_suspects_on_a_folder_that_is_not_a_run(tmp_path, capsys):
 def test_data_and_sample_are_exclusive(tmp_path, capsys):
     code, err = run_cli(["train", "--out", str(tmp_path)], capsys)
     assert code == 2 and "DATA (a file) or --sample" in err
+
+
+# ------------------------------------------------------------------ damaged run folders, bad ids, outputs
+
+
+def _one_line_error(code, err):
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and "Traceback" not in err, err
+    errors = [line for line in lines if line.startswith("datamap: error: ")]
+    # One error line, last; at most the "training on …" progress line before it.
+    assert len(errors) == 1 and lines[-1] == errors[0] and len(lines) <= 2, err
+    return errors[0]
+
+
+@pytest.fixture
+def good_run(tmp_path):
+    from synthetic_maps import random_datamap
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    dmap = random_datamap(20)
+    dmap.to_parquet(str(folder / "datamap.parquet"))
+    pd.DataFrame({"id": dmap.ids, "text": [f"text {i}" for i in range(20)]}).to_parquet(folder / "texts.parquet")
+    (folder / "run.json").write_text(json.dumps({"settings": {}}))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "name, damage, said",
+    [
+        ("datamap.parquet", b"", "datamap.parquet could not be read as a data map"),
+        ("datamap.parquet", b"PAR1 this is not parquet", "datamap.parquet could not be read as a data map"),
+        ("datamap.parquet", "dir", "datamap.parquet could not be read as a data map"),
+        ("datamap.parquet", "frame-without-columns", "datamap.parquet could not be read as a data map"),
+        ("run.json", b"{not json", "run.json could not be read as a run record"),
+        ("run.json", b"[1, 2]", "run.json holds a JSON list, not the run record"),
+        ("texts.parquet", b"garbage", "texts.parquet could not be read as texts"),
+        ("texts.parquet", "frame-without-columns", "texts.parquet could not be read as texts"),
+    ],
+)
+def test_a_damaged_run_folder_gives_a_one_line_error(good_run, capsys, name, damage, said):
+    target = good_run / name
+    target.unlink()
+    if damage == "dir":
+        target.mkdir()
+    elif damage == "frame-without-columns":
+        pd.DataFrame({"other": [1, 2]}).to_parquet(target)
+    else:
+        target.write_bytes(damage)
+    for command in (["suspects", str(good_run)], ["report", str(good_run)], ["export", str(good_run), "--out", "-"]):
+        line = _one_line_error(*run_cli(command, capsys))
+        assert said in line, line
+
+
+def _data(tmp_path, ids, name="d.jsonl"):
+    path = tmp_path / name
+    n = len(ids)
+    pd.DataFrame({"id": ids, "text": [f"text number {i}" for i in range(n)], "label": ["x", "y"] * (n // 2)}).to_json(
+        path, orient="records", lines=True
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "ids, said",
+    [
+        ([1, "a", 2, "b"], "mixes id types (int e.g. 1, str e.g. 'a')"),
+        ([1.5, 2.0, 3.0, 4.0], "fractional ids (e.g. 1.5)"),
+        ([True, False, True, False], "holds True/False"),
+    ],
+)
+def test_mixed_float_or_boolean_ids_are_refused_before_anything_is_written(tmp_path, capsys, ids, said):
+    out = tmp_path / "o"
+    line = _one_line_error(*run_cli(["train", str(_data(tmp_path, ids)), "--out", str(out)], capsys))
+    assert said in line and not out.exists(), line
+
+
+def test_bad_input_found_by_training_leaves_no_empty_out_folder(tmp_path, capsys):
+    path = tmp_path / "one.jsonl"
+    pd.DataFrame({"text": ["a", "b", "c"], "label": ["x", "x", "x"]}).to_json(path, orient="records", lines=True)
+    out = tmp_path / "new" / "o"
+    assert "single class" in _one_line_error(*run_cli(["train", str(path), "--out", str(out)], capsys))
+    assert not out.exists()
+    # A folder the user made (with their files) is left as it was.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    run_cli(["train", str(path), "--out", str(mine)], capsys)
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+
+class FakeTraining:
+    """Stands in for fine_tune (seconds instead of minutes); can break the output folder mid-run."""
+
+    def __init__(self, break_out: Path | None = None):
+        self.calls = 0
+        self.break_out = break_out
+
+    def __call__(self, texts, labels, ids, **settings):
+        from synthetic_maps import random_datamap
+
+        from datamap_widget.train import TrainingRun
+
+        self.calls += 1
+        if self.break_out is not None:  # the disk goes away while training runs
+            import shutil
+
+            shutil.rmtree(self.break_out)
+            self.break_out.write_text("now a file")
+        dmap = random_datamap(len(ids), n_classes=2, ids=np.array(ids), label_names=sorted(set(labels)))
+        return TrainingRun(dmap, {"model": "fake", **settings}, {"total_s": 1.0}, "cpu", [0.5])
+
+
+def test_an_output_error_after_training_keeps_the_run_and_says_where(tmp_path, capsys, monkeypatch):
+    import datamap_widget.train
+
+    out = tmp_path / "o"
+    fake = FakeTraining(break_out=out)
+    monkeypatch.setattr(datamap_widget.train, "fine_tune", fake)
+    code = main(["train", str(_data(tmp_path, [f"d{i}" for i in range(8)])), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert fake.calls == 1 and code == 1 and "Traceback" not in err
+    line = [line for line in err.splitlines() if line.startswith("datamap: error:")][0]
+    assert f"could not write the run to {out}" in line and "it was written to" in line
+    saved = Path(line.split("it was written to ")[1].split(" instead")[0])
+    assert sorted(DataMap.read_parquet(str(saved / "datamap.parquet")).ids.tolist()) == [f"d{i}" for i in range(8)]
+    assert (saved / "run.json").exists() and (saved / "texts.parquet").exists()
+
+
+def test_every_output_is_checked_before_training(tmp_path, capsys, monkeypatch):
+    import torch
+
+    import datamap_widget.train
+    from datamap_widget import Store
+
+    fake = FakeTraining()
+    monkeypatch.setattr(datamap_widget.train, "fine_tune", fake)
+    data = str(_data(tmp_path, [f"d{i}" for i in range(8)]))
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    db = tmp_path / "maps.db"
+    Store(db).close()
+    read_only = f"sqlite:///file:{db}?mode=ro&uri=true"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cases = [
+        (["--out", str(a_file)], f"--out {a_file} is a file"),
+        (["--out", str(a_file / "sub")], "cannot be written"),
+        (["--out", str(tmp_path / "o1"), "--store", read_only, "--dataset", "d"], "read-only"),
+        (["--out", str(tmp_path / "o2"), "--device", "cuda"], "no cuda device is available on this machine"),
+        (["--out", str(tmp_path / "o3"), "--device", "gpu7"], "'gpu7' is not a device torch knows"),
+    ]
+    for extra, said in cases:
+        line = _one_line_error(*run_cli(["train", data, "--quiet", *extra], capsys))
+        assert said in line, line
+    assert fake.calls == 0, "training ran although an output was unusable"
+    assert a_file.read_text() == "x"
+    # With good outputs, the same command trains once and writes the folder.
+    assert main(["train", data, "--quiet", "--out", str(tmp_path / "ok")]) == 0 and fake.calls == 1
+    assert (tmp_path / "ok" / "datamap.parquet").exists()

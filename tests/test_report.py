@@ -221,3 +221,67 @@ def test_report_handles_int_ids_and_missing_texts(tmp_path):
     assert main(["report", str(folder), "--top", "50"]) == 0
     page = (folder / "report.html").read_text()
     assert page.count('<td class="id">') == 50 and "first" in page
+
+
+# ------------------------------------------------------------------------------ huge texts
+
+MB = 1_000_000
+
+
+def _huge_texts(dmap, n_huge: int) -> pd.Series:
+    """The top ``n_huge`` suspects get 1 MB texts without a single space; the rest short ones."""
+    texts = pd.Series([f"short text {i}" for i in range(len(dmap))], index=dmap.ids, dtype=object)
+    for rank, example_id in enumerate(dmap.suspects(top=n_huge).index):
+        texts[example_id] = (f"{rank}-" + "unbroken" * (MB // 8))[:MB]
+    return texts
+
+
+def test_cli_report_of_100_suspects_with_1mb_texts_stays_small_and_says_what_was_cut(tmp_path, capsys):
+    dmap = random_datamap(150, seed=14)
+    folder = _run_folder(tmp_path, dmap, _huge_texts(dmap, 100))
+    assert main(["report", str(folder), "--top", "100"]) == 0
+    page = (folder / "report.html").read_text()
+    assert len(page.encode()) < 1_500_000  # was 100 MB: every text in full
+    assert page.count("998,000 more characters not shown (1,000,000 in all)") == 100
+    assert main(["report", str(folder), "--top", "100", "--text-chars", "50", "--output", str(tmp_path / "short.html")]) == 0
+    short = (tmp_path / "short.html").read_text()
+    assert short.count("999,950 more characters not shown") == 100 and len(short) < len(page)
+    assert main(["report", str(folder), "--text-chars", "0"]) == 2
+    assert "--text-chars must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_short_texts_ids_and_labels_are_shown_whole():
+    dmap = random_datamap(30, seed=15, label_names=["a" * 200, "b", "c"])
+    texts = pd.Series(["t" * 2_000] * 30, index=dmap.ids)
+    page = render_report(dmap, texts, top=30)
+    assert "more characters not shown" not in page and "t" * 2_000 in page
+    with pytest.raises(ValueError, match="max_text_chars must be a positive int, got 0"):
+        render_report(dmap, texts, max_text_chars=0)
+
+
+def test_report_with_eight_1mb_texts_opens_wrapped_in_chromium_and_runs_no_payload(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    ids = np.array([f"ex{i}" for i in range(60)], dtype=object)
+    ids[5] = "<img src=x onerror=window.__xss=1;alert(1)>"
+    dmap = random_datamap(60, seed=16, ids=ids, label_names=["</table><script>window.__xss=2</script>", "b", "c"])
+    texts = _huge_texts(dmap, 8)
+    path = dmap.report(tmp_path, texts, top=60)
+    dialogs: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(path.as_uri(), wait_until="load", timeout=60_000)  # minutes before the cap
+            page.wait_for_timeout(300)
+            overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+            cut_notes = page.locator("table.suspects .cut").count()
+            body = page.inner_text("body")
+            xss = page.evaluate("() => window.__xss === undefined")
+        finally:
+            browser.close()
+    assert overflow <= 0, f"unbroken text widens the page by {overflow}px"
+    assert cut_notes == 8
+    assert dialogs == [] and xss
+    assert ids[5] in body and "</table><script>window.__xss=2</script>" in body
