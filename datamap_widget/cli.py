@@ -24,6 +24,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import __version__
+from .dependencies import MissingExtraError
+
 __all__ = ["main"]
 
 DATAMAP_FILE = "datamap.parquet"
@@ -462,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="datamap",
         description="Find mislabeled examples from training dynamics (Dataset Cartography).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(commands)
@@ -478,6 +482,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"datamap: error: {error}", file=sys.stderr)
         return 2
     except (FileNotFoundError, PermissionError) as error:
+        print(f"datamap: error: {error}", file=sys.stderr)
+        return 2
+    except MissingExtraError as error:
         print(f"datamap: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover
