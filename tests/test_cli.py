@@ -13,7 +13,7 @@ from datamap_widget.cli import main
 from datamap_widget.data import load_sample
 
 # Committed with the tests (see tests/data/README.md), so a clone alone runs them.
-TREC = Path(__file__).resolve().parent / "data" / "trec_train_256.jsonl"
+TREC = Path(__file__).resolve().parent / "data" / "trec.jsonl"
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,7 @@ def test_sdist_keeps_benchmark_records_tests_and_sources_but_no_node_modules(dis
     assert records, "the repository has benchmark records to ship"
     assert set(records) <= set(names), sorted(set(records) - set(names))[:5]
     for needed in ("LICENSE", "README.md", "pyproject.toml", "datamap_widget/static/widget.js",
-                   "tests/data/trec_train_256.jsonl", "js/package.json", "js/src/widget.ts", "scripts/test.sh"):
+                   "tests/data/trec.jsonl", "js/package.json", "js/src/widget.ts", "scripts/test.sh"):
         assert needed in names, needed
     assert not [n for n in names if "node_modules" in n or n.startswith((".venv/", "runs/", "test-artifacts/"))]
 

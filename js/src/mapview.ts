@@ -328,8 +328,10 @@ export class MapView {
     ctx.restore();
     const d = this.drag;
     if (d && d.moved && this.tool !== "pan") {
+      // A faint fill of the accent by globalAlpha: a canvas cannot parse color-mix(), which
+      // custom properties hand over unevaluated.
       ctx.strokeStyle = color("--dmw-accent", "#1f77b4");
-      ctx.fillStyle = color("--dmw-lasso-fill", "rgba(31,119,180,0.08)");
+      ctx.fillStyle = ctx.strokeStyle;
       ctx.lineWidth = 1.5;
       ctx.beginPath();
       if (this.tool === "box") {
@@ -339,7 +341,9 @@ export class MapView {
         d.path.forEach(([x, y], i) => (i ? ctx!.lineTo(x, y) : ctx!.moveTo(x, y)));
         ctx.closePath();
       }
+      ctx.globalAlpha = 0.1;
       ctx.fill();
+      ctx.globalAlpha = 1;
       ctx.stroke();
     }
   }
