@@ -39,7 +39,7 @@ def test_chart_without_altair_names_the_export_extra(monkeypatch):
     assert "dmap.chart()" in str(caught.value) and "altair" in str(caught.value)
 
 
-def test_report_without_vl_convert_names_the_export_extra(monkeypatch, tmp_path, capsys):
+def test_report_without_vl_convert_names_the_export_extra(monkeypatch, tmp_path):
     from datamap_widget.chart import save_chart
 
     chart = random_datamap(20).chart()
