@@ -45,7 +45,7 @@ def __getattr__(name: str):
 
         return DataMapWidget
     if name == "DataMapCallback":
-        from .integrations.hf_trainer import DataMapCallback
+        from .integrations import DataMapCallback  # names the extra if transformers is missing
 
         return DataMapCallback
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .dependencies import require
 
 if TYPE_CHECKING:  # pragma: no cover
     import altair as alt
@@ -120,7 +121,7 @@ def datamap_chart(
     vl-convert, as does :func:`save_chart`. Its inline data is bounded (at most
     ``max(max_points, bins**2)`` rows plus the histograms) whatever the size of ``dmap``.
     """
-    import altair as alt
+    alt = require("altair", "the data map chart (dmap.chart(), datamap report)")
 
     from .chart_display import DataMapChart
 
@@ -327,18 +328,12 @@ def _region_guides(alt: Any, dmap: "DataMap", limits: Mapping[str, float], x_max
 
 
 def _vl_convert() -> Any:
-    try:
-        import vl_convert
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "rendering the data map (reports, SVG/PNG export) needs vl-convert-python: pip install vl-convert-python"
-        ) from error
-    return vl_convert
+    return require("vl_convert", "rendering the data map (datamap report, SVG/PNG/PDF export)")
 
 
 def _spec(chart: Any) -> tuple[dict[str, Any], str | None]:
     """The chart's Vega-Lite dict and the vl-convert version string that matches Altair's."""
-    import altair as alt
+    alt = require("altair", "rendering the data map (datamap report, SVG/PNG/PDF export)")
 
     if not hasattr(chart, "to_dict"):
         raise TypeError(f"chart must be an Altair chart, got {type(chart).__name__}")

@@ -26,6 +26,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import __version__
+from .dependencies import MissingExtraError
+
 __all__ = ["main"]
 
 DATAMAP_FILE = "datamap.parquet"
@@ -614,6 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="datamap",
         description="Find mislabeled examples from training dynamics (Dataset Cartography).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(commands)
@@ -630,6 +634,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"datamap: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # e.g. a report written into a missing or read-only folder
+        print(f"datamap: error: {error}", file=sys.stderr)
+        return 2
+    except MissingExtraError as error:
         print(f"datamap: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover

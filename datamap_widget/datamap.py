@@ -335,7 +335,8 @@ def _open(path: Any, mode: str):
     """Open a local path or an fsspec URL."""
     text = str(path)
     if "://" in text:
-        import fsspec
+        from .dependencies import require
 
+        fsspec = require("fsspec", f"opening the URL {text!r} (fsspec)")
         return fsspec.open(text, mode).open()
     return open(text, mode)

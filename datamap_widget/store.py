@@ -62,6 +62,7 @@ import pandas as pd
 
 from . import metrics
 from .datamap import DataMap, check_suspect_size, rank_suspects
+from .dependencies import require
 
 __all__ = ["Store", "StoreError", "ReviewConflict", "SCHEMA_VERSION", "MIGRATIONS", "ACTIONS", "MAX_DATASET_LENGTH", "default_url"]
 
@@ -353,6 +354,7 @@ class Store:
                 # Wait for another writer's lock rather than failing at once.
                 kwargs["connect_args"] = {"timeout": 30}
         elif backend == "postgresql":
+            require("psycopg", f"the PostgreSQL store {masked}")
             # A server restart must not leave dead pooled connections behind.
             kwargs["pool_pre_ping"] = True
             if "connect_timeout" not in url.query:

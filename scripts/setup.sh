@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Set up everything datamap_widget needs, idempotently.
-#   scripts/setup.sh          the library and the `datamap` command in .venv
-#   scripts/setup.sh --test   also the test tools: dev extras, Chromium and PostgreSQL (Debian
-#                             packages), and the widget's JavaScript toolchain (npm ci in js/)
+#   scripts/setup.sh          the library with its [train] extra (the main job: `datamap train`)
+#                             and the `datamap` command in .venv
+#   scripts/setup.sh --test   also every extra and the test tools ([dev]: marimo, build…),
+#                             Chromium and PostgreSQL (Debian packages), and the widget's
+#                             JavaScript toolchain (npm ci in js/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +24,7 @@ echo "setup: installing Python packages into .venv (a few minutes the first time
 "${PIP[@]}" "$TORCH_SPEC"
 
 if [ "${1:-}" != "--test" ]; then
-  "${PIP[@]}" "$TORCH_SPEC" -e .
+  "${PIP[@]}" "$TORCH_SPEC" -e ".[train]"
   exit 0
 fi
 

@@ -25,8 +25,16 @@ _HOMES = {
 }
 
 
+#: What each home module imports at its top, so a missing one names the extra to install.
+_NEEDS = {"hf_trainer": ("torch", "transformers"), "torch_loop": ("torch",), "distributed": ()}
+
+
 def __getattr__(name: str) -> Any:
     if name in _HOMES:
+        from ..dependencies import require
+
+        for module in _NEEDS[_HOMES[name]]:
+            require(module, f"datamap_widget.integrations.{name}")
         return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

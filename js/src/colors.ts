@@ -19,21 +19,25 @@ const REVIEWED: Rgb[] = [[170, 170, 170], [31, 119, 180]];
 const MISSING: Rgb = [200, 200, 200];
 // Viridis-like stops for correctness 0 -> 1.
 const RAMP: Rgb[] = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+// On a dark background viridis' dark end (the hard-to-learn suspects) disappears: the same hues,
+// purple -> blue -> teal -> green -> yellow, with the dark stops lifted to >= 3:1 against #111.
+const RAMP_DARK: Rgb[] = [[160, 110, 230], [100, 140, 230], [33, 165, 160], [94, 201, 98], [253, 231, 37]];
 
-export function ramp(t: number): Rgb {
+export function ramp(t: number, dark = false): Rgb {
   if (!(t >= 0)) return MISSING;
-  const v = Math.min(1, t) * (RAMP.length - 1);
-  const i = Math.min(RAMP.length - 2, Math.floor(v));
+  const stops = dark ? RAMP_DARK : RAMP;
+  const v = Math.min(1, t) * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(v));
   const f = v - i;
-  const a = RAMP[i];
-  const b = RAMP[i + 1];
+  const a = stops[i];
+  const b = stops[i + 1];
   return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f];
 }
 
 export const labelColor = (code: number): Rgb => (code >= 65535 ? MISSING : CATEGORICAL[code % CATEGORICAL.length]);
 const css = (c: Rgb) => `rgb(${Math.round(c[0])}, ${Math.round(c[1])}, ${Math.round(c[2])})`;
 
-export function legend(colorBy: string, labelNames: string[], categories: string[]): LegendEntry[] {
+export function legend(colorBy: string, labelNames: string[], categories: string[], dark = false): LegendEntry[] {
   switch (colorBy) {
     case "category":
       return categories.map((c, i) => ({ label: c, color: css(CATEGORY[i % 3]) }));
@@ -43,20 +47,22 @@ export function legend(colorBy: string, labelNames: string[], categories: string
     case "reviewed":
       return [{ label: "not reviewed", color: css(REVIEWED[0]) }, { label: "reviewed", color: css(REVIEWED[1]) }];
     default:
-      return [0, 0.25, 0.5, 0.75, 1].map((t) => ({ label: `correctness ${t}`, color: css(ramp(t)) }));
+      return [0, 0.25, 0.5, 0.75, 1].map((t) => ({ label: `correctness ${t}`, color: css(ramp(t, dark)) }));
   }
 }
 
 /**
  * RGBA per point. Points outside `visible` (a 0/1 mask, or null for all) and,
- * when something is selected, unselected points are drawn faint.
+ * when something is selected, unselected points are drawn faint. `dark`: the map's
+ * background is dark (see theme.ts), so correctness uses the lifted ramp.
  */
 export function pointColors(
   p: Points, colorBy: string, visible: Uint8Array | null, selected: Uint8Array | null, out?: Uint8Array,
+  dark = false,
 ): Uint8Array {
   const rgba = out && out.length === p.n * 4 ? out : new Uint8Array(p.n * 4);
   const lut: Rgb[] = [];
-  for (let k = 0; k < 256; k++) lut.push(ramp(k / 255));
+  for (let k = 0; k < 256; k++) lut.push(ramp(k / 255, dark));
   for (let i = 0; i < p.n; i++) {
     let c: Rgb;
     switch (colorBy) {

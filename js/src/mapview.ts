@@ -5,6 +5,7 @@
  */
 import type { Polygon } from "./lasso";
 import { homeView, panView, zoomView, type Scatter, type ScatterFactory, type View } from "./scatter";
+import { cssColor } from "./theme";
 
 export type Tool = "lasso" | "box" | "pan";
 
@@ -247,10 +248,13 @@ export class MapView {
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
     const l = MARGIN.left, t = MARGIN.top, r = w - MARGIN.right, b = h - MARGIN.bottom;
-    ctx.strokeStyle = "#888";
+    // Colours from the host theme (widget.css defines the --dmw-* names), read per frame so a
+    // theme switch shows at the next redraw; the fallbacks are the light theme's.
+    const color = (name: string, fallback: string) => cssColor(this.el, name, fallback);
+    ctx.strokeStyle = color("--dmw-map-frame", "#888");
     ctx.lineWidth = 1;
     ctx.strokeRect(l + 0.5, t + 0.5, r - l, b - t);
-    ctx.fillStyle = "#444";
+    ctx.fillStyle = color("--dmw-map-text", "#444");
     ctx.font = "11px sans-serif";
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
@@ -281,7 +285,7 @@ export class MapView {
     ctx.rect(l, t, r - l, b - t);
     ctx.clip();
     ctx.setLineDash([5, 4]);
-    ctx.strokeStyle = "rgba(80,80,80,0.7)";
+    ctx.strokeStyle = color("--dmw-map-guide", "rgba(80,80,80,0.7)");
     const [gx] = this.toPixel(this.thresholds.variability, 0);
     const [, gy] = this.toPixel(0, this.thresholds.confidence);
     ctx.beginPath();
@@ -297,7 +301,7 @@ export class MapView {
     const [ex, ey] = this.toPixel(0, 1);
     const [hx, hy] = this.toPixel(0, 0);
     ctx.font = "bold 11px sans-serif";
-    ctx.fillStyle = "rgba(40,40,40,0.75)";
+    ctx.fillStyle = color("--dmw-map-region", "rgba(40,40,40,0.75)");
     ctx.textAlign = "left";
     if (gx > l + 20 && gy > t + 10) {
       ctx.textBaseline = "top";
@@ -317,15 +321,17 @@ export class MapView {
       const [px, py] = this.toPixel(this.markers[k], this.markers[k + 1]);
       ctx.beginPath();
       ctx.arc(px, py, 7, 0, Math.PI * 2);
-      ctx.strokeStyle = k === 0 ? "#d62728" : "#111";
+      ctx.strokeStyle = k === 0 ? color("--dmw-map-hover", "#d62728") : color("--dmw-map-marker", "#111");
       ctx.lineWidth = 2;
       ctx.stroke();
     }
     ctx.restore();
     const d = this.drag;
     if (d && d.moved && this.tool !== "pan") {
-      ctx.strokeStyle = "#1f77b4";
-      ctx.fillStyle = "rgba(31,119,180,0.08)";
+      // A faint fill of the accent by globalAlpha: a canvas cannot parse color-mix(), which
+      // custom properties hand over unevaluated.
+      ctx.strokeStyle = color("--dmw-accent", "#1f77b4");
+      ctx.fillStyle = ctx.strokeStyle;
       ctx.lineWidth = 1.5;
       ctx.beginPath();
       if (this.tool === "box") {
@@ -335,7 +341,9 @@ export class MapView {
         d.path.forEach(([x, y], i) => (i ? ctx!.lineTo(x, y) : ctx!.moveTo(x, y)));
         ctx.closePath();
       }
+      ctx.globalAlpha = 0.1;
       ctx.fill();
+      ctx.globalAlpha = 1;
       ctx.stroke();
     }
   }

@@ -3,6 +3,7 @@
  * so tests inject a fake (jsdom has no WebGL) and the real one stays small:
  * positions and colours live in GPU buffers; pan and zoom only change uniforms.
  */
+import { backgroundOf } from "./theme";
 
 /** Data rectangle currently shown: [x0, x1] x [y0, y1]. */
 export interface View {
@@ -132,7 +133,9 @@ export const createWebGLScatter: ScatterFactory = (canvas) => {
     },
     draw(view, zoom = 1) {
       g.viewport(0, 0, canvas.width, canvas.height);
-      g.clearColor(1, 1, 1, 1);
+      // The map's CSS background (the host theme's, see widget.css), opaque so reads stay simple.
+      const [br, bg, bb] = backgroundOf(canvas.parentElement);
+      g.clearColor(br / 255, bg / 255, bb / 255, 1);
       g.clear(g.COLOR_BUFFER_BIT);
       if (n === 0) return;
       g.useProgram(prog);

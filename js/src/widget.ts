@@ -4,6 +4,8 @@
  * timer is removed by the cleanup `render` returns.
  */
 import { legend, pointColors } from "./colors";
+import { isDark, onThemeChange } from "./theme";
+import { placeTooltip } from "./tooltip";
 import { PointGrid, indicesInPolygon, toggle, union, type Polygon } from "./lasso";
 import { MapView, type Tool } from "./mapview";
 import { createWebGLScatter, type ScatterFactory } from "./scatter";
@@ -144,7 +146,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const labelName = (code: number) => names()[code] ?? "?";
   const table = new VirtualTable(side, {
     columns: [
-      { key: "id", title: "id", width: "5em", get: (r) => cache.get(r)?.id ?? "…", className: "dmw-c-id" },
+      { key: "id", title: "id", width: "9em", get: (r) => cache.get(r)?.id ?? "…", className: "dmw-c-id" },
       { key: "text", title: "text", width: "minmax(8em, 1fr)", get: (r) => cache.get(r)?.text ?? "", className: "dmw-c-text" },
       { key: "label", title: "label", width: "5em", get: (r) => labelName(points.labels[r]) },
       { key: "suggested", title: "suggested", width: "5em", get: (r) => labelName(points.suggested[r]) },
@@ -243,7 +245,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   function recolor(): void {
-    colorBuf = pointColors(points, sync.get("colorBy") ?? "correctness", visible, selMask, colorBuf);
+    colorBuf = pointColors(points, sync.get("colorBy") ?? "correctness", visible, selMask, colorBuf, isDark(map.el));
     map.scatter?.setColors(colorBuf);
     map.redraw();
   }
@@ -351,10 +353,13 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       tooltip.appendChild(line);
     }
     if (doc?.text) tooltip.appendChild(h("div", "dmw-tip-text", doc.text.length > 140 ? `${doc.text.slice(0, 140)}…` : doc.text));
-    const rect = mapPane.getBoundingClientRect();
-    tooltip.style.left = `${Math.min(hoverPos[0] - rect.left + 14, Math.max(0, rect.width - 260))}px`;
-    tooltip.style.top = `${hoverPos[1] - rect.top + 14}px`;
+    // Shown first so it can be measured, then placed inside the plot (flipped near its edges).
     tooltip.style.display = "block";
+    const rect = map.el.getBoundingClientRect();
+    const [left, top] = placeTooltip(hoverPos[0] - rect.left, hoverPos[1] - rect.top,
+      tooltip.offsetWidth, tooltip.offsetHeight, rect.width, rect.height);
+    tooltip.style.left = `${left}px`;
+    tooltip.style.top = `${top}px`;
   }
 
   function updateMarkers(): void {
@@ -576,7 +581,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   function renderLegend(): void {
     legendEl.replaceChildren();
-    for (const e of legend(sync.get("colorBy") ?? "correctness", names(), sync.get("categories") ?? [])) {
+    for (const e of legend(sync.get("colorBy") ?? "correctness", names(), sync.get("categories") ?? [], isDark(map.el))) {
       const item = h("div", "dmw-legend-item");
       const sw = h("span", "dmw-swatch");
       sw.style.background = e.color;
@@ -655,7 +660,14 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   // --------------------------------------------------------------- sizing
   let ro: ResizeObserver | undefined;
   const fit = () => {
-    const w = Math.max(320, Math.min(720, Math.round((root.clientWidth || 1000) * 0.48)));
+    const width = root.clientWidth || 1000;
+    // widget.css decides the layout (a container query): stacked, the map takes the full width;
+    // side by side, it leaves the table its minimum width.
+    const stacked = getComputedStyle(main).flexDirection === "column";
+    const sideMin = parseFloat(getComputedStyle(side).minWidth) || 0;
+    const w = stacked
+      ? Math.max(240, Math.min(720, width))
+      : Math.max(320, Math.min(720, Math.round(width * 0.48), width - 8 - sideMin));
     map.resize(w, 460, window.devicePixelRatio || 1);
     if (mapPane.style.width !== `${w}px`) mapPane.style.width = `${w}px`;
   };
@@ -672,7 +684,14 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   if (filters().search) runSearch(filters().search);
   showSaveStatus();
 
+  // The canvases take their colours from CSS when they draw: redraw when the host's theme changes.
+  const stopThemeWatch = onThemeChange(() => {
+    recolor();
+    renderLegend();
+  });
+
   return () => {
+    stopThemeWatch();
     ro?.disconnect();
     if (pageTimer !== undefined) clearTimeout(pageTimer);
     for (const d of disposers) d();
