@@ -25,7 +25,7 @@ import sys
 import threading
 from typing import Any, Callable
 
-__all__ = ["KernelThreadCall", "TrainingHandle"]
+__all__ = ["KernelThreadCall", "TrainingHandle", "run_pending_calls"]
 
 
 def one_line_error(error: BaseException) -> str:
@@ -137,6 +137,9 @@ class TrainingHandle:
             raise
         if not finished:
             raise TimeoutError(f"training did not end within {timeout} s; it goes on (progress: {self.progress})")
+        # The last redraw and progress were handed to the kernel's loop, which runs only after this
+        # cell: run them now, so that `handle.wait(); w.datamap` in one cell sees the final map.
+        run_pending_calls()
         if self._error is not None:
             raise self._error
         return self._result
@@ -184,7 +187,6 @@ class KernelThreadCall:
     def __init__(self, fn: Callable[[], Any], loop: Callable[[], Any] = _kernel_loop):
         self._fn = fn
         self._loop = loop
-        self._lock = threading.Lock()
         self._scheduled = False
 
     def __call__(self) -> None:
@@ -192,13 +194,39 @@ class KernelThreadCall:
         if loop is None:
             self._fn()
             return
-        with self._lock:
+        with _PENDING_LOCK:
             if self._scheduled:
                 return
             self._scheduled = True
+            _PENDING.append(self)
         loop.add_callback(self._run)
 
     def _run(self) -> None:
-        with self._lock:
+        with _PENDING_LOCK:
+            if not self._scheduled:
+                return  # already run by run_pending_calls()
             self._scheduled = False
+            _PENDING.remove(self)
         self._fn()
+
+
+_PENDING: list[KernelThreadCall] = []
+_PENDING_LOCK = threading.Lock()
+
+
+def run_pending_calls() -> int:
+    """On the main thread, run now the calls still waiting for the kernel's loop; returns how many.
+
+    :meth:`TrainingHandle.wait` does this, so a cell that waits for training sees its last redraw.
+    Elsewhere it does nothing: only the main thread may touch widget state.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return 0
+    with _PENDING_LOCK:
+        calls = list(_PENDING)
+        _PENDING.clear()
+        for call in calls:
+            call._scheduled = False
+    for call in calls:
+        call._fn()
+    return len(calls)

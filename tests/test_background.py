@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from datamap_widget import DataMap, Store, Tracker, train_datamap
-from datamap_widget.background import KernelThreadCall, TrainingHandle
+from datamap_widget.background import KernelThreadCall, TrainingHandle, run_pending_calls
 from datamap_widget.widget import PROGRESS_INTERVAL_S, DataMapWidget
 
 N_ROWS = 24
@@ -423,6 +423,18 @@ def test_calls_from_the_training_thread_run_on_the_main_thread_folded_together()
     assert loop.run_pending() == 1 and threads_seen == ["MainThread"] * 2, "a request after a run schedules again"
     call()  # on the main thread itself: at once
     assert threads_seen == ["MainThread"] * 3 and loop.run_pending() == 0
+
+
+def test_waiting_on_the_main_thread_runs_the_redraws_still_queued_for_the_kernel_loop():
+    loop = QueueLoop()
+    calls: list[str] = []
+    call = KernelThreadCall(lambda: calls.append(threading.current_thread().name), loop=lambda: loop)
+    tracker = Tracker(["a", "b"], ["x", "y"])
+    handle = TrainingHandle(tracker, lambda h: call())  # the last redraw, asked for by the training thread
+    handle.wait(30)
+    assert calls == ["MainThread"], "wait() ran the queued redraw, so `handle.wait(); w.datamap` is the final map"
+    assert loop.run_pending() == 1 and calls == ["MainThread"], "and the kernel loop does not run it twice"
+    assert run_pending_calls() == 0
 
 
 # ------------------------------------------------------------------ relabels during training
