@@ -212,11 +212,13 @@ def fine_tune(
             scheduler.step()
             tracker.record([ids[r] for r in rows], logits.detach())
             correct += int((logits.argmax(dim=1) == targets).sum()) if device == "cpu" else 0
-            if bar.n % 10 == 0:  # .item() waits for the device: not every step
+            step = start // batch_size + 1
+            if (epoch * steps_per_epoch + step - 1) % 10 == 0:  # .item() waits for the device: not every step
+                # (counted here, not by the bar: a disabled bar, as in the background, never counts)
                 loss_value = loss.item()
                 bar.set_description(f"epoch {epoch + 1}/{epochs} loss {loss_value:.3f}")
             bar.update(1)
-            tracker.set_progress(step=start // batch_size + 1, loss=loss_value)
+            tracker.set_progress(step=step, loss=loss_value)
             if stop_requested is not None and stop_requested():
                 stopped = True
                 break

@@ -123,6 +123,8 @@ def test_progress_counts_every_step_of_every_epoch(tiny_bert, rows):
     assert {p["steps"] for p in seen if p["epoch"] is not None} == {STEPS}
     assert seen[0]["state"] == "running" and seen[0]["epoch"] is None  # "starting": the model loads
     assert seen[-1]["state"] == "done"
+    # The loss is read from the device on every 10th step only (each read waits for a GPU): steps 1 and 11 of 18.
+    assert len({p["loss"] for p in seen if p["loss"] is not None}) == 2
 
 
 @pytest.mark.slow
