@@ -8,6 +8,7 @@ inference pass, so mapping costs nothing on top of training.
 
 from __future__ import annotations
 
+import inspect
 import math
 import platform
 import time
@@ -330,6 +331,10 @@ def train_datamap(
     # A progress bar printed from a thread lands in whichever cell runs next: the widget and
     # handle.progress say the same thing.
     options.setdefault("progress", False)
+    try:  # a misspelt option fails here, not later in the thread
+        inspect.signature(fine_tune).bind(texts, labels, ids, tracker=tracker, **options)
+    except TypeError as error:
+        raise TypeError(f"train_datamap(): {error}; the options are those of fine_tune()") from None
 
     def train(handle: TrainingHandle) -> DataMap:
         return fine_tune(texts, labels, ids, tracker=tracker, stop_requested=lambda: handle.stop_requested, **options).datamap

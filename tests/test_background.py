@@ -187,6 +187,8 @@ def test_bad_input_raises_at_once_not_in_the_thread(rows):
         train_datamap(rows.text, ["a", "b", "c"], background=True)
     with pytest.raises(ValueError, match="epochs must be an int >= 1"):
         train_datamap(rows.text, rows.label, background=True, epochs=0)
+    with pytest.raises(TypeError, match=r"train_datamap\(\): got an unexpected keyword argument 'epoch'"):
+        train_datamap(rows.text, rows.label, ids=rows.id, background=True, epoch=3)
     with pytest.raises(TypeError, match="background must be True or False"):
         train_datamap(rows.text, rows.label, background="yes")
     with pytest.raises(TypeError, match="target must be callable"):
