@@ -323,8 +323,9 @@ def test_recording_while_another_thread_reads_never_tears_a_pass():
 def small_tracker() -> Tracker:
     ids = [f"ex{i}" for i in range(6)]
     tracker = Tracker(ids, ["neg", "pos", "neutral"] * 2)
-    tracker.record(ids, np.eye(3)[[0, 1, 2, 1, 1, 0]])
-    tracker.end_epoch()
+    for _ in range(2):  # two passes: one would warn that variability is 0
+        tracker.record(ids, np.eye(3)[[0, 1, 2, 1, 1, 0]])
+        tracker.end_epoch()
     return tracker
 
 
