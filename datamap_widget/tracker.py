@@ -22,7 +22,12 @@ import numpy as np
 
 from . import metrics
 
-__all__ = ["Tracker"]
+__all__ = ["PROGRESS_STATES", "Tracker"]
+
+#: What :attr:`Tracker.progress` ``"state"`` can say about the training that feeds the tracker.
+PROGRESS_STATES = ("idle", "running", "done", "stopped", "failed")
+_PROGRESS_COUNTS = ("epoch", "epochs", "step", "steps")
+_KEEP: Any = object()  # set_progress: "leave this field as it is"
 
 _FLOAT_FIELDS = ("gold_prob", "other_prob", "margin", "correct")
 _INT_FIELDS = ("argmax", "other_class")
@@ -130,7 +135,13 @@ class Tracker:
         self._index = _IdIndex(ids_array)
         self._passes: dict[str, list[np.ndarray]] = {name: [] for name in metrics.TRAJECTORY_FIELDS}
         self._listeners: list[Callable[[Tracker], None]] = []
+        # One lock around the pass accumulators: the training thread records and closes passes
+        # while the widget (kernel main thread) reads them. Uncontended it costs well under 1%
+        # of record() (benchmarks/background.py measures it).
         self._lock = threading.Lock()
+        self._progress: dict[str, Any] = {"state": "idle", "epoch": None, "epochs": None, "step": None,
+                                          "steps": None, "loss": None, "message": ""}
+        self._progress_listeners: list[Callable[[dict[str, Any]], None]] = []
         self._device_pass: _DevicePass | None = None
         self._reset_pass()
 
@@ -149,10 +160,11 @@ class Tracker:
     @property
     def pending(self) -> int:
         """Number of records in the current, not yet closed pass."""
-        count = int(self._count.sum())
-        if self._device_pass is not None:
-            count += self._device_pass.records
-        return count
+        with self._lock:
+            count = int(self._count.sum())
+            if self._device_pass is not None:
+                count += self._device_pass.records
+            return count
 
     # ---------------------------------------------------------------- recording
 
@@ -344,6 +356,78 @@ class Tracker:
         def unsubscribe() -> None:
             if listener in self._listeners:
                 self._listeners.remove(listener)
+
+        return unsubscribe
+
+    # ---------------------------------------------------------------- progress
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        """Where the training that feeds this tracker stands (a copy).
+
+        Keys: ``state`` (one of :data:`PROGRESS_STATES`), ``epoch`` (1-based current pass) and
+        ``epochs`` (total), ``step`` and ``steps`` (within the current pass), ``loss``, and
+        ``message`` (the error's one-line text when failed). Unknown values are None.
+        """
+        with self._lock:
+            return dict(self._progress)
+
+    def set_progress(
+        self,
+        state: str = _KEEP,
+        *,
+        epoch: int | None = _KEEP,
+        epochs: int | None = _KEEP,
+        step: int | None = _KEEP,
+        steps: int | None = _KEEP,
+        loss: float | None = _KEEP,
+        message: str = _KEEP,
+    ) -> None:
+        """Report training progress; fields not given keep their value. Listeners of
+        :meth:`subscribe_progress` (the live widget) are called in the calling thread.
+
+        ``train_datamap`` and :func:`~datamap_widget.integrations.hf_trainer.train_in_background`
+        call it for you; a hand-written loop may call it once per step::
+
+            tracker.set_progress("running", epoch=epoch + 1, epochs=3, step=i + 1, steps=len(loader))
+        """
+        update: dict[str, Any] = {}
+        if state is not _KEEP:
+            if state not in PROGRESS_STATES:
+                raise ValueError(f"state must be one of {list(PROGRESS_STATES)}, got {state!r}")
+            update["state"] = state
+        for name, value in zip(_PROGRESS_COUNTS, (epoch, epochs, step, steps)):
+            if value is _KEEP:
+                continue
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
+                raise ValueError(f"{name} must be an int >= 0 or None, got {value!r}")
+            update[name] = None if value is None else int(value)
+        if loss is not _KEEP:
+            if loss is not None:
+                try:
+                    loss = float(loss)
+                except (TypeError, ValueError):
+                    raise TypeError(f"loss must be a number or None, got {type(loss).__name__}") from None
+            update["loss"] = loss
+        if message is not _KEEP:
+            if not isinstance(message, str):
+                raise TypeError(f"message must be a str, got {type(message).__name__}")
+            update["message"] = message
+        with self._lock:
+            self._progress.update(update)
+            snapshot = dict(self._progress)
+        for listener in list(self._progress_listeners):
+            listener(snapshot)
+
+    def subscribe_progress(self, listener: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """Call ``listener(progress)`` after every :meth:`set_progress`; returns an unsubscribe function."""
+        if not callable(listener):
+            raise TypeError(f"listener must be callable, got {type(listener).__name__}")
+        self._progress_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._progress_listeners:
+                self._progress_listeners.remove(listener)
 
         return unsubscribe
 

@@ -8,19 +8,21 @@ inference pass, so mapping costs nothing on top of training.
 
 from __future__ import annotations
 
+import inspect
 import math
 import platform
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .background import TrainingHandle, one_line_error
 from .datamap import DataMap
 from .dependencies import require
 from .tracker import Tracker
 
-__all__ = ["TrainingRun", "default_model_path", "fine_tune", "train_datamap"]
+__all__ = ["TrainingHandle", "TrainingRun", "default_model_path", "fine_tune", "train_datamap"]
 
 #: Training defaults: small-data fine-tuning of a MiniLM-sized encoder.
 DEFAULTS: dict[str, Any] = {
@@ -108,6 +110,7 @@ def fine_tune(
     progress: bool = True,
     tracker: Tracker | None = None,
     keep_model: bool = False,
+    stop_requested: Callable[[], bool] | None = None,
 ) -> TrainingRun:
     """Fine-tune ``model`` on ``(texts, labels)`` and record the dynamics of every pass.
 
@@ -123,17 +126,14 @@ def fine_tune(
     device : ``"cpu"``, ``"cuda"``…; default a GPU when there is one.
     tracker : an existing :class:`Tracker` to feed (e.g. one a live widget shows).
     keep_model : return the fine-tuned model and tokenizer in the result.
+    stop_requested : checked after every step; when it returns True training ends there,
+        closing the pass in progress with the batches recorded so far (the background
+        handle's :meth:`~TrainingHandle.stop` uses it).
+
+    Progress (epoch, step, loss) is reported through ``tracker.set_progress``, so a live
+    widget shows it.
     """
-    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("max_length", max_length, 2)):
-        if int(value) != value or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
-    texts, labels, ids = _validate(texts, labels, ids)
-    if tracker is None:
-        tracker = Tracker(ids, labels, label_names)
-    elif tracker.n_examples != len(texts):
-        raise ValueError(f"tracker has {tracker.n_examples} examples but texts has {len(texts)}")
+    texts, labels, ids, tracker = _prepare(texts, labels, ids, label_names, tracker, epochs, batch_size, max_length, lr)
 
     torch = require("torch", "fine-tuning (train_datamap, datamap train)")
     require("transformers", "fine-tuning (train_datamap, datamap train)")
@@ -189,8 +189,11 @@ def fine_tune(
     bar = _progress(total_steps, progress)
     train_accuracy = []
     epoch_times = []
+    stopped = False
+    loss_value = None
     net.train()
     for epoch in range(epochs):
+        tracker.set_progress("running", epoch=epoch + 1, epochs=epochs, step=0, steps=steps_per_epoch, message="")
         epoch_start = time.perf_counter()
         order = rng.permutation(len(texts))
         correct = 0
@@ -207,14 +210,25 @@ def fine_tune(
             scheduler.step()
             tracker.record([ids[r] for r in rows], logits.detach())
             correct += int((logits.argmax(dim=1) == targets).sum()) if device == "cpu" else 0
-            if bar.n % 10 == 0:  # .item() waits for the device: not every step
-                bar.set_description(f"epoch {epoch + 1}/{epochs} loss {loss.item():.3f}")
+            step = start // batch_size + 1
+            if (epoch * steps_per_epoch + step - 1) % 10 == 0:  # .item() waits for the device: not every step
+                # (counted here, not by the bar: a disabled bar, as in the background, never counts)
+                loss_value = loss.item()
+                bar.set_description(f"epoch {epoch + 1}/{epochs} loss {loss_value:.3f}")
             bar.update(1)
+            tracker.set_progress(step=step, loss=loss_value)
+            if stop_requested is not None and stop_requested():
+                stopped = True
+                break
         tracker.end_epoch()
         epoch_times.append(time.perf_counter() - epoch_start)
-        if device == "cpu":
+        if device == "cpu" and not stopped:
             train_accuracy.append(correct / len(texts))
+        if stopped or (stop_requested is not None and epoch + 1 < epochs and stop_requested()):
+            stopped = True
+            break
     bar.close()
+    tracker.set_progress("stopped" if stopped else "done")
     finished = time.perf_counter()
     settings = {
         "model": model_path,
@@ -228,6 +242,7 @@ def fine_tune(
         "device": device,
         "n_examples": len(texts),
         "label_names": tracker.label_names,
+        "stopped_early": stopped,
     }
     timings = {
         "load_model_s": round(loaded - started, 3),
@@ -246,16 +261,82 @@ def fine_tune(
     )
 
 
-def train_datamap(texts: Sequence[str], labels: Sequence[Any], ids: Sequence[Any] | None = None, **options: Any) -> DataMap:
+def _prepare(
+    texts: Sequence[str],
+    labels: Sequence[Any],
+    ids: Sequence[Any] | None,
+    label_names: Sequence[str] | None,
+    tracker: Tracker | None,
+    epochs: Any,
+    batch_size: Any,
+    max_length: Any,
+    lr: Any,
+) -> tuple[list[str], list[Any], list[Any], Tracker]:
+    """Validate the inputs and settings and make (or check) the tracker, before any model loads."""
+    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("max_length", max_length, 2)):
+        if int(value) != value or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    texts, labels, ids = _validate(texts, labels, ids)
+    if tracker is None:
+        tracker = Tracker(ids, labels, label_names)
+    elif tracker.n_examples != len(texts):
+        raise ValueError(f"tracker has {tracker.n_examples} examples but texts has {len(texts)}")
+    return texts, labels, ids, tracker
+
+
+def train_datamap(
+    texts: Sequence[str],
+    labels: Sequence[Any],
+    ids: Sequence[Any] | None = None,
+    *,
+    background: bool = False,
+    **options: Any,
+) -> DataMap | TrainingHandle:
     """Fine-tune a classifier on ``(texts, labels)`` and return its :class:`DataMap`.
 
     Takes the same keyword options as :func:`fine_tune` (``model``, ``epochs``,
     ``batch_size``, ``max_length``, ``lr``, ``seed``, ``device``…).
 
+    With ``background=True`` training runs in a thread and a :class:`TrainingHandle` comes
+    back at once (inputs are checked before it returns): ``handle.tracker`` feeds a live
+    widget that stays usable meanwhile, ``handle.progress``, ``handle.stop()``, and
+    ``handle.wait()`` returns the DataMap (or re-raises what training raised).
+
     >>> dmap = train_datamap(df.text, df.label, ids=df.id, epochs=6)  # doctest: +SKIP
     >>> dmap.suspects(frac=0.05)  # doctest: +SKIP
+    >>> handle = train_datamap(df.text, df.label, ids=df.id, background=True)  # doctest: +SKIP
+    >>> DataMapWidget(handle, data=df)  # doctest: +SKIP
     """
-    return fine_tune(texts, labels, ids, **options).datamap
+    if not isinstance(background, bool):
+        raise TypeError(f"background must be True or False, got {background!r}")
+    if not background:
+        watched = options.get("tracker")
+        try:
+            return fine_tune(texts, labels, ids, **options).datamap
+        except BaseException as error:  # a live widget on the tracker says so, then the user sees it raised
+            if isinstance(watched, Tracker):
+                watched.set_progress("failed", message=one_line_error(error))
+            raise
+    if "stop_requested" in options:
+        raise TypeError("stop_requested is for fine_tune(); with background=True use handle.stop()")
+    checked = {key: options.get(key, DEFAULTS[key]) for key in ("epochs", "batch_size", "max_length", "lr")}
+    texts, labels, ids, tracker = _prepare(
+        texts, labels, ids, options.pop("label_names", None), options.pop("tracker", None), **checked
+    )
+    # A progress bar printed from a thread lands in whichever cell runs next: the widget and
+    # handle.progress say the same thing.
+    options.setdefault("progress", False)
+    try:  # a misspelt option fails here, not later in the thread
+        inspect.signature(fine_tune).bind(texts, labels, ids, tracker=tracker, **options)
+    except TypeError as error:
+        raise TypeError(f"train_datamap(): {error}; the options are those of fine_tune()") from None
+
+    def train(handle: TrainingHandle) -> DataMap:
+        return fine_tune(texts, labels, ids, tracker=tracker, stop_requested=lambda: handle.stop_requested, **options).datamap
+
+    return TrainingHandle(tracker, train)
 
 
 def _progress(total: int, enabled: bool):

@@ -38,7 +38,9 @@ message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import pathlib
+import time
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
@@ -49,6 +51,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
+from .background import KernelThreadCall
 from .metrics import CATEGORIES, DEFAULT_THRESHOLDS
 from .store import ReviewConflict
 
@@ -80,6 +83,8 @@ COLOR_BY = ("correctness", "category", "label", "suggested_label", "reviewed")
 #: Traits a caller may set as keyword arguments (the rest are the widget's own wire state).
 SETTABLE = ("color_by", "filters", "selected_ids", "layout")
 REVIEWED_FILTERS = ("all", "reviewed", "unreviewed")
+#: Least time between two progress messages within one epoch (the epoch's last step always goes).
+PROGRESS_INTERVAL_S = 0.2
 
 
 def _to_bytes(values: np.ndarray, dtype: np.dtype) -> bytes:
@@ -130,9 +135,11 @@ class DataMapWidget(anywidget.AnyWidget):
 
     Parameters
     ----------
-    dmap_or_tracker : DataMap or Tracker
+    dmap_or_tracker : DataMap, Tracker or TrainingHandle
         A finished map, or a tracker: then the map redraws after every
-        ``tracker.end_epoch()``, also while the training cell still runs.
+        ``tracker.end_epoch()``, also while the training cell still runs, and
+        ``progress`` follows ``tracker.progress``. A handle of background training
+        (``train_datamap(..., background=True)``) stands for its tracker.
     data : pandas.DataFrame, optional
         The user's rows. Its ``id_column`` (else its index) holds the map's ids;
         ``text_column`` holds the text shown in the table and detail pane.
@@ -170,6 +177,11 @@ class DataMapWidget(anywidget.AnyWidget):
     history_size = traitlets.Int(0, help="Actions that undo can take back.").tag(sync=True)
     has_text = traitlets.Bool(False).tag(sync=True)
     live = traitlets.Bool(False, help="Whether a tracker feeds the map.").tag(sync=True)
+    progress = traitlets.Dict(
+        default_value={"state": "idle"},
+        help="The feeding training's progress (Tracker.progress): state idle|running|done|stopped|failed, "
+        "epoch (1-based), epochs, step and steps (within the epoch), loss (or null), message.",
+    ).tag(sync=True)
 
     selected_ids = traitlets.List(help="Ids of the selected points; set it to move the selection.")
 
@@ -196,10 +208,12 @@ class DataMapWidget(anywidget.AnyWidget):
             raise ValueError("dataset must name the dataset when store is given (got dataset=None).")
         if data is not None and not isinstance(data, pd.DataFrame):
             raise TypeError(f"data must be a pandas DataFrame or None, got {type(data).__name__}.")
+        if not _is_tracker(dmap_or_tracker) and _is_tracker(getattr(dmap_or_tracker, "tracker", None)):
+            dmap_or_tracker = dmap_or_tracker.tracker  # a TrainingHandle: follow the tracker it feeds
         self._tracker = dmap_or_tracker if _is_tracker(dmap_or_tracker) else None
         if self._tracker is None and not hasattr(dmap_or_tracker, "frame"):
             raise TypeError(
-                f"dmap_or_tracker must be a DataMap or a Tracker, got {type(dmap_or_tracker).__name__}."
+                f"dmap_or_tracker must be a DataMap, a Tracker or a TrainingHandle, got {type(dmap_or_tracker).__name__}."
             )
         self._store = store
         self._dataset = dataset
@@ -213,6 +227,9 @@ class DataMapWidget(anywidget.AnyWidget):
         self._conflicts: list[dict[str, Any]] = []
         self._syncing_selection = False
         self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe_progress: Callable[[], None] | None = None
+        self._progress_key: tuple = ()
+        self._progress_sent = 0.0
         self._ids: pd.Index = pd.Index([])
         self._ids_str: pd.Series | None = None
         self._dmap: Any = None
@@ -233,7 +250,15 @@ class DataMapWidget(anywidget.AnyWidget):
             self.selected_ids = list(initial_selection)
         if self._tracker is not None:
             self.live = True
-            self._unsubscribe = self._tracker.subscribe(self._on_epoch)
+            tracker = self._tracker
+            # Passes may close in a training thread: the redraw runs on the kernel's main thread,
+            # like every action from the front end, so the two never interleave.
+            redraw = KernelThreadCall(lambda: self._on_epoch(tracker))
+            self._unsubscribe = tracker.subscribe(lambda _tracker: redraw())
+            if callable(getattr(tracker, "subscribe_progress", None)):
+                self._show_progress = KernelThreadCall(self._sync_progress)
+                self._unsubscribe_progress = tracker.subscribe_progress(self._on_progress)
+                self._sync_progress()
 
     # ------------------------------------------------------------------ data
     def _init_rows(self, dmap: Any) -> None:
@@ -338,12 +363,31 @@ class DataMapWidget(anywidget.AnyWidget):
                 stacklevel=2,
             )
 
+    def _on_progress(self, progress: dict) -> None:
+        """Tracker progress listener (any thread): at most one message per PROGRESS_INTERVAL_S within an epoch."""
+        key = (progress.get("state"), progress.get("epoch"), progress.get("message"))
+        now = time.monotonic()
+        last_step = progress.get("step") is not None and progress.get("step") == progress.get("steps")
+        if key == self._progress_key and not last_step and now - self._progress_sent < PROGRESS_INTERVAL_S:
+            return
+        self._progress_key, self._progress_sent = key, now
+        self._show_progress()
+
+    def _sync_progress(self) -> None:
+        """Copy the tracker's latest progress into the ``progress`` trait (JSON: a NaN loss is sent as null)."""
+        progress = dict(self._tracker.progress)
+        loss = progress.get("loss")
+        if loss is not None and not math.isfinite(loss):
+            progress["loss"] = None
+        self.progress = progress
+
     def close(self) -> None:
         """Stop following the tracker and close the widget."""
-        unsubscribe = getattr(self, "_unsubscribe", None)  # absent when __init__ failed early
-        if unsubscribe is not None:
-            unsubscribe()
-            self._unsubscribe = None
+        for name in ("_unsubscribe", "_unsubscribe_progress"):
+            unsubscribe = getattr(self, name, None)  # absent when __init__ failed early
+            if unsubscribe is not None:
+                unsubscribe()
+                setattr(self, name, None)
         super().close()
 
     # ------------------------------------------------------------- ids / rows

@@ -1,6 +1,7 @@
 """Feeding a :class:`~datamap_widget.Tracker` from a training loop.
 
-- :class:`DataMapCallback` (``hf_trainer``): one line for ``transformers.Trainer``;
+- :class:`DataMapCallback` (``hf_trainer``): one line for ``transformers.Trainer``, and
+  :func:`train_in_background` to run ``trainer.train()`` in a thread with a handle;
 - :class:`WithIds`, :class:`CollateWithIds` (``torch_loop``): ids travel with the
   batches of any PyTorch DataLoader;
 - :func:`gather_across_ranks` (``distributed``): DDP, torchrun and Accelerate, every rank
@@ -14,10 +15,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["CollateWithIds", "DataMapCallback", "WithIds", "gather_across_ranks", "merge_shards"]
+__all__ = ["CollateWithIds", "DataMapCallback", "WithIds", "gather_across_ranks", "merge_shards", "train_in_background"]
 
 _HOMES = {
     "DataMapCallback": "hf_trainer",
+    "train_in_background": "hf_trainer",
     "WithIds": "torch_loop",
     "CollateWithIds": "torch_loop",
     "gather_across_ranks": "distributed",

@@ -38,6 +38,11 @@ model outputs, so the callback attaches itself to the model:
    ``end_epoch`` merges the ranks (see :mod:`datamap_widget.integrations.distributed`);
    every rank, rank 0 included, then holds the whole map.
 
+5. **In the background**: ``handle = train_in_background(trainer)`` runs ``trainer.train()``
+   in a thread and returns at once with a :class:`~datamap_widget.train.TrainingHandle`
+   (progress, ``stop()`` at a step boundary, ``wait()`` returning the DataMap), so a widget on
+   the tracker stays usable while the model trains.
+
 Limits: pass the callback to ``Trainer(callbacks=[...])`` (with ``add_callback`` or
 ``model_init`` the Trainer may have decided the columns already: a ``datasets.Dataset``
 then needs ``remove_unused_columns=False``); ``nn.DataParallel`` (several GPUs in one
@@ -50,17 +55,19 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import types
 from collections.abc import Mapping
 from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from ..background import TrainingHandle
 from ..tracker import Tracker
 from .distributed import gather_across_ranks
 from .torch_loop import batch_ids
 
-__all__ = ["DataMapCallback"]
+__all__ = ["DataMapCallback", "train_in_background"]
 
 
 class DataMapCallback(TrainerCallback):
@@ -189,6 +196,67 @@ class DataMapCallback(TrainerCallback):
                     f"DataMapCallback(id_column={column!r}): the training examples have no {column!r} key "
                     f"(keys: {sorted(first)}). Add the tracker's ids to every example, or name the key with id_column="
                 )
+
+
+def train_in_background(trainer: Any, **train_kwargs: Any) -> TrainingHandle:
+    """Run ``trainer.train(**train_kwargs)`` in a thread; returns a handle at once.
+
+    ``trainer`` must carry a :class:`DataMapCallback` (``Trainer(callbacks=[DataMapCallback(tracker)])``).
+    The handle reports progress through the tracker (epoch, step within the epoch, the last
+    logged loss), ``handle.stop()`` ends training after the current step (the Trainer's
+    ``should_training_stop``; the pass in progress is closed with what it recorded), and
+    ``handle.wait()`` returns ``tracker.datamap()`` or re-raises what ``train()`` raised.
+    """
+    callbacks = getattr(getattr(trainer, "callback_handler", None), "callbacks", None)
+    if callbacks is None or not callable(getattr(trainer, "train", None)):
+        raise TypeError(f"trainer must be a transformers.Trainer, got {type(trainer).__name__}")
+    mapping = [c for c in callbacks if isinstance(c, DataMapCallback)]
+    if not mapping:
+        raise ValueError(
+            "trainer has no DataMapCallback, so nothing would be mapped; create it with "
+            "Trainer(..., callbacks=[DataMapCallback(tracker)])"
+        )
+    tracker = mapping[0].tracker
+
+    def train(handle: TrainingHandle) -> Any:
+        progress = _ReportProgress(handle)
+        trainer.add_callback(progress)
+        try:
+            trainer.train(**train_kwargs)
+        finally:
+            trainer.remove_callback(progress)
+        return tracker.datamap()
+
+    return TrainingHandle(tracker, train, name="datamap-trainer")
+
+
+class _ReportProgress(TrainerCallback):
+    """Feeds a background handle's progress from the Trainer's events and stops it when asked."""
+
+    def __init__(self, handle: TrainingHandle):
+        self.handle = handle
+        self.epoch = 0
+        self.epoch_start = 0
+        self.loss: float | None = None
+
+    def on_epoch_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+        self.epoch += 1
+        self.epoch_start = state.global_step
+        epochs = int(math.ceil(state.num_train_epochs)) if state.num_train_epochs else None
+        steps = math.ceil(state.max_steps / epochs) if epochs and state.max_steps > 0 else None
+        self.handle.tracker.set_progress(
+            "running", epoch=self.epoch, epochs=epochs, step=0, steps=steps, loss=self.loss, message=""
+        )
+
+    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs=None, **kwargs: Any):
+        if logs and isinstance(logs.get("loss"), (int, float)):
+            self.loss = float(logs["loss"])
+            self.handle.tracker.set_progress(loss=self.loss)
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+        self.handle.tracker.set_progress(step=state.global_step - self.epoch_start)
+        if self.handle.stop_requested:
+            control.should_training_stop = True
 
 
 class _CollateIdColumn:
