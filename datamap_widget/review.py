@@ -21,6 +21,7 @@ relabel b→c followed by c→a stays hidden on the run that had b.
 from __future__ import annotations
 
 import datetime as _dt
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -221,6 +222,9 @@ class ReviewSession:
         self.pending: list[dict[str, Any]] = []
         self.conflicts: list[dict[str, Any]] = []
         self.save_status = ""
+        # Widget messages may be handled on another thread than the user's cell (ipykernel 7
+        # answers them while a cell runs): one lock keeps each action and each read whole.
+        self._lock = threading.RLock()
 
     @property
     def reviewed(self) -> np.ndarray:
@@ -256,6 +260,10 @@ class ReviewSession:
     def _do(self, rows: np.ndarray, new: np.ndarray) -> None:
         if rows.size == 0:
             return
+        with self._lock:
+            self._do_locked(rows, new)
+
+    def _do_locked(self, rows: np.ndarray, new: np.ndarray) -> None:
         old = self.codes[rows].copy()
         at = _now()
         actions = np.where(new != old, "relabeled", "confirmed").astype(object)
@@ -269,9 +277,13 @@ class ReviewSession:
 
     def undo(self) -> np.ndarray | None:
         """Take back the last action; returns its rows, or None when there is nothing to undo."""
-        if not self.history:
-            return None
-        step = self.history.pop()
+        with self._lock:
+            if not self.history:
+                return None
+            step = self.history.pop()
+            return self._undo_locked(step)
+
+    def _undo_locked(self, step: dict[str, Any]) -> np.ndarray:
         rows = step["rows"]
         # The log is append-only: an "undo" row cancels the example's latest review in the
         # store (a stack, like this history) and restores the label it had before.
@@ -299,10 +311,14 @@ class ReviewSession:
     # ------------------------------------------------------------------ store
     def _write(self, rows: list[dict[str, Any]]) -> None:
         self.pending.extend(rows)
-        self.flush()
+        self._flush_locked()
 
     def flush(self) -> bool:
         """Write pending rows to the store; returns True when nothing is left pending."""
+        with self._lock:
+            return self._flush_locked()
+
+    def _flush_locked(self) -> bool:
         if self.store is None:
             self.pending.clear()
             return True
@@ -351,6 +367,10 @@ class ReviewSession:
 
         Restored reviews are not on this session's undo stack (they were made, and saved, before).
         """
+        with self._lock:
+            self._restore_locked(current, reviewed_ids)
+
+    def _restore_locked(self, current: pd.Series, reviewed_ids: Any) -> None:
         names = pd.Series(current).reindex(self.ids)
         known = (names.notna() & names.isin(self.label_names)).to_numpy()
         if known.any():
@@ -369,18 +389,20 @@ class ReviewSession:
     def changes(self) -> pd.DataFrame:
         """Actions in effect (undone ones left out), one row per example and action: id, old_label, new_label, action, at."""
         columns = ("id", "old_label", "new_label", "action", "at")
-        if not self.history:
+        with self._lock:
+            history = list(self.history)
+        if not history:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
         names = np.asarray(self.label_names, dtype=object)
-        rows = np.concatenate([s["rows"] for s in self.history])
-        sizes = [len(s["rows"]) for s in self.history]
+        rows = np.concatenate([s["rows"] for s in history])
+        sizes = [len(s["rows"]) for s in history]
         return pd.DataFrame(
             {
                 "id": self.ids[rows],
-                "old_label": names[np.concatenate([s["old_codes"] for s in self.history])],
-                "new_label": names[np.concatenate([s["new_codes"] for s in self.history])],
-                "action": np.concatenate([s["actions"] for s in self.history]),
-                "at": np.repeat([s["at"] for s in self.history], sizes),
+                "old_label": names[np.concatenate([s["old_codes"] for s in history])],
+                "new_label": names[np.concatenate([s["new_codes"] for s in history])],
+                "action": np.concatenate([s["actions"] for s in history]),
+                "at": np.repeat([s["at"] for s in history], sizes),
             }
         )
 

@@ -40,6 +40,8 @@ export interface Hooks {
   onChange(): void;
   /** An action failed and its optimistic change was taken back. */
   onRollback(message: string): void;
+  /** The kernel answered an action, `ms` after it was sent (`error` null when it was applied). */
+  onSettled?(action: Action, ms: number, error: string | null): void;
 }
 
 /** The ordered rows of the table as the controller needs them. */
@@ -106,6 +108,7 @@ export class ReviewController {
     for (const [row] of entry.action.optimistic ?? []) {
       if (this.overlay.get(row)?.seq === entry.seq) this.overlay.delete(row);
     }
+    this.hooks.onSettled?.(entry.action, this.now() - entry.sentAt, error);
     if (error !== null) this.hooks.onRollback(`Could not ${entry.action.describe ?? entry.action.method}: ${error}. The change was rolled back.`);
     this.hooks.onChange();
   }

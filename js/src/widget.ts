@@ -79,6 +79,9 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     {
       onChange: () => onReviewChange(),
       onRollback: (message) => status.show(message, "error"),
+      // A DOM event for whoever measures or automates the widget (the latency benchmark listens).
+      onSettled: (action, ms, error) =>
+        root.dispatchEvent(new CustomEvent("dmw:settled", { detail: { method: action.method, rows: [...action.rows], ms, error } })),
     },
   );
   // ------------------------------------------------------------------ DOM
