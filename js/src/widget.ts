@@ -8,6 +8,7 @@
 import { legend, pointColors } from "./colors";
 import { PointGrid, indicesInPolygon, toggle, union, type Polygon } from "./lasso";
 import { MapView, type Tool } from "./mapview";
+import { EMPTY_FILTERS, FilterBar, visibleMask } from "./filters";
 import { DetailPane, type DocDetail } from "./pane";
 import { CONFIRMED, NO_LABEL, RELABELED, ReviewController, suspectProgress, type Action } from "./review";
 import { createWebGLScatter, type ScatterFactory } from "./scatter";
@@ -31,7 +32,6 @@ interface Preview {
 const PAGE_ROWS = 200;
 /** Suspects the progress line counts when no top-k filter is set. */
 const PROGRESS_K = 50;
-const EMPTY_FILTERS: Filters = { categories: [], labels: [], suspects_k: 0, reviewed: "all", search: "" };
 
 const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "–");
 const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "–");
@@ -92,33 +92,22 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   el.appendChild(root);
   const toolbar = new Toolbar();
   const keysLine = h("div", "dmw-keys");
-  const filterBar = h("div", "dmw-filters");
+  const filterBar = new FilterBar(
+    {
+      change: (patch, delayMs) => writeFilters(patch, delayMs),
+      search: (query) => {
+        sync.write("filters", { ...filters(), search: query }, 250);
+        runSearch(query);
+      },
+      current: () => filters(),
+    },
+    listen,
+  );
+  const progressLine = filterBar.progress;
   const main = h("div", "dmw-main");
   const status = new StatusLine();
-  root.append(toolbar.el, keysLine, filterBar, main, status.el);
+  root.append(toolbar.el, keysLine, filterBar.el, main, status.el);
   for (const [tool, b] of toolbar.toolButtons) listen(b, "click", () => setTool(tool));
-
-  const catBox = h("span", "dmw-group dmw-filter-categories");
-  const labelBox = h("span", "dmw-group dmw-filter-labels");
-  const suspectsCheck = h("input", "dmw-suspects");
-  suspectsCheck.type = "checkbox";
-  const suspectsK = h("input", "dmw-suspects-k");
-  suspectsK.type = "number";
-  suspectsK.min = "1";
-  suspectsK.value = "50";
-  const suspectsLabel = h("label", "dmw-group");
-  suspectsLabel.append(suspectsCheck, document.createTextNode(" possibly mislabeled: top "), suspectsK);
-  const reviewedSelect = h("select", "dmw-filter-reviewed");
-  for (const [v, t] of [["all", "reviewed or not"], ["unreviewed", "not reviewed"], ["reviewed", "reviewed"]]) {
-    const o = h("option", "", t);
-    o.value = v;
-    reviewedSelect.appendChild(o);
-  }
-  const searchInput = h("input", "dmw-search");
-  searchInput.type = "search";
-  searchInput.placeholder = "search text or id";
-  const progressLine = h("span", "dmw-review-progress");
-  filterBar.append(catBox, labelBox, suspectsLabel, reviewedSelect, searchInput, progressLine);
 
   const mapPane = h("div", "dmw-map-pane");
   const side = h("div", "dmw-side");
@@ -194,45 +183,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     if (table.positionOf(ctl.current) < 0) table.scrollToTop();
   }
 
-  /** Which rows pass the filters (null = all), on what the screen shows. */
-  function computeVisible(): Uint8Array | null {
-    const f = filters();
-    const cats = new Set(f.categories);
-    const labs = new Set(f.labels);
-    const useCat = cats.size > 0;
-    const useLab = labs.size > 0;
-    const catCodes = (sync.get("categories") ?? []).map((c) => cats.has(c));
-    const labCodes = names().map((l) => labs.has(l));
-    const rev = f.reviewed;
-    const k = f.suspects_k > 0 ? f.suspects_k : 0;
-    if (!useCat && !useLab && rev === "all" && !k && !searchHits) return null;
-    const mask = new Uint8Array(points.n);
-    for (let i = 0; i < points.n; i++) {
-      let ok = 1;
-      if (useCat && !catCodes[points.category[i]]) ok = 0;
-      else if (useLab && !labCodes[points.labels[i]]) ok = 0;
-      else if (rev === "reviewed" && !points.reviewed[i]) ok = 0;
-      else if (rev === "unreviewed" && points.reviewed[i]) ok = 0;
-      else if (searchHits && !searchHits[i]) ok = 0;
-      mask[i] = ok;
-    }
-    if (k) {
-      // Top k suspects not yet reviewed (as DataMap.suspects), walking the score order.
-      const top = new Uint8Array(points.n);
-      let taken = 0;
-      for (let j = 0; j < points.order.length && taken < k; j++) {
-        const r = points.order[j];
-        if (points.reviewed[r]) continue;
-        top[r] = 1;
-        taken++;
-      }
-      for (let i = 0; i < points.n; i++) mask[i] &= top[i];
-    }
-    return mask;
-  }
-
   function recompute(): void {
-    visible = computeVisible();
+    visible = visibleMask(points, filters(), sync.get("categories") ?? [], names(), searchHits);
     recolor();
     rebuildTable();
   }
@@ -522,16 +474,6 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       .catch((err: Error) => status.show(`Could not preview: ${err.message}`, "error"));
   }
 
-  listen(suspectsCheck, "change", () => writeFilters({ suspects_k: suspectsCheck.checked ? Math.max(1, Number(suspectsK.value) || 50) : 0 }));
-  listen(suspectsK, "input", () => {
-    if (suspectsCheck.checked) writeFilters({ suspects_k: Math.max(1, Number(suspectsK.value) || 1) }, 250);
-  });
-  listen(reviewedSelect, "change", () => writeFilters({ reviewed: reviewedSelect.value as Filters["reviewed"] }));
-  listen(searchInput, "input", () => {
-    sync.write("filters", { ...filters(), search: searchInput.value }, 250);
-    runSearch(searchInput.value);
-  });
-
   listen(root, "mousedown", (e: MouseEvent) => {
     const t = e.target as HTMLElement;
     if (t && !["INPUT", "SELECT", "TEXTAREA", "BUTTON", "OPTION"].includes(t.tagName)) root.focus({ preventScroll: true });
@@ -608,46 +550,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     toolbar.colorSelect.value = sync.get("colorBy") ?? "correctness";
     toolbar.setLabels(names());
     keysLine.textContent = keyLegend(names());
-    const chips = (box: HTMLElement, values: string[], chosen: string[], key: "categories" | "labels") => {
-      box.replaceChildren();
-      if (values.length > 12) {
-        // Many labels: a compact multi-select instead of a wall of checkboxes.
-        const sel = h("select", `dmw-multi dmw-multi-${key}`);
-        sel.multiple = true;
-        sel.size = 3;
-        sel.title = `Filter by ${key} (ctrl/shift-click for several; none = all)`;
-        for (const v of values) {
-          const o = h("option", "", v);
-          o.value = v;
-          o.selected = chosen.includes(v);
-          sel.appendChild(o);
-        }
-        sel.addEventListener("change", () => writeFilters({ [key]: [...sel.selectedOptions].map((o) => o.value) } as Partial<Filters>));
-        box.appendChild(sel);
-        return;
-      }
-      for (const v of values) {
-        const lab = h("label", "dmw-chip");
-        const cb = h("input");
-        cb.type = "checkbox";
-        cb.value = v;
-        cb.checked = chosen.includes(v);
-        cb.addEventListener("change", () => {
-          const cur = new Set(filters()[key]);
-          if (cb.checked) cur.add(v);
-          else cur.delete(v);
-          writeFilters({ [key]: values.filter((x) => cur.has(x)) } as Partial<Filters>);
-        });
-        lab.append(cb, document.createTextNode(` ${v}`));
-        box.appendChild(lab);
-      }
-    };
-    chips(catBox, sync.get("categories") ?? [], f.categories, "categories");
-    chips(labelBox, names(), f.labels, "labels");
-    suspectsCheck.checked = f.suspects_k > 0;
-    if (f.suspects_k > 0) suspectsK.value = String(f.suspects_k);
-    reviewedSelect.value = f.reviewed;
-    if (searchInput.value !== f.search) searchInput.value = f.search;
+    filterBar.render(f, sync.get("categories") ?? [], names());
     renderLegend();
     renderPasses();
   }
