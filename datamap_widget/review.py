@@ -438,7 +438,6 @@ class ReviewSession:
             values = column.to_numpy(dtype=object, copy=True)
             values[where] = [by_name[n] for n in new_names]
             out[label_column] = pd.Categorical(values, categories=column.cat.categories, ordered=dtype.ordered)
-            out[label_column] = out[label_column].set_axis(out.index)
             return out
         if pd.api.types.is_integer_dtype(dtype):
             lookup = self._int_codes(df, rows, matched, label_column, codes, new_names)

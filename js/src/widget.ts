@@ -483,6 +483,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const key = e.key;
+    if (t?.tagName === "BUTTON" && (key === "Enter" || key === " ")) return; // the button's own click
     const current = ctl.current;
     if (key === "j" || key === "ArrowDown" || key === "k" || key === "ArrowUp") {
       ctl.move(table, key === "j" || key === "ArrowDown" ? 1 : -1);
