@@ -16,7 +16,8 @@ anywidget nor transformers (the latter takes seconds).
 from importlib.metadata import PackageNotFoundError, version
 
 from .datamap import DataMap
-from .store import ReviewConflict, Store, StoreError
+from .review import ReviewConflict
+from .store import Store, StoreError
 from .tracker import Tracker
 from .train import train_datamap
 

@@ -15,13 +15,16 @@ Example ids are stored as text with an id-type marker (``str`` or ``int``) so th
 round-trip. The schema is versioned (table ``meta``, key ``schema_version``) and migrated
 forward on open by an ordered list of migrations (:data:`MIGRATIONS`).
 
-Review rule: an example whose latest (not undone) review is *confirmed* or *relabeled* is
+Review rule (the rules live in :mod:`datamap_widget.review`, which this module applies in
+SQL's place): an example whose latest (not undone) review is *confirmed* or *relabeled* is
 left out of :meth:`Store.suspects` and marked by :meth:`Store.apply_reviews` as long as its
-label is unchanged since that review: the run's given label equals the label the review
-left it with, or, for the run the review was made on and runs saved before the review, the
-label the reviewer saw. A run saved later with a label other than the one the review left
-resurfaces the example. *skipped* changes nothing; *undo* cancels the example's latest
-review and restores ``new_label``.
+label is unchanged since the review: the run's label equals the label the latest review
+left, or, for the run a review was made on and runs saved before it, a label one of the
+example's live reviews saw (so b→c then c→a stays reviewed). A run saved later with another
+label resurfaces the example. *skipped* changes nothing; *undo* cancels the example's latest
+review and restores ``new_label``. A review row written without ``run`` is recorded with
+the dataset's latest run at write time, so "made on or after this run" follows the log's
+own order, never clock seconds.
 
 Writes of reviews are atomic check-and-append: PostgreSQL locks the dataset's row in
 ``datasets`` (``SELECT … FOR UPDATE``), SQLite takes the write lock up front
@@ -63,13 +66,10 @@ import pandas as pd
 from . import metrics
 from .datamap import DataMap, check_suspect_size, rank_suspects
 from .dependencies import require
+from .review import ACTIONS, REVIEW_ACTIONS, ReviewConflict, check_run, hidden_by_reviews, review_state
 
 __all__ = ["Store", "StoreError", "ReviewConflict", "SCHEMA_VERSION", "MIGRATIONS", "ACTIONS", "MAX_DATASET_LENGTH", "default_url"]
 
-#: Actions a review row may carry. ``undo`` cancels the example's latest confirmed/relabeled
-#: review (the widget's undo) and restores ``new_label``.
-ACTIONS = ("confirmed", "relabeled", "skipped", "undo")
-_REVIEW_ACTIONS = ("confirmed", "relabeled")
 _ROW_KEYS = {"example_id", "action", "old_label", "new_label", "reviewer", "at", "run", "expected_label"}
 
 #: Rows per statement when writing a run through a generic (non-PostgreSQL) driver.
@@ -80,27 +80,6 @@ _IN_CHUNK = 2_000
 
 class StoreError(RuntimeError):
     """The database cannot be opened or used; the message names the URL (password masked) and the likely cause."""
-
-
-class ReviewConflict(ValueError):
-    """Some rows' ``expected_label`` differs from the example's current label; nothing of the batch was written.
-
-    Attributes
-    ----------
-    ids : list of the conflicting example ids.
-    current : dict id -> the current label (None when the store knows no label for it).
-    """
-
-    def __init__(self, dataset: str, ids: list[Any], current: dict[Any, Any], expected: dict[Any, Any]):
-        self.dataset = dataset
-        self.ids = ids
-        self.current = current
-        shown = ", ".join(f"{i!r}: expected {expected[i]!r}, current {current[i]!r}" for i in ids[:5])
-        more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
-        super().__init__(
-            f"{len(ids)} review(s) in dataset {dataset!r} conflict with a change made meanwhile ({shown}{more}); "
-            "nothing of this batch was written: reload the current labels and review again"
-        )
 
 
 # ---------------------------------------------------------------------------------- schema
@@ -661,7 +640,7 @@ class Store:
         codes = pd.Categorical(labels_text, categories=names).codes.astype(np.int64)
         trajectories = _unpack(blobs, run["trajectory_layout"], len(rows), run["n_passes"])
         dmap = DataMap(ids, codes, names, trajectories, run["method"], run["thresholds"])
-        hidden = _hidden(_review_state(log), np.asarray(ids_text, dtype=object), np.asarray(labels_text, dtype=object),
+        hidden = hidden_by_reviews(review_state(log), np.asarray(ids_text, dtype=object), np.asarray(labels_text, dtype=object),
                          run["id"], run["created_at"])
         if hidden.any():
             dmap.mark_reviewed(ids[hidden])
@@ -703,7 +682,8 @@ class Store:
         Each row is a dict: ``example_id`` (str or int), ``action`` (one of :data:`ACTIONS`),
         ``old_label`` (default: the current label), ``new_label`` (required for relabeled
         and undo; a confirmation's defaults to ``old_label``), ``reviewer``, ``at``
-        (datetime or ISO string; default now, UTC), ``run`` (a run id of this dataset) and
+        (datetime or ISO string; default now, UTC), ``run`` (a run id of this dataset;
+        default: its latest run when the row is written) and
         optionally ``expected_label``: the label the writer believed current. When the store
         knows a current label (the latest run's, updated by the log) and it differs,
         :class:`ReviewConflict` is raised and nothing of the batch is written. Rows without
@@ -729,6 +709,12 @@ class Store:
                     if r["run"] is not None and found.get(r["run"]) != dataset:
                         where = f"belongs to dataset {found[r['run']]!r}" if r["run"] in found else "is not in the store"
                         raise ValueError(f"rows[{i}]['run'] = {r['run']}: that run {where}, not {dataset!r}")
+            if any(r["run"] is None for r in clean):
+                # The run the reviewer could see: the newest one at write time (exact, unlike clock seconds).
+                newest = self._latest(conn, dataset)
+                for r in clean:
+                    if r["run"] is None:
+                        r["run"] = newest
             keys = list(dict.fromkeys(r["example_id"] for r in clean))
             current = self._current_for(conn, dataset, keys)
             conflicts: dict[str, Any] = {}
@@ -833,7 +819,7 @@ class Store:
 
     def _current_for(self, conn: Any, dataset: str, keys: list[str]) -> dict[str, Any]:
         base, _ = self._base_labels(conn, dataset, keys)
-        state = _review_state(self._log(conn, dataset, keys))
+        state = review_state(self._log(conn, dataset, keys))
         current = base.to_dict()
         labelled = state["label"].dropna()
         current.update(labelled.to_dict())
@@ -872,7 +858,7 @@ class Store:
             else:
                 base_text, typed_index = _base_series(base)
                 id_type = None
-        state = _review_state(log)
+        state = review_state(log)
         labels = state["label"].dropna()
         current = base_text.copy()
         known = labels.index.intersection(current.index)
@@ -891,7 +877,7 @@ class Store:
         dataset = _check_dataset(dataset)
         with self._tx() as conn:
             log = self._log(conn, dataset)
-        state = _review_state(log)
+        state = review_state(log)
         done = state[state["reviewed"]]
         return set(_typed_column(pd.Series(done.index), done["id_type"].reset_index(drop=True)).tolist())
 
@@ -936,8 +922,8 @@ class Store:
         frame = pd.DataFrame([tuple(r) for r in rows], columns=cols)
         for name in ("confidence", "variability", "correctness", "mislabel_score"):
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(np.float64)
-        frame["reviewed"] = _hidden(
-            _review_state(log), frame["example_id"].to_numpy(dtype=object), frame["label"].to_numpy(dtype=object),
+        frame["reviewed"] = hidden_by_reviews(
+            review_state(log), frame["example_id"].to_numpy(dtype=object), frame["label"].to_numpy(dtype=object),
             row["id"], row["created_at"],
         )
         frame.index = pd.Index(_typed_ids(frame.pop("example_id").tolist(), row["id_type"]), name="id")
@@ -956,8 +942,8 @@ class Store:
             log = self._log(conn, dataset)
             row = self._run_row(conn, run, dataset) if run is not None else None
         labels = np.asarray(dmap.label_names, dtype=object)[dmap.labels]
-        hidden = _hidden(
-            _review_state(log), dmap.ids.astype(str).astype(object), labels,
+        hidden = hidden_by_reviews(
+            review_state(log), dmap.ids.astype(str).astype(object), labels,
             None if row is None else row["id"], None if row is None else row["created_at"],
         )
         if hidden.any():
@@ -1089,11 +1075,7 @@ def _check_review(i: int, row: Any) -> dict[str, Any]:
     elif not isinstance(at, datetime):
         raise TypeError(f"{where}['at'] must be a datetime or an ISO 8601 string, got {type(at).__name__}")
     at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
-    run = row.get("run")
-    if isinstance(run, np.generic):
-        run = run.item()
-    if run is not None and (isinstance(run, bool) or not isinstance(run, int)):
-        raise TypeError(f"{where}['run'] must be an int run id or None, got {type(run).__name__} {run!r}")
+    run = check_run(row.get("run"), f"{where}['run']")
     expected = row["expected_label"] if "expected_label" in row else _MISSING
     if expected is not _MISSING:
         expected = _check_label(expected, f"{where}['expected_label']")
@@ -1172,69 +1154,3 @@ def _base_series(base: Any) -> tuple[pd.Series, Any]:
     typed = series.index.to_numpy()
     values = series.astype(object).where(series.notna(), None).map(lambda v: None if v is None else str(v))
     return pd.Series(values.to_numpy(dtype=object), index=pd.Index(series.index.astype(str), dtype=object)), typed
-
-
-def _review_state(log: pd.DataFrame) -> pd.DataFrame:
-    """Per example (text id): reviewed, the label seen/left by its latest live review, and its current label.
-
-    Undo cancels the latest live review of its example, like a stack; this is computed
-    without a loop over rows: a review survives iff the per-example undo depth never drops
-    below its own depth afterwards (parenthesis matching on a floored cumulative sum).
-    """
-    columns = ["reviewed", "before", "after", "review_run", "review_at", "label", "id_type"]
-    events = log[log["action"] != "skipped"].reset_index(drop=True)
-    if events.empty:
-        return pd.DataFrame({c: pd.Series(dtype=bool if c == "reviewed" else object) for c in columns},
-                            index=pd.Index([], dtype=object))
-    is_review = events["action"].isin(_REVIEW_ACTIONS).to_numpy()
-    step = pd.Series(np.where(is_review, 1, -1), index=events.index)
-    key = events["example_id"]
-    total = step.groupby(key).cumsum()
-    floor = total.groupby(key).cummin().clip(upper=0)
-    depth = total - floor  # undos with nothing to undo do nothing
-    suffix_min = depth[::-1].groupby(key[::-1]).cummin()[::-1]
-    live = is_review & (suffix_min >= depth).to_numpy()
-    after = events["new_label"].where(events["new_label"].notna(), events["old_label"])
-    events = events.assign(after=after, live=live)
-    last_review = events[events["live"]].drop_duplicates("example_id", keep="last").set_index("example_id")
-    setting = events[events["live"] | (events["action"] == "undo").to_numpy()]
-    last_label = setting.drop_duplicates("example_id", keep="last").set_index("example_id")
-    label_now = last_label["after"].where(last_label["live"], last_label["new_label"])
-    index = pd.Index(events["example_id"].unique(), dtype=object)
-    kinds = events.drop_duplicates("example_id", keep="last").set_index("example_id")["id_type"]
-    state = pd.DataFrame(index=index)
-    state["reviewed"] = index.isin(last_review.index)
-    state["before"] = last_review["old_label"].reindex(index).astype(object)
-    state["after"] = last_review["after"].reindex(index).astype(object)
-    state["review_run"] = last_review["run"].reindex(index).astype(object)
-    state["review_at"] = last_review["at"].reindex(index)
-    state["label"] = label_now.reindex(index).astype(object)
-    state["id_type"] = kinds.reindex(index)
-    return state.where(state.notna(), None).assign(reviewed=state["reviewed"].astype(bool))
-
-
-def _hidden(state: pd.DataFrame, ids_text: np.ndarray, labels: np.ndarray, run_id: Any, run_created: Any) -> np.ndarray:
-    """Which examples of a run (text ids, given labels) count as reviewed under the review rule."""
-    n = len(ids_text)
-    if state.empty or n == 0:
-        return np.zeros(n, dtype=bool)
-    pos = state.index.get_indexer(pd.Index(ids_text, dtype=object))
-    found = pos >= 0
-    sub = state.iloc[pos[found]]
-    given = labels[found]
-    before = sub["before"].to_numpy(dtype=object)
-    after = sub["after"].to_numpy(dtype=object)
-    if run_id is None:
-        later = np.zeros(len(sub), dtype=bool)
-    else:
-        # A run saved after the review: only the label the review left counts as unchanged.
-        review_run = pd.to_numeric(sub["review_run"], errors="coerce").to_numpy(dtype=float)
-        review_at = pd.to_datetime(sub["review_at"], utc=True)
-        created = pd.Timestamp(run_created)
-        created = created.tz_localize("UTC") if created.tzinfo is None else created.tz_convert("UTC")
-        by_time = (review_at < created).to_numpy(dtype=bool)
-        later = np.where(np.isnan(review_run), by_time, int(run_id) > np.nan_to_num(review_run, nan=0))
-    keep = sub["reviewed"].to_numpy(dtype=bool) & ((given == after) | ((given == before) & ~later))
-    out = np.zeros(n, dtype=bool)
-    out[np.flatnonzero(found)] = keep
-    return out

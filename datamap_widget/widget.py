@@ -17,7 +17,8 @@ Wire format (see ``js/src/sync.ts`` for the mirror):
        "category": uint8[n]       code into categories}
 
 * ``labels`` uint16[n] (current label codes, after relabels) and ``reviewed``
-  uint8[n] (0/1) travel as their own traits so an action resends only them.
+  uint8[n] (0 not reviewed, 1 confirmed, 2 relabeled) travel as their own traits so an
+  action resends only them.
 * ``selection`` uint32[k]: selected row indices, written by both sides.
 
 Every array is raw little-endian bytes, which ipywidgets sends as binary
@@ -27,17 +28,27 @@ message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
 (plus buffers) and Python answers ``{"kind": "dmw:response", "id": str,
 "ok": bool, "result"| "error": ...}`` (plus buffers). Methods:
 
-* ``page`` (buffer: uint32 rows, at most MAX_PAGE_ROWS; args ``full``) ->
-  ``{"rows", "ids" (str), "texts" (cut to PREVIEW_CHARS unless full), "scores"}``
+* ``page`` (buffer: uint32 rows, at most MAX_PAGE_ROWS, or MAX_FULL_ROWS with ``full``) ->
+  ``{"rows", "ids" (str), "texts", "truncated" (bool per row), "lengths", "scores"}``; texts
+  are cut to PREVIEW_CHARS, or to MAX_TEXT_CHARS with ``full``, so a huge text never
+  crosses whole unless asked for;
+* ``document`` (args ``row``, ``all``) -> one document for the detail pane: id, text (whole
+  with ``all``, else cut to MAX_TEXT_CHARS), truncated, length, score, ``gold_prob`` per
+  pass and the model's classes of the last pass that saw it (``classes``: [name, p]);
+* ``accept_preview`` (buffer: rows) -> ``{"change", "confirm", "unknown"}``: what
+  ``accept_suggestions`` would do;
 * ``search`` (args ``query``) -> ``{"count"}`` + buffer: uint32 matching rows
 * ``relabel`` (buffer: rows; args ``label`` name), ``mark_reviewed`` (buffer: rows),
-  ``undo``, ``retry_save`` -> ``{"history_size", "save_status", ...}``; the new
-  state itself arrives as trait changes (``labels``, ``reviewed``, ``save_status``).
+  ``accept_suggestions`` (buffer: rows), ``undo``, ``retry_save`` ->
+  ``{"history_size", "save_status", ...}``; the new state itself arrives as trait
+  changes (``labels``, ``reviewed``, ``save_status``).
+
+Review state (labels, marks, undo, store writes) lives in :class:`~datamap_widget.review.ReviewSession`;
+this module only translates between it and the wire.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import pathlib
 import time
@@ -53,7 +64,7 @@ import traitlets
 
 from .background import KernelThreadCall
 from .metrics import CATEGORIES, DEFAULT_THRESHOLDS
-from .store import ReviewConflict
+from .review import CONFIRMED, RELABELED, ReviewSession, check_run
 
 __all__ = ["DataMapWidget"]
 
@@ -76,6 +87,10 @@ BYTES_PER_POINT = sum(d.itemsize for d in POINT_DTYPES.values()) + LABEL_DTYPE.i
 #: Most rows one page request may ask for, and the longest text cut sent for a table row.
 MAX_PAGE_ROWS = 500
 PREVIEW_CHARS = 240
+#: Most rows of a full-text page, and the longest text sent unless the user asks for all of it:
+#: 20 rows of 20,000 characters bound a page to under 2 MB, whatever the data holds.
+MAX_FULL_ROWS = 20
+MAX_TEXT_CHARS = 20_000
 #: Most label names the number keys and the uint16 codes can address.
 MAX_LABELS = 65535
 
@@ -115,10 +130,6 @@ def _category_codes(values: Any, categories: Sequence[str]) -> np.ndarray:
     return np.asarray(pd.Categorical(names, categories=list(categories)).codes, dtype=np.int64)
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def _preview(values: Sequence[str], n: int) -> str:
     shown = ", ".join(repr(v) for v in list(values)[:n])
     more = len(values) - n
@@ -153,8 +164,9 @@ class DataMapWidget(anywidget.AnyWidget):
         Dataset name for the store; required when ``store`` is given.
     reviewer : str, optional
         Written with each review row.
-    run : str, optional
-        Run id written with each review row.
+    run : int, optional
+        The store's run id of this map (what ``store.save_run`` returned), written with
+        each review row; default: the dataset's newest run when the row is written.
     """
 
     _esm = _STATIC / "widget.js"
@@ -176,6 +188,10 @@ class DataMapWidget(anywidget.AnyWidget):
     save_status = traitlets.Unicode("", help='"" without a store, "saved", or what is pending and why.').tag(sync=True)
     history_size = traitlets.Int(0, help="Actions that undo can take back.").tag(sync=True)
     has_text = traitlets.Bool(False).tag(sync=True)
+    progress = traitlets.Dict(
+        default_value={"state": "idle"},
+        help='Training progress: state ("idle"|"running"|"done"|"stopped"|"failed"), epoch, epochs, step, steps, loss, message.',
+    ).tag(sync=True)
     live = traitlets.Bool(False, help="Whether a tracker feeds the map.").tag(sync=True)
     progress = traitlets.Dict(
         default_value={"state": "idle"},
@@ -194,7 +210,7 @@ class DataMapWidget(anywidget.AnyWidget):
         store: Any = None,
         dataset: str | None = None,
         reviewer: str | None = None,
-        run: str | None = None,
+        run: int | None = None,
         **kwargs: Any,
     ) -> None:
         unknown = set(kwargs) - set(SETTABLE)
@@ -215,6 +231,13 @@ class DataMapWidget(anywidget.AnyWidget):
             raise TypeError(
                 f"dmap_or_tracker must be a DataMap, a Tracker or a TrainingHandle, got {type(dmap_or_tracker).__name__}."
             )
+        run = check_run(run)
+        if reviewer is not None and not isinstance(reviewer, str):
+            raise TypeError(f"reviewer must be a str or None, got {type(reviewer).__name__} {reviewer!r}.")
+        if store is not None and run is not None and callable(getattr(store, "runs", None)):
+            known = store.runs(dataset)["id"].tolist()
+            if run not in known:
+                raise ValueError(f"run {run} is not a run of dataset {dataset!r} in the store; its runs are {known}.")
         self._store = store
         self._dataset = dataset
         self._reviewer = reviewer
@@ -222,9 +245,6 @@ class DataMapWidget(anywidget.AnyWidget):
         self._data = data
         self._text_column = text_column
         self._id_column = id_column
-        self._history: list[dict[str, Any]] = []
-        self._pending: list[dict[str, Any]] = []
-        self._conflicts: list[dict[str, Any]] = []
         self._syncing_selection = False
         self._unsubscribe: Callable[[], None] | None = None
         self._unsubscribe_progress: Callable[[], None] | None = None
@@ -269,8 +289,11 @@ class DataMapWidget(anywidget.AnyWidget):
         if len(self._label_names) > MAX_LABELS:
             raise ValueError(f"at most {MAX_LABELS} labels are supported, got {len(self._label_names)}.")
         self.label_names = list(self._label_names)
-        self._label_codes = self._codes(frame["label"], "label")
-        self._reviewed = np.asarray(frame["reviewed"], dtype=bool).copy()
+        self._session = ReviewSession(
+            self._ids, self._label_names, self._codes(frame["label"], "label"),
+            np.asarray(frame["reviewed"], dtype=bool).astype(np.uint8) * CONFIRMED,
+            store=self._store, dataset=self._dataset, reviewer=self._reviewer, run=self._run,
+        )
         self._texts = np.full(len(self._ids), "", dtype=object)
         self._data_ids: pd.Series | None = None
         if self._data is not None:
@@ -296,8 +319,7 @@ class DataMapWidget(anywidget.AnyWidget):
             self._texts = aligned.fillna("").astype(str).to_numpy(dtype=object)
             self.has_text = True
         self._texts_series = pd.Series(self._texts, dtype=object)
-        self.labels = _to_bytes(self._label_codes, LABEL_DTYPE)
-        self.reviewed = _to_bytes(self._reviewed, REVIEWED_DTYPE)
+        self._publish_review_state()
 
     def _data_id_series(self, df: pd.DataFrame, name: str) -> pd.Series:
         """The ids of ``df``: its id column, else its index."""
@@ -337,8 +359,8 @@ class DataMapWidget(anywidget.AnyWidget):
         for key, dtype in POINT_DTYPES.items():
             points[key] = _to_bytes(columns[key], dtype)
         thresholds = getattr(dmap, "thresholds", None) or DEFAULT_THRESHOLDS
-        if hasattr(self, "_reviewed") and self._reviewed.any():
-            self._sync_dmap_reviewed(np.flatnonzero(self._reviewed))
+        if hasattr(self, "_session") and self._session.reviewed.any():
+            self._sync_dmap_reviewed(np.flatnonzero(self._session.reviewed))
         with self.hold_sync():
             self.n_passes = int(getattr(dmap, "n_passes", 0) or 0)
             self.thresholds = {k: float(v) for k, v in thresholds.items()}
@@ -449,19 +471,45 @@ class DataMapWidget(anywidget.AnyWidget):
 
     @property
     def selected(self) -> pd.DataFrame:
-        """The selected rows of ``data`` (in data order), or of the map's frame without ``data``."""
-        ids = self.selected_ids
+        """The selected examples, most suspect first, with their current state.
+
+        The rows of ``data`` (its columns, its index) for the selected ids, or the map's
+        frame without ``data``, with the map's columns added (and winning over same-named
+        ones, since they are current): ``label`` (the current label, after relabels),
+        ``original_label`` (the label the map was trained on), ``suggested_label``,
+        ``confidence``, ``variability``, ``correctness``, ``mislabel_score``, ``category``
+        and ``review`` ("relabeled", "confirmed" or "").
+        """
+        rows = self._rows_of(self.selected_ids, "selected_ids")
+        score = self._dmap.frame["mislabel_score"].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+        rows = rows[np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")]
+        state = self.frame.iloc[rows]
+        names = np.asarray(self._label_names, dtype=object)
+        marks = self._session.marks[rows]
+        state = state.assign(
+            original_label=pd.Categorical(names[self._session.original[rows]], categories=self._label_names),
+            review=np.where(marks == RELABELED, "relabeled", np.where(marks == CONFIRMED, "confirmed", "")),
+        )
+        columns = ["label", "original_label", "suggested_label", "confidence", "variability", "correctness",
+                   "mislabel_score", "category", "review"]
         if self._data is None:
-            return self.frame.loc[ids]
+            return state[columns + [c for c in state.columns if c not in columns]]
         assert self._data_ids is not None
-        return self._data[self._data_ids.isin(ids).to_numpy()]
+        # One data row per id (the first, as the texts use), in the order of the selection.
+        first = ~pd.Index(self._data_ids).duplicated()
+        where = pd.Index(self._data_ids[first]).get_indexer(state.index)
+        found = where >= 0
+        picked = self._data[first].iloc[where[found]].copy()
+        for column in columns:
+            picked[column] = state[column].to_numpy()[found]
+        return picked
 
     @property
     def frame(self) -> pd.DataFrame:
         """The map's frame with the widget's current labels and reviewed flags."""
         frame = self._dmap.frame.copy()
-        frame["label"] = np.asarray(self._label_names, dtype=object)[self._label_codes]
-        frame["reviewed"] = self._reviewed.copy()
+        frame["label"] = pd.Categorical(self._session.current_names(), categories=self._label_names)
+        frame["reviewed"] = self._session.reviewed
         return frame
 
     @property
@@ -473,67 +521,63 @@ class DataMapWidget(anywidget.AnyWidget):
     def relabel(self, ids: Any, label: str | int) -> None:
         """Give the examples ``ids`` the label ``label`` (a name or code) and mark them reviewed."""
         rows = self._rows_of(ids, "ids")
-        code = self._label_code(label)
-        self._do("relabel", rows, new_codes=np.full(rows.size, code, dtype=LABEL_DTYPE), reviewed=True)
+        code = self._session.label_code(label)
+        self._session.relabel(rows, code)
+        self._after_action(rows)
 
     def mark_reviewed(self, ids: Any) -> None:
         """Mark ``ids`` as reviewed (label confirmed as it is)."""
         rows = self._rows_of(ids, "ids")
-        self._do("review", rows, new_codes=self._label_codes[rows].copy(), reviewed=True)
+        self._session.confirm(rows)
+        self._after_action(rows)
+
+    def _suggestions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows that have a suggestion, their suggested codes); never-seen examples have none."""
+        suggested = _category_codes(self._dmap.frame["suggested_label"], self._label_names)[rows]
+        known = suggested >= 0
+        return rows[known], suggested[known].astype(LABEL_DTYPE)
+
+    def accept_preview(self, ids: Any) -> dict[str, int]:
+        """What :meth:`accept_suggestions` would do to ``ids``: labels to ``change``, to ``confirm``, ``unknown``."""
+        rows = self._rows_of(ids, "ids")
+        have, codes = self._suggestions(rows)
+        change = int((self._session.codes[have] != codes).sum())
+        return {"change": change, "confirm": int(have.size) - change, "unknown": int(rows.size - have.size)}
+
+    def accept_suggestions(self, ids: Any) -> int:
+        """Give each of ``ids`` its suggested label (one undo step); returns how many labels changed.
+
+        Examples whose suggestion is their label are confirmed; never-seen ones (no
+        suggestion) are left alone.
+        """
+        rows = self._rows_of(ids, "ids")
+        have, codes = self._suggestions(rows)
+        change = int((self._session.codes[have] != codes).sum())
+        self._session.relabel(have, codes)
+        self._after_action(have)
+        return change
 
     def undo(self) -> bool:
         """Take back the last action (from the UI or Python). Returns False when there is none."""
-        if not self._history:
+        rows = self._session.undo()
+        if rows is None:
             return False
-        action = self._history.pop()
-        rows = action["rows"]
-        now = _now()
-        # The review log is append-only: an "undo" row cancels the example's latest review in the
-        # store (a stack, like this history) and restores the label it had before.
-        store_rows = self._review_rows(rows, "undo", action["new_codes"], action["old_codes"], now)
-        self._label_codes[rows] = action["old_codes"]
-        self._reviewed[rows] = action["old_reviewed"]
-        self._publish(rows, store_rows)
+        self._after_action(rows)
         return True
 
-    def _label_code(self, label: Any) -> int:
-        if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
-            if 0 <= int(label) < len(self._label_names):
-                return int(label)
-            raise ValueError(
-                f"label code {label} is out of range; expected 0..{len(self._label_names) - 1} or one of {self._label_names}."
-            )
-        if isinstance(label, str) and label in self._label_names:
-            return self._label_names.index(label)
-        raise ValueError(f"label {label!r} is unknown; expected one of {self._label_names}.")
-
-    def _do(self, kind: str, rows: np.ndarray, new_codes: np.ndarray, reviewed: bool) -> None:
-        if rows.size == 0:
-            return
-        now = _now()
-        action = {
-            "kind": kind,
-            "rows": rows,
-            "old_codes": self._label_codes[rows].copy(),
-            "new_codes": new_codes,
-            "old_reviewed": self._reviewed[rows].copy(),
-            "at": now,
-        }
-        self._label_codes[rows] = new_codes
-        self._reviewed[rows] = reviewed
-        self._history.append(action)
-        store_kind = "relabeled" if kind == "relabel" else "confirmed"
-        store_rows = self._review_rows(rows, store_kind, action["old_codes"], new_codes, now)
-        self._publish(rows, store_rows)
-
-    def _publish(self, rows: np.ndarray, store_rows: list[dict[str, Any]]) -> None:
-        """Write through to the store, then tell the front end (labels, reviewed, status)."""
-        self._pending.extend(store_rows)
-        self._flush()
+    def _publish_review_state(self) -> None:
+        """Send the session's labels, marks and store status to the front end in one message."""
+        session = self._session
         with self.hold_sync():
-            self.labels = _to_bytes(self._label_codes, LABEL_DTYPE)
-            self.reviewed = _to_bytes(self._reviewed, REVIEWED_DTYPE)
-            self.history_size = len(self._history)
+            self.labels = _to_bytes(session.codes, LABEL_DTYPE)
+            self.reviewed = _to_bytes(session.marks, REVIEWED_DTYPE)
+            self.history_size = len(session.history)
+            if session.store is not None:
+                self.save_status = session.save_status
+
+    def _after_action(self, rows: np.ndarray) -> None:
+        """The session has written through to the store: tell the front end and the DataMap."""
+        self._publish_review_state()
         self._sync_dmap_reviewed(rows)
 
     def _sync_dmap_reviewed(self, rows: np.ndarray | None = None) -> None:
@@ -542,167 +586,63 @@ class DataMapWidget(anywidget.AnyWidget):
         if mark is None:
             return
         rows = np.arange(len(self._ids)) if rows is None else rows
-        on = rows[self._reviewed[rows]]
-        off = rows[~self._reviewed[rows]]
+        reviewed = self._session.reviewed
+        on = rows[reviewed[rows]]
+        off = rows[~reviewed[rows]]
         if on.size:
             mark(self._ids[on], True)
         if off.size:
             mark(self._ids[off], False)
 
-    def _review_rows(self, rows: np.ndarray, action: str, old: np.ndarray, new: np.ndarray, at: str) -> list[dict[str, Any]]:
-        """Rows for ``store.add_reviews`` (none without a store: nothing would read them)."""
-        if self._store is None:
-            return []
-        names = np.asarray(self._label_names, dtype=object)
-        # expected_label: the label this widget believed current. If another reviewer changed the
-        # example meanwhile, the store refuses the batch (ReviewConflict) instead of overwriting.
-        return [
-            {"example_id": example_id, "action": action, "old_label": o, "new_label": n,
-             "expected_label": o, "reviewer": self._reviewer, "at": at, "run": self._run}
-            for example_id, o, n in zip(self._ids[rows].tolist(), names[old].tolist(), names[new].tolist())
-        ]
-
     def _restore_from_store(self, dmap: Any) -> None:
-        """Show what earlier sessions did on this dataset: the labels and reviewed marks of the store's log.
-
-        Restored reviews are not in this widget's undo history (they were made, and saved, before).
-        """
+        """Show what earlier sessions did on this dataset: the labels and reviewed marks of the store's log."""
         store = self._store
         if not (hasattr(store, "current_labels") and hasattr(store, "apply_reviews")):
             return  # a minimal store that only takes writes
         try:
             current = store.current_labels(self._dataset, base=dmap)
-            reviewed = store.apply_reviews(dmap, self._dataset)
+            reviewed = store.apply_reviews(dmap, self._dataset, run=self._run)
         except Exception as exc:  # the store is down: the map still works, the status says what is missing
             self.save_status = f"earlier reviews could not be read: {type(exc).__name__}: {exc}"
             warnings.warn(f"DataMapWidget: {self.save_status}", RuntimeWarning, stacklevel=3)
             return
-        names = pd.Series(current).reindex(self._ids)
-        known = (names.notna() & names.isin(self._label_names)).to_numpy()
-        codes = self._label_codes.copy()
-        codes[known] = _category_codes(names[known], self._label_names)
-        self._label_codes = codes.astype(LABEL_DTYPE)
-        if reviewed:
-            rows = self._ids.get_indexer(pd.Index(list(reviewed)))
-            self._reviewed[rows[rows >= 0]] = True
-        self.labels = _to_bytes(self._label_codes, LABEL_DTYPE)
-        self.reviewed = _to_bytes(self._reviewed, REVIEWED_DTYPE)
-        self.save_status = "saved"
-
-    def _take_conflict(self, conflict: ReviewConflict) -> None:
-        """Another reviewer changed these examples first: show their label, drop our rows for them, say so."""
-        ids = set(conflict.ids)
-        mine = {r["example_id"]: r["new_label"] for r in self._pending if r["example_id"] in ids}
-        self._pending = [r for r in self._pending if r["example_id"] not in ids]
-        rows = self._ids.get_indexer(pd.Index(list(ids)))
-        now = _now()
-        for example_id, row in zip(list(ids), rows):
-            theirs = conflict.current.get(example_id)
-            self._conflicts.append({"id": example_id, "your_label": mine.get(example_id), "current_label": theirs, "at": now})
-            if row >= 0 and theirs in self._label_names:
-                self._label_codes[row] = self._label_names.index(theirs)
-                self._reviewed[row] = True
+        self._session.restore(current, reviewed)
+        self._publish_review_state()
 
     @property
     def conflicts(self) -> pd.DataFrame:
         """Changes the store refused because another reviewer changed the example first: id, your_label, current_label, at."""
-        return pd.DataFrame(self._conflicts, columns=["id", "your_label", "current_label", "at"])
-
-    def _flush(self) -> None:
-        if self._store is None:
-            self._pending.clear()
-            return
-        if not self._pending:
-            self.save_status = "saved"
-            return
-        refused = 0
-        while self._pending:
-            try:
-                self._store.add_reviews(self._dataset, list(self._pending))
-            except ReviewConflict as conflict:  # someone else was first: theirs stands, ours is reported
-                before = len(self._pending)
-                self._take_conflict(conflict)
-                refused += before - len(self._pending)
-                if len(self._pending) == before:  # nothing matched: do not loop forever
-                    break
-                continue
-            except Exception as exc:  # the store may fail in any way; keep the actions and say why
-                n = len(self._pending)
-                self.save_status = f"{n} actions not saved: {type(exc).__name__}: {exc}"
-                return
-            self._pending.clear()
-        if refused:
-            shown = ", ".join(f"{c['id']!r} is now {c['current_label']!r}" for c in self._conflicts[-refused:][:3])
-            self.save_status = (
-                f"saved, except {refused} change(s) another reviewer made first ({shown}); "
-                "the map shows their label (see w.conflicts)"
-            )
-        else:
-            self.save_status = "saved"
+        return self._session.conflicts_frame
 
     def retry_save(self) -> bool:
         """Try again to write pending actions to the store. Returns True when nothing is left pending."""
-        self._flush()
-        with self.hold_sync():  # a conflict found now may have changed labels
-            self.labels = _to_bytes(self._label_codes, LABEL_DTYPE)
-            self.reviewed = _to_bytes(self._reviewed, REVIEWED_DTYPE)
-        return not self._pending
+        done = self._session.flush()
+        self._publish_review_state()  # a conflict found now may have changed labels
+        return done
 
     @property
     def pending(self) -> list[dict[str, Any]]:
         """Review rows not yet written to the store."""
-        return list(self._pending)
+        return list(self._session.pending)
 
     @property
     def changes(self) -> pd.DataFrame:
-        """Actions in effect (undone ones left out), one row per example: id, old_label, new_label, action, at."""
-        parts = []
-        names = np.asarray(self._label_names, dtype=object)
-        for action in self._history:
-            rows = action["rows"]
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "id": self._ids[rows],
-                        "old_label": names[action["old_codes"]],
-                        "new_label": names[action["new_codes"]],
-                        "action": "relabeled" if action["kind"] == "relabel" else "confirmed",
-                        "at": action["at"],
-                    }
-                )
-            )
-        if not parts:
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in ("id", "old_label", "new_label", "action", "at")})
-        return pd.concat(parts, ignore_index=True)
+        """Actions in effect (undone ones left out), one row per example and action: id, old_label, new_label, action, at."""
+        return self._session.changes()
 
-    def apply(self, df: pd.DataFrame, label_column: str = "label") -> pd.DataFrame:
-        """A copy of ``df`` with the widget's current labels written into ``label_column``.
+    def apply(self, df: pd.DataFrame, label_column: str = "label", *, codes: Any = None) -> pd.DataFrame:
+        """A copy of ``df`` with the relabels written into ``label_column``; ``df`` itself is untouched.
 
-        Rows are matched by ``id_column`` (else the index). Integer label
-        columns receive codes, others names. ``df`` itself is left untouched.
+        Rows are matched by ``id_column`` (else the index). Only rows somebody relabeled
+        change, and the column keeps its dtype: names for a str/object column, a category
+        for a categorical (gaining new categories when needed), and for an integer column
+        the integer of each new label's name, read from ``codes`` (a dict name -> int, or
+        the names in code order) or else from the column itself (the values its unchanged
+        rows hold for each name); a mapping that is not one to one raises ValueError.
         """
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}.")
-        if label_column not in df.columns:
-            raise ValueError(f"df has no column {label_column!r} (label_column); its columns are {list(df.columns)}.")
-        out = df.copy()
-        ids = self._data_id_series(df, "df")
-        rows = self._ids.get_indexer(pd.Index(ids))
-        known = rows >= 0
-        codes = self._label_codes[rows[known]]
-        dtype = out[label_column].dtype
-        if pd.api.types.is_integer_dtype(dtype):
-            col = out[label_column].to_numpy(copy=True)
-            col[known] = codes
-        else:
-            col = out[label_column].to_numpy(dtype=object, copy=True)
-            col[known] = np.asarray(self._label_names, dtype=object)[codes]
-            try:
-                col = pd.Series(col, index=out.index).astype(dtype)
-            except (TypeError, ValueError):  # e.g. a categorical lacking the new label: keep object
-                col = pd.Series(col, index=out.index)
-        out[label_column] = col
-        return out
+        return self._session.apply(df, self._data_id_series(df, "df"), label_column, codes=codes)
 
     # -------------------------------------------------------------- requests
     def _on_custom_msg(self, _widget: Any, content: Any, buffers: list) -> None:
@@ -725,6 +665,8 @@ class DataMapWidget(anywidget.AnyWidget):
             rows = _from_bytes(buffers[0] if buffers else None, SELECTION_DTYPE).astype(np.int64)
             full = bool(args.get("full", False))
             return self._page(rows, full), []
+        if method == "document":
+            return self._document(args.get("row"), bool(args.get("all", False))), []
         if method == "search":
             hits = self._search(str(args.get("query", "")))
             return {"count": int(hits.size)}, [_to_bytes(hits, SELECTION_DTYPE)]
@@ -737,28 +679,73 @@ class DataMapWidget(anywidget.AnyWidget):
         if method == "mark_reviewed":
             self.mark_reviewed(self._ids[rows])
             return {"history_size": self.history_size, "save_status": self.save_status}, []
+        if method == "accept_preview":
+            return self.accept_preview(self._ids[rows]), []
+        if method == "accept_suggestions":
+            changed = self.accept_suggestions(self._ids[rows])
+            return {"changed": changed, "history_size": self.history_size, "save_status": self.save_status}, []
         if method == "undo":
             done = self.undo()
             return {"undone": done, "history_size": self.history_size}, []
         if method == "retry_save":
             return {"saved": self.retry_save(), "save_status": self.save_status}, []
-        raise ValueError(f"unknown request method {method!r}; expected page, search, relabel, mark_reviewed, undo or retry_save.")
+        raise ValueError(
+            f"unknown request method {method!r}; expected page, document, search, relabel, mark_reviewed, "
+            "accept_preview, accept_suggestions, undo or retry_save."
+        )
 
     def _page(self, rows: np.ndarray, full: bool) -> dict[str, Any]:
-        """Ids, texts (cut to PREVIEW_CHARS unless ``full``) and scores for up to MAX_PAGE_ROWS rows."""
-        if rows.size > MAX_PAGE_ROWS:
-            raise ValueError(f"a page holds at most {MAX_PAGE_ROWS} rows, got {rows.size}.")
+        """Ids, texts (cut to PREVIEW_CHARS, or MAX_TEXT_CHARS with ``full``) and scores of some rows."""
+        limit = MAX_FULL_ROWS if full else MAX_PAGE_ROWS
+        if rows.size > limit:
+            what = "full-text page" if full else "page"
+            raise ValueError(f"a {what} holds at most {limit} rows, got {rows.size}.")
         if rows.size and (rows.min() < 0 or rows.max() >= len(self._ids)):
             raise ValueError(f"row indices must lie in 0..{len(self._ids) - 1}.")
-        texts = self._texts[rows]
-        if not full:
-            texts = [t if len(t) <= PREVIEW_CHARS else t[:PREVIEW_CHARS] + "…" for t in texts]
+        cap = MAX_TEXT_CHARS if full else PREVIEW_CHARS
+        texts = [str(t) for t in self._texts[rows]]
+        lengths = [len(t) for t in texts]
         score = self._dmap.frame["mislabel_score"].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
         return {
             "rows": rows.tolist(),
             "ids": [str(i) for i in self._ids[rows]],
-            "texts": [str(t) for t in texts],
+            "texts": [t if len(t) <= cap else t[:cap] + "…" for t in texts],
+            "truncated": [n > cap for n in lengths],
+            "lengths": lengths,
             "scores": [None if np.isnan(s) else float(s) for s in score],
+        }
+
+    def _document(self, row: Any, whole: bool) -> dict[str, Any]:
+        """One document for the detail pane: its text (bounded unless ``whole``) and its training history."""
+        if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < len(self._ids):
+            raise ValueError(f"row must be an int in 0..{len(self._ids) - 1}, got {row!r}.")
+        page = self._page(np.array([row]), full=True)
+        text = str(self._texts[row])
+        if whole:
+            page["texts"], page["truncated"] = [text], [False]
+        traj = getattr(self._dmap, "trajectories", None) or {}
+        gold = np.asarray(traj.get("gold_prob", np.zeros((len(self._ids), 0))), dtype=np.float64)[row]
+        classes: list[list[Any]] = []
+        seen = np.flatnonzero(~np.isnan(gold))
+        if seen.size:
+            # The model's view in the last pass that saw the example: the gold label and the best other class
+            # (the tracker keeps these two per pass, not the whole distribution).
+            last = int(seen[-1])
+            label = self._label_names[int(self._session.original[row])]
+            classes.append([label, float(gold[last])])
+            other = np.asarray(traj.get("other_class"))[row, last] if "other_class" in traj else -1
+            if other >= 0:
+                classes.append([self._label_names[int(other)], float(np.asarray(traj["other_prob"])[row, last])])
+            classes.sort(key=lambda c: -c[1])
+        return {
+            "row": row,
+            "id": page["ids"][0],
+            "text": page["texts"][0],
+            "truncated": page["truncated"][0],
+            "length": page["lengths"][0],
+            "score": page["scores"][0],
+            "gold_prob": [None if np.isnan(p) else float(p) for p in gold],
+            "classes": classes,
         }
 
     def _search(self, query: str) -> np.ndarray:

@@ -154,8 +154,10 @@ def test_add_reviews_returns_ids_and_the_log_keeps_every_row(store: Store) -> No
     # a confirmation without labels records the label it confirmed
     assert log.loc[1, "old_label"] == "DESC" and log.loc[1, "new_label"] == "DESC"
     assert log.loc[0, "at"] == pd.Timestamp(at) and log.loc[0, "reviewer"] == "ana" and log.loc[0, "run"] == run
-    assert pd.isna(log.loc[2, "run"])
+    assert log.loc[2, "run"] == run  # a row naming no run records the newest run when it was written
     assert store.reviews("other").empty
+    store.add_reviews("fresh", [confirm("a", "x")])
+    assert pd.isna(store.reviews("fresh").loc[0, "run"])  # a dataset without runs: none to record
 
 
 def test_invalid_rows_are_refused_and_nothing_of_the_batch_is_written(store: Store) -> None:
@@ -903,3 +905,35 @@ def test_a_writer_killed_during_save_run_leaves_no_half_written_run(url: str) ->
         for run_id in runs["id"]:  # every run there is whole
             assert len(store.load_run(int(run_id))) == n
         store.save_run(make_map(), "big")  # and the store still takes writes
+
+
+def test_a_mind_changed_twice_b_to_c_to_a_stays_reviewed(store: Store) -> None:
+    """Issue 17.3: relabel b→c, then c→a; the run that had b must not rank it as unreviewed again."""
+    dmap = make_map()
+    run = store.save_run(dmap, "trec")
+    given = dmap.frame["label"].astype(str)["doc-3"]
+    others = [name for name in LABELS if name != given]
+    store.add_reviews("trec", [relabel("doc-3", given, others[0], run=run)])
+    store.add_reviews("trec", [relabel("doc-3", others[0], others[1], run=run)])
+    assert "doc-3" in store.reviewed_ids("trec")
+    assert "doc-3" not in store.suspects("trec").index
+    assert store.suspects("trec", include_reviewed=True).loc["doc-3", "reviewed"]
+    assert "doc-3" not in store.load_run(run).suspects().index
+    fresh = make_map()
+    assert "doc-3" in store.apply_reviews(fresh, "trec", run=run)
+    # the same rule from a run saved later without the correction: it resurfaces (label differs from the review's)
+    later = store.save_run(make_map(), "trec")
+    assert "doc-3" in store.suspects("trec", run=later).index
+
+
+def test_a_review_in_the_same_second_as_save_run_counts(store: Store) -> None:
+    """Issue 17.4: review times cut to whole seconds must not make a review look older than the run."""
+    dmap = make_map()
+    run = store.save_run(dmap, "trec")
+    created = store.runs("trec").set_index("id").loc[run, "created_at"]
+    same_second = created.floor("s").to_pydatetime()  # what a clock with second resolution wrote
+    given = dmap.frame["label"].astype(str)["doc-3"]
+    new = next(name for name in LABELS if name != given)
+    store.add_reviews("trec", [relabel("doc-3", given, new, at=same_second)])  # no run named
+    assert "doc-3" not in store.suspects("trec").index
+    assert store.reviews("trec")["run"].tolist() == [run]

@@ -155,7 +155,7 @@ def test_relabel_marks_reviewed_and_shows_in_changes_and_apply(widget):
     widget.relabel(["ex0", "ex1"], "neutral")
     codes = np.frombuffer(widget.labels, "<u2")
     assert codes[0] == 2 and codes[1] == 2
-    assert np.frombuffer(widget.reviewed, "<u1")[[0, 1]].tolist() == [1, 1]
+    assert np.frombuffer(widget.reviewed, "<u1")[[0, 1]].tolist() == [2, 2]  # 2: relabeled (1: confirmed)
     ch = widget.changes
     assert ch[["id", "old_label", "new_label", "action"]].values.tolist() == [
         ["ex0", "neg", "neutral", "relabeled"],
@@ -289,7 +289,7 @@ class FakeStore:
 
 def test_store_gets_each_action_before_it_is_confirmed():
     store = FakeStore()
-    w = DataMapWidget(fixed_tracker().datamap(), store=store, dataset="toy", reviewer="ann", run="r1")
+    w = DataMapWidget(fixed_tracker().datamap(), store=store, dataset="toy", reviewer="ann", run=1)
     w.relabel(["ex0"], "pos")
     w.mark_reviewed(["ex5"])
     w.undo()
@@ -303,7 +303,7 @@ def test_store_gets_each_action_before_it_is_confirmed():
     assert [r["expected_label"] for r in store.rows] == ["neg", "neutral", "neutral", "pos"]
     assert {r["action"] for r in store.rows} <= set(ACTIONS)
     assert {r["dataset"] for r in store.rows} == {"toy"}
-    assert store.rows[0]["reviewer"] == "ann" and store.rows[0]["run"] == "r1" and store.rows[0]["at"]
+    assert store.rows[0]["reviewer"] == "ann" and store.rows[0]["run"] == 1 and store.rows[0]["at"]
     assert w.save_status == "saved"
 
 
@@ -370,3 +370,100 @@ def test_datamap_widget_method_builds_the_widget():
     dmap = fixed_tracker().datamap()
     w = dmap.widget(data=frame_for(), color_by="category")
     assert isinstance(w, DataMapWidget) and w.color_by == "category"
+
+
+# ----------------------------------------------------------------- review loop (issue 14)
+
+
+def test_selected_carries_current_and_suggested_labels_and_scores_most_suspect_first(widget):
+    widget.relabel(["ex2"], "pos")
+    widget.selected_ids = ["ex5", "ex2", "ex0"]
+    sel = widget.selected
+    assert sel["id"].tolist()[0] in {"ex0", "ex2"}  # the suspects (ex0..ex2) come before ex5
+    assert sel["id"].tolist()[-1] == "ex5"
+    by_id = sel.set_index("id")
+    assert by_id.loc["ex2", "label"] == "pos" and by_id.loc["ex2", "original_label"] == "neutral"
+    assert by_id.loc["ex2", "review"] == "relabeled" and by_id.loc["ex5", "review"] == ""
+    assert by_id.loc["ex0", "suggested_label"] == "pos"
+    assert {"mislabel_score", "confidence", "variability", "correctness", "text"} <= set(sel.columns)
+    scores = sel["mislabel_score"].to_numpy()
+    assert (np.diff(scores) <= 0).all()
+
+
+def test_apply_writes_the_users_own_integer_codes_and_touches_no_other_row():
+    """Issue 14: an int column holding category codes was re-coded on every row."""
+    w = DataMapWidget(fixed_tracker().datamap())
+    own = {"neg": 2, "pos": 0, "neutral": 1}  # the user's codes differ from the widget's label order
+    df = pd.DataFrame({"label": [own[LABELS[i % 3]] for i in range(12)]}, index=[f"ex{i}" for i in range(12)])
+    assert w.apply(df).equals(df)  # nobody relabeled anything: nothing changes
+    w.relabel("ex4", "neg")
+    out = w.apply(df)
+    assert out["label"].dtype == df["label"].dtype
+    assert (out["label"] != df["label"]).sum() == 1 and out.loc["ex4", "label"] == own["neg"]
+
+
+def test_apply_to_a_categorical_lacking_the_new_label_gains_it_never_nan():
+    w = DataMapWidget(fixed_tracker().datamap())
+    w.relabel("ex0", "neutral")
+    df = pd.DataFrame({"id": [f"ex{i}" for i in range(12)],
+                       "label": pd.Categorical([LABELS[i % 3] if i % 3 != 2 else "pos" for i in range(12)], categories=["neg", "pos"])})
+    out = w.apply(df)
+    assert isinstance(out["label"].dtype, pd.CategoricalDtype) and out["label"].notna().all()
+    assert out["label"].tolist()[0] == "neutral" and out["label"].tolist()[1:] == df["label"].tolist()[1:]
+
+
+def test_run_must_be_an_int_run_id():
+    with pytest.raises(TypeError, match=r"run must be an int run id .*got str 'r1'"):
+        DataMapWidget(fixed_tracker().datamap(), run="r1")
+
+
+def test_accept_suggestions_previews_then_changes_exactly_those_labels(widget):
+    ids = ["ex0", "ex1", "ex3", "ex4"]  # ex0, ex1 suspects (suggested differs), ex3, ex4 agree
+    preview = widget.accept_preview(ids)
+    assert preview == {"change": 2, "confirm": 2, "unknown": 0}
+    reply, _ = request(widget, "accept_preview", {}, [np.array([0, 1, 3, 4], "<u4").tobytes()])
+    assert reply["result"] == preview
+    before = np.frombuffer(widget.labels, "<u2").copy()
+    reply, _ = request(widget, "accept_suggestions", {}, [np.array([0, 1, 3, 4], "<u4").tobytes()])
+    assert reply["ok"] and reply["result"]["changed"] == 2
+    after = np.frombuffer(widget.labels, "<u2")
+    assert np.flatnonzero(after != before).tolist() == [0, 1]
+    assert np.frombuffer(widget.reviewed, "<u1")[[0, 1, 3, 4]].tolist() == [2, 2, 1, 1]
+    assert widget.history_size == 1 and widget.undo() and (np.frombuffer(widget.labels, "<u2") == before).all()
+
+
+def test_huge_texts_cross_bounded_and_whole_only_on_demand():
+    """Issue 17.14: a 1 MB text without spaces is sent as a bounded preview with a flag."""
+    from datamap_widget.widget import MAX_FULL_ROWS, MAX_TEXT_CHARS, PREVIEW_CHARS
+
+    df = frame_for()
+    df.loc[3, "text"] = "y" * 1_000_000
+    w = DataMapWidget(fixed_tracker().datamap(), data=df)
+    reply, _ = request(w, "page", {"full": True}, [np.array([3, 4], "<u4").tobytes()])
+    res = reply["result"]
+    assert len(res["texts"][0]) == MAX_TEXT_CHARS + 1 and res["truncated"] == [True, False]
+    assert res["lengths"][0] == 1_000_000 and res["texts"][1] == INJECTION
+    reply, _ = request(w, "page", {}, [np.array([3], "<u4").tobytes()])
+    assert len(reply["result"]["texts"][0]) == PREVIEW_CHARS + 1
+    reply, _ = request(w, "document", {"row": 3})
+    assert reply["result"]["truncated"] and len(reply["result"]["text"]) == MAX_TEXT_CHARS + 1
+    reply, _ = request(w, "document", {"row": 3, "all": True})  # the pane's "show all"
+    assert reply["result"]["text"] == "y" * 1_000_000 and not reply["result"]["truncated"]
+    reply, _ = request(w, "page", {"full": True}, [np.arange(MAX_FULL_ROWS + 1, dtype="<u4").tobytes()])
+    assert not reply["ok"] and f"at most {MAX_FULL_ROWS} rows" in reply["error"]
+
+
+def test_document_request_gives_the_per_pass_gold_probability_and_the_models_classes(widget):
+    reply, _ = request(widget, "document", {"row": 0})
+    doc = reply["result"]
+    assert doc["id"] == "ex0" and len(doc["gold_prob"]) == 3
+    dmap = widget.datamap
+    assert doc["gold_prob"] == pytest.approx(dmap.trajectories["gold_prob"][0].tolist())
+    assert [c[0] for c in doc["classes"]] == ["pos", "neg"]  # the model prefers pos over the gold neg
+    assert doc["classes"][0][1] >= doc["classes"][1][1]
+    reply, _ = request(widget, "document", {"row": 99})
+    assert not reply["ok"] and "row must be an int in 0..11" in reply["error"]
+
+
+def test_progress_trait_defaults_to_idle(widget):
+    assert widget.progress == {"state": "idle"}

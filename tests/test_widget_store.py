@@ -112,3 +112,34 @@ def test_a_killed_kernel_loses_no_acknowledged_action(tmp_path):
     with Store(url) as store:
         current = store.current_labels("toy", base=fixed_tracker().datamap())
     assert current.loc[acknowledged].tolist() == ["pos", "neutral", "neg", "pos"]
+
+
+def test_a_widget_given_the_stores_run_id_saves_every_action(store):
+    """Issue 14: a run given as a str stayed pending for ever against a real Store; the run is the int save_run returns."""
+    dmap = fixed_tracker().datamap()
+    run = store.save_run(dmap, "toy")
+    w = DataMapWidget(dmap, store=store, dataset="toy", reviewer="ann", run=run)
+    w.relabel(["ex0"], "pos")
+    w.mark_reviewed(["ex5"])
+    assert w.save_status == "saved" and w.pending == []
+    log = store.reviews("toy")
+    assert log["run"].tolist() == [run, run] and log["action"].tolist() == ["relabeled", "confirmed"]
+    with pytest.raises(TypeError, match="run must be an int run id"):
+        DataMapWidget(dmap, store=store, dataset="toy", run=str(run))
+    with pytest.raises(ValueError, match=rf"run {run + 5} is not a run of dataset 'toy'"):
+        DataMapWidget(dmap, store=store, dataset="toy", run=run + 5)
+
+
+def test_a_reopened_widget_keeps_a_twice_changed_relabel_reviewed(store):
+    """Issue 17.3: relabel b→c then c→a must not come back as unreviewed in a reopened widget."""
+    dmap = fixed_tracker().datamap()
+    run = store.save_run(dmap, "toy")
+    first = DataMapWidget(dmap, store=store, dataset="toy", run=run)
+    first.relabel(["ex0"], "pos")  # neg -> pos
+    first.relabel(["ex0"], "neutral")  # pos -> neutral
+    first.close()
+    again = DataMapWidget(store.load_run(run), store=store, dataset="toy", run=run)
+    assert labels_of(again)[0] == "neutral" and reviewed_of(again)[0]
+    assert np.frombuffer(again.reviewed, "<u1")[0] == 2  # shown as relabeled, not merely confirmed
+    assert "ex0" not in again.datamap.suspects().index
+    assert "ex0" not in store.suspects("toy").index

@@ -15,7 +15,8 @@ const CATEGORICAL: Rgb[] = [
   [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
 ];
 const CATEGORY: Rgb[] = [[44, 160, 44], [255, 127, 14], [214, 39, 40]]; // easy, ambiguous, hard
-const REVIEWED: Rgb[] = [[170, 170, 170], [31, 119, 180]];
+// not reviewed, confirmed, relabeled (the `reviewed` marks 0, 1, 2)
+const REVIEWED: Rgb[] = [[170, 170, 170], [31, 119, 180], [230, 85, 13]];
 const MISSING: Rgb = [200, 200, 200];
 // Viridis-like stops for correctness 0 -> 1.
 const RAMP: Rgb[] = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
@@ -45,7 +46,11 @@ export function legend(colorBy: string, labelNames: string[], categories: string
     case "suggested_label":
       return labelNames.map((l, i) => ({ label: l, color: css(labelColor(i)) }));
     case "reviewed":
-      return [{ label: "not reviewed", color: css(REVIEWED[0]) }, { label: "reviewed", color: css(REVIEWED[1]) }];
+      return [
+        { label: "not reviewed", color: css(REVIEWED[0]) },
+        { label: "confirmed", color: css(REVIEWED[1]) },
+        { label: "relabeled", color: css(REVIEWED[2]) },
+      ];
     default:
       return [0, 0.25, 0.5, 0.75, 1].map((t) => ({ label: `correctness ${t}`, color: css(ramp(t, dark)) }));
   }
@@ -76,7 +81,7 @@ export function pointColors(
         c = labelColor(p.suggested[i]);
         break;
       case "reviewed":
-        c = REVIEWED[p.reviewed[i] ? 1 : 0];
+        c = REVIEWED[Math.min(2, p.reviewed[i])];
         break;
       default: {
         const t = p.correctness[i];

@@ -14,6 +14,9 @@ export class FakeModel implements Model {
   sent: Sent[] = [];
   private dirty: Partial<ModelState> = {};
   private listeners = new Map<string, Set<Cb>>();
+  /** While true, answers wait in `held` (a kernel busy running a cell) until `release()`. */
+  hold = false;
+  held: Array<() => void> = [];
   /** Answers requests like the Python side would; set by tests. */
   kernel: (method: string, args: any, buffers: ArrayBufferView[]) => [any, ArrayBufferView[]] = () => [{}, []];
 
@@ -76,8 +79,18 @@ export class FakeModel implements Model {
         reply = { kind: "dmw:response", id: content.id, ok: false, error: String(err) };
       }
       const views = out.map((b) => new DataView(b.buffer, b.byteOffset, b.byteLength));
-      queueMicrotask(() => this.emit("msg:custom", reply, views));
+      const answer = () => this.emit("msg:custom", reply, views);
+      if (this.hold) this.held.push(answer);
+      else queueMicrotask(answer);
     }
+  }
+
+  /** The kernel is free again: answer everything held, in order. */
+  release(): void {
+    this.hold = false;
+    const held = this.held;
+    this.held = [];
+    for (const answer of held) answer();
   }
 
   requests(method: string): Sent[] {
@@ -120,5 +133,6 @@ export function makeState(n: number, labelNames = ["neg", "pos"]): ModelState {
     history_size: 0,
     has_text: true,
     live: false,
+    progress: { state: "idle" },
   };
 }

@@ -25,6 +25,17 @@ export interface Filters {
   search: string;
 }
 
+/** Training progress as DataMapWidget.progress carries it (keys absent while idle). */
+export interface Progress {
+  state: "idle" | "running" | "done" | "stopped" | "failed";
+  epoch?: number;
+  epochs?: number | null;
+  step?: number;
+  steps?: number | null;
+  loss?: number | null;
+  message?: string;
+}
+
 /** Mirrors the synced traits of datamap_widget.widget.DataMapWidget. */
 export interface ModelState {
   points: WirePoints;
@@ -41,6 +52,7 @@ export interface ModelState {
   history_size: number;
   has_text: boolean;
   live: boolean;
+  progress: Progress;
 }
 
 type Callback = (...args: any[]) => void;
@@ -71,6 +83,7 @@ export const TRAITS = {
   history_size: "historySize",
   has_text: "hasText",
   live: "live",
+  progress: "progress",
 } as const satisfies Record<keyof ModelState, string>;
 
 export type WireName = keyof typeof TRAITS;
@@ -157,7 +170,7 @@ export class Sync {
   private handlers: Array<[string, Callback]> = [];
   private timers = new Map<WireName, { timer: ReturnType<typeof setTimeout>; flush: () => void }>();
   private written = new Map<WireName, unknown>();
-  private pending = new Map<string, { resolve: (v: [any, DataView[]]) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private pending = new Map<string, { resolve: (v: [any, DataView[]]) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> | undefined }>();
   private counter = 0;
   private onMsg: Callback;
 
@@ -169,6 +182,11 @@ export class Sync {
   /** Current value of a trait, by its TS name. */
   get<K extends LocalName>(local: K): State[K] {
     return this.model.get(WIRE[local]) as unknown as State[K];
+  }
+
+  /** Requests sent and not answered yet. */
+  get waiting(): number {
+    return this.pending.size;
   }
 
   /** Call `fn` when the trait changes, unless the change is the echo of our own write. */
@@ -202,14 +220,19 @@ export class Sync {
     else this.timers.set(name, { timer: setTimeout(flush, delayMs), flush });
   }
 
-  /** Ask Python for something; resolves with (result, buffers) or rejects with its error. */
-  request(method: string, args: Record<string, unknown> = {}, buffers: ArrayBufferView[] = [], timeoutMs = 30000): Promise<[any, DataView[]]> {
+  /**
+   * Ask Python for something; resolves with (result, buffers) or rejects with its error.
+   * By default it waits as long as the kernel needs: a kernel running a cell answers
+   * widget messages only when the cell ends, and an action sent meanwhile is still applied
+   * then, so timing it out would misreport it. `timeoutMs` > 0 gives up after that long.
+   */
+  request(method: string, args: Record<string, unknown> = {}, buffers: ArrayBufferView[] = [], timeoutMs = 0): Promise<[any, DataView[]]> {
     const id = `r${++this.counter}-${Date.now().toString(36)}`;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = timeoutMs > 0 ? setTimeout(() => {
         this.pending.delete(id);
         reject(new Error(`the kernel did not answer "${method}" within ${timeoutMs / 1000} s`));
-      }, timeoutMs);
+      }, timeoutMs) : undefined;
       this.pending.set(id, { resolve, reject, timer });
       this.model.send({ kind: "dmw:request", id, method, args }, undefined, buffers);
     });

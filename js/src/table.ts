@@ -19,7 +19,8 @@ export interface TableOptions {
   /** Called with row indices that came into view (the widget fetches their texts). */
   onVisible?: (rows: number[]) => void;
   onRowClick?: (row: number, position: number, event: MouseEvent) => void;
-  /** Row index of the cursor row, or -1: its element gets the `dmw-cursor` class. */
+  /** Extra classes of a row's element (e.g. how it was reviewed); "" for none. */
+  rowClass?: (row: number) => string;
 }
 
 export class VirtualTable {
@@ -95,6 +96,12 @@ export class VirtualTable {
     this.render();
   }
 
+  /** Scroll back to the first row (a new list of rows starts at its top). */
+  scrollToTop(): void {
+    this.body.scrollTop = 0;
+    this.render();
+  }
+
   setHighlighted(rows: Iterable<number>): void {
     this.highlighted = new Set(rows);
     this.render();
@@ -132,6 +139,14 @@ export class VirtualTable {
       el.dataset.pos = String(pos);
       el.classList.toggle("dmw-cursor", pos === this.cursorPos);
       el.classList.toggle("dmw-highlight", this.highlighted.has(row));
+      if (this.opts.rowClass) {
+        const extra = this.opts.rowClass(row);
+        if (el.dataset.extra !== extra) {
+          for (const c of (el.dataset.extra ?? "").split(" ")) if (c) el.classList.remove(c);
+          for (const c of extra.split(" ")) if (c) el.classList.add(c);
+          el.dataset.extra = extra;
+        }
+      }
       const cells = el.children;
       for (let c = 0; c < this.opts.columns.length; c++) {
         const text = this.opts.columns[c].get(row);

@@ -48,6 +48,11 @@ function pythonLike(model: FakeModel, n: number) {
     if (method === "page") {
       return [{ rows, ids: rows.map((r) => `doc-${r}`), texts: rows.map((r) => (r === 1 ? INJECTION : `text of ${r}${args.full ? " (full)" : ""}`)), scores: rows.map((r) => n - r) }, []];
     }
+    if (method === "document") {
+      const r = args.row as number;
+      const text = r === 1 ? INJECTION : `text of ${r} (full)`;
+      return [{ row: r, id: `doc-${r}`, text, truncated: false, length: text.length, score: n - r, gold_prob: [0.2, null, 0.7], classes: [["pos", 0.6], ["neg", 0.3]] }, []];
+    }
     if (method === "search") {
       const hits = Uint32Array.from([2, 5, 7].filter((r) => r < n));
       return [{ count: hits.length }, [hits]];
@@ -70,11 +75,11 @@ describe("DataMapWidget view", () => {
     el.remove();
   });
 
-  function mount(n: number, patch: Partial<ReturnType<typeof makeState>> = {}) {
+  function mount(n: number, patch: Partial<ReturnType<typeof makeState>> = {}, busyAfterMs?: number) {
     const model = new FakeModel({ ...makeState(n), ...patch });
     const calls = pythonLike(model, n);
     const scatter = new FakeScatter();
-    cleanup = createView(model, el, { scatterFactory: () => scatter, pageDelayMs: 0 });
+    cleanup = createView(model, el, { scatterFactory: () => scatter, pageDelayMs: 0, busyAfterMs });
     return { model, calls, scatter };
   }
 
@@ -208,7 +213,7 @@ describe("DataMapWidget view", () => {
     drag([[px + 2, py]]);
     await settle();
     expect([...decode(model.get("selection"), Uint32Array)]).toEqual([5]);
-    expect(calls.some((c) => c.method === "page" && c.args.full && c.rows[0] === 5)).toBe(true);
+    expect(calls.some((c) => c.method === "document" && c.args.row === 5 && !c.args.all)).toBe(true);
     expect(el.querySelector(".dmw-detail-text")!.textContent).toBe("text of 5 (full)");
     expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-5");
     expect(el.querySelector(".dmw-row.dmw-highlight")!.getAttribute("data-row")).toBe("5");
@@ -362,5 +367,210 @@ describe("DataMapWidget view", () => {
     expect(model.listenerCount()).toBe(0);
     expect(scatter.destroyed).toBe(true);
     expect(el.children.length).toBe(0);
+  });
+  // ------------------------------------------------------------- the review loop (issue 14)
+  const press = (k: string) => (el.querySelector(".dmw-root") as HTMLElement).dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true }));
+  const rowEl = (r: number) => rowsShown().find((e) => e.dataset.row === String(r))!;
+  const labelCell = (r: number) => cellText(rowEl(r), 2);
+
+  it("keys act on the document the pane shows, whatever the lasso selected", async () => {
+    const { calls } = mount(60);
+    await settle();
+    rowEl(3).click();
+    await settle();
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-3");
+    drag([toPixel(0.3, 1.04), toPixel(0.42, 1.04), toPixel(0.42, 0.75), toPixel(0.3, 0.75)]); // far from row 3
+    await settle();
+    expect(rowsShown().some((e) => e.dataset.row === "3")).toBe(false);
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-3");
+    press("2");
+    await settle();
+    expect(calls.filter((c) => c.method === "relabel").map((c) => c.rows)).toEqual([[3]]);
+  });
+
+  it("five keys faster than the kernel relabel five documents once each, shown at once", async () => {
+    const { model, calls } = mount(30);
+    await settle();
+    rowEl(0).click();
+    await settle();
+    model.hold = true;
+    for (let i = 0; i < 5; i++) press("2");
+    await settle();
+    const sent = calls.filter((c) => c.method === "relabel");
+    expect(sent.map((c) => c.rows)).toEqual([[0], [1], [2], [3], [4]]);
+    expect([0, 2, 4].map(labelCell)).toEqual(["pos", "pos", "pos"]); // optimistic, before any answer
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-5");
+    expect(rowEl(5).classList.contains("dmw-cursor")).toBe(true);
+    model.release();
+    await settle();
+    expect(calls.filter((c) => c.method === "relabel").length).toBe(5);
+  });
+
+  it("a failed relabel is rolled back visibly", async () => {
+    const { model } = mount(10);
+    await settle();
+    const kernel = model.kernel;
+    model.kernel = (method, args, buffers) => {
+      if (method === "relabel") throw new Error("ValueError: the store refused it");
+      return kernel(method, args, buffers);
+    };
+    rowEl(0).click();
+    model.hold = true;
+    press("2");
+    await settle();
+    expect(labelCell(0)).toBe("pos");
+    model.release();
+    await settle();
+    expect(labelCell(0)).toBe("neg");
+    expect(el.querySelector(".dmw-status")!.textContent).toContain("rolled back");
+    expect(el.querySelector(".dmw-status")!.classList.contains("dmw-error")).toBe(true);
+  });
+
+  it("the colour menu recolours the points and the legend", async () => {
+    const { model, scatter } = mount(30);
+    await settle();
+    const before = scatter.colors.slice();
+    const select = el.querySelector<HTMLSelectElement>(".dmw-color-by")!;
+    select.value = "label";
+    select.dispatchEvent(new Event("change"));
+    await settle();
+    expect(model.get("color_by")).toBe("label");
+    expect([...scatter.colors]).not.toEqual([...before]);
+    expect([...el.querySelectorAll(".dmw-legend-item")].map((e) => e.textContent)).toEqual(["neg", "pos"]);
+  });
+
+  it("buttons act on the document shown when nothing is selected", async () => {
+    const { calls } = mount(20);
+    await settle();
+    rowEl(4).click();
+    (el.querySelector(".dmw-review") as HTMLButtonElement).click();
+    await settle();
+    expect(calls.filter((c) => c.method === "mark_reviewed").map((c) => c.rows)).toEqual([[4]]);
+    expect(el.querySelector(".dmw-status")!.textContent).not.toContain("Select points first");
+  });
+
+  it("bulk accept says how many labels change, then applies to exactly those rows", async () => {
+    const { model, calls } = mount(20);
+    const kernel = model.kernel;
+    model.kernel = (method, args, buffers) => (method === "accept_preview" ? [{ change: 2, confirm: 1, unknown: 0 }, []] : kernel(method, args, buffers));
+    await settle();
+    model.pythonSets("selection", new DataView(Uint32Array.of(2, 5, 9).buffer));
+    (el.querySelector(".dmw-accept") as HTMLButtonElement).click();
+    await settle();
+    expect(el.querySelector(".dmw-status")!.textContent).toContain("2 labels will change, 1 confirmed as they are");
+    expect(calls.some((c) => c.method === "accept_suggestions")).toBe(false);
+    (el.querySelector(".dmw-accept-apply") as HTMLButtonElement).click();
+    await settle();
+    expect(calls.filter((c) => c.method === "accept_suggestions").map((c) => c.rows)).toEqual([[2, 5, 9]]);
+  });
+
+  it("the a key gives the current document its suggested label", async () => {
+    const { calls } = mount(10);
+    await settle();
+    rowEl(2).click();
+    press("a");
+    await settle();
+    const req = calls.find((c) => c.method === "relabel")!;
+    expect(req.rows).toEqual([2]);
+    expect(req.args.label).toBe("pos"); // row 2's suggestion: (2 + 1) % 2
+  });
+
+  it("shows the key legend, review progress, and relabeled and confirmed rows differently", async () => {
+    const { model } = mount(60);
+    await settle();
+    expect(el.querySelector(".dmw-keys")!.textContent).toContain("1 neg · 2 pos · a accept suggestion");
+    const marks = new Uint8Array(60);
+    marks[0] = 2;
+    marks[1] = 1;
+    model.pythonSets("reviewed", new DataView(marks.buffer));
+    await settle();
+    expect(rowEl(0).classList.contains("dmw-relabeled")).toBe(true);
+    expect(rowEl(1).classList.contains("dmw-confirmed")).toBe(true);
+    expect([cellText(rowEl(0), 7), cellText(rowEl(1), 7), cellText(rowEl(2), 7)]).toEqual(["✎", "✓", ""]);
+    expect(el.querySelector(".dmw-review-progress")!.textContent).toBe("reviewed 2 of the top 50 suspects");
+  });
+
+  it("the pane shows the model's classes, a per-pass sparkline and 'show all' for a cut text", async () => {
+    const { model } = mount(10);
+    const kernel = model.kernel;
+    model.kernel = (method, args, buffers) => {
+      if (method === "document" && args.row === 3) {
+        const text = args.all ? "z".repeat(50000) : "z".repeat(20000) + "…";
+        return [{ row: 3, id: "doc-3", text, truncated: !args.all, length: 50000, score: 1, gold_prob: [0.1, 0.4, null, 0.9], classes: [["pos", 0.7], ["neg", 0.2]] }, []];
+      }
+      return kernel(method, args, buffers);
+    };
+    await settle();
+    rowEl(3).click();
+    await settle();
+    expect(el.querySelector(".dmw-detail-classes")!.textContent).toBe("model, last pass: pos 0.70 · neg 0.20");
+    expect(el.querySelectorAll(".dmw-spark-dot").length).toBe(3);
+    expect(el.querySelectorAll(".dmw-spark-line").length).toBe(2); // the unseen pass leaves a gap
+    const more = el.querySelector<HTMLButtonElement>(".dmw-show-all")!;
+    expect(more.textContent).toBe("Show all 50,000 characters");
+    more.click();
+    await settle();
+    expect(model.requests("document").some((r) => r.content.args.row === 3 && r.content.args.all)).toBe(true);
+    expect(el.querySelector(".dmw-detail-text")!.textContent!.length).toBe(50000);
+    expect(el.querySelector(".dmw-show-all")).toBeNull();
+  });
+
+  it("keeps fetched texts and the current document across a new pass", async () => {
+    const { model, calls } = mount(20, { live: true });
+    await settle();
+    rowEl(2).click();
+    await settle();
+    const pagesBefore = calls.filter((c) => c.method === "page").length;
+    const next = makeState(20).points;
+    const order = Uint32Array.from({ length: 20 }, (_, i) => 19 - i); // the new pass re-sorts everything
+    model.pythonSets("points", { ...next, order: new DataView(order.buffer) });
+    await settle();
+    expect(calls.filter((c) => c.method === "page").length).toBe(pagesBefore);
+    expect(cellText(rowEl(2), 0)).toBe("doc-2");
+    expect(rowEl(2).dataset.pos).toBe("17"); // re-sorted, and the cursor followed it
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-2");
+    expect(rowEl(2).classList.contains("dmw-cursor")).toBe(true);
+  });
+
+  it("a busy kernel: actions are queued, said so plainly, applied once afterwards, never a time-out", async () => {
+    const { model, calls } = mount(10, {}, 20);
+    await settle();
+    rowEl(0).click();
+    await settle();
+    model.hold = true;
+    press("2");
+    press("r");
+    await new Promise((r) => setTimeout(r, 320));
+    const text = el.querySelector(".dmw-status")!.textContent!;
+    expect(text).toContain("The kernel is busy (a cell is running): 2 actions are queued and will be applied once each");
+    expect(text).not.toContain("did not answer");
+    model.release();
+    await new Promise((r) => setTimeout(r, 320));
+    expect(el.querySelector(".dmw-status")!.textContent).not.toContain("busy");
+    expect(calls.filter((c) => c.method === "relabel" || c.method === "mark_reviewed").map((c) => [c.method, c.rows])).toEqual([
+      ["relabel", [0]],
+      ["mark_reviewed", [1]],
+    ]);
+  });
+
+  it("shows training progress from the progress trait, hidden when idle", async () => {
+    const { model } = mount(10);
+    await settle();
+    const prog = el.querySelector<HTMLElement>(".dmw-progress")!;
+    expect(prog.style.display).toBe("none");
+    model.pythonSets("progress", { state: "running", epoch: 3, epochs: 6, step: 40, steps: 100, loss: 0.5, message: "" });
+    expect(prog.textContent).toBe("epoch 3/6 · 40%");
+    expect(prog.style.display).toBe("");
+    model.pythonSets("progress", { state: "idle" });
+    expect(prog.style.display).toBe("none");
+  });
+
+  it("after Clear selection the list opens at its top", async () => {
+    mount(200);
+    await settle();
+    const body = el.querySelector<HTMLElement>(".dmw-table-body")!;
+    body.scrollTop = 600;
+    (el.querySelector(".dmw-clear") as HTMLButtonElement).click();
+    expect(body.scrollTop).toBe(0);
   });
 });

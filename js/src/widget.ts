@@ -1,38 +1,39 @@
 /**
- * Wiring: builds the DOM, keeps UI-only state (view, cursor, hover, caches),
- * reacts to trait changes, and sends actions to Python. Every listener and
- * timer is removed by the cleanup `render` returns.
+ * Wiring of one view: builds the DOM from its parts (toolbar, filters, map, table, detail
+ * pane), keeps UI-only state (view, hover, text caches), reacts to trait changes and hands
+ * every review action to the review controller (review.ts), which owns the current
+ * document, the queue and the optimistic state. Every listener and timer is removed by the
+ * cleanup `render` returns.
  */
 import { legend, pointColors } from "./colors";
 import { isDark, onThemeChange } from "./theme";
 import { placeTooltip } from "./tooltip";
 import { PointGrid, indicesInPolygon, toggle, union, type Polygon } from "./lasso";
 import { MapView, type Tool } from "./mapview";
+import { EMPTY_FILTERS, FilterBar, visibleMask } from "./filters";
+import { DetailPane, type DocDetail } from "./pane";
+import { CONFIRMED, NO_LABEL, RELABELED, ReviewController, suspectProgress, type Action } from "./review";
 import { createWebGLScatter, type ScatterFactory } from "./scatter";
 import { Sync, decode, decodePoints, encode, type Filters, type Model, type Points } from "./sync";
 import { VirtualTable } from "./table";
+import { StatusLine, Toolbar, h, keyLegend } from "./toolbar";
 
 export interface Options {
   scatterFactory?: ScatterFactory;
   /** Wait before asking for texts of rows that came into view (ms). */
   pageDelayMs?: number;
+  /** After how long an unanswered request means "the kernel is busy" (ms). */
+  busyAfterMs?: number;
 }
 
-interface DocInfo {
+interface Preview {
   id: string;
   text: string;
-  score: number | null;
 }
 
 const PAGE_ROWS = 200;
-const EMPTY_FILTERS: Filters = { categories: [], labels: [], suspects_k: 0, reviewed: "all", search: "" };
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text?: string): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  if (cls) el.className = cls;
-  if (text !== undefined) el.textContent = text;
-  return el;
-}
+/** Suspects the progress line counts when no top-k filter is set. */
+const PROGRESS_K = 50;
 
 const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "–");
 const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "–");
@@ -47,18 +48,19 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   };
 
   // ---------------------------------------------------------------- state
-  let points: Points = decodePoints(model);
+  let base: Points = decodePoints(model); // as the kernel last said
+  let points: Points = base; // what the screen shows: base with the optimistic changes
   let selection: Uint32Array = decode(sync.get("selection"), Uint32Array).slice();
   let selMask: Uint8Array | null = null;
   let visible: Uint8Array | null = null;
   let searchHits: Uint8Array | null = null;
   let searchToken = 0;
   let lastQuery = "";
-  let focused = -1; // row shown in the detail pane
   let hovered = -1;
-  let advanceFrom = -1; // after a keyboard action on this row, move the cursor on
-  const cache = new Map<number, DocInfo>();
-  const fullTexts = new Map<number, string>();
+  // Texts by row: a row is one fixed example of the map, so they survive re-sorting and new passes.
+  const previews = new Map<number, Preview>();
+  const details = new Map<number, DocDetail>();
+  const detailWanted = new Set<number>();
   let wanted = new Set<number>();
   const inFlight = new Set<number>();
   let pageTimer: ReturnType<typeof setTimeout> | undefined;
@@ -66,64 +68,48 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   let grid: PointGrid | null = null; // built on the first hover/click after the points change
   const nearest = (x: number, y: number, sx: number, sy: number) =>
     (grid ??= new PointGrid(points.x, points.y)).nearest(x, y, sx, sy, 8);
+  /** Requests for texts waiting on the kernel, with when they were sent. */
+  const asking = new Set<number>();
+  const ask = (method: string, args: Record<string, unknown>, buffers: ArrayBufferView[] = []) => {
+    const at = Date.now();
+    asking.add(at);
+    return sync.request(method, args, buffers).finally(() => asking.delete(at));
+  };
 
+  const ctl = new ReviewController(
+    (method, args, rows) => sync.request(method, args, rows.length ? [rows] : []),
+    {
+      onChange: () => onReviewChange(),
+      onRollback: (message) => status.show(message, "error"),
+      // A DOM event for whoever measures or automates the widget (the latency benchmark listens).
+      onSettled: (action, ms, error) =>
+        root.dispatchEvent(new CustomEvent("dmw:settled", { detail: { method: action.method, rows: [...action.rows], ms, error } })),
+    },
+  );
   // ------------------------------------------------------------------ DOM
   const root = h("div", "dmw-root");
   root.tabIndex = 0;
   // Keys typed in the widget are ours: Lumino (JupyterLab, Notebook 7) skips shortcuts under this attribute.
   root.dataset.lmSuppressShortcuts = "true";
   el.appendChild(root);
-  const toolbar = h("div", "dmw-toolbar");
-  const filterBar = h("div", "dmw-filters");
+  const toolbar = new Toolbar();
+  const keysLine = h("div", "dmw-keys");
+  const filterBar = new FilterBar(
+    {
+      change: (patch, delayMs) => writeFilters(patch, delayMs),
+      search: (query) => {
+        sync.write("filters", { ...filters(), search: query }, 250);
+        runSearch(query);
+      },
+      current: () => filters(),
+    },
+    listen,
+  );
+  const progressLine = filterBar.progress;
   const main = h("div", "dmw-main");
-  const status = h("div", "dmw-status");
-  root.append(toolbar, filterBar, main, status);
-
-  const colorSelect = h("select", "dmw-color-by");
-  colorSelect.title = "Colour points by";
-  for (const [v, t] of [["correctness", "colour: correctness"], ["category", "colour: category"], ["label", "colour: label"], ["suggested_label", "colour: suggested label"], ["reviewed", "colour: reviewed"]]) {
-    const o = h("option", "", t);
-    o.value = v;
-    colorSelect.appendChild(o);
-  }
-  const toolButtons = new Map<Tool, HTMLButtonElement>();
-  const toolGroup = h("span", "dmw-group");
-  for (const [tool, text, tip] of [["lasso", "Lasso", "Drag a freeform lasso (shift adds)"], ["box", "Box", "Drag a box (shift adds)"], ["pan", "Pan", "Drag to pan; the wheel zooms"]] as const) {
-    const b = h("button", `dmw-tool dmw-tool-${tool}`, text);
-    b.title = tip;
-    listen(b, "click", () => setTool(tool));
-    toolButtons.set(tool, b);
-    toolGroup.appendChild(b);
-  }
-  const homeButton = h("button", "dmw-home", "Reset view");
-  const clearButton = h("button", "dmw-clear", "Clear selection");
-  const relabelSelect = h("select", "dmw-relabel-select");
-  const relabelButton = h("button", "dmw-relabel", "Relabel");
-  const reviewButton = h("button", "dmw-review", "Mark reviewed");
-  const undoButton = h("button", "dmw-undo", "Undo");
-  const passes = h("span", "dmw-passes");
-  toolbar.append(colorSelect, toolGroup, homeButton, clearButton, h("span", "dmw-sep"), relabelSelect, relabelButton, reviewButton, undoButton, passes);
-
-  const catBox = h("span", "dmw-group dmw-filter-categories");
-  const labelBox = h("span", "dmw-group dmw-filter-labels");
-  const suspectsCheck = h("input", "dmw-suspects");
-  suspectsCheck.type = "checkbox";
-  const suspectsK = h("input", "dmw-suspects-k");
-  suspectsK.type = "number";
-  suspectsK.min = "1";
-  suspectsK.value = "50";
-  const suspectsLabel = h("label", "dmw-group");
-  suspectsLabel.append(suspectsCheck, document.createTextNode(" possibly mislabeled: top "), suspectsK);
-  const reviewedSelect = h("select", "dmw-filter-reviewed");
-  for (const [v, t] of [["all", "reviewed or not"], ["unreviewed", "not reviewed"], ["reviewed", "reviewed"]]) {
-    const o = h("option", "", t);
-    o.value = v;
-    reviewedSelect.appendChild(o);
-  }
-  const searchInput = h("input", "dmw-search");
-  searchInput.type = "search";
-  searchInput.placeholder = "search text or id";
-  filterBar.append(catBox, labelBox, suspectsLabel, reviewedSelect, searchInput);
+  const status = new StatusLine();
+  root.append(toolbar.el, keysLine, filterBar.el, main, status.el);
+  for (const [tool, b] of toolbar.toolButtons) listen(b, "click", () => setTool(tool));
 
   const mapPane = h("div", "dmw-map-pane");
   const side = h("div", "dmw-side");
@@ -132,7 +118,6 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const tooltip = h("div", "dmw-tooltip");
   tooltip.style.display = "none";
   const tableTitle = h("div", "dmw-table-title");
-  const detail = h("div", "dmw-detail");
 
   const map = new MapView(mapPane, opts.scatterFactory ?? createWebGLScatter, {
     onPolygon: (poly, additive) => selectPolygon(poly, additive),
@@ -144,17 +129,19 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   const names = () => sync.get("labelNames") ?? [];
   const labelName = (code: number) => names()[code] ?? "?";
+  const markText = (mark: number) => (mark === RELABELED ? "✎" : mark === CONFIRMED ? "✓" : "");
   const table = new VirtualTable(side, {
     columns: [
-      { key: "id", title: "id", width: "9em", get: (r) => cache.get(r)?.id ?? "…", className: "dmw-c-id" },
-      { key: "text", title: "text", width: "minmax(8em, 1fr)", get: (r) => cache.get(r)?.text ?? "", className: "dmw-c-text" },
-      { key: "label", title: "label", width: "5em", get: (r) => labelName(points.labels[r]) },
+      { key: "id", title: "id", width: "9em", get: (r) => previews.get(r)?.id ?? "…", className: "dmw-c-id" },
+      { key: "text", title: "text", width: "minmax(8em, 1fr)", get: (r) => previews.get(r)?.text ?? "", className: "dmw-c-text" },
+      { key: "label", title: "label", width: "5em", get: (r) => labelName(points.labels[r]), className: "dmw-c-label" },
       { key: "suggested", title: "suggested", width: "5em", get: (r) => labelName(points.suggested[r]) },
       { key: "confidence", title: "conf", width: "3.4em", get: (r) => f2(points.y[r]) },
       { key: "variability", title: "var", width: "3.2em", get: (r) => f2(points.x[r]) },
       { key: "correctness", title: "corr", width: "3.4em", get: (r) => f2(points.correctness[r]) },
-      { key: "reviewed", title: "✓", width: "1.6em", get: (r) => (points.reviewed[r] ? "✓" : ""), className: "dmw-c-reviewed" },
+      { key: "reviewed", title: "✓", width: "1.6em", get: (r) => markText(points.reviewed[r]), className: "dmw-c-reviewed" },
     ],
+    rowClass: (r) => (points.reviewed[r] === RELABELED ? "dmw-relabeled" : points.reviewed[r] === CONFIRMED ? "dmw-confirmed" : ""),
     onVisible: (rows) => want(rows),
     onRowClick: (row) => {
       focus(row);
@@ -162,17 +149,12 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     },
   });
   side.insertBefore(tableTitle, table.el);
-  side.appendChild(detail);
+  const pane = new DetailPane(side, (row) => fetchDetail(row, true));
 
   // -------------------------------------------------------------- helpers
   function setTool(tool: Tool): void {
     map.tool = tool;
-    for (const [t, b] of toolButtons) b.classList.toggle("dmw-active", t === tool);
-  }
-
-  function setStatus(text: string, isError = false): void {
-    status.textContent = text;
-    status.classList.toggle("dmw-error", isError);
+    toolbar.setTool(tool);
   }
 
   function filters(): Filters {
@@ -199,47 +181,12 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     map.scatter?.setHighlighted(selection);
     recolor();
     rebuildTable();
-  }
-
-  /** Which rows pass the filters (null = all). */
-  function computeVisible(): Uint8Array | null {
-    const f = filters();
-    const cats = new Set(f.categories);
-    const labs = new Set(f.labels);
-    const useCat = cats.size > 0;
-    const useLab = labs.size > 0;
-    const catCodes = (sync.get("categories") ?? []).map((c) => cats.has(c));
-    const labCodes = names().map((l) => labs.has(l));
-    const rev = f.reviewed;
-    const k = f.suspects_k > 0 ? f.suspects_k : 0;
-    if (!useCat && !useLab && rev === "all" && !k && !searchHits) return null;
-    const mask = new Uint8Array(points.n);
-    for (let i = 0; i < points.n; i++) {
-      let ok = 1;
-      if (useCat && !catCodes[points.category[i]]) ok = 0;
-      else if (useLab && !labCodes[points.labels[i]]) ok = 0;
-      else if (rev === "reviewed" && !points.reviewed[i]) ok = 0;
-      else if (rev === "unreviewed" && points.reviewed[i]) ok = 0;
-      else if (searchHits && !searchHits[i]) ok = 0;
-      mask[i] = ok;
-    }
-    if (k) {
-      // Top k suspects not yet reviewed (as DataMap.suspects), walking the score order.
-      const top = new Uint8Array(points.n);
-      let taken = 0;
-      for (let j = 0; j < points.order.length && taken < k; j++) {
-        const r = points.order[j];
-        if (points.reviewed[r]) continue;
-        top[r] = 1;
-        taken++;
-      }
-      for (let i = 0; i < points.n; i++) mask[i] &= top[i];
-    }
-    return mask;
+    // A new list opens at its top, or where the current document is.
+    if (table.positionOf(ctl.current) < 0) table.scrollToTop();
   }
 
   function recompute(): void {
-    visible = computeVisible();
+    visible = visibleMask(points, filters(), sync.get("categories") ?? [], names(), searchHits);
     recolor();
     rebuildTable();
   }
@@ -250,7 +197,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     map.redraw();
   }
 
-  /** Table rows: the selection, or the rows passing the filters; most suspect first. */
+  /** Table rows: the selection, or the rows passing the filters; most suspect first. The cursor follows the current document. */
   function rebuildTable(): void {
     const mask = selection.length ? selMask : visible;
     const out = new Uint32Array(mask ? selection.length || points.n : points.n);
@@ -260,21 +207,29 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       if (!mask || mask[r]) out[m++] = r;
     }
     const rows = out.subarray(0, m);
-    const before = table.cursor;
     table.setRows(rows);
-    if (advanceFrom >= 0) {
-      const at = table.positionOf(advanceFrom);
-      table.setCursor(at >= 0 ? at + 1 : Math.min(before, rows.length - 1));
-      advanceFrom = -1;
-      const r = table.rowAt(table.cursor);
-      if (r >= 0) focus(r, false);
-    }
+    syncCursor();
     const what = selection.length ? `${selection.length.toLocaleString()} selected` : `${rows.length.toLocaleString()} of ${points.n.toLocaleString()} shown`;
-    tableTitle.textContent = `${what} · most suspect first · j/k move, 1–9 relabel, r reviewed, u undo`;
+    tableTitle.textContent = `${what} · most suspect first`;
+    renderProgress();
+  }
+
+  function renderProgress(): void {
+    const k = filters().suspects_k > 0 ? filters().suspects_k : PROGRESS_K;
+    const p = suspectProgress(points.order, points.reviewed, k);
+    progressLine.textContent = `reviewed ${p.reviewed.toLocaleString()} of the top ${p.of.toLocaleString()} suspects`;
+  }
+
+  /** The table cursor and the highlighted row and point show the current document. */
+  function syncCursor(): void {
+    const r = ctl.current;
+    const pos = r >= 0 ? table.positionOf(r) : -1;
+    if (pos !== table.cursor) table.setCursor(pos);
+    table.setHighlighted(r >= 0 ? [r] : []);
   }
 
   function want(rows: number[]): void {
-    for (const r of rows) if (!cache.has(r) && !inFlight.has(r)) wanted.add(r);
+    for (const r of rows) if (!previews.has(r) && !inFlight.has(r)) wanted.add(r);
     if (!wanted.size || pageTimer !== undefined) return;
     pageTimer = setTimeout(fetchPage, opts.pageDelayMs ?? 30);
   }
@@ -285,20 +240,34 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     wanted = new Set([...wanted].slice(PAGE_ROWS));
     if (!rows.length) return;
     for (const r of rows) inFlight.add(r);
-    sync
-      .request("page", { full: false }, [rows])
+    ask("page", { full: false }, [rows])
       .then(([res]) => {
-        if (cache.size > 50000) cache.clear();
-        res.rows.forEach((r: number, i: number) => cache.set(r, { id: res.ids[i], text: res.texts[i], score: res.scores[i] }));
+        if (previews.size > 50000) previews.clear();
+        res.rows.forEach((r: number, i: number) => previews.set(r, { id: res.ids[i], text: res.texts[i] }));
         table.render();
         if (hovered >= 0) showTooltip();
-        if (focused >= 0) renderDetail();
+        if (ctl.current >= 0) renderDetail();
       })
-      .catch((err: Error) => setStatus(`Could not load texts: ${err.message}`, true))
+      .catch((err: Error) => status.show(`Could not load texts: ${err.message}`, "error"))
       .finally(() => {
         for (const r of rows) inFlight.delete(r);
         if (wanted.size) want([]);
       });
+  }
+
+  /** The pane's document: bounded text, the per-pass gold probability, the model's classes; `all` for the whole text. */
+  function fetchDetail(r: number, all = false): void {
+    if (r < 0 || detailWanted.has(r)) return;
+    detailWanted.add(r);
+    ask("document", { row: r, all })
+      .then(([res]) => {
+        details.set(r, res as DocDetail);
+        previews.set(r, { id: res.id, text: previews.get(r)?.text ?? res.text.slice(0, 240) });
+        if (ctl.current === r) renderDetail();
+        table.render();
+      })
+      .catch((err: Error) => status.show(`Could not load the document: ${err.message}`, "error"))
+      .finally(() => detailWanted.delete(r));
   }
 
   function selectPolygon(poly: Polygon, additive: boolean): void {
@@ -312,6 +281,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       if (!additive) setSelection(new Uint32Array(0));
       return;
     }
+    ctl.current = r; // before the table is rebuilt around the new selection
     setSelection(additive ? toggle(selection, r) : Uint32Array.of(r));
     focus(r);
   }
@@ -337,7 +307,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   function showTooltip(): void {
     const r = hovered;
     if (r < 0 || r >= points.n) return;
-    const doc = cache.get(r);
+    const doc = previews.get(r);
     tooltip.replaceChildren();
     const lines: Array<[string, string]> = [
       ["id", doc?.id ?? "…"],
@@ -364,110 +334,150 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   function updateMarkers(): void {
     const m: number[] = [];
+    const focused = ctl.current;
     for (const r of [focused, hovered]) if (r >= 0 && r < points.n) m.push(points.x[r], points.y[r]);
     if (focused < 0 && m.length) m.unshift(NaN, NaN);
     map.markers = m;
     map.drawOverlay();
   }
 
-  /** Open a row in the detail pane, highlight its point and its table row. */
-  function focus(r: number, moveCursor = true): void {
-    focused = r;
-    if (moveCursor) {
-      const pos = table.positionOf(r);
-      if (pos >= 0) table.setCursor(pos);
-    }
-    table.setHighlighted(r >= 0 ? [r] : []);
+  /** Make `r` the current document: the pane shows it, the cursor and the map mark it, keys act on it. */
+  function focus(r: number): void {
+    ctl.current = r;
+    showCurrent();
+  }
+
+  function showCurrent(): void {
+    syncCursor();
     updateMarkers();
     renderDetail();
-    if (r >= 0 && !fullTexts.has(r)) {
-      sync
-        .request("page", { full: true }, [Uint32Array.of(r)])
-        .then(([res]) => {
-          fullTexts.set(r, res.texts[0]);
-          cache.set(r, { id: res.ids[0], text: cache.get(r)?.text ?? res.texts[0], score: res.scores[0] });
-          if (focused === r) renderDetail();
-        })
-        .catch((err: Error) => setStatus(`Could not load the document: ${err.message}`, true));
-    }
+    if (ctl.current >= 0 && !details.has(ctl.current)) fetchDetail(ctl.current);
   }
 
   function renderDetail(): void {
-    detail.replaceChildren();
-    const r = focused;
-    if (r < 0 || r >= points.n) {
-      detail.appendChild(h("div", "dmw-hint", "Click a point or a row to read its document here."));
-      return;
-    }
-    const doc = cache.get(r);
-    const head = h("div", "dmw-detail-head");
-    head.append(
-      h("b", "dmw-detail-id", doc?.id ?? "…"),
-      h("span", "", ` label ${labelName(points.labels[r])} · suggested ${labelName(points.suggested[r])} · conf ${f3(points.y[r])} · var ${f3(points.x[r])} · corr ${f3(points.correctness[r])}${doc?.score != null ? ` · score ${f3(doc.score)}` : ""}${points.reviewed[r] ? " · reviewed" : ""}`),
-    );
-    const text = sync.get("hasText") ? fullTexts.get(r) ?? doc?.text ?? "loading…" : "No text: pass data= (a DataFrame with a text column) to DataMapWidget.";
-    const body = h("div", sync.get("hasText") ? "dmw-detail-text" : "dmw-detail-text dmw-hint", text);
-    detail.append(head, body);
+    const r = ctl.current;
+    if (r < 0 || r >= points.n) return pane.render(null);
+    pane.render({
+      row: r,
+      label: labelName(points.labels[r]),
+      suggested: labelName(points.suggested[r]),
+      confidence: points.y[r],
+      variability: points.x[r],
+      correctness: points.correctness[r],
+      mark: points.reviewed[r],
+      hasText: !!sync.get("hasText"),
+      preview: previews.get(r),
+      detail: details.get(r),
+      waiting: kernelBusy(),
+    });
   }
 
   // -------------------------------------------------------------- actions
-  let busy = 0;
-  function act(method: string, rows: Uint32Array, args: Record<string, unknown> = {}): Promise<void> {
-    busy++;
-    setStatus("saving…");
-    return sync
-      .request(method, args, rows.length ? [rows] : [])
-      .then(() => showSaveStatus())
-      .catch((err: Error) => setStatus(`${method} failed: ${err.message}`, true))
-      .finally(() => {
-        busy--;
-      });
+  const busyAfter = opts.busyAfterMs ?? 1500;
+  function kernelBusy(): boolean {
+    const now = Date.now();
+    return ctl.waitingFor() > busyAfter || [...asking].some((t) => now - t > busyAfter);
   }
 
+  /** The optimistic overlay or the queue changed: redraw labels, marks, colours, filters. */
+  function onReviewChange(): void {
+    const eff = ctl.effective(base.labels, base.reviewed);
+    points = { ...base, labels: eff.labels, reviewed: eff.reviewed };
+    recompute();
+    showCurrent();
+    if (hovered >= 0) showTooltip();
+    if (!ctl.queued) showSaveStatus();
+  }
+
+  function submit(action: Action, advance = false): void {
+    void ctl.submit(action, advance ? table : undefined);
+  }
+
+  /** Buttons act on the selection, or on the current document when nothing is selected. */
   function targetRows(): Uint32Array {
-    return selection.length ? selection : new Uint32Array(0);
+    if (selection.length) return selection;
+    return ctl.current >= 0 ? Uint32Array.of(ctl.current) : new Uint32Array(0);
   }
 
-  function keyRows(): Uint32Array {
-    const r = table.rowAt(table.cursor);
-    if (r >= 0) return Uint32Array.of(r);
-    return targetRows();
+  const idOf = (r: number) => previews.get(r)?.id ?? details.get(r)?.id ?? `row ${r}`;
+  const what = (rows: Uint32Array) => (rows.length === 1 ? idOf(rows[0]) : `${rows.length.toLocaleString()} documents`);
+
+  function relabel(rows: Uint32Array, label: string, advance: boolean): void {
+    const code = names().indexOf(label);
+    submit({ method: "relabel", rows, args: { label }, optimistic: ReviewController.relabeling(rows, code, points.labels, points.reviewed), describe: `relabel ${what(rows)} to “${label}”` }, advance);
+  }
+
+  function confirm(rows: Uint32Array, advance: boolean): void {
+    submit({ method: "mark_reviewed", rows, optimistic: ReviewController.confirming(rows, points.labels, points.reviewed), describe: `mark ${what(rows)} reviewed` }, advance);
   }
 
   const retryButton = h("button", "dmw-retry", "Retry saving");
-  listen(retryButton, "click", () => act("retry_save", new Uint32Array(0)));
+  listen(retryButton, "click", () => {
+    status.show("saving…", "sticky");
+    sync.request("retry_save", {}).then(() => showSaveStatus(), (err: Error) => status.show(`Retry failed: ${err.message}`, "error"));
+  });
 
   function showSaveStatus(): void {
     const s = sync.get("saveStatus") ?? "";
-    if (busy > 1) return;
-    const failed = s !== "" && s !== "saved";
-    setStatus(s, failed);
-    if (failed) status.append(" ", retryButton);
+    if (ctl.queued) return;
+    if (s !== "" && s !== "saved") return status.show(s, "sticky", retryButton);
+    if (status.kind === "sticky") status.clear(); // "saving…" or "kernel busy" are over
+    if (s === "saved" && lastActionDone) status.show("saved", "info");
+    lastActionDone = false;
   }
+  let lastActionDone = false;
 
-  listen(relabelButton, "click", () => {
+  const nothingChosen = "Nothing to act on: click a row or a point, or select points (lasso, box).";
+  listen(toolbar.relabelButton, "click", () => {
     const rows = targetRows();
-    if (!rows.length) return setStatus("Select points first (lasso, box, click or a table row).", true);
-    act("relabel", rows, { label: relabelSelect.value });
+    if (!rows.length) return status.show(nothingChosen, "error");
+    relabel(rows, toolbar.relabelSelect.value, false);
   });
-  listen(reviewButton, "click", () => {
+  listen(toolbar.reviewButton, "click", () => {
     const rows = targetRows();
-    if (!rows.length) return setStatus("Select points first (lasso, box, click or a table row).", true);
-    act("mark_reviewed", rows);
+    if (!rows.length) return status.show(nothingChosen, "error");
+    confirm(rows, false);
   });
-  listen(undoButton, "click", () => act("undo", new Uint32Array(0)));
-  listen(clearButton, "click", () => setSelection(new Uint32Array(0)));
-  listen(homeButton, "click", () => map.home());
-  listen(colorSelect, "change", () => sync.write("colorBy", colorSelect.value));
-  listen(suspectsCheck, "change", () => writeFilters({ suspects_k: suspectsCheck.checked ? Math.max(1, Number(suspectsK.value) || 50) : 0 }));
-  listen(suspectsK, "input", () => {
-    if (suspectsCheck.checked) writeFilters({ suspects_k: Math.max(1, Number(suspectsK.value) || 1) }, 250);
+  listen(toolbar.acceptButton, "click", () => previewAccept());
+  listen(toolbar.undoButton, "click", () => submit({ method: "undo", rows: new Uint32Array(0), describe: "undo" }));
+  listen(toolbar.clearButton, "click", () => setSelection(new Uint32Array(0)));
+  listen(toolbar.homeButton, "click", () => map.home());
+  listen(toolbar.colorSelect, "change", () => {
+    // Our own write echoes back as no change event: apply it here.
+    sync.write("colorBy", toolbar.colorSelect.value);
+    renderLegend();
+    recolor();
   });
-  listen(reviewedSelect, "change", () => writeFilters({ reviewed: reviewedSelect.value as Filters["reviewed"] }));
-  listen(searchInput, "input", () => {
-    sync.write("filters", { ...filters(), search: searchInput.value }, 250);
-    runSearch(searchInput.value);
-  });
+
+  /** Bulk accept: first say how many labels change, then apply exactly those on "Apply". */
+  function previewAccept(): void {
+    const rows = targetRows().slice();
+    if (!rows.length) return status.show(nothingChosen, "error");
+    sync
+      .request("accept_preview", {}, [rows])
+      .then(([res]) => {
+        if (!res.change) {
+          return status.show(`No label would change: the ${what(rows)} already carry their suggested labels${res.unknown ? ` (${res.unknown} have no suggestion)` : ""}.`, "info");
+        }
+        const apply = h("button", "dmw-accept-apply", `Apply (${res.change})`);
+        const cancel = h("button", "dmw-accept-cancel", "Cancel");
+        apply.addEventListener("click", () => {
+          status.clear();
+          const optimistic: Array<[number, number, number]> = [];
+          for (const r of rows) {
+            const s = points.suggested[r];
+            if (s !== NO_LABEL) optimistic.push([r, s, s !== points.labels[r] ? RELABELED : Math.max(points.reviewed[r], CONFIRMED)]);
+          }
+          submit({ method: "accept_suggestions", rows, optimistic, describe: `accept the suggestions for ${what(rows)}` });
+        });
+        cancel.addEventListener("click", () => status.clear());
+        const parts = [`Accept suggestions for ${what(rows)}: ${res.change.toLocaleString()} label${res.change === 1 ? "" : "s"} will change`];
+        if (res.confirm) parts.push(`${res.confirm.toLocaleString()} confirmed as they are`);
+        if (res.unknown) parts.push(`${res.unknown.toLocaleString()} have no suggestion`);
+        status.show(`${parts.join(", ")}.`, "sticky", apply, cancel);
+      })
+      .catch((err: Error) => status.show(`Could not preview: ${err.message}`, "error"));
+  }
 
   listen(root, "mousedown", (e: MouseEvent) => {
     const t = e.target as HTMLElement;
@@ -478,25 +488,25 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const key = e.key;
+    if (t?.tagName === "BUTTON" && (key === "Enter" || key === " ")) return; // the button's own click
+    const current = ctl.current;
     if (key === "j" || key === "ArrowDown" || key === "k" || key === "ArrowUp") {
-      const step = key === "j" || key === "ArrowDown" ? 1 : -1;
-      table.setCursor(Math.max(0, table.cursor + step));
-      const r = table.rowAt(table.cursor);
-      if (r >= 0) focus(r, false);
+      ctl.move(table, key === "j" || key === "ArrowDown" ? 1 : -1);
+      showCurrent();
     } else if (/^[1-9]$/.test(key)) {
       const code = Number(key) - 1;
-      if (code >= names().length) return setStatus(`There is no label ${key}: labels are 1–${names().length}.`, true);
-      const rows = keyRows();
-      if (!rows.length) return;
-      if (rows.length === 1) advanceFrom = rows[0];
-      act("relabel", rows, { label: names()[code] });
+      if (code >= names().length) status.show(`There is no label ${key}: labels are 1–${names().length}.`, "error");
+      else if (current < 0) status.show(nothingChosen, "error");
+      else relabel(Uint32Array.of(current), names()[code], true);
     } else if (key === "r" || key === "Enter") {
-      const rows = keyRows();
-      if (!rows.length) return;
-      if (rows.length === 1) advanceFrom = rows[0];
-      act("mark_reviewed", rows);
+      if (current < 0) status.show(nothingChosen, "error");
+      else confirm(Uint32Array.of(current), true);
+    } else if (key === "a") {
+      if (current < 0) status.show(nothingChosen, "error");
+      else if (points.suggested[current] === NO_LABEL) status.show(`${idOf(current)} has no suggestion (never seen in training).`, "error");
+      else relabel(Uint32Array.of(current), labelName(points.suggested[current]), true);
     } else if (key === "u") {
-      act("undo", new Uint32Array(0));
+      submit({ method: "undo", rows: new Uint32Array(0), describe: "undo" });
     } else if (key === "Escape") {
       setSelection(new Uint32Array(0));
     } else return;
@@ -512,69 +522,41 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       recompute();
       return;
     }
-    sync
-      .request("search", { query })
+    ask("search", { query })
       .then(([res, buffers]) => {
         if (token !== searchToken) return;
         const hits = decode(buffers[0], Uint32Array);
         searchHits = new Uint8Array(points.n);
         for (const r of hits) if (r < points.n) searchHits[r] = 1;
         recompute();
-        setStatus(`${res.count.toLocaleString()} documents match “${query}”`);
+        status.show(`${res.count.toLocaleString()} documents match “${query}”`, "info");
       })
-      .catch((err: Error) => setStatus(`Search failed: ${err.message}`, true));
+      .catch((err: Error) => status.show(`Search failed: ${err.message}`, "error"));
   }
+
+  // A cell running in the kernel holds every answer back: say so plainly, and that nothing is lost.
+  const busyTimer = setInterval(() => {
+    if (kernelBusy()) {
+      const n = ctl.queued;
+      const msg = n
+        ? `The kernel is busy (a cell is running): ${n} action${n === 1 ? " is" : "s are"} queued and will be applied once each, in order, when it finishes.`
+        : "The kernel is busy (a cell is running): texts load when it finishes.";
+      if (status.text !== msg) status.show(msg, "sticky");
+      if (ctl.current >= 0 && !details.has(ctl.current)) renderDetail();
+    } else if (status.kind === "sticky" && status.text.startsWith("The kernel is busy")) {
+      status.clear();
+      showSaveStatus();
+    }
+  }, 250);
+  disposers.push(() => clearInterval(busyTimer));
 
   // ------------------------------------------------------- model -> view
   function renderControls(): void {
     const f = filters();
-    colorSelect.value = sync.get("colorBy") ?? "correctness";
-    relabelSelect.replaceChildren();
-    names().forEach((n, i) => {
-      const o = h("option", "", i < 9 ? `${i + 1}: ${n}` : n);
-      o.value = n;
-      relabelSelect.appendChild(o);
-    });
-    const chips = (box: HTMLElement, values: string[], chosen: string[], key: "categories" | "labels") => {
-      box.replaceChildren();
-      if (values.length > 12) {
-        // Many labels: a compact multi-select instead of a wall of checkboxes.
-        const sel = h("select", `dmw-multi dmw-multi-${key}`);
-        sel.multiple = true;
-        sel.size = 3;
-        sel.title = `Filter by ${key} (ctrl/shift-click for several; none = all)`;
-        for (const v of values) {
-          const o = h("option", "", v);
-          o.value = v;
-          o.selected = chosen.includes(v);
-          sel.appendChild(o);
-        }
-        sel.addEventListener("change", () => writeFilters({ [key]: [...sel.selectedOptions].map((o) => o.value) } as Partial<Filters>));
-        box.appendChild(sel);
-        return;
-      }
-      for (const v of values) {
-        const lab = h("label", "dmw-chip");
-        const cb = h("input");
-        cb.type = "checkbox";
-        cb.value = v;
-        cb.checked = chosen.includes(v);
-        cb.addEventListener("change", () => {
-          const cur = new Set(filters()[key]);
-          if (cb.checked) cur.add(v);
-          else cur.delete(v);
-          writeFilters({ [key]: values.filter((x) => cur.has(x)) } as Partial<Filters>);
-        });
-        lab.append(cb, document.createTextNode(` ${v}`));
-        box.appendChild(lab);
-      }
-    };
-    chips(catBox, sync.get("categories") ?? [], f.categories, "categories");
-    chips(labelBox, names(), f.labels, "labels");
-    suspectsCheck.checked = f.suspects_k > 0;
-    if (f.suspects_k > 0) suspectsK.value = String(f.suspects_k);
-    reviewedSelect.value = f.reviewed;
-    if (searchInput.value !== f.search) searchInput.value = f.search;
+    toolbar.colorSelect.value = sync.get("colorBy") ?? "correctness";
+    toolbar.setLabels(names());
+    keysLine.textContent = keyLegend(names());
+    filterBar.render(f, sync.get("categories") ?? [], names());
     renderLegend();
     renderPasses();
   }
@@ -592,20 +574,29 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   function renderPasses(): void {
     const n = sync.get("nPasses") ?? 0;
-    passes.textContent = `${sync.get("live") ? "live · " : ""}${n} pass${n === 1 ? "" : "es"}`;
+    toolbar.passes.textContent = `${sync.get("live") ? "live · " : ""}${n} pass${n === 1 ? "" : "es"}`;
     const th = sync.get("thresholds");
     if (th) map.thresholds = { confidence: th.confidence, variability: th.variability };
-    undoButton.disabled = (sync.get("historySize") ?? 0) === 0;
+    toolbar.undoButton.disabled = (sync.get("historySize") ?? 0) === 0 && !ctl.queued;
+    toolbar.setProgress(sync.get("progress"));
   }
 
   function onPoints(resetView: boolean): void {
-    const oldN = points.n;
-    points = decodePoints(model);
+    const oldN = base.n;
+    base = decodePoints(model);
+    const eff = ctl.effective(base.labels, base.reviewed);
+    points = { ...base, labels: eff.labels, reviewed: eff.reviewed };
     grid = null;
-    cache.clear();
     if (points.n !== oldN) {
+      // Another set of examples: nothing cached belongs to it.
+      previews.clear();
+      details.clear();
       selMask = null;
       searchHits = null;
+      ctl.current = -1;
+    } else {
+      // A new pass: texts stay (rows are fixed examples); the training history of each document changed.
+      details.clear();
     }
     map.setPositions(points.x, points.y, resetView || points.n !== oldN);
     selection = decode(sync.get("selection"), Uint32Array).slice();
@@ -616,16 +607,14 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       for (const r of selection) if (r < points.n) selMask[r] = 1;
     }
     recompute();
-    updateMarkers();
-    if (focused >= 0) renderDetail();
+    showCurrent();
   }
 
   function onColumns(): void {
     const p = decodePoints(model);
-    points = { ...points, labels: p.labels, reviewed: p.reviewed };
-    recompute();
-    if (focused >= 0) renderDetail();
-    if (hovered >= 0) showTooltip();
+    base = { ...base, labels: p.labels, reviewed: p.reviewed };
+    lastActionDone = true;
+    onReviewChange();
   }
 
   sync.on("points", () => onPoints(false));
@@ -636,7 +625,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     applySelection();
   });
   sync.on("colorBy", () => {
-    colorSelect.value = sync.get("colorBy");
+    toolbar.colorSelect.value = sync.get("colorBy");
     renderLegend();
     recolor();
   });
@@ -650,6 +639,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   sync.on("categories", renderControls);
   sync.on("nPasses", renderPasses);
   sync.on("live", renderPasses);
+  sync.on("progress", renderPasses);
   sync.on("thresholds", () => {
     renderPasses();
     map.redraw();
@@ -695,6 +685,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     ro?.disconnect();
     if (pageTimer !== undefined) clearTimeout(pageTimer);
     for (const d of disposers) d();
+    status.dispose();
     sync.dispose();
     table.destroy();
     map.destroy();

@@ -335,7 +335,7 @@ def test_reload_and_reopen_show_the_same_selection_and_changes(lab, page, artifa
     page.reload()
     page.wait_for_selector(".dmw-root canvas.dmw-gl", timeout=TIMEOUT_MS)
     page.wait_for_function("() => (document.querySelector('.dmw-table-title') || {}).textContent?.startsWith('1 selected')", timeout=30_000)
-    page.wait_for_function("() => [...document.querySelectorAll('.dmw-table-body .dmw-row')].some(r => r.dataset.row === '7' && r.children[2].textContent === 'pos' && r.children[7].textContent === '✓')", timeout=30_000)
+    page.wait_for_function("() => [...document.querySelectorAll('.dmw-table-body .dmw-row')].some(r => r.dataset.row === '7' && r.children[2].textContent === 'pos' && r.children[7].textContent === '✎')", timeout=30_000)
     assert wait_painted(page) > 200
     page.screenshot(path=str(artifacts / "4-reloaded.png"), full_page=True)
     assert lab["kernel"].json("import json; print(json.dumps([w.selected_ids, len(w.changes)]))") == [["d007"], 1]

@@ -1,0 +1,133 @@
+/**
+ * The filter bar (regions, labels, "possibly mislabeled: top k", reviewed state, search, the
+ * review progress line) and the pure rule of which rows pass the filters.
+ */
+import type { Filters, Points } from "./sync";
+import { h } from "./toolbar";
+
+export const EMPTY_FILTERS: Filters = { categories: [], labels: [], suspects_k: 0, reviewed: "all", search: "" };
+
+/** Which rows pass the filters (null = all), on what the screen shows (optimistic marks included). */
+export function visibleMask(points: Points, f: Filters, categories: string[], names: string[], searchHits: Uint8Array | null): Uint8Array | null {
+  const cats = new Set(f.categories);
+  const labs = new Set(f.labels);
+  const useCat = cats.size > 0;
+  const useLab = labs.size > 0;
+  const catCodes = categories.map((c) => cats.has(c));
+  const labCodes = names.map((l) => labs.has(l));
+  const rev = f.reviewed;
+  const k = f.suspects_k > 0 ? f.suspects_k : 0;
+  if (!useCat && !useLab && rev === "all" && !k && !searchHits) return null;
+  const mask = new Uint8Array(points.n);
+  for (let i = 0; i < points.n; i++) {
+    let ok = 1;
+    if (useCat && !catCodes[points.category[i]]) ok = 0;
+    else if (useLab && !labCodes[points.labels[i]]) ok = 0;
+    else if (rev === "reviewed" && !points.reviewed[i]) ok = 0;
+    else if (rev === "unreviewed" && points.reviewed[i]) ok = 0;
+    else if (searchHits && !searchHits[i]) ok = 0;
+    mask[i] = ok;
+  }
+  if (k) {
+    // Top k suspects not yet reviewed (as DataMap.suspects), walking the score order.
+    const top = new Uint8Array(points.n);
+    let taken = 0;
+    for (let j = 0; j < points.order.length && taken < k; j++) {
+      const r = points.order[j];
+      if (points.reviewed[r]) continue;
+      top[r] = 1;
+      taken++;
+    }
+    for (let i = 0; i < points.n; i++) mask[i] &= top[i];
+  }
+  return mask;
+}
+
+export interface FilterHandlers {
+  /** A filter changed: write it (after `delayMs` of quiet) and redraw. */
+  change(patch: Partial<Filters>, delayMs?: number): void;
+  /** The search box changed. */
+  search(query: string): void;
+  current(): Filters;
+}
+
+export class FilterBar {
+  readonly el = h("div", "dmw-filters");
+  readonly progress = h("span", "dmw-review-progress");
+  private catBox = h("span", "dmw-group dmw-filter-categories");
+  private labelBox = h("span", "dmw-group dmw-filter-labels");
+  private suspectsCheck = h("input", "dmw-suspects");
+  private suspectsK = h("input", "dmw-suspects-k");
+  private reviewedSelect = h("select", "dmw-filter-reviewed");
+  readonly searchInput = h("input", "dmw-search");
+
+  constructor(private on: FilterHandlers, listen: (t: EventTarget, type: string, fn: (e: any) => void) => void) {
+    this.suspectsCheck.type = "checkbox";
+    this.suspectsK.type = "number";
+    this.suspectsK.min = "1";
+    this.suspectsK.value = "50";
+    const suspectsLabel = h("label", "dmw-group");
+    suspectsLabel.append(this.suspectsCheck, document.createTextNode(" possibly mislabeled: top "), this.suspectsK);
+    for (const [v, t] of [["all", "reviewed or not"], ["unreviewed", "not reviewed"], ["reviewed", "reviewed"]]) {
+      const o = h("option", "", t);
+      o.value = v;
+      this.reviewedSelect.appendChild(o);
+    }
+    this.searchInput.type = "search";
+    this.searchInput.placeholder = "search text or id";
+    this.el.append(this.catBox, this.labelBox, suspectsLabel, this.reviewedSelect, this.searchInput, this.progress);
+
+    const k = () => Math.max(1, Number(this.suspectsK.value) || 50);
+    listen(this.suspectsCheck, "change", () => on.change({ suspects_k: this.suspectsCheck.checked ? k() : 0 }));
+    listen(this.suspectsK, "input", () => {
+      if (this.suspectsCheck.checked) on.change({ suspects_k: Math.max(1, Number(this.suspectsK.value) || 1) }, 250);
+    });
+    listen(this.reviewedSelect, "change", () => on.change({ reviewed: this.reviewedSelect.value as Filters["reviewed"] }));
+    listen(this.searchInput, "input", () => on.search(this.searchInput.value));
+  }
+
+  /** Show `f` in the controls (a change from Python or another view). */
+  render(f: Filters, categories: string[], names: string[]): void {
+    this.chips(this.catBox, categories, f.categories, "categories");
+    this.chips(this.labelBox, names, f.labels, "labels");
+    this.suspectsCheck.checked = f.suspects_k > 0;
+    if (f.suspects_k > 0) this.suspectsK.value = String(f.suspects_k);
+    this.reviewedSelect.value = f.reviewed;
+    if (this.searchInput.value !== f.search) this.searchInput.value = f.search;
+  }
+
+  private chips(box: HTMLElement, values: string[], chosen: string[], key: "categories" | "labels"): void {
+    box.replaceChildren();
+    if (values.length > 12) {
+      // Many labels: a compact multi-select instead of a wall of checkboxes.
+      const sel = h("select", `dmw-multi dmw-multi-${key}`);
+      sel.multiple = true;
+      sel.size = 3;
+      sel.title = `Filter by ${key} (ctrl/shift-click for several; none = all)`;
+      for (const v of values) {
+        const o = h("option", "", v);
+        o.value = v;
+        o.selected = chosen.includes(v);
+        sel.appendChild(o);
+      }
+      sel.addEventListener("change", () => this.on.change({ [key]: [...sel.selectedOptions].map((o) => o.value) } as Partial<Filters>));
+      box.appendChild(sel);
+      return;
+    }
+    for (const v of values) {
+      const lab = h("label", "dmw-chip");
+      const cb = h("input");
+      cb.type = "checkbox";
+      cb.value = v;
+      cb.checked = chosen.includes(v);
+      cb.addEventListener("change", () => {
+        const cur = new Set(this.on.current()[key]);
+        if (cb.checked) cur.add(v);
+        else cur.delete(v);
+        this.on.change({ [key]: values.filter((x) => cur.has(x)) } as Partial<Filters>);
+      });
+      lab.append(cb, document.createTextNode(` ${v}`));
+      box.appendChild(lab);
+    }
+  }
+}

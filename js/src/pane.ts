@@ -1,0 +1,136 @@
+/**
+ * The detail pane: the current document, what the reviewer needs to decide in one look
+ * (labels, scores, the model's classes, the gold-label probability per pass as a
+ * sparkline) and its text, bounded unless the reviewer asks for all of it. Every string
+ * goes in as textContent; the sparkline is SVG built from numbers only.
+ */
+import { CONFIRMED, RELABELED } from "./review";
+
+/** One document as the `document` request returns it. */
+export interface DocDetail {
+  row: number;
+  id: string;
+  text: string;
+  truncated: boolean;
+  length: number;
+  score: number | null;
+  gold_prob: Array<number | null>;
+  classes: Array<[string, number]>;
+}
+
+export interface PaneRow {
+  row: number;
+  label: string;
+  suggested: string;
+  confidence: number;
+  variability: number;
+  correctness: number;
+  mark: number;
+  hasText: boolean;
+  /** What the table already loaded (a preview) while the full document is on its way. */
+  preview?: { id: string; text: string };
+  detail?: DocDetail;
+  /** The kernel is busy: say why the text is not there yet. */
+  waiting: boolean;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "–");
+
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text?: string): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  if (cls) el.className = cls;
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+/** A small line of p(gold) per pass (missing passes leave a gap); its title lists the values. */
+export function sparkline(values: Array<number | null>, width = 120, height = 24): SVGSVGElement {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("class", "dmw-spark");
+  svg.setAttribute("width", String(width));
+  svg.setAttribute("height", String(height));
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  const title = document.createElementNS(SVG, "title");
+  title.textContent = `p(gold label) per pass: ${values.map((v) => (v == null ? "–" : v.toFixed(2))).join(", ")}`;
+  svg.appendChild(title);
+  const n = values.length;
+  const x = (i: number) => (n <= 1 ? width / 2 : 2 + (i * (width - 4)) / (n - 1));
+  const y = (v: number) => height - 2 - v * (height - 4);
+  let segment: string[] = [];
+  const flush = () => {
+    if (!segment.length) return;
+    const line = document.createElementNS(SVG, "polyline");
+    line.setAttribute("points", segment.join(" "));
+    line.setAttribute("class", "dmw-spark-line");
+    svg.appendChild(line);
+    segment = [];
+  };
+  values.forEach((v, i) => {
+    if (v == null || !Number.isFinite(v)) return flush();
+    segment.push(`${x(i).toFixed(1)},${y(v).toFixed(1)}`);
+    const dot = document.createElementNS(SVG, "circle");
+    dot.setAttribute("cx", x(i).toFixed(1));
+    dot.setAttribute("cy", y(v).toFixed(1));
+    dot.setAttribute("r", "1.6");
+    dot.setAttribute("class", "dmw-spark-dot");
+    svg.appendChild(dot);
+  });
+  flush();
+  return svg;
+}
+
+export class DetailPane {
+  readonly el: HTMLElement;
+
+  constructor(parent: HTMLElement, private onShowAll: (row: number) => void) {
+    this.el = h("div", "dmw-detail");
+    parent.appendChild(this.el);
+  }
+
+  render(doc: PaneRow | null): void {
+    const el = this.el;
+    el.replaceChildren();
+    if (!doc) {
+      el.appendChild(h("div", "dmw-hint", "Click a point or a row to read its document here; every key and button acts on it."));
+      return;
+    }
+    const detail = doc.detail;
+    const id = detail?.id ?? doc.preview?.id ?? "…";
+    const head = h("div", "dmw-detail-head");
+    head.appendChild(h("b", "dmw-detail-id", id));
+    if (doc.mark === RELABELED) head.appendChild(h("span", "dmw-badge dmw-badge-relabeled", "relabeled"));
+    else if (doc.mark === CONFIRMED) head.appendChild(h("span", "dmw-badge dmw-badge-confirmed", "confirmed"));
+    const score = detail?.score;
+    head.appendChild(
+      h(
+        "span",
+        "dmw-detail-facts",
+        ` label ${doc.label} · suggested ${doc.suggested} · conf ${f3(doc.confidence)} · var ${f3(doc.variability)} · corr ${f3(doc.correctness)}${score != null ? ` · score ${f3(score)}` : ""}`,
+      ),
+    );
+    el.appendChild(head);
+    if (detail) {
+      const model = h("div", "dmw-detail-model");
+      if (detail.classes.length) {
+        model.appendChild(h("span", "dmw-detail-classes", `model, last pass: ${detail.classes.map(([n, p]) => `${n} ${p.toFixed(2)}`).join(" · ")}`));
+      }
+      if (detail.gold_prob.length) {
+        model.append(h("span", "dmw-spark-label", " p(label) per pass "), sparkline(detail.gold_prob));
+      }
+      el.appendChild(model);
+    }
+    if (!doc.hasText) {
+      el.appendChild(h("div", "dmw-detail-text dmw-hint", "No text: pass data= (a DataFrame with a text column) to DataMapWidget."));
+      return;
+    }
+    const text = detail?.text ?? doc.preview?.text;
+    const body = h("div", "dmw-detail-text", text ?? (doc.waiting ? "waiting for the kernel (a cell is running)…" : "loading…"));
+    el.appendChild(body);
+    if (detail?.truncated) {
+      const more = h("button", "dmw-show-all", `Show all ${detail.length.toLocaleString()} characters`);
+      more.addEventListener("click", () => this.onShowAll(doc.row));
+      el.appendChild(more);
+    }
+  }
+}

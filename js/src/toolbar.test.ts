@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { StatusLine, keyLegend, progressText } from "./toolbar";
+
+describe("toolbar parts", () => {
+  it("messages clear themselves; sticky ones stay", async () => {
+    const status = new StatusLine(10, 20);
+    status.show("3 documents match");
+    expect(status.text).toBe("3 documents match");
+    await new Promise((r) => setTimeout(r, 15));
+    expect(status.text).toBe("");
+    status.show("There is no label 7", "error");
+    await new Promise((r) => setTimeout(r, 12));
+    expect(status.text).toBe("There is no label 7");
+    await new Promise((r) => setTimeout(r, 15));
+    expect(status.text).toBe("");
+    status.show("2 actions not saved", "sticky");
+    await new Promise((r) => setTimeout(r, 30));
+    expect(status.text).toBe("2 actions not saved");
+    status.dispose();
+  });
+
+  it("writes progress as a reviewer reads it", () => {
+    expect(progressText({ state: "idle" })).toBe("");
+    expect(progressText({ state: "running", epoch: 3, epochs: 6, step: 2, steps: 5 })).toBe("epoch 3/6 · 40%");
+    expect(progressText({ state: "running", epoch: 1, epochs: null })).toBe("epoch 1");
+    expect(progressText({ state: "failed", epoch: 2, epochs: 6 })).toBe("training failed · epoch 2/6");
+  });
+
+  it("lists the keys of the first nine labels", () => {
+    expect(keyLegend(["neg", "pos"])).toBe("keys: 1 neg · 2 pos · a accept suggestion · r confirm · u undo · j/k next/previous");
+    expect(keyLegend(Array.from({ length: 12 }, (_, i) => `c${i}`))).toContain("9 c8 (labels after the 9th: the Relabel menu)");
+  });
+});

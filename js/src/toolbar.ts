@@ -1,0 +1,140 @@
+/**
+ * The toolbar (colour, tools, actions, pass counter, training progress), the key legend,
+ * the review progress line and the status line with self-clearing messages. DOM only:
+ * the wiring in widget.ts decides what the controls do.
+ */
+import type { Progress } from "./sync";
+import type { Tool } from "./mapview";
+
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text?: string): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  if (cls) el.className = cls;
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+export const COLOR_CHOICES: Array<[string, string]> = [
+  ["correctness", "colour: correctness"],
+  ["category", "colour: category"],
+  ["label", "colour: label"],
+  ["suggested_label", "colour: suggested label"],
+  ["reviewed", "colour: reviewed"],
+];
+
+export class Toolbar {
+  readonly el = h("div", "dmw-toolbar");
+  readonly colorSelect = h("select", "dmw-color-by");
+  readonly toolButtons = new Map<Tool, HTMLButtonElement>();
+  readonly homeButton = h("button", "dmw-home", "Reset view");
+  readonly clearButton = h("button", "dmw-clear", "Clear selection");
+  readonly relabelSelect = h("select", "dmw-relabel-select");
+  readonly relabelButton = h("button", "dmw-relabel", "Relabel");
+  readonly reviewButton = h("button", "dmw-review", "Mark reviewed");
+  readonly acceptButton = h("button", "dmw-accept", "Accept suggestions…");
+  readonly undoButton = h("button", "dmw-undo", "Undo");
+  readonly passes = h("span", "dmw-passes");
+  readonly progress = h("span", "dmw-progress");
+
+  constructor() {
+    this.colorSelect.title = "Colour points by";
+    for (const [v, t] of COLOR_CHOICES) {
+      const o = h("option", "", t);
+      o.value = v;
+      this.colorSelect.appendChild(o);
+    }
+    const tools = h("span", "dmw-group");
+    for (const [tool, text, tip] of [["lasso", "Lasso", "Drag a freeform lasso (shift adds)"], ["box", "Box", "Drag a box (shift adds)"], ["pan", "Pan", "Drag to pan; the wheel zooms"]] as const) {
+      const b = h("button", `dmw-tool dmw-tool-${tool}`, text);
+      b.title = tip;
+      this.toolButtons.set(tool, b);
+      tools.appendChild(b);
+    }
+    this.relabelButton.title = "Relabel the selection, or the document shown when nothing is selected";
+    this.reviewButton.title = "Confirm the label of the selection, or of the document shown";
+    this.acceptButton.title = "Give the selection (or the document shown) its suggested labels; says how many change first";
+    this.progress.style.display = "none";
+    this.el.append(this.colorSelect, tools, this.homeButton, this.clearButton, h("span", "dmw-sep"), this.relabelSelect,
+      this.relabelButton, this.reviewButton, this.acceptButton, this.undoButton, this.progress, this.passes);
+  }
+
+  setTool(tool: Tool): void {
+    for (const [t, b] of this.toolButtons) b.classList.toggle("dmw-active", t === tool);
+  }
+
+  setLabels(names: string[]): void {
+    const keep = this.relabelSelect.value;
+    this.relabelSelect.replaceChildren();
+    names.forEach((n, i) => {
+      const o = h("option", "", i < 9 ? `${i + 1}: ${n}` : n);
+      o.value = n;
+      this.relabelSelect.appendChild(o);
+    });
+    if (names.includes(keep)) this.relabelSelect.value = keep;
+  }
+
+  /** "epoch 3/6 · 40%" while a model trains; hidden when idle. */
+  setProgress(p: Progress | undefined): void {
+    const text = progressText(p);
+    this.progress.textContent = text;
+    this.progress.style.display = text ? "" : "none";
+    this.progress.title = p?.message ?? "";
+    this.progress.classList.toggle("dmw-error", p?.state === "failed");
+  }
+}
+
+export function progressText(p: Progress | undefined): string {
+  if (!p || !p.state || p.state === "idle") return "";
+  const epoch = p.epoch ? `epoch ${p.epoch}${p.epochs ? `/${p.epochs}` : ""}` : "";
+  const share = p.steps ? `${Math.round((100 * (p.step ?? 0)) / p.steps)}%` : "";
+  if (p.state === "running") return [epoch || "training", share].filter(Boolean).join(" · ");
+  const word = { done: "training done", stopped: "training stopped", failed: "training failed" }[p.state];
+  return [word, epoch].filter(Boolean).join(" · ");
+}
+
+/** The key → action legend, one line under the toolbar. */
+export function keyLegend(names: string[]): string {
+  const keys = names.slice(0, 9).map((n, i) => `${i + 1} ${n}`);
+  return `keys: ${keys.join(" · ")}${names.length > 9 ? ` (labels after the 9th: the Relabel menu)` : ""} · a accept suggestion · r confirm · u undo · j/k next/previous`;
+}
+
+type Kind = "info" | "error" | "sticky";
+
+/**
+ * One status line. Information clears itself after a few seconds, errors after longer;
+ * "sticky" messages (unsaved work, a busy kernel) stay until replaced or cleared.
+ */
+export class StatusLine {
+  readonly el = h("div", "dmw-status");
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private infoMs = 4000, private errorMs = 9000) {}
+
+  show(text: string, kind: Kind = "info", ...extra: HTMLElement[]): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.el.replaceChildren(document.createTextNode(text), ...extra.flatMap((e) => [document.createTextNode(" "), e]));
+    this.el.classList.toggle("dmw-error", kind === "error");
+    this.el.dataset.kind = kind;
+    if (kind !== "sticky" && text) this.timer = setTimeout(() => this.clear(), kind === "error" ? this.errorMs : this.infoMs);
+  }
+
+  get text(): string {
+    return this.el.textContent ?? "";
+  }
+
+  get kind(): string {
+    return this.el.dataset.kind ?? "";
+  }
+
+  clear(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.el.replaceChildren();
+    this.el.classList.remove("dmw-error");
+    this.el.dataset.kind = "";
+  }
+
+  dispose(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+  }
+}
