@@ -87,7 +87,7 @@ def test_parquet_round_trip_keeps_ids_labels_and_trajectories(tmp_path, ids):
     dmap.to_parquet(str(path))
     back = DataMap.read_parquet(str(path))
     assert back == dmap
-    assert type(back.ids[0].item()) is type(np.asarray(ids)[0].item())
+    assert type(back.ids.tolist()[0]) is type(np.asarray(ids).tolist()[0])
     pd.testing.assert_frame_equal(back.frame, dmap.frame)
     assert back.frame.loc[ids[3], "reviewed"]
     # a saved map can be re-scored later: the trajectories came back

@@ -66,7 +66,8 @@ def test_unseen_example_has_the_pass_missing_not_zero(tracker):
 
 
 def test_datamap_mid_training_and_before_any_pass(tracker):
-    empty = tracker.datamap()
+    with pytest.warns(UserWarning, match="no closed pass yet, so every metric is missing"):
+        empty = tracker.datamap()
     assert isinstance(empty, DataMap) and empty.n_passes == 0
     assert empty.frame["confidence"].isna().all()
     assert len(empty.suspects()) == 0
