@@ -85,7 +85,7 @@ def _load_run(folder: str) -> tuple[Any, dict[str, Any], Any]:
     texts = None
     if (path / TEXTS_FILE).exists():
         frame = pd.read_parquet(path / TEXTS_FILE)
-        ids = frame["id"].astype(str) if dmap.ids.dtype.kind in "US" else frame["id"]
+        ids = frame["id"].astype(str) if dmap.ids.dtype.kind in "OUS" else frame["id"]
         texts = pd.Series(frame["text"].to_numpy(), index=ids)
     return dmap, run, texts
 

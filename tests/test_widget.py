@@ -242,6 +242,21 @@ def test_data_that_does_not_fit_the_map_is_refused_or_flagged():
     assert reply["result"]["texts"] == ["", "document number 2 about things"]
 
 
+def test_texts_align_to_the_map_whatever_the_order_of_data():
+    dmap = fixed_tracker().datamap()
+    data = frame_for().iloc[::-1].reset_index(drop=True)  # the map's ids, reversed
+    data.loc[0, "text"] = None  # ex11 has no text
+    extra = pd.DataFrame({"id": ["ex3", "stranger"], "text": ["a second row for ex3", "not in the map"], "label": ["neg", "neg"]})
+    w = DataMapWidget(dmap, data=pd.concat([data, extra], ignore_index=True))
+    reply, _ = request(w, "page", {}, [np.array([0, 3, 11], "<u4").tobytes()])
+    # each map row gets its own id's text; the first row of a repeated id wins; a missing text is ""
+    assert reply["result"]["texts"] == ["document number 0 about things", "document number 3 about things", ""]
+    for strings in ("str", object):  # Arrow strings or Python objects: the same texts
+        same = frame_for().astype({"id": strings, "text": strings})
+        reply, _ = request(DataMapWidget(dmap, data=same), "page", {}, [np.array([1, 4], "<u4").tobytes()])
+        assert reply["result"]["texts"] == ["document number 1 about things", INJECTION]
+
+
 # ----------------------------------------------------------------- requests
 
 
