@@ -35,12 +35,13 @@ def _is_tensor(value: Any) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
 
 
-def _to_numpy(value: Any, name: str = "ids") -> np.ndarray:
+def _to_numpy(value: Any, name: str = "labels") -> np.ndarray:
+    """Labels or logits as numpy (ids go through :func:`datamap_widget.ids.as_ids`)."""
     if isinstance(value, (list, tuple)):
         # np.asarray(["a", 1]) would silently turn 1 into "1": keep objects, narrow later.
         array = np.empty(len(value), dtype=object)
         array[:] = value
-        return _narrow_object_ids(array, name) if len(value) else np.asarray(value)
+        return _narrow_object_labels(array, name) if len(value) else np.asarray(value)
     if _is_tensor(value):
         value = value.detach()
         if value.device.type != "cpu":
@@ -56,8 +57,6 @@ def _torch():
 
     return torch
 
-
-_describe_ids = describe_ids
 
 #: Passes the trajectory buffers grow by at least (then by half their size): few copies,
 #: little slack (at 10 passes the buffers hold 12).
@@ -156,7 +155,7 @@ class Tracker:
         if not known.all():
             unknown = batch[~known]
             raise ValueError(
-                f"{argument} has {len(unknown)} id(s) the tracker does not know: {_describe_ids(unknown)}; "
+                f"{argument} has {len(unknown)} id(s) the tracker does not know: {describe_ids(unknown)}; "
                 f"ids must be among the {self.n_examples} given to Tracker()"
             )
         return pos
@@ -197,7 +196,7 @@ class Tracker:
         if not finite.all():
             bad = self.ids[positions[~finite]]
             raise ValueError(
-                f"logits has NaN or infinite values for {len(bad)} example(s): {_describe_ids(bad)}; "
+                f"logits has NaN or infinite values for {len(bad)} example(s): {describe_ids(bad)}; "
                 "this batch was not recorded, earlier records are kept"
             )
         stats = metrics.batch_statistics(values, self.labels[positions])
@@ -443,8 +442,8 @@ class Tracker:
         return f"Tracker({self.n_examples} examples, {self.n_classes} classes, {self.n_passes} passes)"
 
 
-def _narrow_object_ids(batch: np.ndarray, name: str = "ids") -> np.ndarray:
-    """An object array of ids as str or int64; a mix cannot match, so it raises."""
+def _narrow_object_labels(batch: np.ndarray, name: str = "labels") -> np.ndarray:
+    """An object array of labels as str or int64; a mix is ambiguous, so it raises."""
     kinds = {type(i) for i in batch}
     if all(issubclass(k, str) for k in kinds):
         return batch.astype(str)
