@@ -81,7 +81,8 @@ class Tracker:
     gather : under ``torch.distributed`` with two or more processes, merge every rank's
         records of each pass at :meth:`end_epoch` (default True), so that every rank holds
         the whole map; ``end_epoch`` is then a collective: call it on every rank, in step.
-        False keeps this process's records only.
+        False keeps this process's records only (use it when only one rank records, e.g.
+        after gathering the logits yourself, or that rank's ``end_epoch`` would wait forever).
 
     Examples
     --------

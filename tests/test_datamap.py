@@ -159,3 +159,21 @@ def test_str_ids_keep_a_trailing_nul_and_memory_follows_their_size(tmp_path):
     dmap.to_parquet(str(tmp_path / "m.parquet"))
     back = DataMap.read_parquet(str(tmp_path / "m.parquet"))
     assert back.ids.tolist() == ids and back == dmap
+
+
+def test_a_map_pickled_to_another_process_still_finds_its_str_ids(tmp_path):
+    """str ids are indexed by Python's hash, which is salted per process: a pickle must not carry it."""
+    import pickle
+    import subprocess
+    import sys
+
+    traj = {name: np.zeros((3, 1), dtype=np.float32 if name in ("gold_prob", "other_prob", "margin", "correct") else np.int16)
+            for name in ("gold_prob", "other_prob", "margin", "correct", "argmax", "other_class")}
+    dmap = DataMap(["alpha", "beta", "gamma"], [0, 1, 0], ["x", "y"], traj)
+    dmap.positions(["beta"])  # builds the index in this process
+    (tmp_path / "map.pkl").write_bytes(pickle.dumps(dmap))
+    code = "import pickle, sys; m = pickle.load(open(sys.argv[1], 'rb')); print(m.positions(['gamma', 'alpha']).tolist())"
+    for seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "map.pkl")], capture_output=True, text=True,
+                             env={**__import__("os").environ, "PYTHONHASHSEED": seed}, check=True)
+        assert out.stdout.strip() == "[2, 0]"
