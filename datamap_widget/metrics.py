@@ -345,7 +345,8 @@ def suggested_label(trajectories: Trajectories, labels: np.ndarray, n_classes: i
     gold = np.asarray(trajectories["gold_prob"], dtype=np.float32)
     other = np.asarray(trajectories["other_prob"], dtype=np.float32)
     # Unseen passes (argmax -1) weigh 0, so a product with the class mask never meets a NaN.
-    weight = np.where(argmax == labels[:, None], gold, np.where(argmax >= 0, other, np.float32(0)))
+    weight = np.where(argmax == labels[:, None], gold, other)
+    weight[argmax < 0] = 0
     # Votes of one class at a time, never an (N, C) table or per-record index arrays: with
     # few classes loop over the classes, with many over the passes' predictions (the winner
     # is one of them). Either way min(C, T) vectorized sweeps over the (N, T) arrays.

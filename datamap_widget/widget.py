@@ -125,7 +125,7 @@ def _suspect_order(score: np.ndarray) -> np.ndarray:
         in_run = tie.copy()
         in_run[:-1] |= tie[1:]
         rows = np.flatnonzero(in_run)
-        run = np.cumsum(~tie)[rows]
+        run = np.cumsum(~tie[rows])  # run number, counted over the tied rows only
         order[rows] = order[rows][np.lexsort((order[rows], run))]
     return order
 
@@ -133,7 +133,10 @@ def _suspect_order(score: np.ndarray) -> np.ndarray:
 def _same_ids(data_ids: pd.Series, ids: pd.Index) -> bool:
     """Whether ``data_ids`` are exactly ``ids``, in order (vectorized; Arrow strings compared as Arrow)."""
     if data_ids.dtype != ids.dtype:
-        return False
+        string_kinds = [isinstance(d, pd.StringDtype) for d in (data_ids.dtype, ids.dtype)]
+        if not all(string_kinds):
+            return False
+        data_ids = data_ids.astype(ids.dtype)  # "string" vs "str": Arrow to Arrow, no Python objects
     try:
         return bool(np.asarray(data_ids.array == ids.array, dtype=bool).all())
     except (TypeError, ValueError):

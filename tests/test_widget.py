@@ -113,6 +113,17 @@ def test_point_columns_hold_the_map_metrics(widget):
     assert widget.label_names == LABELS
 
 
+def test_suspect_order_keeps_ties_and_unseen_examples_in_row_order():
+    tracker = Tracker([f"e{i}" for i in range(8)], [0, 1, 0, 1, 0, 1, 0, 1], label_names=["a", "b"])
+    for _ in range(2):  # e6, e7 never seen: no score; e0-e3 share one score, e4/e5 another
+        tracker.record([f"e{i}" for i in range(6)], np.array([[1.0, 0.0], [1.0, 0.0]] * 2 + [[0.0, 3.0], [3.0, 0.0]]))
+        tracker.end_epoch()
+    w = DataMapWidget(tracker.datamap())
+    score = w.datamap.frame["mislabel_score"].to_numpy()
+    expected = np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")
+    assert np.frombuffer(w.points["order"], "<u4").tolist() == expected.tolist() == [4, 5, 1, 3, 0, 2, 6, 7]
+
+
 # ----------------------------------------------------------------- selection
 
 
