@@ -323,7 +323,11 @@ def user_path_section(n: int, passes: int, batch: int, repeats: int, memory_n: i
         return "" if value is None else f"{value:.2f} {unit}"
 
     ref = fig("ours", "numpy")
-    before_note = lambda key: (f"before (same run): {cell('before', key)}" if "before" in runs else "")  # noqa: E731
+    def before_note(key: str) -> str:
+        if "before" not in runs:
+            return ""
+        return f"before (same run): {cell('before', key)}, {fig('before', key) / fig('ours', key):.1f}× ours"
+
     rows.append({"section": "user path", "what": "record the passes (`record` in batches + `end_epoch`)", "size": f"{size}, batch {batch:,}",
                  "ours": cell("ours", "record"), "note": before_note("record")})
     dm = fig("ours", "datamap_frame")
