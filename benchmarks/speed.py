@@ -12,6 +12,13 @@ Sections (``pip install -e ".[bench]"`` for jupyter-scatter; the browser part al
   (which one goes first alternates); the median of the paired ratios, and the component
   estimate 1 + median(record) / median(step). Memory per example: the closed passes'
   arrays, and the open pass's accumulators (once, not per pass).
+* **user path**: what a user runs, end to end, at 1,000,000 examples x 10 passes with str
+  ids: recording (``record`` in 65,536-row batches + ``end_epoch``), ``tracker.datamap()``
+  then ``.frame`` beside a bare numpy mean/std/argsort of the same matrix, and
+  ``DataMapWidget(dmap, data=df, text_column="text")`` + ``get_state()`` with Arrow-string
+  ids and texts; medians of interleaved repeats, each in a fresh process. Peak memory at
+  ``datamap().frame`` for 5,000,000 x 10 over the recorded statistics (tracemalloc).
+  ``--against DIR`` runs the same steps of an older checkout alternately (before/after).
 * **metrics**: ``metrics.summarize`` and ``DataMap(...).frame`` for 1,000,000 x 10 passes,
   best of R; peak memory from ``tracemalloc`` (numpy reports its buffers to it), over the
   inputs, in a separate untimed run.
@@ -46,6 +53,7 @@ sys.path.insert(1, str(HERE.parent))
 from metrics_speed import best_of, synthetic_trajectories  # noqa: E402
 
 TREC = Path("/work/shared/data/trec.jsonl")
+SECTIONS = ("tracker", "user-path", "metrics", "widget", "browser")
 TARGETS = {
     "tracker_ratio": 1.02,
     "first_frame_100k": 2.0,
@@ -165,7 +173,7 @@ def tracker_section(quick: bool, pairs: int, batch: int) -> list[dict]:
     tracker.end_epoch()
     tracker.end_epoch()
     n, passes = tracker.n_examples, tracker.n_passes
-    closed = sum(a.nbytes for cols in tracker._passes.values() for a in cols)
+    closed = sum(a.nbytes for a in tracker.trajectories().values())
     open_pass = sum(a.nbytes for a in tracker._sums.values()) + tracker._count.nbytes + sum(a.nbytes for a in tracker._last.values())
     step_median = statistics.median(without_s)
     rec_median = statistics.median(record_s)
@@ -223,6 +231,145 @@ def metrics_section(n: int, t: int, repeats: int) -> list[dict]:
                      "ours": f"{seconds:.2f} s, peak +{peak / 2**20:,.0f} MiB",
                      "note": f"best of {repeats}; peak over the {inputs / 2**20:,.0f} MiB of inputs (tracemalloc)"})
     return rows
+
+
+# ------------------------------------------------------------------ the path users take
+
+
+def _user_path_tracker(n: int, passes: int, batch: int, classes: int = 6):
+    """A Tracker with ``n`` str ids fed ``passes`` shuffled passes of ``batch``-row record calls."""
+    from datamap_widget import Tracker
+
+    rng = np.random.default_rng(0)
+    ids = np.array([f"doc-{i:07d}" for i in range(n)], dtype=object)
+    tracker = Tracker(ids, rng.integers(0, classes, n), label_names=[f"c{i}" for i in range(classes)])
+    logits = rng.normal(size=(n, classes)).astype(np.float32)
+    start = time.perf_counter()
+    for t in range(passes):
+        order = rng.permutation(n)
+        for lo in range(0, n, batch):
+            rows = order[lo : lo + batch]
+            tracker.record(ids[rows], logits[rows] + np.float32(0.2 * t))
+        tracker.end_epoch()
+    return tracker, ids, time.perf_counter() - start
+
+
+def measure_user_path(n: int, passes: int, batch: int, repeats: int) -> dict:
+    """Seconds of each step a user takes, and of a bare numpy reference on the same matrix."""
+    import pandas as pd
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    from datamap_widget import DataMapWidget
+
+    tracker, ids, record_s = _user_path_tracker(n, passes, batch)
+    gold = np.ascontiguousarray(tracker.trajectories()["gold_prob"])
+    texts = pd.DataFrame({"id": pd.array(ids, dtype="string[pyarrow]"),
+                          "text": pd.array([f"text of document {i}" for i in range(n)], dtype="string[pyarrow]")})
+    timed: dict[str, list[float]] = {"datamap_frame": [], "numpy": [], "widget": []}
+    for _ in range(repeats):  # interleaved, so load on the machine hits all alike
+        t = time.perf_counter()
+        gold.mean(axis=1), gold.std(axis=1), np.argsort(gold[:, -1])
+        timed["numpy"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        dmap = tracker.datamap()
+        _ = dmap.frame
+        timed["datamap_frame"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        widget = DataMapWidget(dmap, data=texts, text_column="text")
+        _remove_buffers(widget.get_state())
+        timed["widget"].append(time.perf_counter() - t)
+        widget.close()
+    out = {key: float(np.median(values)) for key, values in timed.items()}
+    out.update(record=record_s, n=n, passes=passes, batch=batch, repeats=repeats)
+    return out
+
+
+def measure_user_path_memory(n: int, passes: int) -> dict:
+    """Peak memory of ``tracker.datamap().frame`` over what it starts from, against the recorded statistics."""
+    from datamap_widget import Tracker
+
+    rng = np.random.default_rng(1)
+    tracker = Tracker(np.arange(n), rng.integers(0, 6, n))
+    logits = rng.normal(size=(n, 6)).astype(np.float32)
+    for t in range(passes):
+        tracker.record(np.arange(n), logits + np.float32(0.2 * t))
+        tracker.end_epoch()
+    del logits
+    recorded = sum(a.nbytes for a in tracker.trajectories().values())
+    peak = _peak_bytes(lambda: tracker.datamap().frame)
+    return {"n": n, "passes": passes, "recorded": recorded, "peak": peak}
+
+
+def user_path_section(n: int, passes: int, batch: int, repeats: int, memory_n: int, against: Path | None) -> list[dict]:
+    """The path users take, end to end; with ``against`` (a checkout), the same steps of that
+    code in alternating subprocesses, so "before" and "after" share one run."""
+    runs: dict[str, list[dict]] = {"ours": []}
+    trees = {"ours": HERE.parent}
+    if against is not None:
+        trees["before"] = against
+        runs["before"] = []
+    rounds = 1 if against is None else 2
+    for _ in range(rounds):
+        for name, tree in trees.items():
+            runs[name].append(_user_path_in(tree, n, passes, batch, repeats, memory_n))
+    size = f"{n:,} ex × {passes} passes, str ids"
+    rows = []
+
+    def fig(name: str, key: str) -> float | None:
+        return min(r[key] for r in runs[name]) if name in runs else None
+
+    def cell(name: str, key: str, unit: str = "s") -> str:
+        value = fig(name, key)
+        return "" if value is None else f"{value:.2f} {unit}"
+
+    ref = fig("ours", "numpy")
+    def before_note(key: str) -> str:
+        if "before" not in runs:
+            return ""
+        return f"before (same run): {cell('before', key)}, {fig('before', key) / fig('ours', key):.1f}× ours"
+
+    rows.append({"section": "user path", "what": "record the passes (`record` in batches + `end_epoch`)", "size": f"{size}, batch {batch:,}",
+                 "ours": cell("ours", "record"), "note": before_note("record")})
+    dm = fig("ours", "datamap_frame")
+    rows.append({"section": "user path", "what": "`tracker.datamap()` then `.frame`, after recording", "size": size,
+                 "ours": f"{dm:.2f} s", "target": "≤ 1 s", "met": dm <= 1.0,
+                 "note": f"{dm / ref:.1f}× a bare numpy mean/std/argsort of the same matrix ({ref:.3f} s); " + before_note("datamap_frame")})
+    wd = fig("ours", "widget")
+    rows.append({"section": "user path", "what": "`DataMapWidget(dmap, data=df, text_column=...)` + `get_state()`, Arrow-string ids and texts",
+                 "size": f"{n:,} points", "ours": f"{wd:.2f} s", "target": "≤ 1 s", "met": wd <= 1.0, "note": before_note("widget")})
+    mem = runs["ours"][0]["memory"]
+    ratio = (mem["recorded"] + mem["peak"]) / mem["recorded"]
+    note = f"peak +{mem['peak'] / 2**20:,.0f} MiB over {mem['recorded'] / 2**20:,.0f} MiB of recorded statistics (tracemalloc)"
+    if "before" in runs:
+        old = runs["before"][0]["memory"]
+        note += f"; before: +{old['peak'] / 2**20:,.0f} MiB"
+    rows.append({"section": "user path", "what": "peak memory at `tracker.datamap().frame`, over the recorded statistics",
+                 "size": f"{mem['n']:,} ex × {mem['passes']} passes", "ours": f"{ratio:.2f}×", "target": "≤ 2×", "met": ratio <= 2.0,
+                 "note": note})
+    return rows
+
+
+def _user_path_in(tree: Path, n: int, passes: int, batch: int, repeats: int, memory_n: int) -> dict:
+    """Run the user-path measurements in a fresh process importing datamap_widget from ``tree``."""
+    import subprocess
+
+    # datamap_widget is imported from ``tree`` first, so speed.py's own path set-up cannot swap it.
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[7]); import datamap_widget; "
+        "sys.path.insert(0, sys.argv[1]); import speed; "
+        "r = speed.measure_user_path(*map(int, sys.argv[2:6])); "
+        "r['memory'] = speed.measure_user_path_memory(int(sys.argv[6]), int(sys.argv[3])); "
+        "r['package'] = datamap_widget.__file__; print(json.dumps(r))"
+    )
+    env = {**os.environ, "PYTHONPATH": ""}
+    proc = subprocess.run([sys.executable, "-c", code, str(HERE), str(n), str(passes), str(batch), str(repeats), str(memory_n), str(tree)],
+                          capture_output=True, text=True, env=env, cwd=str(tree))
+    if proc.returncode:
+        raise RuntimeError(f"user-path run in {tree} failed:\n{proc.stderr[-3000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if not Path(result["package"]).resolve().is_relative_to(Path(tree).resolve()):
+        raise RuntimeError(f"the user-path run meant for {tree} imported {result['package']}")
+    return result
 
 
 # ------------------------------------------------------------------ widget, python side
@@ -383,6 +530,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="repeats of the metrics and browser measurements")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000], help="widget point counts")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "speed.md")
+    parser.add_argument("--against", type=Path, default=None,
+                        help="a checkout of an earlier version: its user path runs alternately with ours (before/after)")
+    parser.add_argument("--memory-examples", type=int, default=5_000_000, help="examples for the peak-memory check")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="which sections to run (default all)")
     args = parser.parse_args(argv)
     import torch
 
@@ -390,13 +542,21 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     if args.quick:
         args.pairs, args.batch, args.repeats, args.sizes = 4, 8, 1, [2_000]
-    rows = tracker_section(args.quick, args.pairs, args.batch)
-    print(table(rows), flush=True)
+    rows: list[dict] = []
+    if "tracker" in args.sections:
+        rows += tracker_section(args.quick, args.pairs, args.batch)
+        print(table(rows), flush=True)
     n_metrics = 20_000 if args.quick else 1_000_000
-    rows += metrics_section(n_metrics, 10, args.repeats)
-    rows += widget_section(args.sizes, max(1, args.repeats - 1), peers=True)
+    if "user-path" in args.sections:
+        rows += user_path_section(n_metrics, 10, 4_096 if args.quick else 65_536, args.repeats,
+                                  20_000 if args.quick else args.memory_examples, args.against)
+        print(table(rows), flush=True)
+    if "metrics" in args.sections:
+        rows += metrics_section(n_metrics, 10, args.repeats)
+    if "widget" in args.sections:
+        rows += widget_section(args.sizes, max(1, args.repeats - 1), peers=True)
     raw: list[dict] = []
-    if not args.no_browser and not args.quick:
+    if not args.no_browser and not args.quick and "browser" in args.sections:
         browser_rows, raw = browser_section(args.sizes, args.repeats)
         rows += browser_rows
     text = f"# Speed and scale\n\n{header(args, load_before)}\n\n{table(rows)}\n"

@@ -119,7 +119,7 @@ def _load_run(folder: str) -> tuple[Any, dict[str, Any], Any]:
     if (path / TEXTS_FILE).exists():
         try:
             frame = pd.read_parquet(path / TEXTS_FILE)
-            ids = frame["id"].astype(str) if dmap.ids.dtype.kind in "USO" else frame["id"]
+            ids = frame["id"].astype(str) if dmap.ids.dtype.kind in "OUS" else frame["id"]
             texts = pd.Series(frame["text"].to_numpy(), index=ids)
         except _read_errors() as error:
             raise _unreadable(path / TEXTS_FILE, error, "texts (columns id, text)") from error

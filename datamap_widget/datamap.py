@@ -14,11 +14,15 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .ids import IdIndex, as_ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from .widget import DataMapWidget
 
 __all__ = ["DataMap"]
+
+#: pandas copy-on-write (always on from pandas 3): a shallow copy of a frame is then safe to hand out.
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or pd.get_option("mode.copy_on_write") is True
 
 #: Version of the parquet layout written by :meth:`DataMap.to_parquet`.
 PARQUET_FORMAT = 1
@@ -54,6 +58,8 @@ class DataMap:
         :data:`~datamap_widget.metrics.DEFAULT_METHOD`.
     thresholds : region rules, see :func:`datamap_widget.metrics.categorize`.
     reviewed : optional ids already reviewed; :meth:`suspects` leaves them out.
+    id_index : an :class:`~datamap_widget.ids.IdIndex` of exactly these ids, when one exists
+        already (the Tracker's): ids are then not checked and indexed a second time.
     """
 
     def __init__(
@@ -65,8 +71,15 @@ class DataMap:
         method: str | None = None,
         thresholds: Mapping[str, float] | None = None,
         reviewed: Sequence[Any] | None = None,
+        *,
+        id_index: IdIndex | None = None,
     ):
-        self.ids = np.asarray(ids)
+        if id_index is not None and id_index.ids is ids:
+            self.ids = ids
+        else:
+            self.ids = as_ids(ids, "ids")
+            id_index = None
+        self._id_index_cache = id_index
         self.labels = np.asarray(labels, dtype=np.int64)
         self.label_names = [str(name) for name in label_names]
         self.method = method or metrics.DEFAULT_METHOD
@@ -112,8 +125,10 @@ class DataMap:
         """
         if self._frame is None:
             self._frame = self._build_frame()
-        frame = self._frame
-        frame["reviewed"] = self._reviewed  # cheap; keeps marks current without a rebuild
+        # A copy per call, so nobody's edits reach the map (or another caller's frame). Under
+        # pandas' copy-on-write a shallow copy is enough and costs nothing; without it, a deep one.
+        frame = self._frame.copy(deep=not _COPY_ON_WRITE)
+        frame["reviewed"] = self._reviewed.copy()  # the current marks, without a rebuild
         return frame
 
     def _build_frame(self) -> pd.DataFrame:
@@ -142,20 +157,15 @@ class DataMap:
     # ---------------------------------------------------------------- suspects and review
 
     @property
-    def _id_index(self) -> pd.Index:
-        if getattr(self, "_id_index_cache", None) is None:
-            self._id_index_cache = pd.Index(self.ids)
+    def id_index(self) -> IdIndex:
+        """The map's :class:`~datamap_widget.ids.IdIndex` (ids checked unique), built once."""
+        if self._id_index_cache is None:
+            self._id_index_cache = IdIndex(self.ids, "ids")
         return self._id_index_cache
 
     def positions(self, ids: Sequence[Any], argument: str = "ids") -> np.ndarray:
         """Row positions of ``ids`` in this map; ValueError naming any unknown id."""
-        wanted = pd.Index(np.atleast_1d(np.asarray(ids)))
-        pos = self._id_index.get_indexer(wanted)
-        if (pos < 0).any():
-            unknown = wanted[pos < 0].tolist()
-            shown = ", ".join(repr(u) for u in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-            raise ValueError(f"{argument} has {len(unknown)} id(s) not in this data map: [{shown}]")
-        return pos
+        return self.id_index.positions(ids, argument, "in this data map")
 
     def mark_reviewed(self, ids: Sequence[Any], reviewed: bool = True) -> None:
         """Mark examples as reviewed (or not): :meth:`suspects` leaves reviewed ones out."""
@@ -180,7 +190,10 @@ class DataMap:
 
     def rescore(self, method: str) -> "DataMap":
         """The same map ranked by another score (see :data:`~datamap_widget.metrics.SCORE_METHODS`)."""
-        other = DataMap(self.ids, self.labels, self.label_names, self.trajectories, method, self.thresholds)
+        other = DataMap(
+            self.ids, self.labels, self.label_names, self.trajectories, method, self.thresholds,
+            id_index=self._id_index_cache,
+        )
         other._reviewed = self._reviewed.copy()
         return other
 
@@ -216,7 +229,7 @@ class DataMap:
             "label_names": self.label_names,
             "method": self.method,
             "thresholds": self.thresholds,
-            "id_type": "str" if self.ids.dtype.kind in "US" else "int",
+            "id_type": "str" if self.ids.dtype.kind in "OUS" else "int",
         }
         table = pa.table(columns).replace_schema_metadata({_METADATA_KEY: json.dumps(meta).encode()})
         with _open(path, "wb") as handle:
@@ -239,7 +252,7 @@ class DataMap:
                 f"format {PARQUET_FORMAT}: upgrade datamap_widget"
             )
         ids = table.column("id").to_numpy(zero_copy_only=False)
-        ids = ids.astype(str) if meta["id_type"] == "str" else ids.astype(np.int64)
+        ids = ids.astype(object) if meta["id_type"] == "str" else ids
         names = meta["label_names"]
         label_text = table.column("label").to_numpy(zero_copy_only=False).astype(str)
         labels = pd.Categorical(label_text, categories=names).codes.astype(np.int64)

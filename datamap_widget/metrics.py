@@ -70,6 +70,8 @@ SCORE_METHODS: dict[str, str] = {
 #: class's probability (confidence does not), and needs no second ranking to combine.
 DEFAULT_METHOD = "margin"
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 #: Names of the per-pass arrays a trajectory holds.
 TRAJECTORY_FIELDS = ("gold_prob", "other_prob", "margin", "correct", "argmax", "other_class")
 
@@ -103,7 +105,10 @@ def batch_statistics(logits: np.ndarray, gold: np.ndarray) -> dict[str, np.ndarr
     dict with ``gold_prob``, ``other_prob``, ``margin``, ``correct`` (float32) and
     ``argmax``, ``other_class`` (int64), each of shape ``(B,)``.
     """
-    logits = np.asarray(logits, dtype=np.float32)
+    logits = np.asarray(logits)
+    # float64 logits stay float64: a finite 1e39 would overflow float32 into inf and NaN
+    # probabilities. The softmax is shifted by the row max, so it is stable in either type.
+    logits = logits.astype(np.float64 if logits.dtype == np.float64 else np.float32, copy=False)
     rows = np.arange(logits.shape[0])
     shifted = logits - logits.max(axis=1, keepdims=True)
     probs = np.exp(shifted)
@@ -126,7 +131,7 @@ def batch_statistics(logits: np.ndarray, gold: np.ndarray) -> dict[str, np.ndarr
     return {
         "gold_prob": gold_prob.astype(np.float32),
         "other_prob": other_prob.astype(np.float32),
-        "margin": margin.astype(np.float32),
+        "margin": np.clip(margin, -_FLOAT32_MAX, _FLOAT32_MAX).astype(np.float32),
         "correct": (argmax == gold).astype(np.float32),
         "argmax": argmax.astype(np.int64),
         "other_class": other_class.astype(np.int64),
@@ -158,14 +163,21 @@ def _nanmean_rows(values: np.ndarray) -> np.ndarray:
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def _nanstd_rows(values: np.ndarray) -> np.ndarray:
-    """Population standard deviation per row, skipping NaN."""
+def _nanstd_rows(values: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+    """Population standard deviation per row, skipping NaN (``mean``: the rows' means, if known)."""
     if values.shape[1] == 0:
         return np.full(values.shape[0], np.nan)
     missing = np.isnan(values)
+    if mean is None:
+        mean = _nanmean_rows(values)
+    if not missing.any() and values.dtype == np.float32:
+        # Deviations in float32 (values lie in [0, 1]), summed in float64: one (N, T) float32
+        # temporary instead of numpy's float64 one, at about the same precision.
+        deviation = values - mean.astype(np.float32)[:, None]
+        np.multiply(deviation, deviation, out=deviation)
+        return np.sqrt(deviation.mean(axis=1, dtype=np.float64))
     if not missing.any():
         return values.std(axis=1, dtype=np.float64)
-    mean = _nanmean_rows(values)
     counts = (~missing).sum(axis=1)
     squares = np.where(missing, 0.0, (values - mean[:, None]) ** 2).sum(axis=1, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -332,13 +344,35 @@ def suggested_label(trajectories: Trajectories, labels: np.ndarray, n_classes: i
         return np.full(n, -1, dtype=np.int64)
     gold = np.asarray(trajectories["gold_prob"], dtype=np.float32)
     other = np.asarray(trajectories["other_prob"], dtype=np.float32)
+    # Unseen passes (argmax -1) weigh 0, so a product with the class mask never meets a NaN.
     weight = np.where(argmax == labels[:, None], gold, other)
-    seen = argmax >= 0
-    rows = np.broadcast_to(np.arange(n)[:, None], argmax.shape)
-    flat = rows[seen] * n_classes + argmax[seen]
-    votes = np.bincount(flat, weights=weight[seen], minlength=n * n_classes).reshape(n, n_classes)
-    best = votes.argmax(axis=1)
-    best[~seen.any(axis=1)] = -1
+    weight[argmax < 0] = 0
+    # Votes of one class at a time, never an (N, C) table or per-record index arrays: with
+    # few classes loop over the classes, with many over the passes' predictions (the winner
+    # is one of them). Either way min(C, T) vectorized sweeps over the (N, T) arrays.
+    best = np.full(n, -1, dtype=np.int64)
+    best_votes = np.full(n, -np.inf, dtype=np.float32)
+    # Two scratch arrays reused by every sweep (fresh 40 MB temporaries would each page-fault).
+    order = "F" if argmax.flags.f_contiguous and not argmax.flags.c_contiguous else "C"
+    mask = np.empty(argmax.shape, dtype=bool, order=order)
+    product = np.empty(argmax.shape, dtype=np.float32, order=order)
+    if n_classes <= t:
+        for c in range(n_classes):
+            np.equal(argmax, c, out=mask)
+            votes = np.multiply(weight, mask, out=product).sum(axis=1)
+            better = votes > best_votes  # strict: the lower class keeps a tie, as argmax does
+            np.copyto(best, c, where=better)
+            np.maximum(best_votes, votes, out=best_votes)
+    else:
+        for s in range(t):
+            candidate = argmax[:, s].astype(np.int64)
+            np.equal(argmax, candidate[:, None], out=mask)
+            votes = np.multiply(weight, mask, out=product).sum(axis=1)
+            better = (candidate >= 0) & ((votes > best_votes) | ((votes == best_votes) & (candidate < best)))
+            np.copyto(best, candidate, where=better)
+            np.copyto(best_votes, votes, where=better)
+    seen = (argmax >= 0).any(axis=1)
+    best[~seen] = -1
     return best.astype(np.int64)
 
 
@@ -368,7 +402,7 @@ def summarize(
             stacklevel=3,
         )
     conf = _nanmean_rows(gold)
-    var = _nanstd_rows(gold)
+    var = _nanstd_rows(gold, conf)
     return {
         "confidence": conf,
         "variability": var,

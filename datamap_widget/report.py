@@ -116,7 +116,7 @@ def align_texts(dmap: "DataMap", texts: Any) -> pd.Series | None:
     if texts.index.has_duplicates:
         raise ValueError("texts has repeated ids in its index")
     # Ids read back from files may be str where the map holds str; match on the map's kind.
-    if dmap.ids.dtype.kind in "US" and texts.index.dtype.kind not in "OUS":
+    if dmap.ids.dtype.kind in "OUS" and texts.index.dtype.kind not in "OUS":
         texts.index = texts.index.astype(str)
     return texts.reindex(index)
 

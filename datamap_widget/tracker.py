@@ -15,12 +15,15 @@ No pandas and no widget here: ``datamap()`` hands the arrays to :class:`DataMap`
 
 from __future__ import annotations
 
+import sys
 import threading
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import metrics
+from .ids import IdIndex, as_ids, describe_ids
 
 __all__ = ["PROGRESS_STATES", "Tracker"]
 
@@ -37,12 +40,13 @@ def _is_tensor(value: Any) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
 
 
-def _to_numpy(value: Any, name: str = "ids") -> np.ndarray:
+def _to_numpy(value: Any, name: str = "labels") -> np.ndarray:
+    """Labels or logits as numpy (ids go through :func:`datamap_widget.ids.as_ids`)."""
     if isinstance(value, (list, tuple)):
         # np.asarray(["a", 1]) would silently turn 1 into "1": keep objects, narrow later.
         array = np.empty(len(value), dtype=object)
         array[:] = value
-        return _narrow_object_ids(array, name) if len(value) else np.asarray(value)
+        return _narrow_object_labels(array, name) if len(value) else np.asarray(value)
     if _is_tensor(value):
         value = value.detach()
         if value.device.type != "cpu":
@@ -59,36 +63,10 @@ def _torch():
     return torch
 
 
-def _describe_ids(ids: Sequence[Any], limit: int = 5) -> str:
-    shown = ", ".join(repr(i.item() if hasattr(i, "item") else i) for i in list(ids)[:limit])
-    more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
-    return f"[{shown}{more}]"
-
-
-class _IdIndex:
-    """Maps example ids to row positions, vectorized (sorted keys + searchsorted)."""
-
-    def __init__(self, ids: np.ndarray):
-        self.ids = ids
-        self.is_range = ids.dtype.kind in "iu" and len(ids) > 0 and np.array_equal(ids, np.arange(len(ids)))
-        if not self.is_range:
-            self.order = np.argsort(ids, kind="stable")
-            self.sorted = ids[self.order]
-
-    def lookup(self, batch_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Positions of ``batch_ids`` and a boolean mask of the ids that are known."""
-        n = len(self.ids)
-        if batch_ids.dtype.kind != self.ids.dtype.kind and not (
-            batch_ids.dtype.kind in "iu" and self.ids.dtype.kind in "iu"
-        ):
-            return np.zeros(len(batch_ids), dtype=np.int64), np.zeros(len(batch_ids), dtype=bool)
-        if self.is_range:
-            known = (batch_ids >= 0) & (batch_ids < n)
-            return np.where(known, batch_ids, 0).astype(np.int64), known
-        pos = np.searchsorted(self.sorted, batch_ids)
-        pos = np.minimum(pos, n - 1)
-        known = self.sorted[pos] == batch_ids
-        return self.order[pos].astype(np.int64), known
+#: Passes the trajectory buffers grow by at least (then by half their size): few copies,
+#: little slack (at 10 passes the buffers hold 12).
+_MIN_GROWTH = 4
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class Tracker:
@@ -96,11 +74,20 @@ class Tracker:
 
     Parameters
     ----------
-    ids : sequence of unique str or int ids, one per training example.
-    labels : sequence of gold labels, one per id: str names or int codes.
+    ids : sequence of unique str or int ids, one per training example (list, numpy,
+        pandas or tensor). Str ids are kept exactly (a trailing NUL included); int ids up to
+        2**64 - 1; bools are refused.
+    labels : sequence of gold labels, one per id: str names, int codes, or a pandas
+        categorical (its category order is the class order, unused categories included).
     label_names : optional list of class names. With str ``labels`` it fixes the class
         order (every label must be in it); with int ``labels`` it names codes
-        ``0..C-1``. By default: the sorted distinct str labels, or ``"0".."C-1"``.
+        ``0..C-1``. By default: the categorical's categories, the sorted distinct str
+        labels, or ``"0".."C-1"``. A data map needs at least two classes.
+    gather : under ``torch.distributed`` with two or more processes, merge every rank's
+        records of each pass at :meth:`end_epoch` (default True), so that every rank holds
+        the whole map; ``end_epoch`` is then a collective: call it on every rank, in step.
+        False keeps this process's records only (use it when only one rank records, e.g.
+        after gathering the logits yourself, or that rank's ``end_epoch`` would wait forever).
 
     Examples
     --------
@@ -109,31 +96,36 @@ class Tracker:
     >>> tracker.end_epoch()
     """
 
-    def __init__(self, ids: Sequence[Any], labels: Sequence[Any], label_names: Sequence[str] | None = None):
-        ids_array = _to_numpy(ids)
-        if ids_array.ndim != 1:
-            raise ValueError(f"ids must be one-dimensional, got shape {ids_array.shape}")
+    def __init__(
+        self,
+        ids: Sequence[Any],
+        labels: Sequence[Any],
+        label_names: Sequence[str] | None = None,
+        *,
+        gather: bool = True,
+    ):
+        ids_array = as_ids(ids, "ids")
         if len(ids_array) == 0:
             raise ValueError("ids is empty: a data map needs at least one training example")
-        if ids_array.dtype.kind == "O":
-            ids_array = _narrow_object_ids(ids_array)
-        if ids_array.dtype.kind not in "iuU":
-            raise TypeError(f"ids must be str or int, got dtype {ids_array.dtype}")
-        if ids_array.dtype.kind == "u":
-            ids_array = ids_array.astype(np.int64)
-        unique, counts = np.unique(ids_array, return_counts=True)
-        if len(unique) != len(ids_array):
-            dupes = unique[counts > 1]
-            raise ValueError(f"ids must be unique; {len(dupes)} id(s) repeat: {_describe_ids(dupes)}")
+        index = IdIndex(ids_array, "ids")  # checks uniqueness once; reused by every map
 
-        labels_array = _to_numpy(labels, "labels")
-        if labels_array.shape != ids_array.shape:
-            raise ValueError(f"labels has {len(labels_array)} entries but ids has {len(ids_array)}")
-        self.label_names, self.labels = _encode_labels(labels_array, label_names)
+        self.label_names, self.labels = _encode_any_labels(labels, label_names, len(ids_array))
+        if len(self.label_names) < 2:
+            raise ValueError(
+                f"a data map needs at least two classes, got only {self.label_names}: every gold probability "
+                "would be 1; pass label_names= with all the classes the model predicts"
+            )
         self.ids = ids_array
         self.n_classes = len(self.label_names)
-        self._index = _IdIndex(ids_array)
-        self._passes: dict[str, list[np.ndarray]] = {name: [] for name in metrics.TRAJECTORY_FIELDS}
+        self.gather = bool(gather)
+        self._index = index
+        # Closed passes, pass-major: row t of each buffer is pass t, so closing a pass writes
+        # one contiguous row and trajectories() hands out (N, T) views with no copy.
+        self._buffers: dict[str, np.ndarray] = {
+            name: np.empty((0, len(ids_array)), dtype=np.float32 if name in _FLOAT_FIELDS else self._int_dtype)
+            for name in metrics.TRAJECTORY_FIELDS
+        }
+        self._n_closed = 0
         self._listeners: list[Callable[[Tracker], None]] = []
         # One lock around the pass accumulators: the training thread records and closes passes
         # while the widget (kernel main thread) reads them. Uncontended it costs well under 1%
@@ -143,6 +135,7 @@ class Tracker:
                                           "steps": None, "loss": None, "message": ""}
         self._progress_listeners: list[Callable[[dict[str, Any]], None]] = []
         self._device_pass: _DevicePass | None = None
+        self._scratch: np.ndarray | None = None
         self._reset_pass()
 
     # ---------------------------------------------------------------- properties
@@ -155,7 +148,7 @@ class Tracker:
     @property
     def n_passes(self) -> int:
         """Number of closed passes (calls to :meth:`end_epoch`)."""
-        return len(self._passes["gold_prob"])
+        return self._n_closed
 
     @property
     def pending(self) -> int:
@@ -170,18 +163,12 @@ class Tracker:
 
     def index_of(self, ids: Sequence[Any], argument: str = "ids") -> np.ndarray:
         """Row positions of ``ids``; ValueError naming the unknown ones."""
-        batch = _to_numpy(ids, argument)
-        if batch.ndim == 0:
-            batch = batch.reshape(1)
-        if batch.ndim != 1:
-            raise ValueError(f"{argument} must be one-dimensional, got shape {batch.shape}")
-        if batch.dtype.kind == "O":
-            batch = _narrow_object_ids(batch, argument)
+        batch = self._index.coerce(ids, argument)
         pos, known = self._index.lookup(batch)
         if not known.all():
             unknown = batch[~known]
             raise ValueError(
-                f"{argument} has {len(unknown)} id(s) the tracker does not know: {_describe_ids(unknown)}; "
+                f"{argument} has {len(unknown)} id(s) the tracker does not know: {describe_ids(unknown)}; "
                 f"ids must be among the {self.n_examples} given to Tracker()"
             )
         return pos
@@ -200,7 +187,14 @@ class Tracker:
         (for tensors on an accelerator the check runs at :meth:`end_epoch` instead, so that
         recording never waits for the device).
         """
+        if _is_tensor(logits) and logits.device.type == "meta":
+            raise TypeError(
+                "logits are on the 'meta' device, which holds shapes but no values; record the real "
+                "forward pass's logits (on the CPU or an accelerator)"
+            )
         if _is_tensor(logits) and (logits.device.type != "cpu" or getattr(self, "_force_device_path", False)):
+            if _is_tensor(batch_ids) and batch_ids.device.type == "meta":
+                raise TypeError("batch_ids are on the 'meta' device, which holds no values; pass the real ids")
             positions = self._positions_for_device(batch_ids, logits)
             with self._lock:
                 if self._device_pass is None:
@@ -215,17 +209,30 @@ class Tracker:
         if not finite.all():
             bad = self.ids[positions[~finite]]
             raise ValueError(
-                f"logits has NaN or infinite values for {len(bad)} example(s): {_describe_ids(bad)}; "
+                f"logits has NaN or infinite values for {len(bad)} example(s): {describe_ids(bad)}; "
                 "this batch was not recorded, earlier records are kept"
             )
         stats = metrics.batch_statistics(values, self.labels[positions])
         with self._lock:
-            for name in _FLOAT_FIELDS:
-                np.add.at(self._sums[name], positions, stats[name])
-            np.add.at(self._count, positions, 1)
+            if self._has_repeats(positions):  # an id twice in one batch: add each record
+                for name in _FLOAT_FIELDS:
+                    np.add.at(self._sums[name], positions, stats[name])
+                np.add.at(self._count, positions, 1)
+            else:  # the usual batch: plain fancy indexing, several times faster than add.at
+                for name in _FLOAT_FIELDS:
+                    self._sums[name][positions] += stats[name]
+                self._count[positions] += 1
             # Class indices cannot be averaged: keep the last forward pass of the pass.
             self._last["argmax"][positions] = stats["argmax"]
             self._last["other_class"][positions] = stats["other_class"]
+
+    def _has_repeats(self, positions: np.ndarray) -> bool:
+        """Whether a batch names one example twice (a scratch array instead of a sort)."""
+        if self._scratch is None:
+            self._scratch = np.full(self.n_examples, -1, dtype=np.int64)
+        order = np.arange(len(positions))
+        self._scratch[positions] = order
+        return bool((self._scratch[positions] != order).any())
 
     def _check_logits_shape(self, values: Any, batch_size: int) -> None:
         shape = tuple(values.shape)
@@ -240,14 +247,19 @@ class Tracker:
 
     def _positions_for_device(self, batch_ids: Any, logits: Any) -> Any:
         torch = _torch()
-        if _is_tensor(batch_ids) and batch_ids.device.type != "cpu":
+        if _is_tensor(batch_ids) and (batch_ids.device.type != "cpu" or batch_ids.device == logits.device):
             # Ids already on the device: look them up there, check unknown ones per pass.
             if self.ids.dtype.kind not in "iu":
                 raise TypeError("batch_ids on an accelerator must be int ids; these tracker ids are str")
+            if self.ids.dtype == np.uint64:
+                raise TypeError(
+                    "int ids of 2**63 or more cannot be looked up on an accelerator; pass batch_ids on the CPU "
+                    "(a list or a CPU tensor)"
+                )
+            if batch_ids.dtype.is_floating_point or batch_ids.dtype == torch.bool:
+                raise TypeError(f"batch_ids must be int ids, got a {batch_ids.dtype} tensor")
             self._check_logits_shape(logits, batch_ids.shape[0])
-            if self._index.is_range:
-                return batch_ids.long()
-            return _DeviceIds(torch, self._index, batch_ids)
+            return _DeviceIds(torch, self._index, batch_ids.to(logits.device))
         positions = self.index_of(batch_ids, "batch_ids")
         self._check_logits_shape(logits, len(positions))
         host = torch.from_numpy(positions)
@@ -267,34 +279,93 @@ class Tracker:
     def end_epoch(self) -> None:
         """Close the current pass: examples not seen in it have the pass missing.
 
-        Calls the listeners given to :meth:`subscribe` (the live widget uses this).
+        Under ``torch.distributed`` with two or more processes (and ``gather=True``, the
+        default) this is a **collective**: every rank must call it, once per pass, and each
+        rank then holds every rank's records of the pass (see
+        :mod:`datamap_widget.integrations.distributed`). Calls the listeners given to
+        :meth:`subscribe` (the live widget uses this).
+
+        If the device path cannot hand the pass over (the device failed), the pass is
+        discarded, not closed, and the error says how many records were lost; later passes
+        record as usual.
         """
         with self._lock:
-            bad_ids = None
-            if self._device_pass is not None:
-                bad_ids = self._device_pass.flush_into(self)
-                self._device_pass = None
-            if self.pass_hook is not None:
-                self._apply_pass_hook()
-            count = self._count
-            seen = count > 0
-            with np.errstate(invalid="ignore", divide="ignore"):
-                for name in _FLOAT_FIELDS:
-                    column = np.where(seen, self._sums[name] / np.maximum(count, 1), np.nan)
-                    self._passes[name].append(column.astype(np.float32))
-            for name in _INT_FIELDS:
-                self._passes[name].append(np.where(seen, self._last[name], -1).astype(self._int_dtype))
+            problems: list[str] = []
+            device_pass, self._device_pass = self._device_pass, None
+            if device_pass is not None:
+                try:
+                    bad_rows, unknown = device_pass.flush_into(self)
+                except Exception as exc:
+                    lost = device_pass.records + int(self._count.sum())
+                    self._reset_pass()
+                    raise RuntimeError(
+                        f"end_epoch could not read the pass's records back from the {device_pass.device} device "
+                        f"({type(exc).__name__}: {exc}); that pass was discarded with its {lost} record(s), "
+                        f"the {self._n_closed} closed pass(es) are kept, and the next pass records as usual"
+                    ) from exc
+                if len(bad_rows):
+                    problems.append(
+                        f"logits had NaN or infinite values for {len(bad_rows)} example(s): "
+                        f"{describe_ids(self.ids[bad_rows])}"
+                    )
+                if unknown:
+                    problems.append(f"batch_ids on the device had {unknown} id(s) the tracker does not know")
+            hook = self.pass_hook if self.pass_hook is not None else self._rank_merger()
+            if hook is not None:
+                self._apply_pass_hook(hook)
+            self._close_pass()
             self._reset_pass()
         for listener in list(self._listeners):
             listener(self)
-        if bad_ids is not None and len(bad_ids):
+        if problems:
             raise ValueError(
-                f"logits had NaN or infinite values for {len(bad_ids)} example(s): {_describe_ids(self.ids[bad_ids])}; "
-                "the pass was closed without those records, all others are kept"
+                "; ".join(problems) + ": those records were dropped and the pass was closed with all the others"
             )
 
-    def _apply_pass_hook(self) -> None:
-        merged = self.pass_hook(
+    def _rank_merger(self) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None:
+        """The automatic all-ranks merge, when torch.distributed runs two or more processes."""
+        if not self.gather or "torch.distributed" not in sys.modules:  # never import torch to find out
+            return None
+        # Imported here, not at the top: the merge is torch's business, the tracker stays light.
+        from .integrations.distributed import _RankMerger, is_distributed
+
+        if not is_distributed():
+            return None
+        merger = getattr(self, "_auto_merger", None)
+        if merger is None:
+            merger = self._auto_merger = _RankMerger(self)
+        return merger
+
+    def _close_pass(self) -> None:
+        """Average the open pass's sums and write them as the next row of the buffers."""
+        t = self._n_closed
+        if t == self._buffers["gold_prob"].shape[0]:
+            self._grow(t + max(_MIN_GROWTH, t // 2))
+        count = self._count
+        seen = count > 0
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            for name in _FLOAT_FIELDS:
+                row = self._buffers[name][t]
+                np.divide(self._sums[name], count, out=row, where=seen, casting="same_kind")
+                row[~seen] = np.nan
+        # A float64 logit margin beyond float32's range is kept at float32's largest value, not inf.
+        margin = self._buffers["margin"][t]
+        np.clip(margin, -_FLOAT32_MAX, _FLOAT32_MAX, out=margin)
+        for name in _INT_FIELDS:
+            row = self._buffers[name][t]
+            row[:] = self._last[name]
+            row[~seen] = -1
+        self._n_closed = t + 1
+
+    def _grow(self, capacity: int) -> None:
+        # Maps handed out earlier keep viewing the old buffers, which nothing writes again.
+        for name, old in self._buffers.items():
+            new = np.empty((capacity, old.shape[1]), dtype=old.dtype)
+            new[: self._n_closed] = old[: self._n_closed]
+            self._buffers[name] = new
+
+    def _apply_pass_hook(self, hook: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]) -> None:
+        merged = hook(
             {
                 "sums": np.stack([self._sums[name] for name in _FLOAT_FIELDS]),
                 "count": self._count.copy(),
@@ -325,26 +396,47 @@ class Tracker:
     # ---------------------------------------------------------------- results
 
     def trajectories(self) -> dict[str, np.ndarray]:
-        """The closed passes as ``(N, T)`` arrays (see :data:`metrics.Trajectories`)."""
+        """The closed passes as ``(N, T)`` arrays (see :data:`metrics.Trajectories`).
+
+        Read-only views of the tracker's buffers, no copy: later passes never change them.
+        """
         with self._lock:
-            out = {}
-            for name in metrics.TRAJECTORY_FIELDS:
-                columns = self._passes[name]
-                dtype = np.float32 if name in _FLOAT_FIELDS else self._int_dtype
-                out[name] = np.stack(columns, axis=1) if columns else np.empty((self.n_examples, 0), dtype=dtype)
-            return out
+            return self._trajectory_views()
+
+    def _trajectory_views(self) -> dict[str, np.ndarray]:
+        out = {}
+        for name, buffer in self._buffers.items():
+            view = buffer[: self._n_closed].T
+            view.flags.writeable = False
+            out[name] = view
+        return out
 
     def datamap(self, method: str | None = None, thresholds: dict[str, float] | None = None):
-        """A :class:`~datamap_widget.DataMap` of the passes closed so far (mid-training too)."""
+        """A :class:`~datamap_widget.DataMap` of the passes closed so far (mid-training too).
+
+        Before the first :meth:`end_epoch` every metric is missing, and a UserWarning says so.
+        """
         from .datamap import DataMap  # datamap imports pandas; keep the tracker light
 
+        with self._lock:
+            trajectories = self._trajectory_views()
+            pending = int(self._count.sum()) + (self._device_pass.records if self._device_pass else 0)
+        if not self._n_closed:
+            warnings.warn(
+                "the data map has no closed pass yet, so every metric is missing"
+                + (f" ({pending} record(s) wait in the open pass)" if pending else "")
+                + ": call tracker.end_epoch() after each pass over the data",
+                UserWarning,
+                stacklevel=2,
+            )
         return DataMap(
             ids=self.ids,
             labels=self.labels,
             label_names=self.label_names,
-            trajectories=self.trajectories(),
+            trajectories=trajectories,
             method=method,
             thresholds=thresholds,
+            id_index=self._index,
         )
 
     def subscribe(self, listener: Callable[["Tracker"], None]) -> Callable[[], None]:
@@ -435,14 +527,42 @@ class Tracker:
         return f"Tracker({self.n_examples} examples, {self.n_classes} classes, {self.n_passes} passes)"
 
 
-def _narrow_object_ids(batch: np.ndarray, name: str = "ids") -> np.ndarray:
-    """An object array of ids as str or int64; a mix cannot match, so it raises."""
+def _narrow_object_labels(batch: np.ndarray, name: str = "labels") -> np.ndarray:
+    """An object array of labels as str or int64; a mix is ambiguous, so it raises."""
     kinds = {type(i) for i in batch}
     if all(issubclass(k, str) for k in kinds):
         return batch.astype(str)
     if all(issubclass(k, (int, np.integer)) for k in kinds):
         return batch.astype(np.int64)
     raise TypeError(f"{name} must be all str or all int, got {sorted(k.__name__ for k in kinds)}")
+
+
+def _encode_any_labels(labels: Any, label_names: Sequence[str] | None, n: int) -> tuple[list[str], np.ndarray]:
+    """Labels of any accepted form -> (label_names, int64 codes); checks the length against ``n`` ids."""
+    categorical = _categorical_parts(labels)
+    if categorical is not None:
+        codes, categories = categorical
+        if codes.shape != (n,):
+            raise ValueError(f"labels has {len(codes)} entries but ids has {n}")
+        if (codes < 0).any():
+            raise ValueError(f"labels has {int((codes < 0).sum())} missing value(s); every example needs a gold label")
+        if label_names is None:
+            # The categorical's own order, unused categories included: the user's class list.
+            return _encode_labels(codes.astype(np.int64), [str(c) for c in categories])
+        labels_array = np.asarray([str(c) for c in categories], dtype=object)[codes]
+    else:
+        labels_array = _to_numpy(labels, "labels")
+        if labels_array.shape != (n,):
+            raise ValueError(f"labels has {len(labels_array)} entries but ids has {n}")
+    return _encode_labels(labels_array, label_names)
+
+
+def _categorical_parts(labels: Any) -> tuple[np.ndarray, list[Any]] | None:
+    """(codes, categories) of a pandas Categorical or categorical Series, spotted by duck typing."""
+    if getattr(getattr(labels, "dtype", None), "name", None) != "category":
+        return None
+    cat = labels.cat if hasattr(labels, "cat") else labels
+    return np.asarray(cat.codes), list(cat.categories)
 
 
 def _encode_labels(labels: np.ndarray, label_names: Sequence[str] | None) -> tuple[list[str], np.ndarray]:
@@ -490,7 +610,12 @@ def _encode_labels(labels: np.ndarray, label_names: Sequence[str] | None) -> tup
 class _DeviceIds:
     """Lookup of int ids that already live on an accelerator, without a host round trip."""
 
-    def __init__(self, torch: Any, index: _IdIndex, batch_ids: Any):
+    def __init__(self, torch: Any, index: IdIndex, batch_ids: Any):
+        ids = batch_ids.long()
+        if index.is_range:  # ids 0..N-1 are their own positions; others are unknown, never out of bounds
+            self.known = (ids >= 0) & (ids < index.n)
+            self.positions = torch.where(self.known, ids, torch.zeros_like(ids))
+            return
         device = batch_ids.device
         cache = getattr(index, "_device_cache", {})
         if device not in cache:
@@ -500,7 +625,6 @@ class _DeviceIds:
             )
             index._device_cache = cache
         sorted_ids, order = cache[device]
-        ids = batch_ids.long()
         pos = torch.searchsorted(sorted_ids, ids).clamp_(max=len(sorted_ids) - 1)
         self.known = sorted_ids[pos] == ids
         self.positions = order[pos]
@@ -520,6 +644,7 @@ class _DevicePass:
         self.last = torch.full((len(_INT_FIELDS), n), -1, dtype=torch.int64, device=device)
         self.labels = torch.as_tensor(tracker.labels, device=device)
         self.records = 0
+        self.device = device
 
     def add(self, positions: Any, logits: Any) -> None:
         torch = self.torch
@@ -528,7 +653,9 @@ class _DevicePass:
             if isinstance(positions, _DeviceIds):
                 known = positions.known
                 positions = positions.positions
-            logits = logits.detach().float()
+            logits = logits.detach()
+            if logits.dtype != torch.float64:  # float64 stays float64: 1e39 is finite there
+                logits = logits.float()
             finite = torch.isfinite(logits).all(dim=1)
             valid = finite if known is None else finite & known
             if known is not None:
@@ -559,13 +686,13 @@ class _DevicePass:
             self.last[1, positions] = torch.where(valid, other_class, self.last[1, positions])
             self.records += int(positions.shape[0])
 
-    def flush_into(self, tracker: Tracker) -> np.ndarray:
-        """Move the pass's sums to the host (one sync per pass); returns rows with bad logits."""
-        if int(self.unknown.item()):
-            raise ValueError(
-                f"batch_ids on the device had {int(self.unknown.item())} id(s) the tracker does not know; "
-                "those records were ignored"
-            )
+    def flush_into(self, tracker: Tracker) -> tuple[np.ndarray, int]:
+        """Move the pass's sums to the host (one sync per pass).
+
+        Returns the rows that had bad logits and the number of records with unknown ids
+        (both left out of the sums).
+        """
+        unknown = int(self.unknown.item())
         sums = self.sums.cpu().numpy()
         for i, name in enumerate(_FLOAT_FIELDS):
             tracker._sums[name] += sums[i]
@@ -574,4 +701,4 @@ class _DevicePass:
         for i, name in enumerate(_INT_FIELDS):
             has = last[i] >= 0
             tracker._last[name][has] = last[i][has]
-        return np.flatnonzero(self.bad.cpu().numpy() > 0)
+        return np.flatnonzero(self.bad.cpu().numpy() > 0), unknown

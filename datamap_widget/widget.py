@@ -130,6 +130,39 @@ def _category_codes(values: Any, categories: Sequence[str]) -> np.ndarray:
     return np.asarray(pd.Categorical(names, categories=list(categories)).codes, dtype=np.int64)
 
 
+def _suspect_order(score: np.ndarray) -> np.ndarray:
+    """Rows by ``score`` descending, ties (and unscored NaN rows, last) in row order.
+
+    As ``argsort(kind="stable")`` but 3-4x faster: an unstable sort, then only the runs of
+    equal scores are put back in row order.
+    """
+    keys = -np.nan_to_num(score, nan=-np.inf)
+    order = np.argsort(keys)
+    ranked = keys[order]
+    tie = np.zeros(len(keys), dtype=bool)
+    tie[1:] = ranked[1:] == ranked[:-1]
+    if tie.any():
+        in_run = tie.copy()
+        in_run[:-1] |= tie[1:]
+        rows = np.flatnonzero(in_run)
+        run = np.cumsum(~tie[rows])  # run number, counted over the tied rows only
+        order[rows] = order[rows][np.lexsort((order[rows], run))]
+    return order
+
+
+def _same_ids(data_ids: pd.Series, ids: pd.Index) -> bool:
+    """Whether ``data_ids`` are exactly ``ids``, in order (vectorized; Arrow strings compared as Arrow)."""
+    if data_ids.dtype != ids.dtype:
+        string_kinds = [isinstance(d, pd.StringDtype) for d in (data_ids.dtype, ids.dtype)]
+        if not all(string_kinds):
+            return False
+        data_ids = data_ids.astype(ids.dtype)  # "string" vs "str": Arrow to Arrow, no Python objects
+    try:
+        return bool(np.asarray(data_ids.array == ids.array, dtype=bool).all())
+    except (TypeError, ValueError):
+        return False
+
+
 def _preview(values: Sequence[str], n: int) -> str:
     shown = ", ".join(repr(v) for v in list(values)[:n])
     more = len(values) - n
@@ -294,7 +327,8 @@ class DataMapWidget(anywidget.AnyWidget):
             np.asarray(frame["reviewed"], dtype=bool).astype(np.uint8) * CONFIRMED,
             store=self._store, dataset=self._dataset, reviewer=self._reviewer, run=self._run,
         )
-        self._texts = np.full(len(self._ids), "", dtype=object)
+        self._map_ids = getattr(dmap, "ids", None)
+        self._texts: Any = np.full(len(self._ids), "", dtype=object)
         self._data_ids: pd.Series | None = None
         if self._data is not None:
             data_ids = self._data_id_series(self._data, "data")
@@ -303,23 +337,54 @@ class DataMapWidget(anywidget.AnyWidget):
                 raise ValueError(
                     f"text_column {self._text_column!r} is not a column of data; its columns are {list(self._data.columns)}."
                 )
-            found = self._ids.get_indexer(pd.Index(data_ids)) >= 0
+            self._texts = self._aligned_texts(dmap, data_ids, self._data[self._text_column])
+            self.has_text = True
+        # Texts stay in the array type they came in (Arrow strings are not turned into a million
+        # Python objects): pages index it by position, search runs pandas' vectorized str methods.
+        self._texts_series = pd.Series(self._texts, copy=False)
+        self._publish_review_state()
+
+    def _aligned_texts(self, dmap: Any, data_ids: pd.Series, column: pd.Series) -> Any:
+        """The text of each map row, in map order ("" where data has no row for it; the first row wins)."""
+        n = len(self._ids)
+        if len(data_ids) == n and _same_ids(data_ids, self._ids):
+            texts = column  # data lists the map's ids in the map's order: nothing to align
+        else:
+            map_rows = self._map_rows_of(dmap, data_ids)
+            known = map_rows >= 0
             source = f"column {self._id_column!r}" if self._id_column in self._data.columns else "index"
-            if len(data_ids) and not found.any():
+            if len(data_ids) and not known.any():
                 raise ValueError(
                     f"data's ids (its {source}) match none of the map's ids: data has {_preview(list(data_ids[:3]), 3)}, "
                     f"the map has {_preview(list(self._ids[:3]), 3)}; pass id_column= naming the id column."
                 )
-            missing = len(self._ids) - int(pd.Index(data_ids[found]).nunique())
+            hit_rows, data_rows = map_rows[known], np.flatnonzero(known)
+            first = np.full(n, -1, dtype=np.int64)
+            if len(hit_rows) and np.bincount(hit_rows, minlength=n).max() > 1:
+                hit_rows, keep = np.unique(hit_rows, return_index=True)  # the first data row of each id
+                data_rows = data_rows[keep]
+            first[hit_rows] = data_rows
+            missing = int((first < 0).sum())
             if missing:
-                warnings.warn(f"data has no row for {missing} of the map's {len(self._ids)} ids; their text shows empty.", UserWarning, stacklevel=3)
-            texts = pd.Series(self._data[self._text_column].to_numpy(), index=data_ids.to_numpy())
-            texts = texts[~texts.index.duplicated()]
-            aligned = texts.reindex(self._ids)
-            self._texts = aligned.fillna("").astype(str).to_numpy(dtype=object)
-            self.has_text = True
-        self._texts_series = pd.Series(self._texts, dtype=object)
-        self._publish_review_state()
+                warnings.warn(f"data has no row for {missing} of the map's {n} ids; their text shows empty.", UserWarning, stacklevel=4)
+            texts = pd.Series(column.array.take(first, allow_fill=True), copy=False)
+        if texts.hasnans:
+            texts = texts.fillna("")
+        if not pd.api.types.is_string_dtype(texts.dtype) or texts.dtype == object:
+            texts = texts.astype(str)
+        return texts.array
+
+    def _map_rows_of(self, dmap: Any, ids: pd.Series) -> np.ndarray:
+        """The map row of each of ``ids`` (-1 if unknown), through the map's own id index when it has one."""
+        index = getattr(dmap, "id_index", None)
+        if index is None:
+            return self._ids.get_indexer(pd.Index(ids))
+        try:
+            batch = index.coerce(np.asarray(ids), "data ids")
+        except (TypeError, ValueError):  # e.g. float ids: none can match
+            return np.full(len(ids), -1, dtype=np.int64)
+        rows, known = index.lookup(batch)
+        return np.where(known, rows, -1)
 
     def _data_id_series(self, df: pd.DataFrame, name: str) -> pd.Series:
         """The ids of ``df``: its id column, else its index."""
@@ -338,11 +403,12 @@ class DataMapWidget(anywidget.AnyWidget):
     def _set_map(self, dmap: Any) -> None:
         """Serialize the map's metric columns into the ``points`` trait."""
         frame = dmap.frame
-        if len(frame) != len(self._ids) or not frame.index.equals(self._ids):
+        same_array = self._map_ids is not None and getattr(dmap, "ids", None) is self._map_ids
+        if not same_array and (len(frame) != len(self._ids) or not frame.index.equals(self._ids)):
             raise ValueError("the tracker's map changed its ids; a widget follows one fixed set of examples.")
         self._dmap = dmap
         score = np.asarray(frame["mislabel_score"], dtype=np.float64)
-        order = np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")
+        order = _suspect_order(score)
         category = _category_codes(frame["category"], CATEGORIES)
         category = np.where(category < 0, 255, category)
         suggested = _category_codes(frame["suggested_label"], self._label_names)

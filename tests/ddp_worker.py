@@ -32,10 +32,13 @@ def synthetic_logits(ids: list[str], epoch: int) -> np.ndarray:
     return np.stack(rows).astype(np.float32)
 
 
-def main(out: str) -> None:
+def main(out: str, mode: str = "explicit") -> None:
+    """``mode``: "explicit" calls gather_across_ranks; "plain" is a plain loop that relies on the
+    tracker's own merge, beside an opted-out tracker (gather=False) fed the same batches."""
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
-    tracker = gather_across_ranks(Tracker(IDS, LABELS))
+    tracker = Tracker(IDS, LABELS) if mode == "plain" else gather_across_ranks(Tracker(IDS, LABELS))
+    local_only = Tracker(IDS, LABELS, gather=False)
     dataset = WithIds(list(range(N_EXAMPLES)), IDS)
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=0)
     loader = DataLoader(dataset, batch_size=2, sampler=sampler, collate_fn=CollateWithIds())
@@ -52,13 +55,16 @@ def main(out: str) -> None:
                     padded_seen += 1
             local += len(batch_ids)
             tracker.record(batch_ids, torch.from_numpy(logits))
+            local_only.record(batch_ids, torch.from_numpy(logits))
         tracker.end_epoch()
+        local_only.end_epoch()
     padded = torch.tensor([padded_seen])
     dist.all_reduce(padded)
-    np.savez(out, padded=padded.item(), **tracker.trajectories())
+    local_seen = (~np.isnan(local_only.trajectories()["gold_prob"])).sum()
+    np.savez(out, padded=padded.item(), local_seen=local_seen, **tracker.trajectories())
     dist.destroy_process_group()
 
 
 if __name__ == "__main__":
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    main(sys.argv[1])
+    main(*sys.argv[1:])

@@ -87,7 +87,7 @@ def test_parquet_round_trip_keeps_ids_labels_and_trajectories(tmp_path, ids):
     dmap.to_parquet(str(path))
     back = DataMap.read_parquet(str(path))
     assert back == dmap
-    assert type(back.ids[0].item()) is type(np.asarray(ids)[0].item())
+    assert type(back.ids.tolist()[0]) is type(np.asarray(ids).tolist()[0])
     pd.testing.assert_frame_equal(back.frame, dmap.frame)
     assert back.frame.loc[ids[3], "reviewed"]
     # a saved map can be re-scored later: the trajectories came back
@@ -128,3 +128,52 @@ def test_constructor_checks_shapes():
     traj["margin"] = np.zeros((3, 3))
     with pytest.raises(ValueError, match=r"trajectories\['margin'\] must have shape \(2, T\)"):
         DataMap(["a", "b"], [0, 1], ["x", "y"], traj)
+
+
+def test_frame_is_handed_out_as_a_copy_edits_do_not_reach_the_map():
+    from datamap_widget import Tracker
+
+    tracker = Tracker(["a", "b"], [0, 1])
+    for _ in range(2):
+        tracker.record(["a", "b"], np.array([[2.0, 0.0], [0.0, 1.0]]))
+        tracker.end_epoch()
+    dmap = tracker.datamap()
+    before = dmap.frame["confidence"].to_numpy().copy()
+    frame = dmap.frame
+    frame["confidence"] = -99
+    frame.loc["a", "mislabel_score"] = 5.0
+    frame.iloc[1, frame.columns.get_loc("variability")] = 7.0
+    again = dmap.frame
+    np.testing.assert_array_equal(again["confidence"].to_numpy(), before)
+    assert again.loc["a", "mislabel_score"] < 1 and again.loc["b", "variability"] == 0
+    assert dmap.suspects().index.tolist() == ["b", "a"]
+
+
+def test_str_ids_keep_a_trailing_nul_and_memory_follows_their_size(tmp_path):
+    traj = {name: np.zeros((3, 2), dtype=np.float32 if name in ("gold_prob", "other_prob", "margin", "correct") else np.int16)
+            for name in ("gold_prob", "other_prob", "margin", "correct", "argmax", "other_class")}
+    ids = ["a", "a\x00", "y" * 100_000]
+    dmap = DataMap(ids, [0, 1, 0], ["x", "y"], traj)
+    assert dmap.ids.dtype == object and dmap.ids.nbytes < 1000  # not 3 x 400 kB of fixed-width str
+    assert dmap.positions(["a\x00", "a"]).tolist() == [1, 0]
+    dmap.to_parquet(str(tmp_path / "m.parquet"))
+    back = DataMap.read_parquet(str(tmp_path / "m.parquet"))
+    assert back.ids.tolist() == ids and back == dmap
+
+
+def test_a_map_pickled_to_another_process_still_finds_its_str_ids(tmp_path):
+    """str ids are indexed by Python's hash, which is salted per process: a pickle must not carry it."""
+    import pickle
+    import subprocess
+    import sys
+
+    traj = {name: np.zeros((3, 1), dtype=np.float32 if name in ("gold_prob", "other_prob", "margin", "correct") else np.int16)
+            for name in ("gold_prob", "other_prob", "margin", "correct", "argmax", "other_class")}
+    dmap = DataMap(["alpha", "beta", "gamma"], [0, 1, 0], ["x", "y"], traj)
+    dmap.positions(["beta"])  # builds the index in this process
+    (tmp_path / "map.pkl").write_bytes(pickle.dumps(dmap))
+    code = "import pickle, sys; m = pickle.load(open(sys.argv[1], 'rb')); print(m.positions(['gamma', 'alpha']).tolist())"
+    for seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "map.pkl")], capture_output=True, text=True,
+                             env={**__import__("os").environ, "PYTHONHASHSEED": seed}, check=True)
+        assert out.stdout.strip() == "[2, 0]"

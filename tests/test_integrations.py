@@ -305,9 +305,13 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_two_gloo_ranks_give_the_single_process_map(tmp_path):
-    """2 processes, DistributedSampler over 11 examples (so it pads), 3 epochs, gloo on CPU."""
-    launch_ranks("ddp_worker.py", tmp_path)
+@pytest.mark.parametrize("mode", ["explicit", "plain"])
+def test_two_gloo_ranks_give_the_single_process_map(tmp_path, mode):
+    """2 processes, DistributedSampler over 11 examples (so it pads), 3 epochs, gloo on CPU.
+
+    "plain": a plain loop with no call to gather_across_ranks; the tracker merges by itself.
+    """
+    launch_ranks("ddp_worker.py", tmp_path, args=[mode])
 
     single = Tracker(ddp_worker.IDS, ddp_worker.LABELS)
     for epoch in range(ddp_worker.EPOCHS):
@@ -321,6 +325,8 @@ def test_two_gloo_ranks_give_the_single_process_map(tmp_path):
     for rank in range(2):
         got = np.load(tmp_path / f"rank{rank}.npz")
         assert int(got["padded"]) == ddp_worker.EPOCHS  # one padded duplicate per epoch was recorded
+        # gather=False keeps this rank's shard only: about half of each pass (6 of 11 samples)
+        assert int(got["local_seen"]) == 6 * ddp_worker.EPOCHS
         trajectories = {name: got[name] for name in single.trajectories()}
         for name, values in single.trajectories().items():
             np.testing.assert_allclose(trajectories[name], values, rtol=1e-6, err_msg=name)
@@ -336,7 +342,7 @@ def test_two_gloo_ranks_give_the_single_process_map(tmp_path):
         )
 
 
-def launch_ranks(script: str, out: Path, ranks: int = 2) -> None:
+def launch_ranks(script: str, out: Path, ranks: int = 2, args: list[str] | None = None) -> None:
     """Run ``script`` as ``ranks`` processes with torchrun's environment; each writes ``out/rank<r>.npz``."""
     port = free_port()
     procs = []
@@ -349,7 +355,7 @@ def launch_ranks(script: str, out: Path, ranks: int = 2) -> None:
         )  # fmt: skip
         procs.append(
             subprocess.Popen(
-                [sys.executable, str(Path(__file__).parent / script), str(out / f"rank{rank}.npz")],
+                [sys.executable, str(Path(__file__).parent / script), str(out / f"rank{rank}.npz"), *(args or [])],
                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             )  # fmt: skip
         )

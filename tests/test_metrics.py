@@ -130,6 +130,25 @@ def test_suggested_label_is_the_most_consistently_preferred_class():
     assert metrics.suggested_label(unseen, np.array([1]), 3).tolist() == [-1]
 
 
+@pytest.mark.parametrize("n_classes, passes", [(4, 6), (12, 3)])  # a sweep per class, or per pass
+def test_suggested_label_matches_a_vote_table_with_ties_and_missing_passes(n_classes, passes):
+    rng = np.random.default_rng(n_classes)
+    n = 400
+    labels = rng.integers(0, n_classes, n)
+    argmax = rng.integers(0, n_classes, (n, passes))
+    argmax[rng.random((n, passes)) < 0.25] = -1
+    gold = rng.random((n, passes)).astype(np.float32)
+    gold[:80] = 0.5  # equal weights: ties between classes, the lower class wins
+    other = np.where(gold == 0.5, gold, rng.random((n, passes)).astype(np.float32))
+    gold[argmax < 0], other[argmax < 0] = np.nan, np.nan
+    traj = trajectories(gold_prob=gold, other_prob=other, argmax=argmax)
+    votes = np.zeros((n, n_classes))
+    for i, t in zip(*np.nonzero(argmax >= 0)):  # the definition, one vote at a time
+        votes[i, argmax[i, t]] += gold[i, t] if argmax[i, t] == labels[i] else other[i, t]
+    expected = np.where((argmax >= 0).any(axis=1), votes.argmax(axis=1), -1)
+    np.testing.assert_array_equal(metrics.suggested_label(traj, labels, n_classes), expected)
+
+
 def test_single_pass_warns_that_maps_need_two_passes():
     traj = trajectories(gold_prob=[[0.7], [0.2]])
     with pytest.warns(UserWarning, match="at least two passes"):

@@ -66,7 +66,8 @@ def test_unseen_example_has_the_pass_missing_not_zero(tracker):
 
 
 def test_datamap_mid_training_and_before_any_pass(tracker):
-    empty = tracker.datamap()
+    with pytest.warns(UserWarning, match="no closed pass yet, so every metric is missing"):
+        empty = tracker.datamap()
     assert isinstance(empty, DataMap) and empty.n_passes == 0
     assert empty.frame["confidence"].isna().all()
     assert len(empty.suspects()) == 0
@@ -202,3 +203,156 @@ def test_nan_logits_on_the_device_path_are_reported_at_end_epoch(tracker):
     with pytest.warns(UserWarning, match="at least two passes"):
         frame = tracker.datamap().frame
     assert frame.loc["b", "n_passes"] == 0 and frame.loc["a", "n_passes"] == 1
+
+
+# ---------------------------------------------------------------- hardening (issue 17, items 6-10)
+
+
+def test_float64_logits_beyond_float32_range_give_probabilities_not_nan():
+    logits = np.array([[1e39, 0.0], [0.0, 1e39], [-1e39, 1e39]])  # finite in float64
+    for force_device in (False, True):
+        tracker = Tracker(["a", "b", "c"], [0, 0, 1])
+        tracker._force_device_path = force_device
+        tracker.record(["a", "b", "c"], torch.from_numpy(logits) if force_device else logits)
+        tracker.end_epoch()
+        traj = tracker.trajectories()
+        np.testing.assert_allclose(traj["gold_prob"][:, 0], [1.0, 0.0, 1.0], atol=1e-6)
+        assert traj["correct"][:, 0].tolist() == [1.0, 0.0, 1.0]
+        assert np.isfinite(traj["margin"]).all()  # kept at float32's largest value, not inf
+        assert traj["margin"][0, 0] > 1e38 and traj["margin"][1, 0] < -1e38
+
+
+def test_uint64_ids_at_or_above_2_63_keep_their_value():
+    big = np.array([2**63, 2**63 + 1, 2**64 - 1], dtype=np.uint64)
+    tracker = Tracker(big, [0, 1, 0])
+    assert tracker.ids.dtype == np.uint64 and tracker.ids.tolist() == [2**63, 2**63 + 1, 2**64 - 1]
+    tracker.record([2**64 - 1, 2**63], np.array([[3.0, 0.0], [0.0, 3.0]]))
+    with pytest.raises(ValueError, match="does not know"):
+        tracker.record([-1], np.zeros((1, 2)))  # -1 is not 2**64 - 1
+    tracker.end_epoch()
+    with pytest.warns(UserWarning, match="at least two passes"):
+        frame = tracker.datamap().frame
+    assert frame.index.tolist() == [2**63, 2**63 + 1, 2**64 - 1]
+    assert frame.loc[2**64 - 1, "n_passes"] == 1 and frame.loc[2**63 + 1, "n_passes"] == 0
+    assert Tracker([2**63, 5], [0, 1]).ids.dtype == np.uint64  # a Python list too
+
+
+def test_ids_that_differ_by_a_trailing_nul_are_two_examples():
+    tracker = Tracker(["a", "a\x00"], [0, 1])
+    assert tracker.ids.tolist() == ["a", "a\x00"]
+    tracker.record(["a\x00"], np.array([[0.0, 5.0]]))
+    tracker.end_epoch()
+    with pytest.warns(UserWarning, match="at least two passes"):
+        frame = tracker.datamap().frame
+    assert frame.index.tolist() == ["a", "a\x00"]
+    assert frame.loc["a\x00", "n_passes"] == 1 and frame.loc["a", "n_passes"] == 0
+
+
+def test_bool_ids_are_refused_not_turned_into_1_and_0():
+    for ids in ([True, False], np.array([True, False]), [1, True]):
+        with pytest.raises(TypeError, match="ids must be str or int ids, got bool"):
+            Tracker(ids, [0, 1])
+    tracker = Tracker([0, 1], [0, 1])
+    with pytest.raises(TypeError, match="batch_ids must be str or int ids, got bool"):
+        tracker.record([True], np.zeros((1, 2)))
+
+
+def test_one_long_id_does_not_widen_every_id():
+    import tracemalloc
+
+    ids = [f"s{i}" for i in range(1000)] + ["x" * 10_000]  # fixed width: 1,001 x 10,000 x 4 B = 40 MB
+    labels = [i % 2 for i in range(len(ids))]
+    tracemalloc.start()
+    tracker = Tracker(ids, labels)
+    tracker.record(ids[-2:], np.zeros((2, 2)))
+    tracker.end_epoch()
+    with pytest.warns(UserWarning, match="at least two passes"):
+        dmap = tracker.datamap()
+        _ = dmap.frame
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5 * 2**20, f"{peak / 2**20:.0f} MiB for 11 kB of ids"
+    assert dmap.ids[-1] == "x" * 10_000
+
+
+def test_categorical_labels_keep_their_category_order_and_unused_categories():
+    import pandas as pd
+
+    labels = pd.Series(pd.Categorical(["pos", "neg", "pos"], categories=["pos", "neutral", "neg"]))
+    tracker = Tracker(["a", "b", "c"], labels)
+    assert tracker.label_names == ["pos", "neutral", "neg"] and tracker.labels.tolist() == [0, 2, 0]
+    assert Tracker(["a", "b", "c"], labels.array).label_names == ["pos", "neutral", "neg"]
+    renamed = Tracker(["a", "b", "c"], labels, label_names=["neg", "neutral", "pos"])
+    assert renamed.labels.tolist() == [2, 0, 2]
+    with pytest.raises(ValueError, match="labels has 1 missing value"):
+        Tracker(["a", "b"], pd.Categorical(["pos", None], categories=["pos", "neg"]))
+
+
+def test_a_single_class_is_refused():
+    with pytest.raises(ValueError, match=r"at least two classes, got only \['pos'\]"):
+        Tracker(["a", "b"], ["pos", "pos"])
+    Tracker(["a", "b"], ["pos", "pos"], label_names=["neg", "pos"])  # two classes, one used: fine
+
+
+def test_logits_on_the_meta_device_are_refused_at_record_and_the_tracker_goes_on(tracker):
+    with pytest.raises(TypeError, match="'meta' device"):
+        tracker.record(["a", "b"], torch.zeros((2, 2), device="meta"))
+    tracker.record(["a", "b", "c"], np.zeros((3, 2)))
+    tracker.end_epoch()
+    assert tracker.n_passes == 1 and tracker.pending == 0
+
+
+def test_unknown_ids_on_the_device_path_close_the_pass_with_the_others():
+    tracker = Tracker([10, 11, 12], [0, 1, 0])
+    tracker._force_device_path = True
+    tracker.record(torch.tensor([10, 99, 12]), torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.0, 2.0]]))
+    with pytest.raises(ValueError, match=r"1 id\(s\) the tracker does not know.*dropped.*closed with all the others"):
+        tracker.end_epoch()
+    assert tracker.n_passes == 1 and tracker.pending == 0
+    seen = ~np.isnan(tracker.trajectories()["gold_prob"][:, 0])
+    assert seen.tolist() == [True, False, True]
+    tracker.record(torch.tensor([11]), torch.tensor([[0.0, 3.0]]))
+    tracker.end_epoch()  # the next pass works
+    assert tracker.n_passes == 2
+
+
+def test_range_ids_out_of_range_on_the_device_path_are_reported_not_a_crash():
+    tracker = Tracker([0, 1, 2], [0, 1, 0])
+    tracker._force_device_path = True
+    tracker.record(torch.tensor([0, 7]), torch.zeros((2, 2)))
+    with pytest.raises(ValueError, match="does not know"):
+        tracker.end_epoch()
+    assert tracker.n_passes == 1
+
+
+def test_a_device_pass_that_cannot_be_read_back_is_discarded_and_the_tracker_goes_on(tracker, monkeypatch):
+    from datamap_widget import tracker as tracker_module
+
+    tracker._force_device_path = True
+    tracker.record(["a", "b"], torch.zeros((2, 2)))
+
+    def broken(self, owner):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tracker_module._DevicePass, "flush_into", broken)
+        with pytest.raises(RuntimeError, match=r"discarded with its 2 record\(s\).*next pass records as usual"):
+            tracker.end_epoch()
+    assert tracker.n_passes == 0 and tracker.pending == 0
+    tracker.record(["a", "b", "c"], torch.zeros((3, 2)))
+    tracker.end_epoch()
+    assert tracker.n_passes == 1
+
+
+def test_trajectories_are_views_later_passes_never_change():
+    tracker = Tracker(["a", "b"], [0, 1])
+    maps = []
+    for k in range(7):  # past the first buffer growth
+        tracker.record(["a", "b"], np.array([[float(k), 0.0], [0.0, float(k)]]))
+        tracker.end_epoch()
+        maps.append(tracker.trajectories())
+    assert [m["gold_prob"].shape for m in maps] == [(2, k + 1) for k in range(7)]
+    np.testing.assert_allclose(maps[0]["gold_prob"][:, 0], [0.5, 0.5])
+    np.testing.assert_array_equal(maps[6]["gold_prob"][:, :3], maps[2]["gold_prob"])
+    with pytest.raises(ValueError, match="read-only"):
+        maps[6]["gold_prob"][0, 0] = 0.0

@@ -113,6 +113,17 @@ def test_point_columns_hold_the_map_metrics(widget):
     assert widget.label_names == LABELS
 
 
+def test_suspect_order_keeps_ties_and_unseen_examples_in_row_order():
+    tracker = Tracker([f"e{i}" for i in range(8)], [0, 1, 0, 1, 0, 1, 0, 1], label_names=["a", "b"])
+    for _ in range(2):  # e6, e7 never seen: no score; e0-e3 share one score, e4/e5 another
+        tracker.record([f"e{i}" for i in range(6)], np.array([[1.0, 0.0], [1.0, 0.0]] * 2 + [[0.0, 3.0], [3.0, 0.0]]))
+        tracker.end_epoch()
+    w = DataMapWidget(tracker.datamap())
+    score = w.datamap.frame["mislabel_score"].to_numpy()
+    expected = np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")
+    assert np.frombuffer(w.points["order"], "<u4").tolist() == expected.tolist() == [4, 5, 1, 3, 0, 2, 6, 7]
+
+
 # ----------------------------------------------------------------- selection
 
 
@@ -240,6 +251,21 @@ def test_data_that_does_not_fit_the_map_is_refused_or_flagged():
         w = DataMapWidget(dmap, data=frame_for().iloc[2:])
     reply, _ = request(w, "page", {}, [np.array([0, 2], "<u4").tobytes()])
     assert reply["result"]["texts"] == ["", "document number 2 about things"]
+
+
+def test_texts_align_to_the_map_whatever_the_order_of_data():
+    dmap = fixed_tracker().datamap()
+    data = frame_for().iloc[::-1].reset_index(drop=True)  # the map's ids, reversed
+    data.loc[0, "text"] = None  # ex11 has no text
+    extra = pd.DataFrame({"id": ["ex3", "stranger"], "text": ["a second row for ex3", "not in the map"], "label": ["neg", "neg"]})
+    w = DataMapWidget(dmap, data=pd.concat([data, extra], ignore_index=True))
+    reply, _ = request(w, "page", {}, [np.array([0, 3, 11], "<u4").tobytes()])
+    # each map row gets its own id's text; the first row of a repeated id wins; a missing text is ""
+    assert reply["result"]["texts"] == ["document number 0 about things", "document number 3 about things", ""]
+    for strings in ("str", object):  # Arrow strings or Python objects: the same texts
+        same = frame_for().astype({"id": strings, "text": strings})
+        reply, _ = request(DataMapWidget(dmap, data=same), "page", {}, [np.array([1, 4], "<u4").tobytes()])
+        assert reply["result"]["texts"] == ["document number 1 about things", INJECTION]
 
 
 # ----------------------------------------------------------------- requests

@@ -7,7 +7,6 @@ each epoch **every rank (rank 0 included) holds the whole map** and ``tracker.da
 needs no communication::
 
     tracker = Tracker(ids, labels)          # the same ids and labels on every rank
-    gather_across_ranks(tracker)            # once, after init_process_group / Accelerator()
     for epoch in range(epochs):
         sampler.set_epoch(epoch)
         for ids, batch in loader:           # DistributedSampler or accelerator.prepare(loader)
@@ -17,6 +16,11 @@ needs no communication::
         tracker.end_epoch()                 # collective: call it on every rank
     if rank == 0:
         tracker.datamap().to_parquet("datamap.parquet")
+
+This happens by itself: whenever ``torch.distributed`` is initialized with two or more
+processes, ``end_epoch`` merges the ranks (a collective: **call it on every rank, in step**).
+``Tracker(ids, labels, gather=False)`` opts out and keeps each rank's shard.
+:func:`gather_across_ranks` sets the merge explicitly, e.g. for another process ``group``.
 
 Why merge at ``end_epoch`` and not in ``datamap()``: ``end_epoch`` is where every rank
 already is, once per epoch, in step; ``datamap()`` is often called on rank 0 only (to save
@@ -90,6 +94,14 @@ def merge_shards(shards: np.ndarray) -> np.ndarray:
     return shards[owner, :, columns].T
 
 
+def _id_bytes(ids: np.ndarray) -> bytes:
+    """The ids as bytes that are equal on every rank (an object array's raw bytes are pointers)."""
+    if ids.dtype.kind != "O":
+        return np.ascontiguousarray(ids).tobytes()
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    return lengths.tobytes() + "".join(ids.tolist()).encode("utf-8", "surrogatepass")
+
+
 class _RankMerger:
     """The :attr:`Tracker.pass_hook` that all-gathers a pass's accumulators and merges them."""
 
@@ -98,7 +110,7 @@ class _RankMerger:
         self.n_examples = tracker.n_examples
         # A fingerprint of ids and labels: ranks whose trackers differ would merge nonsense.
         # 48 bits of a hash fit a float64 exactly, so it travels in the same tensor as the size.
-        digest = hashlib.sha256(np.ascontiguousarray(tracker.ids).tobytes())
+        digest = hashlib.sha256(_id_bytes(tracker.ids))
         digest.update(np.ascontiguousarray(tracker.labels, dtype=np.int64).tobytes())
         self.fingerprint = float(int.from_bytes(digest.digest()[:6], "little"))
 

@@ -90,6 +90,8 @@ class DataMapCallback(TrainerCallback):
         self.tracker = tracker
         self.id_column = id_column
         self.gather = bool(gather)
+        if not self.gather:
+            tracker.gather = False  # the tracker would otherwise merge the ranks by itself
         self._active = False
 
     # ------------------------------------------------------------------ events
