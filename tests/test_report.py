@@ -285,3 +285,83 @@ def test_report_with_eight_1mb_texts_opens_wrapped_in_chromium_and_runs_no_paylo
     assert cut_notes == 8
     assert dialogs == [] and xss
     assert ids[5] in body and "</table><script>window.__xss=2</script>" in body
+
+
+# ------------------------------------------------------------------------------ base install (no [export])
+
+HOSTILE = "</svg><script>alert(1)</script>"
+
+
+def _hide_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``import altair`` / ``import vl_convert`` fail, as in an install without [export]."""
+    import sys
+
+    for name in list(sys.modules):
+        if name.split(".")[0] in ("altair", "vl_convert"):
+            monkeypatch.delitem(sys.modules, name)
+    for name in ("altair", "vl_convert"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def _figure_svg(page: str) -> str:
+    start = page.index('<figure aria-label="data map">')
+    return page[start:page.index("</figure>", start)]
+
+
+def test_report_without_the_export_extra_draws_the_map_as_inline_svg(monkeypatch, tmp_path):
+    ids = np.array([f"ex{i}" for i in range(300)], dtype=object)
+    ids[3] = HOSTILE
+    dmap = random_datamap(300, seed=21, ids=ids, label_names=[HOSTILE, "<b>b</b>", "c"])
+    _hide_export(monkeypatch)
+    path = dmap.report(tmp_path, pd.Series({HOSTILE: "a text"}),
+                       chart_options={"title": "<i>map</i> " + HOSTILE})
+    page = path.read_text()
+    tags = _parse(page)
+    assert not {tag for tag, _ in tags} & {"script", "link", "img", "iframe", "object", "embed", "foreignobject"}
+    for tag, attrs in tags:
+        for key in ("src", "href", "xlink:href"):
+            assert key not in attrs or attrs[key].startswith("#"), (tag, attrs)
+        assert not any(key.startswith("on") for key in attrs), (tag, attrs)
+    assert "<script" not in page and HOSTILE not in page and "<i>map</i>" not in page
+    svg = _figure_svg(page)
+    assert svg.count("<svg") == 1 and svg.count("</svg>") == 1
+    # One mark per example, each titled with its (escaped) id and label.
+    assert svg.count("<circle") == 300
+    escaped = "&lt;/svg&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert f"<title>{escaped} · " in svg and f" · {escaped} · confidence" in svg
+    assert "&lt;i&gt;map&lt;/i&gt;" in svg
+    # The region guides: the two threshold rules and the three region names with their counts.
+    assert svg.count('class="guide"') == 2
+    counts = dmap.frame["category"].value_counts()
+    for name in ("easy-to-learn", "ambiguous", "hard-to-learn"):
+        assert f"{name} ({int(counts.get(name, 0)):,})" in svg
+    # Axes: both titles and tick labels from 0 to 1 on confidence.
+    assert ">variability</text>" in svg and ">confidence</text>" in svg
+    assert ">0.5</text>" in svg and ">1</text>" in svg
+
+
+def test_report_without_the_export_extra_bins_above_5000_examples(monkeypatch, tmp_path):
+    dmap = random_datamap(20_000, seed=22)
+    _hide_export(monkeypatch)
+    page = dmap.report(tmp_path / "big.html").read_text()
+    svg = _figure_svg(page)
+    assert "<circle" not in svg
+    bins = svg.split('<g class="marks bins">')[1].split("</g>")[0]
+    n_bins = bins.count("<rect")
+    assert 100 < n_bins <= 60 * 60
+    # Every example is in exactly one bin.
+    assert sum(int(t.split(" ")[0]) for t in bins.split("<title>")[1:]) == 20_000
+    assert "20,000 examples, binned 60x60" in svg
+    assert len(page.encode()) < 1_000_000
+
+
+def test_cli_report_without_the_export_extra_writes_the_report(monkeypatch, dmap_and_texts, tmp_path, capsys):
+    dmap, texts = dmap_and_texts
+    folder = _run_folder(tmp_path, dmap, texts)
+    _hide_export(monkeypatch)
+    assert main(["report", str(folder), "--top", "5"]) == 0
+    page = (folder / "report.html").read_text()
+    assert _figure_svg(page).count("<circle") == len(dmap) and page.count('<td class="id">') == 5
+    # The figure files still need vl-convert: a one-line error naming the extra.
+    assert main(["report", str(folder), "--svg"]) == 2
+    assert "pip install 'datamap_widget[export]'" in capsys.readouterr().err
