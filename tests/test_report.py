@@ -365,3 +365,37 @@ def test_cli_report_without_the_export_extra_writes_the_report(monkeypatch, dmap
     # The figure files still need vl-convert: a one-line error naming the extra.
     assert main(["report", str(folder), "--svg"]) == 2
     assert "pip install 'datamap_widget[export]'" in capsys.readouterr().err
+
+
+def test_report_without_the_export_extra_opens_in_chromium_with_the_map_drawn(monkeypatch, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    dmap = random_datamap(200, seed=23, label_names=[HOSTILE, "b", "c"])
+    _hide_export(monkeypatch)
+    path = dmap.report(tmp_path, top=10)
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+            page.goto(path.as_uri(), wait_until="load")
+            page.wait_for_timeout(300)
+            svg_box = page.locator("figure svg").bounding_box()
+            circles = page.locator("figure svg circle").count()
+            dot = page.locator("figure svg circle").first.bounding_box()
+            body = page.inner_text("body")
+        finally:
+            browser.close()
+    assert errors == []
+    assert svg_box is not None and svg_box["width"] > 300 and svg_box["height"] > 300
+    assert circles == 200 and dot is not None and dot["width"] > 2  # drawn, not zero-sized
+    assert HOSTILE in body  # the hostile label shown as text in the tables
+
+
+def test_report_with_the_export_extra_keeps_the_altair_figure(dmap_and_texts):
+    dmap, texts = dmap_and_texts
+    svg = _figure_svg(render_report(dmap, texts, top=3))
+    assert 'class="datamap-svg"' not in svg and 'class="marks"' in svg  # vl-convert's SVG, not the numpy one
