@@ -121,7 +121,7 @@ def datamap_chart(
     vl-convert, as does :func:`save_chart`. Its inline data is bounded (at most
     ``max(max_points, bins**2)`` rows plus the histograms) whatever the size of ``dmap``.
     """
-    alt = require("altair", "the data map chart (dmap.chart(), datamap report)")
+    alt = require("altair", "the data map chart (dmap.chart(), datamap report --png/--svg)")
 
     from .chart_display import DataMapChart
 
@@ -328,12 +328,12 @@ def _region_guides(alt: Any, dmap: "DataMap", limits: Mapping[str, float], x_max
 
 
 def _vl_convert() -> Any:
-    return require("vl_convert", "rendering the data map (datamap report, SVG/PNG/PDF export)")
+    return require("vl_convert", "rendering the data map (SVG/PNG/PDF export, datamap report --png/--svg)")
 
 
 def _spec(chart: Any) -> tuple[dict[str, Any], str | None]:
     """The chart's Vega-Lite dict and the vl-convert version string that matches Altair's."""
-    alt = require("altair", "rendering the data map (datamap report, SVG/PNG/PDF export)")
+    alt = require("altair", "rendering the data map (SVG/PNG/PDF export, datamap report --png/--svg)")
 
     if not hasattr(chart, "to_dict"):
         raise TypeError(f"chart must be an Altair chart, got {type(chart).__name__}")

@@ -2,7 +2,8 @@
 
 For the people who look at a data map without a notebook: a labeling lead, a reviewer, a CI
 artifact. The report is ONE HTML file that opens offline: the figure is inline SVG rendered
-by vl-convert, the style is a few inline CSS lines, and there is no script and no URL.
+by vl-convert (the ``[export]`` extra) or, without it, drawn from numpy by
+:mod:`report_svg`; the style is a few inline CSS lines, and there is no script and no URL.
 
 Texts come from datasets and are untrusted: every data string (ids, labels, texts, run
 settings) goes through :func:`html.escape`, so ``<img src=x onerror=…>`` is shown as text.
@@ -21,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .dependencies import MissingExtraError, require
+from .report_svg import datamap_svg
 
 if TYPE_CHECKING:  # pragma: no cover
     from .datamap import DataMap
@@ -263,6 +266,31 @@ def _suspects_section(dmap: "DataMap", rows: pd.DataFrame, texts: pd.Series | No
 # ------------------------------------------------------------------------------ the page
 
 
+def _export_extra_installed() -> bool:
+    """Whether Altair and vl-convert (the ``[export]`` extra) can be imported."""
+    try:
+        require("altair", "the report's Altair figure")
+        require("vl_convert", "the report's Altair figure")
+    except MissingExtraError:
+        return False
+    return True
+
+
+def _figure(dmap: "DataMap", chart_options: Mapping[str, Any] | None) -> str:
+    """The map as inline SVG: Altair's figure with the ``[export]`` extra, else drawn from numpy.
+
+    The base install must still write a report, so without Altair/vl-convert the figure
+    comes from :mod:`report_svg`, which takes the same options and draws the same map.
+    """
+    options = dict(chart_options or {})
+    if not _export_extra_installed():
+        return datamap_svg(dmap, **options)
+    from .chart import chart_to_svg, datamap_chart
+
+    svg = chart_to_svg(datamap_chart(dmap, **options))
+    return re.sub(r"^\s*<\?xml[^>]*>\s*", "", svg)  # inline SVG must not carry an XML prolog
+
+
 def render_report(
     dmap: "DataMap",
     texts: Any = None,
@@ -275,8 +303,6 @@ def render_report(
     max_text_chars: int = MAX_TEXT_CHARS,
 ) -> str:
     """The report as an HTML string (see :func:`write_report` for the parameters)."""
-    from .chart import chart_to_svg, datamap_chart
-
     if not isinstance(title, str):
         raise TypeError(f"title must be a str, got {type(title).__name__}")
     if run is not None and not isinstance(run, Mapping):
@@ -290,8 +316,7 @@ def render_report(
     aligned = align_texts(dmap, texts)
     frame = dmap.frame
 
-    svg = chart_to_svg(datamap_chart(dmap, **dict(chart_options or {})))
-    svg = re.sub(r"^\s*<\?xml[^>]*>\s*", "", svg)  # inline SVG must not carry an XML prolog
+    svg = _figure(dmap, chart_options)
 
     n = len(frame)
     reviewed = int(frame["reviewed"].sum())
@@ -360,7 +385,8 @@ def write_report(
     top, frac : how many suspects to list, as in :meth:`DataMap.suspects` (default: the
         top :data:`DEFAULT_TOP`). Reviewed examples are left out.
     title : page title.
-    chart_options : keyword arguments for :func:`datamap_widget.chart.datamap_chart`.
+    chart_options : keyword arguments for :func:`datamap_widget.chart.datamap_chart` (also taken
+        by the numpy-drawn figure used without the ``[export]`` extra).
     max_text_chars : characters of each text shown (default :data:`MAX_TEXT_CHARS`); a
         longer text is cut with a note of how much was left out, so the page stays small
         and quick to open. Ids and label names are cut after :data:`MAX_NAME_CHARS`.

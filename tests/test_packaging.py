@@ -117,6 +117,10 @@ USE_A_SAVED_MAP = textwrap.dedent(
         return "no error"
 
     out["chart"] = error_of(dmap.chart)
+    # The report needs no extra: without vl-convert its map is drawn as inline SVG from numpy.
+    page = dmap.report(folder + "/api", texts=texts).read_text()
+    out["report_circles"] = page.count("<circle")
+    out["report_script"] = "<script" in page
     out["postgres"] = error_of(lambda: Store("postgresql://u:p@localhost/db"))
     out["memory"] = error_of(lambda: dmap.to_parquet("memory://m.parquet"))
     out["train"] = error_of(lambda: train_datamap(["a", "b"], ["x", "y"]))
@@ -140,6 +144,7 @@ def test_base_install_opens_a_saved_map_in_a_widget_and_names_each_missing_extra
     assert out["esm_bytes"] > 10_000  # the bundle shipped in the wheel
     assert len(out["changes"]) == 1 and out["saved"] == 1
     assert "pip install 'datamap_widget[export]'" in out["chart"]
+    assert out["report_circles"] == 40 and not out["report_script"]
     assert "pip install 'datamap_widget[postgres]'" in out["postgres"]
     assert "pip install 'datamap_widget[remote]'" in out["memory"]
     assert "pip install 'datamap_widget[train]'" in out["train"]
@@ -147,6 +152,11 @@ def test_base_install_opens_a_saved_map_in_a_widget_and_names_each_missing_extra
     datamap = base_venv / "bin" / "datamap"
     version = subprocess.run([str(datamap), "--version"], capture_output=True, text=True, cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.strip() == f"datamap {VERSION}"
+    report = subprocess.run([str(datamap), "report", str(tmp_path), "--top", "5"], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<circle") == 40 and page.count('<td class="id">') == 5 and "<script" not in page
     train = subprocess.run([str(datamap), "train", "--sample", "--out", str(tmp_path / "run"), "--quiet"],
                            capture_output=True, text=True, cwd=tmp_path)
     assert train.returncode == 2 and "Traceback" not in train.stderr

@@ -285,3 +285,117 @@ def test_report_with_eight_1mb_texts_opens_wrapped_in_chromium_and_runs_no_paylo
     assert cut_notes == 8
     assert dialogs == [] and xss
     assert ids[5] in body and "</table><script>window.__xss=2</script>" in body
+
+
+# ------------------------------------------------------------------------------ base install (no [export])
+
+HOSTILE = "</svg><script>alert(1)</script>"
+
+
+def _hide_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``import altair`` / ``import vl_convert`` fail, as in an install without [export]."""
+    import sys
+
+    for name in list(sys.modules):
+        if name.split(".")[0] in ("altair", "vl_convert"):
+            monkeypatch.delitem(sys.modules, name)
+    for name in ("altair", "vl_convert"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def _figure_svg(page: str) -> str:
+    start = page.index('<figure aria-label="data map">')
+    return page[start:page.index("</figure>", start)]
+
+
+def test_report_without_the_export_extra_draws_the_map_as_inline_svg(monkeypatch, tmp_path):
+    ids = np.array([f"ex{i}" for i in range(300)], dtype=object)
+    ids[3] = HOSTILE
+    dmap = random_datamap(300, seed=21, ids=ids, label_names=[HOSTILE, "<b>b</b>", "c"])
+    _hide_export(monkeypatch)
+    path = dmap.report(tmp_path, pd.Series({HOSTILE: "a text"}),
+                       chart_options={"title": "<i>map</i> " + HOSTILE})
+    page = path.read_text()
+    tags = _parse(page)
+    assert not {tag for tag, _ in tags} & {"script", "link", "img", "iframe", "object", "embed", "foreignobject"}
+    for tag, attrs in tags:
+        for key in ("src", "href", "xlink:href"):
+            assert key not in attrs or attrs[key].startswith("#"), (tag, attrs)
+        assert not any(key.startswith("on") for key in attrs), (tag, attrs)
+    assert "<script" not in page and HOSTILE not in page and "<i>map</i>" not in page
+    svg = _figure_svg(page)
+    assert svg.count("<svg") == 1 and svg.count("</svg>") == 1
+    # One mark per example, each titled with its (escaped) id and label.
+    assert svg.count("<circle") == 300
+    escaped = "&lt;/svg&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert f"<title>{escaped} · " in svg and f" · {escaped} · confidence" in svg
+    assert "&lt;i&gt;map&lt;/i&gt;" in svg
+    # The region guides: the two threshold rules and the three region names with their counts.
+    assert svg.count('class="guide"') == 2
+    counts = dmap.frame["category"].value_counts()
+    for name in ("easy-to-learn", "ambiguous", "hard-to-learn"):
+        assert f"{name} ({int(counts.get(name, 0)):,})" in svg
+    # Axes: both titles and tick labels from 0 to 1 on confidence.
+    assert ">variability</text>" in svg and ">confidence</text>" in svg
+    assert ">0.5</text>" in svg and ">1</text>" in svg
+
+
+def test_report_without_the_export_extra_bins_above_5000_examples(monkeypatch, tmp_path):
+    dmap = random_datamap(20_000, seed=22)
+    _hide_export(monkeypatch)
+    page = dmap.report(tmp_path / "big.html").read_text()
+    svg = _figure_svg(page)
+    assert "<circle" not in svg
+    bins = svg.split('<g class="marks bins">')[1].split("</g>")[0]
+    n_bins = bins.count("<rect")
+    assert 100 < n_bins <= 60 * 60
+    # Every example is in exactly one bin.
+    assert sum(int(t.split(" ")[0]) for t in bins.split("<title>")[1:]) == 20_000
+    assert "20,000 examples, binned 60x60" in svg
+    assert len(page.encode()) < 1_000_000
+
+
+def test_cli_report_without_the_export_extra_writes_the_report(monkeypatch, dmap_and_texts, tmp_path, capsys):
+    dmap, texts = dmap_and_texts
+    folder = _run_folder(tmp_path, dmap, texts)
+    _hide_export(monkeypatch)
+    assert main(["report", str(folder), "--top", "5"]) == 0
+    page = (folder / "report.html").read_text()
+    assert _figure_svg(page).count("<circle") == len(dmap) and page.count('<td class="id">') == 5
+    # The figure files still need vl-convert: a one-line error naming the extra.
+    assert main(["report", str(folder), "--svg"]) == 2
+    assert "pip install 'datamap_widget[export]'" in capsys.readouterr().err
+
+
+def test_report_without_the_export_extra_opens_in_chromium_with_the_map_drawn(monkeypatch, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    dmap = random_datamap(200, seed=23, label_names=[HOSTILE, "b", "c"])
+    _hide_export(monkeypatch)
+    path = dmap.report(tmp_path, top=10)
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+            page.goto(path.as_uri(), wait_until="load")
+            page.wait_for_timeout(300)
+            svg_box = page.locator("figure svg").bounding_box()
+            circles = page.locator("figure svg circle").count()
+            dot = page.locator("figure svg circle").first.bounding_box()
+            body = page.inner_text("body")
+        finally:
+            browser.close()
+    assert errors == []
+    assert svg_box is not None and svg_box["width"] > 300 and svg_box["height"] > 300
+    assert circles == 200 and dot is not None and dot["width"] > 2  # drawn, not zero-sized
+    assert HOSTILE in body  # the hostile label shown as text in the tables
+
+
+def test_report_with_the_export_extra_keeps_the_altair_figure(dmap_and_texts):
+    dmap, texts = dmap_and_texts
+    svg = _figure_svg(render_report(dmap, texts, top=3))
+    assert 'class="datamap-svg"' not in svg and 'class="marks"' in svg  # vl-convert's SVG, not the numpy one
