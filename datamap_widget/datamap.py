@@ -54,6 +54,8 @@ class DataMap:
         :data:`~datamap_widget.metrics.DEFAULT_METHOD`.
     thresholds : region rules, see :func:`datamap_widget.metrics.categorize`.
     reviewed : optional ids already reviewed; :meth:`suspects` leaves them out.
+    embeddings : optional ``(N, D)`` sentence embeddings from the training passes (see
+        :meth:`Tracker.record`), kept as float16; the neighbour-based scores need them.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class DataMap:
         method: str | None = None,
         thresholds: Mapping[str, float] | None = None,
         reviewed: Sequence[Any] | None = None,
+        embeddings: np.ndarray | None = None,
     ):
         self.ids = np.asarray(ids)
         self.labels = np.asarray(labels, dtype=np.int64)
@@ -80,6 +83,12 @@ class DataMap:
         for name, values in self.trajectories.items():
             if values.ndim != 2 or values.shape[0] != n:
                 raise ValueError(f"trajectories[{name!r}] must have shape ({n}, T), got {values.shape}")
+        if embeddings is not None:
+            embeddings = np.asarray(embeddings)
+            if embeddings.ndim != 2 or embeddings.shape[0] != n:
+                raise ValueError(f"embeddings must have shape ({n}, D), one row per id, got {embeddings.shape}")
+            embeddings = embeddings.astype(np.float16, copy=False)
+        self.embeddings = embeddings
         self._reviewed = np.zeros(n, dtype=bool)
         self._frame: pd.DataFrame | None = None
         if reviewed is not None and len(reviewed):

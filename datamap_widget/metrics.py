@@ -378,3 +378,80 @@ def summarize(
         "suggested_label": suggested_label(trajectories, labels, n_classes),
         "n_passes": n_seen.astype(np.int64),
     }
+
+
+# --------------------------------------------------------------------------------------
+# Neighbour scores: a second signal from the embeddings the training passes produced
+# --------------------------------------------------------------------------------------
+
+#: Rows per block of the exact neighbour search: a block's similarity matrix is
+#: ``block x N`` float32, so 1,024 rows of a 100,000-example set take 400 MB at most.
+NEIGHBOUR_BLOCK = 1024
+
+
+def nearest_neighbours(embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest other examples of each example by cosine similarity (exact).
+
+    Blocked matrix products (``NEIGHBOUR_BLOCK`` rows at a time), so memory stays
+    ``block x N``. A row that is all NaN (an example with no embedding) has no neighbours
+    and is nobody's neighbour: its indices are ``-1``.
+
+    Returns ``(indices, similarities)``, each ``(N, k)``, nearest first.
+    """
+    values = np.asarray(embeddings, dtype=np.float32)
+    if values.ndim != 2:
+        raise ValueError(f"embeddings must have shape (N, D), got shape {values.shape}")
+    n = values.shape[0]
+    if int(k) != k or not 1 <= k < max(n, 2):
+        raise ValueError(f"k must be an int in [1, {max(n - 1, 1)}] (fewer than the {n} examples), got {k!r}")
+    k = int(k)
+    missing = np.isnan(values).any(axis=1)
+    values = np.where(missing[:, None], 0.0, values)
+    norms = np.linalg.norm(values, axis=1, keepdims=True)
+    unit = values / np.maximum(norms, 1e-12)
+    indices = np.full((n, k), -1, dtype=np.int64)
+    similarity = np.full((n, k), np.nan, dtype=np.float32)
+    for start in range(0, n, NEIGHBOUR_BLOCK):
+        stop = min(n, start + NEIGHBOUR_BLOCK)
+        sims = unit[start:stop] @ unit.T
+        sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # never one's own neighbour
+        sims[:, missing] = -np.inf
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top_sims = np.take_along_axis(sims, top, axis=1)
+        order = np.argsort(-top_sims, axis=1, kind="stable")
+        indices[start:stop] = np.take_along_axis(top, order, axis=1)
+        similarity[start:stop] = np.take_along_axis(top_sims, order, axis=1)
+    indices[missing] = -1
+    similarity[missing] = np.nan
+    unreachable = ~np.isfinite(similarity)
+    indices[unreachable] = -1
+    similarity[unreachable] = np.nan
+    return indices, similarity
+
+
+def knn_disagreement(neighbours: np.ndarray, labels: np.ndarray, k: int | None = None) -> np.ndarray:
+    """Share of each example's ``k`` nearest neighbours whose label differs from its own.
+
+    As cleanlab's Datalab and SimiFeat use features: a label its neighbourhood does not
+    share is suspect, whatever the model memorised. **Higher = more suspect**, in
+    ``[0, 1]``; NaN for an example without neighbours.
+
+    Parameters
+    ----------
+    neighbours : ``(N, K)`` int indices from :func:`nearest_neighbours` (``-1`` = none).
+    labels : ``(N,)`` int label codes.
+    k : use the first ``k`` columns (default all ``K``).
+    """
+    neighbours = np.asarray(neighbours)
+    labels = np.asarray(labels)
+    if neighbours.ndim != 2 or neighbours.shape[0] != labels.shape[0]:
+        raise ValueError(f"neighbours must have shape ({labels.shape[0]}, K) like labels, got {neighbours.shape}")
+    if k is not None:
+        if int(k) != k or not 1 <= k <= neighbours.shape[1]:
+            raise ValueError(f"k must be an int in [1, {neighbours.shape[1]}], got {k!r}")
+        neighbours = neighbours[:, : int(k)]
+    valid = neighbours >= 0
+    differ = (labels[np.where(valid, neighbours, 0)] != labels[:, None]) & valid
+    counts = valid.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, differ.sum(axis=1) / np.maximum(counts, 1), np.nan)
