@@ -52,7 +52,11 @@ class DataMap:
     trajectories : the per-pass arrays, see :data:`datamap_widget.metrics.Trajectories`.
     method : which :data:`~datamap_widget.metrics.SCORE_METHODS` ranks suspects; default
         :data:`~datamap_widget.metrics.DEFAULT_METHOD`.
-    thresholds : region rules, see :func:`datamap_widget.metrics.categorize`.
+    thresholds : region rules, see :func:`datamap_widget.metrics.categorize`: ``"quantile"``
+        (default: from this map's own confidence and variability, see
+        :data:`~datamap_widget.metrics.REGION_QUANTILES`), ``"fixed"``
+        (:data:`~datamap_widget.metrics.DEFAULT_THRESHOLDS`) or a mapping of values.
+        :attr:`thresholds` holds the resolved values, so a saved map keeps its regions.
     reviewed : optional ids already reviewed; :meth:`suspects` leaves them out.
     embeddings : optional ``(N, D)`` sentence embeddings from the training passes (see
         :meth:`Tracker.record`), kept as float16; the neighbour-based scores need them.
@@ -65,7 +69,7 @@ class DataMap:
         label_names: Sequence[str],
         trajectories: Mapping[str, np.ndarray],
         method: str | None = None,
-        thresholds: Mapping[str, float] | None = None,
+        thresholds: Mapping[str, float] | str | None = None,
         reviewed: Sequence[Any] | None = None,
         embeddings: np.ndarray | None = None,
     ):
@@ -75,7 +79,6 @@ class DataMap:
         self.method = method or metrics.DEFAULT_METHOD
         if self.method not in metrics.SCORE_METHODS:
             raise ValueError(f"method must be one of {sorted(metrics.SCORE_METHODS)}, got {self.method!r}")
-        self.thresholds = metrics._check_thresholds(thresholds)
         n = len(self.ids)
         if self.labels.shape != (n,):
             raise ValueError(f"labels has {len(self.labels)} entries but ids has {n}")
@@ -83,12 +86,19 @@ class DataMap:
         for name, values in self.trajectories.items():
             if values.ndim != 2 or values.shape[0] != n:
                 raise ValueError(f"trajectories[{name!r}] must have shape ({n}, T), got {values.shape}")
+        self.thresholds = metrics.resolve_thresholds(thresholds, self.trajectories["gold_prob"])
         if embeddings is not None:
             embeddings = np.asarray(embeddings)
             if embeddings.ndim != 2 or embeddings.shape[0] != n:
                 raise ValueError(f"embeddings must have shape ({n}, D), one row per id, got {embeddings.shape}")
             embeddings = embeddings.astype(np.float16, copy=False)
         self.embeddings = embeddings
+        if self.method in metrics.NEIGHBOUR_METHODS and embeddings is None:
+            raise ValueError(
+                f"method {self.method!r} needs the embeddings recorded in training and this map has none; "
+                f"pick one of {sorted(set(metrics.SCORE_METHODS) - set(metrics.NEIGHBOUR_METHODS))} "
+                "or train with embeddings=True"
+            )
         self._reviewed = np.zeros(n, dtype=bool)
         self._frame: pd.DataFrame | None = None
         if reviewed is not None and len(reviewed):
@@ -127,7 +137,8 @@ class DataMap:
 
     def _build_frame(self) -> pd.DataFrame:
         summary = metrics.summarize(
-            self.trajectories, self.labels, len(self.label_names), self.method, self.thresholds
+            self.trajectories, self.labels, len(self.label_names), self.method, self.thresholds,
+            embeddings=self.embeddings,
         )
         names = pd.Categorical.from_codes(self.labels, categories=self.label_names)
         suggested = pd.Categorical.from_codes(summary["suggested_label"], categories=self.label_names)
@@ -189,7 +200,9 @@ class DataMap:
 
     def rescore(self, method: str) -> "DataMap":
         """The same map ranked by another score (see :data:`~datamap_widget.metrics.SCORE_METHODS`)."""
-        other = DataMap(self.ids, self.labels, self.label_names, self.trajectories, method, self.thresholds)
+        other = DataMap(
+            self.ids, self.labels, self.label_names, self.trajectories, method, self.thresholds, embeddings=self.embeddings
+        )
         other._reviewed = self._reviewed.copy()
         return other
 
@@ -220,6 +233,9 @@ class DataMap:
         for name in metrics.TRAJECTORY_FIELDS:
             values = np.ascontiguousarray(self.trajectories[name])
             columns[f"traj_{name}"] = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), t)
+        if self.embeddings is not None:
+            flat = np.ascontiguousarray(self.embeddings, dtype=np.float16).reshape(-1)
+            columns["embedding"] = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float16()), self.embeddings.shape[1])
         meta = {
             "format": PARQUET_FORMAT,
             "label_names": self.label_names,
@@ -258,8 +274,12 @@ class DataMap:
             column = table.column(f"traj_{name}").combine_chunks()
             flat = column.flatten().to_numpy(zero_copy_only=False)
             trajectories[name] = flat.reshape(n, -1) if n else flat.reshape(0, 0)
+        embeddings = None
+        if "embedding" in table.column_names:
+            column = table.column("embedding").combine_chunks()
+            embeddings = column.flatten().to_numpy(zero_copy_only=False).astype(np.float16).reshape(n, -1)
         reviewed = table.column("reviewed").to_numpy(zero_copy_only=False).astype(bool)
-        dmap = cls(ids, labels, names, trajectories, meta["method"], meta["thresholds"])
+        dmap = cls(ids, labels, names, trajectories, meta["method"], meta["thresholds"], embeddings=embeddings)
         dmap._reviewed = reviewed
         return dmap
 
