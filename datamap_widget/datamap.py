@@ -33,6 +33,8 @@ FRAME_COLUMNS = (
     "category",
     "mislabel_score",
     "suggested_label",
+    "suggestion_support",
+    "suggestion_confident",
     "n_passes",
     "reviewed",
 )
@@ -127,7 +129,11 @@ class DataMap:
         Columns: ``label`` (gold), ``confidence``, ``variability``, ``correctness`` (all in
         [0, 1]), ``category`` (one of :data:`~datamap_widget.metrics.CATEGORIES`, missing
         for an example never seen), ``mislabel_score`` (higher = more suspect),
-        ``suggested_label``, ``n_passes`` (passes the example was seen in) and ``reviewed``.
+        ``suggested_label`` (the class the model preferred most consistently),
+        ``suggestion_support`` (share of passes that predicted it), ``suggestion_confident``
+        (it differs from ``label`` with support of at least
+        :data:`~datamap_widget.metrics.SUGGESTION_MIN_SUPPORT`: the suggestions worth
+        offering), ``n_passes`` (passes the example was seen in) and ``reviewed``.
         """
         if self._frame is None:
             self._frame = self._build_frame()
@@ -153,6 +159,8 @@ class DataMap:
                 "category": category,
                 "mislabel_score": summary["mislabel_score"],
                 "suggested_label": suggested,
+                "suggestion_support": summary["suggestion_support"],
+                "suggestion_confident": summary["suggestion_confident"],
                 "n_passes": summary["n_passes"],
                 "reviewed": self._reviewed,
             },
@@ -227,6 +235,8 @@ class DataMap:
         columns["suggested_label"] = pa.array(
             frame["suggested_label"].astype(object).where(frame["suggested_label"].notna(), None)
         )
+        columns["suggestion_support"] = pa.array(frame["suggestion_support"].to_numpy(dtype=np.float64))
+        columns["suggestion_confident"] = pa.array(frame["suggestion_confident"].to_numpy(dtype=bool))
         columns["n_passes"] = pa.array(frame["n_passes"].to_numpy())
         columns["reviewed"] = pa.array(self._reviewed)
         t = self.n_passes

@@ -36,6 +36,8 @@ __all__ = [
     "categorize",
     "mislabel_score",
     "suggested_label",
+    "suggestion_support",
+    "SUGGESTION_MIN_SUPPORT",
     "summarize",
     "REGION_QUANTILES",
     "NEIGHBOUR_METHODS",
@@ -455,6 +457,22 @@ def suggested_label(trajectories: Trajectories, labels: np.ndarray, n_classes: i
     return best.astype(np.int64)
 
 
+#: A suggestion that differs from the label is *offered* (``suggestion_confident``) only when
+#: at least this share of the passes predicted it; see ``benchmarks/results/recipe.md``.
+SUGGESTION_MIN_SUPPORT = 0.5
+
+
+def suggestion_support(trajectories: Trajectories, suggested: np.ndarray) -> np.ndarray:
+    """Share of the passes (in which each example was seen) whose prediction was ``suggested``;
+    NaN for an example never seen."""
+    argmax = np.asarray(trajectories["argmax"])
+    seen = argmax >= 0
+    counts = seen.sum(axis=1)
+    hits = ((argmax == np.asarray(suggested)[:, None]) & seen).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)
+
+
 def summarize(
     trajectories: Trajectories,
     labels: np.ndarray,
@@ -469,7 +487,9 @@ def summarize(
     ``embeddings`` (``(N, D)``) are needed by the :data:`NEIGHBOUR_METHODS` only.
 
     Returns ``confidence``, ``variability``, ``correctness``, ``category`` (int8 codes into
-    :data:`CATEGORIES`), ``mislabel_score``, ``suggested_label`` (int codes) and
+    :data:`CATEGORIES`), ``mislabel_score``, ``suggested_label`` (int codes),
+    ``suggestion_support`` (share of passes that predicted it), ``suggestion_confident``
+    (it differs from the label and has at least :data:`SUGGESTION_MIN_SUPPORT`) and
     ``n_passes`` (passes in which each example was seen), each of shape ``(N,)``.
     """
     if method not in SCORE_METHODS:
@@ -488,13 +508,17 @@ def summarize(
         )
     conf = _nanmean_rows(gold)
     var = _nanstd_rows(gold)
+    suggested = suggested_label(trajectories, labels, n_classes)
+    support = suggestion_support(trajectories, suggested)
     return {
         "confidence": conf,
         "variability": var,
         "correctness": _nanmean_rows(np.asarray(trajectories["correct"], dtype=np.float32)),
         "category": categorize(conf, var, thresholds),
         "mislabel_score": _compute_score(trajectories, method, np.asarray(labels), embeddings),
-        "suggested_label": suggested_label(trajectories, labels, n_classes),
+        "suggested_label": suggested,
+        "suggestion_support": support,
+        "suggestion_confident": (suggested != np.asarray(labels)) & (suggested >= 0) & (support >= SUGGESTION_MIN_SUPPORT),
         "n_passes": n_seen.astype(np.int64),
     }
 

@@ -33,7 +33,7 @@ def test_frame_has_the_documented_columns_indexed_by_id(dmap):
     assert frame.index.name == "id"
     assert list(frame.columns) == [
         "label", "confidence", "variability", "correctness", "category",
-        "mislabel_score", "suggested_label", "n_passes", "reviewed",
+        "mislabel_score", "suggested_label", "suggestion_support", "suggestion_confident", "n_passes", "reviewed",
     ]
     assert frame.index[0] == "doc-0" and len(frame) == 40
     assert frame[["confidence", "variability", "correctness"]].apply(lambda c: c.between(0, 1).all()).all()
@@ -190,3 +190,21 @@ def test_a_neighbour_score_on_a_map_without_embeddings_says_what_is_missing():
         dmap.rescore("knn")
     with pytest.raises(ValueError, match=r"embeddings must have shape \(20, D\)"):
         DataMap(dmap.ids, dmap.labels, dmap.label_names, dmap.trajectories, embeddings=np.zeros((3, 4)))
+
+
+def test_a_suggestion_is_offered_only_when_it_differs_and_enough_passes_backed_it():
+    # 4 passes of 2 classes; gold label 0 for all three examples.
+    tracker = Tracker(["same", "flip", "unsure"], [0, 0, 0], label_names=["a", "b"])
+    per_pass = [  # logits per pass: "flip" predicted b in 3 of 4 passes, "unsure" in 1 of 4
+        [[2, 0], [0, 2], [2, 0]],
+        [[2, 0], [0, 2], [2, 0]],
+        [[2, 0], [0, 2], [2, 0]],
+        [[2, 0], [2, 0], [0, 3]],
+    ]
+    for logits in per_pass:
+        tracker.record(["same", "flip", "unsure"], np.array(logits, dtype=float))
+        tracker.end_epoch()
+    frame = tracker.datamap().frame
+    assert frame["suggested_label"].tolist() == ["a", "b", "a"]
+    assert frame["suggestion_support"].tolist() == [1.0, 0.75, 0.75]
+    assert frame["suggestion_confident"].tolist() == [False, True, False]
