@@ -53,3 +53,22 @@ def test_fine_tune_records_the_last_pass_embeddings_without_an_extra_pass(small_
     assert run.datamap.rescore("knn").frame["mislabel_score"].between(0, 1).all()
     off = fine_tune(texts[:8], labels[:8], ids[:8], epochs=1, batch_size=8, progress=False, embeddings=False)
     assert off.datamap.embeddings is None
+
+
+def test_the_fused_adamw_makes_the_same_update_as_the_per_tensor_loop():
+    torch = pytest.importorskip("torch")
+    from datamap_widget.train import _adamw
+
+    torch.manual_seed(0)
+    weights = [torch.randn(50, 8, requires_grad=True), torch.randn(8, requires_grad=True)]
+    copies = [w.detach().clone().requires_grad_(True) for w in weights]
+    fused = _adamw(torch, weights, lr=1e-3, weight_decay=0.01)
+    loop = torch.optim.AdamW(copies, lr=1e-3, weight_decay=0.01)
+    assert fused.defaults["fused"] is True  # this torch has the CPU kernel
+    for _ in range(3):
+        for params, opt in ((weights, fused), (copies, loop)):
+            opt.zero_grad()
+            (params[0].sum(dim=1) ** 2 + params[1].sum()).sum().backward()
+            opt.step()
+    for a, b in zip(weights, copies):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
