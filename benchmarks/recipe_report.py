@@ -111,6 +111,7 @@ def tfidf_reference(record: dict, runs: Path) -> dict | None:
 
 def collect(runs: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     rows, suggestions, runs_meta = [], [], []
+    referenced: set[tuple] = set()
     for path in sorted(runs.glob("*.json")):
         if path.name.startswith("tfidf-") or not path.with_suffix(".npz").exists():
             continue
@@ -123,8 +124,10 @@ def collect(runs: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             suggestions.append({**cell, **row})
         epochs = record["timings"]["epoch_s"]
         runs_meta.append({**cell, "seconds": record["seconds"], "epoch_s": float(np.mean(epochs)), "final_train_acc": (record["train_accuracy"] or [np.nan])[-1]})
-        ref = tfidf_reference(record, runs)
-        if ref is not None and record["recipe"] == runs_meta[0]["recipe"]:
+        cell_key = (record["dataset"], record["size"], record["noise"], record["seed"])
+        ref = None if cell_key in referenced else tfidf_reference(record, runs)
+        referenced.add(cell_key)
+        if ref is not None:
             rows.append({**cell, "recipe": "tfidf-cleanlab", "score": "cleanlab 5-fold", **{k: v for k, v in ref.items() if k != "seconds"}})
     return pd.DataFrame(rows), pd.DataFrame(suggestions), pd.DataFrame(runs_meta)
 
@@ -175,6 +178,16 @@ def write_report(runs: Path) -> str:
     summary = {}
     for (size, noise, seed), part in frame.groupby(["size", "noise", "seed"]):
         parts += [f"## {size} examples · {noise} · seed {seed}", ""]
+        ap = part.pivot_table(index=["recipe", "score"], columns="dataset", values="ap", aggfunc="mean")
+        r5 = part.pivot_table(index=["recipe", "score"], columns="dataset", values="recall@5%", aggfunc="mean")
+        ap, r5 = ap.dropna(), r5.reindex(ap.index)
+        if not ap.empty:
+            overview = pd.DataFrame({
+                "sets": ap.shape[1], "mean AP": ap.mean(axis=1), "worst AP": ap.min(axis=1),
+                "mean R@5%": r5.mean(axis=1), "worst R@5%": r5.min(axis=1),
+                "sets with R@5% >= 0.8": (r5 >= 0.8 - 1e-9).sum(axis=1),
+            }).sort_values("mean AP", ascending=False)
+            parts += ["### Overview: candidates measured on every set, by mean AP (top 15)", "", _md_table(overview.head(15).reset_index()), ""]
         for metric, label in (("ap", "AP"), ("recall@5%", "R@5%")):
             table = part.pivot_table(index=["recipe", "score"], columns="dataset", values=metric, aggfunc="mean")
             complete = table.dropna()
