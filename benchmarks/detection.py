@@ -50,7 +50,8 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+# ../shared/data beside the repository; a worktree under ../wt/ finds it one level further up.
+DATA = next((p / "shared" / "data" for p in ROOT.parents if (p / "shared" / "data").is_dir()), ROOT.parent / "shared" / "data")
 RESULTS = ROOT / "benchmarks" / "results"
 RUNS = RESULTS / "runs"
 

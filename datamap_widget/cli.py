@@ -151,6 +151,10 @@ def _add_train(commands: Any) -> None:
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help=f"learning rate (default: {DEFAULTS['lr']})")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help=f"default: {DEFAULTS['seed']}")
     p.add_argument("--device", default=None, help="cpu, cuda, mps… (default: a GPU when there is one)")
+    p.add_argument(
+        "--no-embeddings", action="store_true",
+        help="do not keep the last pass's sentence embeddings (saves N x 384 x 2 bytes; the knn scores need them)",
+    )
     p.add_argument("--top", type=int, default=20, help="suspects to print (default: 20)")
     p.add_argument(
         "--true-label-column",
@@ -317,6 +321,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             seed=args.seed,
             device=args.device,
             progress=not args.quiet,
+            embeddings=not args.no_embeddings,
         )
     except (ValueError, TypeError) as error:
         if created:

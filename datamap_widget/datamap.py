@@ -37,6 +37,8 @@ FRAME_COLUMNS = (
     "category",
     "mislabel_score",
     "suggested_label",
+    "suggestion_support",
+    "suggestion_confident",
     "n_passes",
     "reviewed",
 )
@@ -56,10 +58,16 @@ class DataMap:
     trajectories : the per-pass arrays, see :data:`datamap_widget.metrics.Trajectories`.
     method : which :data:`~datamap_widget.metrics.SCORE_METHODS` ranks suspects; default
         :data:`~datamap_widget.metrics.DEFAULT_METHOD`.
-    thresholds : region rules, see :func:`datamap_widget.metrics.categorize`.
+    thresholds : region rules, see :func:`datamap_widget.metrics.categorize`: ``"quantile"``
+        (default: from this map's own confidence and variability, see
+        :data:`~datamap_widget.metrics.REGION_QUANTILES`), ``"fixed"``
+        (:data:`~datamap_widget.metrics.DEFAULT_THRESHOLDS`) or a mapping of values.
+        :attr:`thresholds` holds the resolved values, so a saved map keeps its regions.
     reviewed : optional ids already reviewed; :meth:`suspects` leaves them out.
     id_index : an :class:`~datamap_widget.ids.IdIndex` of exactly these ids, when one exists
         already (the Tracker's): ids are then not checked and indexed a second time.
+    embeddings : optional ``(N, D)`` sentence embeddings from the training passes (see
+        :meth:`Tracker.record`), kept as float16; the neighbour-based scores need them.
     """
 
     def __init__(
@@ -69,10 +77,11 @@ class DataMap:
         label_names: Sequence[str],
         trajectories: Mapping[str, np.ndarray],
         method: str | None = None,
-        thresholds: Mapping[str, float] | None = None,
+        thresholds: Mapping[str, float] | str | None = None,
         reviewed: Sequence[Any] | None = None,
         *,
         id_index: IdIndex | None = None,
+        embeddings: np.ndarray | None = None,
     ):
         if id_index is not None and id_index.ids is ids:
             self.ids = ids
@@ -85,7 +94,6 @@ class DataMap:
         self.method = method or metrics.DEFAULT_METHOD
         if self.method not in metrics.SCORE_METHODS:
             raise ValueError(f"method must be one of {sorted(metrics.SCORE_METHODS)}, got {self.method!r}")
-        self.thresholds = metrics._check_thresholds(thresholds)
         n = len(self.ids)
         if self.labels.shape != (n,):
             raise ValueError(f"labels has {len(self.labels)} entries but ids has {n}")
@@ -93,6 +101,19 @@ class DataMap:
         for name, values in self.trajectories.items():
             if values.ndim != 2 or values.shape[0] != n:
                 raise ValueError(f"trajectories[{name!r}] must have shape ({n}, T), got {values.shape}")
+        self.thresholds = metrics.resolve_thresholds(thresholds, self.trajectories["gold_prob"])
+        if embeddings is not None:
+            embeddings = np.asarray(embeddings)
+            if embeddings.ndim != 2 or embeddings.shape[0] != n:
+                raise ValueError(f"embeddings must have shape ({n}, D), one row per id, got {embeddings.shape}")
+            embeddings = embeddings.astype(np.float16, copy=False)
+        self.embeddings = embeddings
+        if self.method in metrics.NEIGHBOUR_METHODS and embeddings is None:
+            raise ValueError(
+                f"method {self.method!r} needs the embeddings recorded in training and this map has none; "
+                f"pick one of {sorted(set(metrics.SCORE_METHODS) - set(metrics.NEIGHBOUR_METHODS))} "
+                "or train with embeddings=True"
+            )
         self._reviewed = np.zeros(n, dtype=bool)
         self._frame: pd.DataFrame | None = None
         if reviewed is not None and len(reviewed):
@@ -121,7 +142,11 @@ class DataMap:
         Columns: ``label`` (gold), ``confidence``, ``variability``, ``correctness`` (all in
         [0, 1]), ``category`` (one of :data:`~datamap_widget.metrics.CATEGORIES`, missing
         for an example never seen), ``mislabel_score`` (higher = more suspect),
-        ``suggested_label``, ``n_passes`` (passes the example was seen in) and ``reviewed``.
+        ``suggested_label`` (the class the model preferred most consistently),
+        ``suggestion_support`` (share of passes that predicted it), ``suggestion_confident``
+        (it differs from ``label`` with support of at least
+        :data:`~datamap_widget.metrics.SUGGESTION_MIN_SUPPORT`: the suggestions worth
+        offering), ``n_passes`` (passes the example was seen in) and ``reviewed``.
         """
         if self._frame is None:
             self._frame = self._build_frame()
@@ -133,7 +158,8 @@ class DataMap:
 
     def _build_frame(self) -> pd.DataFrame:
         summary = metrics.summarize(
-            self.trajectories, self.labels, len(self.label_names), self.method, self.thresholds
+            self.trajectories, self.labels, len(self.label_names), self.method, self.thresholds,
+            embeddings=self.embeddings,
         )
         names = pd.Categorical.from_codes(self.labels, categories=self.label_names)
         suggested = pd.Categorical.from_codes(summary["suggested_label"], categories=self.label_names)
@@ -148,6 +174,8 @@ class DataMap:
                 "category": category,
                 "mislabel_score": summary["mislabel_score"],
                 "suggested_label": suggested,
+                "suggestion_support": summary["suggestion_support"],
+                "suggestion_confident": summary["suggestion_confident"],
                 "n_passes": summary["n_passes"],
                 "reviewed": self._reviewed,
             },
@@ -193,6 +221,7 @@ class DataMap:
         other = DataMap(
             self.ids, self.labels, self.label_names, self.trajectories, method, self.thresholds,
             id_index=self._id_index_cache,
+            embeddings=self.embeddings,
         )
         other._reviewed = self._reviewed.copy()
         return other
@@ -218,12 +247,17 @@ class DataMap:
         columns["suggested_label"] = pa.array(
             frame["suggested_label"].astype(object).where(frame["suggested_label"].notna(), None)
         )
+        columns["suggestion_support"] = pa.array(frame["suggestion_support"].to_numpy(dtype=np.float64))
+        columns["suggestion_confident"] = pa.array(frame["suggestion_confident"].to_numpy(dtype=bool))
         columns["n_passes"] = pa.array(frame["n_passes"].to_numpy())
         columns["reviewed"] = pa.array(self._reviewed)
         t = self.n_passes
         for name in metrics.TRAJECTORY_FIELDS:
             values = np.ascontiguousarray(self.trajectories[name])
             columns[f"traj_{name}"] = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), t)
+        if self.embeddings is not None:
+            flat = np.ascontiguousarray(self.embeddings, dtype=np.float16).reshape(-1)
+            columns["embedding"] = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float16()), self.embeddings.shape[1])
         meta = {
             "format": PARQUET_FORMAT,
             "label_names": self.label_names,
@@ -262,8 +296,12 @@ class DataMap:
             column = table.column(f"traj_{name}").combine_chunks()
             flat = column.flatten().to_numpy(zero_copy_only=False)
             trajectories[name] = flat.reshape(n, -1) if n else flat.reshape(0, 0)
+        embeddings = None
+        if "embedding" in table.column_names:
+            column = table.column("embedding").combine_chunks()
+            embeddings = column.flatten().to_numpy(zero_copy_only=False).astype(np.float16).reshape(n, -1)
         reviewed = table.column("reviewed").to_numpy(zero_copy_only=False).astype(bool)
-        dmap = cls(ids, labels, names, trajectories, meta["method"], meta["thresholds"])
+        dmap = cls(ids, labels, names, trajectories, meta["method"], meta["thresholds"], embeddings=embeddings)
         dmap._reviewed = reviewed
         return dmap
 

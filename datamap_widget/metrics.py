@@ -19,7 +19,7 @@ them (cleanlab's habit), so the hot paths stay vectorized and free of checks.
 from __future__ import annotations
 
 import warnings
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -36,7 +36,16 @@ __all__ = [
     "categorize",
     "mislabel_score",
     "suggested_label",
+    "suggestion_support",
+    "SUGGESTION_MIN_SUPPORT",
     "summarize",
+    "REGION_QUANTILES",
+    "NEIGHBOUR_METHODS",
+    "average_rank",
+    "knn_disagreement",
+    "nearest_neighbours",
+    "quantile_thresholds",
+    "resolve_thresholds",
 ]
 
 #: The three regions of a data map, in the order used for category codes (0, 1, 2).
@@ -46,6 +55,15 @@ CATEGORIES: tuple[str, str, str] = ("easy-to-learn", "ambiguous", "hard-to-learn
 #: ``variability`` is *ambiguous*; otherwise it is *easy-to-learn* when its confidence is at
 #: least ``confidence`` and *hard-to-learn* below. Both are also drawn as guides on the map.
 DEFAULT_THRESHOLDS: dict[str, float] = {"confidence": 0.5, "variability": 0.2}
+
+#: The default region rule, from the data's own distribution (the paper selects regions by
+#: quantiles): the top third by variability is *ambiguous*, and of the rest, examples below
+#: the lowest third of confidence are *hard-to-learn*. Fixed thresholds put 95% of the
+#: shipped sample in one region; quantiles keep every region meaningful on any data.
+REGION_QUANTILES: dict[str, float] = {"confidence": 1 / 3, "variability": 2 / 3}
+
+#: Names a ``thresholds`` argument may take instead of a mapping of values.
+THRESHOLD_RULES = ("quantile", "fixed")
 
 #: Names of the available mislabel scores and what each measures (higher = more suspect).
 SCORE_METHODS: dict[str, str] = {
@@ -59,7 +77,19 @@ SCORE_METHODS: dict[str, str] = {
     "before the model memorizes the noisy labels",
     "early_confidence": "1 - confidence over the first half of the passes only",
     "loss": "cross-entropy of the gold label at the last pass (a common baseline)",
+    "knn": "share of the example's nearest neighbours (cosine, the last pass's sentence "
+    "embeddings) with another label: disagreement of the data, not of the model (needs embeddings)",
+    "margin_knn": "rank average of margin and knn (needs embeddings)",
+    "aum_knn": "rank average of aum and knn (needs embeddings)",
+    "confidence_knn": "1 - confidence x share of neighbours agreeing: a product of the model's and "
+    "the neighbourhood's probability of the label (needs embeddings)",
 }
+
+#: The scores that need the embeddings recorded in training (see ``Tracker.record``).
+NEIGHBOUR_METHODS = ("knn", "margin_knn", "aum_knn", "confidence_knn")
+
+#: Neighbours the ``knn`` scores count (fewer on a set of at most this many examples).
+KNN_K = 10
 
 #: The default ``mislabel_score``. Chosen by ``benchmarks/detection.py``
 #: (``benchmarks/results/detection_2026-11-28.md``): over 28 fine-tuning runs on TREC and SST-2
@@ -68,6 +98,9 @@ SCORE_METHODS: dict[str, str] = {
 #: were within noise of it; wrong_confident, the early-epoch scores and loss were behind in AP.
 #: Among the near-ties margin wins because it is bounded in [0, 1] (AUM is not), uses every
 #: class's probability (confidence does not), and needs no second ranking to combine.
+#: ``benchmarks/recipe.py`` (eight sets, 500 examples, seed 0: ``results/recipe.md``) found no
+#: score, neighbour scores included, whose lead held on the sets it was not chosen on; margin
+#: is weakest with many classes (TREC fine), where ``aum`` and ``aum_knn`` did better.
 DEFAULT_METHOD = "margin"
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -236,6 +269,40 @@ def categorize(
     return codes
 
 
+def resolve_thresholds(thresholds: Mapping[str, float] | str | None, gold_prob: np.ndarray) -> dict[str, float]:
+    """The numeric region thresholds for a map: ``"quantile"`` (the default, ``None``) takes
+    them from the data's confidence and variability at :data:`REGION_QUANTILES`; ``"fixed"``
+    is :data:`DEFAULT_THRESHOLDS`; a mapping gives the values (missing keys fixed)."""
+    if thresholds is None or (isinstance(thresholds, str) and thresholds == "quantile"):
+        return quantile_thresholds(confidence(gold_prob), variability(gold_prob))
+    if isinstance(thresholds, str):
+        if thresholds == "fixed":
+            return dict(DEFAULT_THRESHOLDS)
+        raise ValueError(f"thresholds must be one of {list(THRESHOLD_RULES)} or a mapping of values, got {thresholds!r}")
+    return _check_thresholds(thresholds)
+
+
+def quantile_thresholds(
+    confidence: np.ndarray, variability: np.ndarray, quantiles: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """Thresholds at the given quantiles (default :data:`REGION_QUANTILES`) of the seen
+    examples' confidence and variability; the fixed defaults when no example was seen."""
+    q = {**REGION_QUANTILES, **(quantiles or {})}
+    for key, value in q.items():
+        if key not in REGION_QUANTILES or not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"quantiles must map {sorted(REGION_QUANTILES)} to values in [0, 1], got {dict(quantiles or {})}")
+    confidence = np.asarray(confidence, dtype=np.float64)
+    variability = np.asarray(variability, dtype=np.float64)
+    seen = ~np.isnan(confidence)
+    if not seen.any():
+        return dict(DEFAULT_THRESHOLDS)
+    # Round to 4 decimals: the guides and the saved run show them, and the regions do not move.
+    return {
+        "confidence": round(float(np.quantile(confidence[seen], q["confidence"])), 4),
+        "variability": round(float(np.quantile(variability[seen], q["variability"])), 4),
+    }
+
+
 def _check_thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
     if thresholds is None:
         return dict(DEFAULT_THRESHOLDS)
@@ -273,7 +340,19 @@ def _first_half(values: np.ndarray) -> np.ndarray:
     return values[:, : max(1, (values.shape[1] + 1) // 2)]
 
 
-def _compute_score(trajectories: Trajectories, method: str) -> np.ndarray:
+def _compute_score(trajectories: Trajectories, method: str, labels: Any = None, embeddings: Any = None) -> np.ndarray:
+    if method in NEIGHBOUR_METHODS:
+        n = len(labels)
+        if n < 2:
+            return np.full(n, np.nan)
+        neighbours, _ = nearest_neighbours(embeddings, min(KNN_K, n - 1))
+        knn = knn_disagreement(neighbours, labels)
+        if method == "knn":
+            return knn
+        if method == "confidence_knn":
+            return 1.0 - (1.0 - _compute_score(trajectories, "confidence")) * (1.0 - knn)
+        base = _compute_score(trajectories, method.removesuffix("_knn"))
+        return (average_rank(base) + average_rank(knn)) / 2.0
     gold = np.asarray(trajectories["gold_prob"], dtype=np.float32)
     if method == "confidence":
         return 1.0 - _nanmean_rows(gold)
@@ -307,13 +386,22 @@ def _last_seen(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def mislabel_score(trajectories: Trajectories, method: str = DEFAULT_METHOD) -> np.ndarray:
+def mislabel_score(
+    trajectories: Trajectories,
+    method: str = DEFAULT_METHOD,
+    *,
+    labels: np.ndarray | None = None,
+    embeddings: np.ndarray | None = None,
+) -> np.ndarray:
     """How likely each example is mislabeled, **higher = more suspect**.
 
     Parameters
     ----------
     trajectories : mapping of ``(N, T)`` arrays, see :data:`Trajectories`.
     method : one of :data:`SCORE_METHODS`; the default is :data:`DEFAULT_METHOD`.
+    labels, embeddings : ``(N,)`` int codes and ``(N, D)`` sentence embeddings, needed by
+        the :data:`NEIGHBOUR_METHODS` only (exact neighbour search: ``O(N^2 D)``, seconds at
+        10^4 examples, minutes at 10^5).
 
     Returns
     -------
@@ -324,7 +412,37 @@ def mislabel_score(trajectories: Trajectories, method: str = DEFAULT_METHOD) -> 
     if method not in SCORE_METHODS:
         raise ValueError(f"method must be one of {sorted(SCORE_METHODS)}, got {method!r}")
     _check_trajectories(trajectories, ("gold_prob", "other_prob", "margin", "correct"))
-    return _compute_score(trajectories, method)
+    if method in NEIGHBOUR_METHODS:
+        _check_neighbour_inputs(method, trajectories, labels, embeddings)
+    return _compute_score(trajectories, method, labels, embeddings)
+
+
+def _check_neighbour_inputs(method: str, trajectories: Trajectories, labels: Any, embeddings: Any) -> None:
+    n = np.shape(trajectories["gold_prob"])[0]
+    if embeddings is None:
+        raise ValueError(
+            f"method {method!r} needs embeddings (N, D); none were given: record them in training "
+            "(fine_tune(embeddings=True), Tracker.record(..., embeddings=...)) or pick a method not in "
+            f"{list(NEIGHBOUR_METHODS)}"
+        )
+    if labels is None or np.shape(labels) != (n,):
+        raise ValueError(f"method {method!r} needs labels of shape ({n},), got {None if labels is None else np.shape(labels)}")
+    if np.ndim(embeddings) != 2 or np.shape(embeddings)[0] != n:
+        raise ValueError(f"embeddings must have shape ({n}, D), got {np.shape(embeddings)}")
+
+
+def average_rank(values: np.ndarray) -> np.ndarray:
+    """Ranks in ``(0, 1]`` (ties share their average rank; NaN stays NaN), so scores on
+    different scales can be averaged; vectorized through ``np.unique``."""
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(values.shape, np.nan)
+    seen = ~np.isnan(values)
+    if not seen.any():
+        return out
+    _, inverse, counts = np.unique(values[seen], return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    out[seen] = ((ends - counts + 1 + ends) / 2.0)[inverse] / seen.sum()
+    return out
 
 
 def suggested_label(trajectories: Trajectories, labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -376,22 +494,50 @@ def suggested_label(trajectories: Trajectories, labels: np.ndarray, n_classes: i
     return best.astype(np.int64)
 
 
+#: A suggestion that differs from the label is *offered* (``suggestion_confident``) only when
+#: at least this share of the passes predicted it (5 of 6 epochs). Measured in
+#: ``benchmarks/results/recipe.md`` (shipped recipe, six sets, 500 examples, 3% flips): at
+#: 0.5 a suggestion went to 11% of the correct labels and fixed 27% of the flipped ones; at
+#: 0.67, 3.7% and 14%. Wrong suggestions cost more than missing ones (a reviewer trusts them),
+#: so the stricter level; neither is fit for accepting suggestions in bulk.
+SUGGESTION_MIN_SUPPORT = 0.67
+
+
+def suggestion_support(trajectories: Trajectories, suggested: np.ndarray) -> np.ndarray:
+    """Share of the passes (in which each example was seen) whose prediction was ``suggested``;
+    NaN for an example never seen."""
+    argmax = np.asarray(trajectories["argmax"])
+    seen = argmax >= 0
+    counts = seen.sum(axis=1)
+    hits = ((argmax == np.asarray(suggested)[:, None]) & seen).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)
+
+
 def summarize(
     trajectories: Trajectories,
     labels: np.ndarray,
     n_classes: int,
     method: str = DEFAULT_METHOD,
     thresholds: Mapping[str, float] | None = None,
+    *,
+    embeddings: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """All per-example metrics at once: what a :class:`~datamap_widget.DataMap` shows.
 
+    ``embeddings`` (``(N, D)``) are needed by the :data:`NEIGHBOUR_METHODS` only.
+
     Returns ``confidence``, ``variability``, ``correctness``, ``category`` (int8 codes into
-    :data:`CATEGORIES`), ``mislabel_score``, ``suggested_label`` (int codes) and
+    :data:`CATEGORIES`), ``mislabel_score``, ``suggested_label`` (int codes),
+    ``suggestion_support`` (share of passes that predicted it), ``suggestion_confident``
+    (it differs from the label and has at least :data:`SUGGESTION_MIN_SUPPORT`) and
     ``n_passes`` (passes in which each example was seen), each of shape ``(N,)``.
     """
     if method not in SCORE_METHODS:
         raise ValueError(f"method must be one of {sorted(SCORE_METHODS)}, got {method!r}")
     _check_trajectories(trajectories, TRAJECTORY_FIELDS)
+    if method in NEIGHBOUR_METHODS:
+        _check_neighbour_inputs(method, trajectories, labels, embeddings)
     gold = np.asarray(trajectories["gold_prob"], dtype=np.float32)
     n_seen = (~np.isnan(gold)).sum(axis=1)
     if gold.shape[1] == 1:
@@ -403,12 +549,93 @@ def summarize(
         )
     conf = _nanmean_rows(gold)
     var = _nanstd_rows(gold, conf)
+    suggested = suggested_label(trajectories, labels, n_classes)
+    support = suggestion_support(trajectories, suggested)
     return {
         "confidence": conf,
         "variability": var,
         "correctness": _nanmean_rows(np.asarray(trajectories["correct"], dtype=np.float32)),
         "category": categorize(conf, var, thresholds),
-        "mislabel_score": _compute_score(trajectories, method),
-        "suggested_label": suggested_label(trajectories, labels, n_classes),
+        "mislabel_score": _compute_score(trajectories, method, np.asarray(labels), embeddings),
+        "suggested_label": suggested,
+        "suggestion_support": support,
+        "suggestion_confident": (suggested != np.asarray(labels)) & (suggested >= 0) & (support >= SUGGESTION_MIN_SUPPORT),
         "n_passes": n_seen.astype(np.int64),
     }
+
+
+# --------------------------------------------------------------------------------------
+# Neighbour scores: a second signal from the embeddings the training passes produced
+# --------------------------------------------------------------------------------------
+
+#: Rows per block of the exact neighbour search: a block's similarity matrix is
+#: ``block x N`` float32, so 1,024 rows of a 100,000-example set take 400 MB at most.
+NEIGHBOUR_BLOCK = 1024
+
+
+def nearest_neighbours(embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest other examples of each example by cosine similarity (exact).
+
+    Blocked matrix products (``NEIGHBOUR_BLOCK`` rows at a time), so memory stays
+    ``block x N``. A row that is all NaN (an example with no embedding) has no neighbours
+    and is nobody's neighbour: its indices are ``-1``.
+
+    Returns ``(indices, similarities)``, each ``(N, k)``, nearest first.
+    """
+    values = np.asarray(embeddings, dtype=np.float32)
+    if values.ndim != 2:
+        raise ValueError(f"embeddings must have shape (N, D), got shape {values.shape}")
+    n = values.shape[0]
+    if int(k) != k or not 1 <= k < max(n, 2):
+        raise ValueError(f"k must be an int in [1, {max(n - 1, 1)}] (fewer than the {n} examples), got {k!r}")
+    k = int(k)
+    missing = np.isnan(values).any(axis=1)
+    values = np.where(missing[:, None], 0.0, values)
+    norms = np.linalg.norm(values, axis=1, keepdims=True)
+    unit = values / np.maximum(norms, 1e-12)
+    indices = np.full((n, k), -1, dtype=np.int64)
+    similarity = np.full((n, k), np.nan, dtype=np.float32)
+    for start in range(0, n, NEIGHBOUR_BLOCK):
+        stop = min(n, start + NEIGHBOUR_BLOCK)
+        sims = unit[start:stop] @ unit.T
+        sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # never one's own neighbour
+        sims[:, missing] = -np.inf
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top_sims = np.take_along_axis(sims, top, axis=1)
+        order = np.argsort(-top_sims, axis=1, kind="stable")
+        indices[start:stop] = np.take_along_axis(top, order, axis=1)
+        similarity[start:stop] = np.take_along_axis(top_sims, order, axis=1)
+    indices[missing] = -1
+    similarity[missing] = np.nan
+    unreachable = ~np.isfinite(similarity)
+    indices[unreachable] = -1
+    similarity[unreachable] = np.nan
+    return indices, similarity
+
+
+def knn_disagreement(neighbours: np.ndarray, labels: np.ndarray, k: int | None = None) -> np.ndarray:
+    """Share of each example's ``k`` nearest neighbours whose label differs from its own.
+
+    As cleanlab's Datalab and SimiFeat use features: a label its neighbourhood does not
+    share is suspect, whatever the model memorised. **Higher = more suspect**, in
+    ``[0, 1]``; NaN for an example without neighbours.
+
+    Parameters
+    ----------
+    neighbours : ``(N, K)`` int indices from :func:`nearest_neighbours` (``-1`` = none).
+    labels : ``(N,)`` int label codes.
+    k : use the first ``k`` columns (default all ``K``).
+    """
+    neighbours = np.asarray(neighbours)
+    labels = np.asarray(labels)
+    if neighbours.ndim != 2 or neighbours.shape[0] != labels.shape[0]:
+        raise ValueError(f"neighbours must have shape ({labels.shape[0]}, K) like labels, got {neighbours.shape}")
+    if k is not None:
+        if int(k) != k or not 1 <= k <= neighbours.shape[1]:
+            raise ValueError(f"k must be an int in [1, {neighbours.shape[1]}], got {k!r}")
+        neighbours = neighbours[:, : int(k)]
+    valid = neighbours >= 0
+    differ = (labels[np.where(valid, neighbours, 0)] != labels[:, None]) & valid
+    counts = valid.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, differ.sum(axis=1) / np.maximum(counts, 1), np.nan)

@@ -173,7 +173,7 @@ class Tracker:
             )
         return pos
 
-    def record(self, batch_ids: Sequence[Any], logits: Any) -> None:
+    def record(self, batch_ids: Sequence[Any], logits: Any, *, embeddings: Any = None) -> None:
         """Record one forward pass over a batch.
 
         Parameters
@@ -181,6 +181,10 @@ class Tracker:
         batch_ids : the ids of the batch's examples, shape ``(B,)`` (list, numpy or tensor).
         logits : the model's outputs for them, shape ``(B, C)`` with ``C`` classes
             (torch tensor on any device, or numpy). Use the training-time forward pass.
+        embeddings : optional ``(B, D)`` sentence embeddings from the same forward pass
+            (torch or numpy). The latest one per example is kept, as float16, for the
+            neighbour-based scores (``metrics.knn_disagreement``); give them on the last
+            pass(es) only, so the memory is ``N x D x 2`` bytes once.
 
         An example seen twice in one pass is averaged within the pass. Non-finite logits
         raise a ValueError naming the affected ids and nothing from that batch is kept
@@ -192,6 +196,8 @@ class Tracker:
                 "logits are on the 'meta' device, which holds shapes but no values; record the real "
                 "forward pass's logits (on the CPU or an accelerator)"
             )
+        if embeddings is not None:
+            self._record_embeddings(batch_ids, embeddings, len(logits))
         if _is_tensor(logits) and (logits.device.type != "cpu" or getattr(self, "_force_device_path", False)):
             if _is_tensor(batch_ids) and batch_ids.device.type == "meta":
                 raise TypeError("batch_ids are on the 'meta' device, which holds no values; pass the real ids")
@@ -233,6 +239,26 @@ class Tracker:
         order = np.arange(len(positions))
         self._scratch[positions] = order
         return bool((self._scratch[positions] != order).any())
+
+    #: ``(N, D)`` float16 sentence embeddings given to :meth:`record` (the latest per
+    #: example; NaN rows for examples never given one), or None when none were given.
+    embeddings: np.ndarray | None = None
+
+    def _record_embeddings(self, batch_ids: Any, embeddings: Any, n_logits: int) -> None:
+        values = _to_numpy(embeddings, "embeddings")
+        if values.ndim != 2 or values.shape[0] != n_logits:
+            raise ValueError(f"embeddings must have shape ({n_logits}, D) like logits' rows, got shape {values.shape}")
+        if not np.issubdtype(values.dtype, np.number):
+            raise TypeError(f"embeddings must be numeric, got dtype {values.dtype}")
+        positions = self.index_of(batch_ids, "batch_ids")
+        with self._lock:
+            if self.embeddings is None:
+                self.embeddings = np.full((self.n_examples, values.shape[1]), np.nan, dtype=np.float16)
+            elif self.embeddings.shape[1] != values.shape[1]:
+                raise ValueError(
+                    f"embeddings has {values.shape[1]} columns but earlier batches had {self.embeddings.shape[1]}"
+                )
+            self.embeddings[positions] = values.astype(np.float16)
 
     def _check_logits_shape(self, values: Any, batch_size: int) -> None:
         shape = tuple(values.shape)
@@ -437,6 +463,7 @@ class Tracker:
             method=method,
             thresholds=thresholds,
             id_index=self._index,
+            embeddings=None if self.embeddings is None else self.embeddings.copy(),
         )
 
     def subscribe(self, listener: Callable[["Tracker"], None]) -> Callable[[], None]:

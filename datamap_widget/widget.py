@@ -412,6 +412,10 @@ class DataMapWidget(anywidget.AnyWidget):
         category = _category_codes(frame["category"], CATEGORIES)
         category = np.where(category < 0, 255, category)
         suggested = _category_codes(frame["suggested_label"], self._label_names)
+        # Offer another label only where the map calls the suggestion confident (enough passes
+        # backed it, metrics.SUGGESTION_MIN_SUPPORT); elsewhere the suggestion is to keep it.
+        given = _category_codes(frame["label"], self._label_names)
+        suggested = np.where(frame["suggestion_confident"].to_numpy(dtype=bool), suggested, given)
         suggested = np.where(suggested < 0, MAX_LABELS, suggested)
         columns = {
             "x": frame["variability"].to_numpy(dtype=np.float32, na_value=np.nan),

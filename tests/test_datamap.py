@@ -33,7 +33,7 @@ def test_frame_has_the_documented_columns_indexed_by_id(dmap):
     assert frame.index.name == "id"
     assert list(frame.columns) == [
         "label", "confidence", "variability", "correctness", "category",
-        "mislabel_score", "suggested_label", "n_passes", "reviewed",
+        "mislabel_score", "suggested_label", "suggestion_support", "suggestion_confident", "n_passes", "reviewed",
     ]
     assert frame.index[0] == "doc-0" and len(frame) == 40
     assert frame[["confidence", "variability", "correctness"]].apply(lambda c: c.between(0, 1).all()).all()
@@ -177,3 +177,83 @@ def test_a_map_pickled_to_another_process_still_finds_its_str_ids(tmp_path):
         out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "map.pkl")], capture_output=True, text=True,
                              env={**__import__("os").environ, "PYTHONHASHSEED": seed}, check=True)
         assert out.stdout.strip() == "[2, 0]"
+
+
+# ---------------------------------------------------------------- regions and embeddings
+
+
+def wavering_map(n=300, seed=0, with_embeddings=False, **kwargs):
+    """A map like the shipped sample's first run: the model changes its mind on everything."""
+    rng = np.random.default_rng(seed)
+    tracker = Tracker(np.arange(n), rng.integers(0, 2, n), label_names=["neg", "pos"])
+    level = rng.uniform(-0.6, 0.6, n)
+    for epoch in range(6):
+        swing = 2.0 if epoch % 2 else -2.0
+        logits = np.stack([np.zeros(n), level + swing * rng.uniform(0.7, 1.0, n)], axis=1)
+        # Gold logit moves: put the swing on the gold column.
+        logits = np.where(tracker.labels[:, None] == 1, logits, logits[:, ::-1])
+        extra = {"embeddings": rng.normal(size=(n, 8))} if with_embeddings and epoch == 5 else {}
+        tracker.record(np.arange(n), logits, **extra)
+        tracker.end_epoch()
+    return tracker.datamap(**kwargs)
+
+
+def test_no_region_holds_nearly_everything_by_default():
+    dmap = wavering_map()
+    shares = dmap.frame["category"].value_counts(normalize=True)
+    assert shares.max() < 0.5, shares.to_dict()
+    assert set(shares.index) == set(metrics.CATEGORIES) and shares.min() > 0.15
+    # The fixed rule stays an option (and here puts nearly everything in one region).
+    fixed = wavering_map(thresholds="fixed")
+    assert fixed.thresholds == metrics.DEFAULT_THRESHOLDS
+    assert fixed.frame["category"].value_counts(normalize=True).max() > 0.9
+
+
+def test_resolved_thresholds_survive_save_and_rescore(tmp_path):
+    dmap = wavering_map()
+    assert dmap.thresholds != metrics.DEFAULT_THRESHOLDS
+    path = tmp_path / "map.parquet"
+    dmap.to_parquet(path)
+    again = DataMap.read_parquet(path)
+    assert again.thresholds == dmap.thresholds
+    pd.testing.assert_series_equal(again.frame["category"], dmap.frame["category"])
+    assert dmap.rescore("aum").thresholds == dmap.thresholds
+
+
+def test_embeddings_travel_with_the_map_and_feed_the_neighbour_scores(tmp_path):
+    dmap = wavering_map(with_embeddings=True, method="margin_knn")
+    assert dmap.embeddings.shape == (300, 8) and dmap.embeddings.dtype == np.float16
+    path = tmp_path / "map.parquet"
+    dmap.to_parquet(path)
+    again = DataMap.read_parquet(path)
+    np.testing.assert_array_equal(again.embeddings, dmap.embeddings)
+    assert again == dmap and again.method == "margin_knn"
+    np.testing.assert_allclose(again.frame["mislabel_score"], dmap.frame["mislabel_score"])
+    assert dmap.rescore("knn").embeddings is dmap.embeddings
+
+
+def test_a_neighbour_score_on_a_map_without_embeddings_says_what_is_missing():
+    dmap = make_tracker(list(range(20))).datamap()
+    assert dmap.embeddings is None
+    with pytest.raises(ValueError, match="method 'knn' needs the embeddings recorded in training"):
+        dmap.rescore("knn")
+    with pytest.raises(ValueError, match=r"embeddings must have shape \(20, D\)"):
+        DataMap(dmap.ids, dmap.labels, dmap.label_names, dmap.trajectories, embeddings=np.zeros((3, 4)))
+
+
+def test_a_suggestion_is_offered_only_when_it_differs_and_enough_passes_backed_it():
+    # 4 passes of 2 classes; gold label 0 for all three examples.
+    tracker = Tracker(["same", "flip", "unsure"], [0, 0, 0], label_names=["a", "b"])
+    per_pass = [  # logits per pass: "flip" predicted b in 3 of 4 passes, "unsure" in 1 of 4
+        [[2, 0], [0, 2], [2, 0]],
+        [[2, 0], [0, 2], [2, 0]],
+        [[2, 0], [0, 2], [2, 0]],
+        [[2, 0], [2, 0], [0, 3]],
+    ]
+    for logits in per_pass:
+        tracker.record(["same", "flip", "unsure"], np.array(logits, dtype=float))
+        tracker.end_epoch()
+    frame = tracker.datamap().frame
+    assert frame["suggested_label"].tolist() == ["a", "b", "a"]
+    assert frame["suggestion_support"].tolist() == [1.0, 0.75, 0.75]
+    assert frame["suggestion_confident"].tolist() == [False, True, False]

@@ -105,7 +105,7 @@ def test_scores_run_higher_for_more_suspect_examples():
         other_prob=[[0.3, 0.05, 0.03], [0.8, 0.9, 0.6]],
         margin=[[1.0, 3.0, 4.0], [-2.0, -3.0, -1.0]],
     )
-    for method in metrics.SCORE_METHODS:
+    for method in set(metrics.SCORE_METHODS) - set(metrics.NEIGHBOUR_METHODS):
         score = metrics.mislabel_score(traj, method)
         assert score[1] > score[0], method
     margin = metrics.mislabel_score(traj, "margin")
@@ -179,3 +179,104 @@ def test_injected_label_errors_rank_first():
         assert recall >= 0.9, (method, recall)
     suggested = metrics.suggested_label(traj, noisy, c)
     assert (suggested[flipped] == true[flipped]).mean() > 0.9
+
+
+# ---------------------------------------------------------------- neighbour scores
+
+
+def two_clusters(n_per: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings of two well-separated clusters, labelled by cluster."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[5.0, 0, 0, 0], [0, 5.0, 0, 0]])
+    labels = np.repeat([0, 1], n_per)
+    return centres[labels] + rng.normal(scale=0.5, size=(2 * n_per, 4)), labels
+
+
+def test_nearest_neighbours_match_a_brute_force_search_and_never_include_self():
+    emb, _ = two_clusters()
+    emb[7] = np.nan  # an example without an embedding
+    index, sims = metrics.nearest_neighbours(emb, 5)
+    unit = np.nan_to_num(emb) / np.maximum(np.linalg.norm(np.nan_to_num(emb), axis=1, keepdims=True), 1e-12)
+    full = unit @ unit.T
+    np.fill_diagonal(full, -np.inf)
+    full[:, 7] = -np.inf
+    for row in (0, 21, 39):
+        np.testing.assert_array_equal(index[row], np.argsort(-full[row])[:5])
+        np.testing.assert_allclose(sims[row], np.sort(full[row])[::-1][:5], rtol=1e-5)
+    assert (index != np.arange(len(emb))[:, None]).all()
+    assert (index[7] == -1).all() and not (index == 7).any()
+    assert np.isnan(metrics.knn_disagreement(index, np.zeros(len(emb), dtype=int))[7])
+
+
+def test_nearest_neighbours_blocks_give_the_same_answer(monkeypatch):
+    emb, _ = two_clusters(n_per=30)
+    whole = metrics.nearest_neighbours(emb, 4)
+    monkeypatch.setattr(metrics, "NEIGHBOUR_BLOCK", 7)  # many blocks, a ragged last one
+    blocked = metrics.nearest_neighbours(emb, 4)
+    np.testing.assert_array_equal(whole[0], blocked[0])
+
+
+def test_a_label_its_neighbourhood_does_not_share_ranks_first_by_knn():
+    emb, labels = two_clusters()
+    noisy = labels.copy()
+    noisy[[3, 30]] = 1 - noisy[[3, 30]]  # flip one example in each cluster
+    index, _ = metrics.nearest_neighbours(emb, 10)
+    score = metrics.knn_disagreement(index, noisy)
+    assert set(np.argsort(-score)[:2]) == {3, 30}
+    assert score[3] == 1.0  # all ten neighbours are of the other label
+    assert metrics.knn_disagreement(index, noisy, k=3)[3] == 1.0
+
+
+def test_neighbour_methods_combine_with_the_dynamics_and_need_embeddings():
+    emb, labels = two_clusters()
+    noisy = labels.copy()
+    noisy[[3, 30]] = 1 - noisy[[3, 30]]
+    n = len(noisy)
+    # Dynamics that cannot tell the flips apart (every example alike): the neighbours must.
+    gold = np.full((n, 3), 0.7, dtype=np.float32)
+    traj = trajectories(gold, other_prob=1 - gold)
+    for method in metrics.NEIGHBOUR_METHODS:
+        score = metrics.mislabel_score(traj, method, labels=noisy, embeddings=emb)
+        assert set(np.argsort(-score)[:2]) == {3, 30}, method
+    with pytest.raises(ValueError, match="needs embeddings"):
+        metrics.mislabel_score(traj, "knn", labels=noisy)
+    with pytest.raises(ValueError, match=r"needs labels of shape \(40,\)"):
+        metrics.mislabel_score(traj, "knn", embeddings=emb)
+    with pytest.raises(ValueError, match=r"embeddings must have shape \(40, D\)"):
+        metrics.mislabel_score(traj, "knn", labels=noisy, embeddings=emb[:5])
+    with pytest.raises(ValueError, match="k must be an int"):
+        metrics.nearest_neighbours(emb, 40)
+
+
+def test_average_rank_shares_ties_and_keeps_nan():
+    np.testing.assert_allclose(metrics.average_rank(np.array([3.0, 1.0, 1.0, NAN, 2.0])), [1.0, 0.375, 0.375, NAN, 0.75])
+
+
+# ---------------------------------------------------------------- regions from the data's distribution
+
+
+def test_quantile_regions_split_a_map_that_fixed_thresholds_put_in_one_region():
+    # A run like the shipped sample's: the model wavers on nearly everything (variability
+    # above 0.2), so the fixed rule calls 95%+ "ambiguous" and says nothing.
+    rng = np.random.default_rng(0)
+    swing = np.array([0.3, -0.3] * 3) * rng.uniform(0.75, 1.0, (600, 1))
+    gold = np.clip(rng.uniform(0.35, 0.65, (600, 1)) + swing + rng.normal(0, 0.03, (600, 6)), 0, 1)
+    conf, var = metrics.confidence(gold), metrics.variability(gold)
+    fixed = metrics.categorize(conf, var, metrics.resolve_thresholds("fixed", gold))
+    assert np.bincount(fixed, minlength=3).max() / 600 > 0.9
+    limits = metrics.resolve_thresholds(None, gold)
+    shares = np.bincount(metrics.categorize(conf, var, limits), minlength=3) / 600
+    assert shares.max() < 0.5 and shares.min() > 0.15, shares
+    assert shares[1] == pytest.approx(1 / 3, abs=0.01)  # the top third by variability
+    assert limits == metrics.resolve_thresholds("quantile", gold)
+    assert metrics.resolve_thresholds({"confidence": 0.4}, gold) == {"confidence": 0.4, "variability": 0.2}
+
+
+def test_threshold_rules_are_checked():
+    gold = np.full((3, 2), 0.5)
+    with pytest.raises(ValueError, match=r"thresholds must be one of \['quantile', 'fixed'\]"):
+        metrics.resolve_thresholds("quantiles", gold)
+    with pytest.raises(ValueError, match="quantiles must map"):
+        metrics.quantile_thresholds(gold[:, 0], gold[:, 0], {"confidence": 2})
+    # No example seen: nothing to take quantiles of, the fixed rule applies.
+    assert metrics.resolve_thresholds(None, np.full((3, 2), NAN)) == metrics.DEFAULT_THRESHOLDS

@@ -356,3 +356,37 @@ def test_trajectories_are_views_later_passes_never_change():
     np.testing.assert_array_equal(maps[6]["gold_prob"][:, :3], maps[2]["gold_prob"])
     with pytest.raises(ValueError, match="read-only"):
         maps[6]["gold_prob"][0, 0] = 0.0
+
+
+# ---------------------------------------------------------------- embeddings
+
+
+def test_embeddings_keep_the_latest_per_example_as_float16():
+    tracker = Tracker(["a", "b", "c"], [0, 1, 0])
+    logits = np.zeros((2, 2))
+    tracker.record(["a", "b"], logits, embeddings=np.array([[1.0, 2.0], [3.0, 4.0]]))
+    tracker.record(["b"], logits[:1], embeddings=np.array([[5.0, 6.0]]))  # a later forward pass wins
+    tracker.end_epoch()
+    assert tracker.embeddings.dtype == np.float16
+    np.testing.assert_array_equal(tracker.embeddings[:2], [[1, 2], [5, 6]])
+    assert np.isnan(tracker.embeddings[2]).all()  # never given one: NaN, not zeros
+    np.testing.assert_array_equal(tracker.datamap().embeddings[:2], [[1, 2], [5, 6]])
+
+
+def test_no_embeddings_cost_nothing_and_bad_ones_name_the_argument():
+    tracker = Tracker([0, 1], [0, 1])
+    tracker.record([0, 1], np.zeros((2, 2)))
+    assert tracker.embeddings is None and tracker.datamap().embeddings is None
+    with pytest.raises(ValueError, match=r"embeddings must have shape \(2, D\) like logits' rows, got shape \(3, 4\)"):
+        tracker.record([0, 1], np.zeros((2, 2)), embeddings=np.zeros((3, 4)))
+    tracker.record([0, 1], np.zeros((2, 2)), embeddings=np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="embeddings has 5 columns but earlier batches had 4"):
+        tracker.record([0, 1], np.zeros((2, 2)), embeddings=np.zeros((2, 5)))
+
+
+def test_embeddings_from_torch_tensors_with_gradients():
+    torch = pytest.importorskip("torch")
+    tracker = Tracker([0, 1], [0, 1])
+    hidden = torch.ones((2, 3), requires_grad=True) * 2
+    tracker.record(torch.tensor([1, 0]), torch.zeros((2, 2)), embeddings=hidden)
+    np.testing.assert_array_equal(tracker.embeddings, [[2, 2, 2], [2, 2, 2]])

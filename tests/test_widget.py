@@ -108,7 +108,8 @@ def test_point_columns_hold_the_map_metrics(widget):
     assert np.all(np.diff(scores) <= 0), "order runs from most to least suspect"
     assert set(order[:3]) == {0, 1, 2}, "the planted suspects come first"
     suggested = np.frombuffer(p["suggested"], "<u2")
-    assert [LABELS[c] for c in suggested] == frame["suggested_label"].astype(str).tolist()
+    offered = frame["suggested_label"].where(frame["suggestion_confident"], frame["label"])
+    assert [LABELS[c] for c in suggested] == offered.astype(str).tolist()
     assert np.frombuffer(widget.labels, "<u2").tolist() == [i % 3 for i in range(12)]
     assert widget.label_names == LABELS
 
@@ -493,3 +494,22 @@ def test_document_request_gives_the_per_pass_gold_probability_and_the_models_cla
 
 def test_progress_trait_defaults_to_idle(widget):
     assert widget.progress == {"state": "idle"}
+
+
+def test_the_widget_offers_only_suggestions_enough_passes_backed():
+    # All labelled neg. "flip": predicted pos in 4 of 5 passes (offered). "unsure": pos wins the
+    # probability-weighted vote (2 confident passes against 2 weak neg and 1 neutral) but only
+    # 2 of 5 passes predicted it, so the widget does not offer it.
+    ids = ["same", "flip", "unsure"]
+    tracker = Tracker(ids, ["neg", "neg", "neg"], label_names=LABELS)
+    unsure = [[0, 2.9, 0], [0, 2.9, 0], [0.5, 0.3, 0], [0.5, 0.3, 0], [0, 0, 2]]
+    for t in range(5):
+        logits = np.array([[2, 0, 0], [0, 2, 0] if t < 4 else [2, 0, 0], unsure[t]], dtype=np.float32)
+        tracker.record(ids, logits)
+        tracker.end_epoch()
+    widget = DataMapWidget(tracker)
+    frame = widget.datamap.frame
+    assert frame["suggested_label"].astype(str).tolist() == ["neg", "pos", "pos"]
+    assert frame["suggestion_support"].tolist() == pytest.approx([1.0, 0.8, 0.4])
+    suggested = np.frombuffer(widget.points["suggested"], "<u2")
+    assert [LABELS[c] for c in suggested] == ["neg", "pos", "neg"]

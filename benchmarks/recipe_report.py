@@ -1,0 +1,242 @@
+"""Tables of ``benchmarks/recipe.py``'s saved runs: every score post hoc, leave-one-dataset-out.
+
+Reads the committed records (``runs/recipe/<key>.json`` + ``.npz``) and writes
+``benchmarks/results/recipe.md`` and ``recipe.json``. Nothing here trains a transformer (the
+TF-IDF reference is a few seconds of scikit-learn per set, cached beside the runs).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from detection import RESULTS, detection_metrics
+
+from datamap_widget import metrics
+
+#: Which recorded passes a training-dynamics score averages over.
+PASSES = ("all", "last_half", "first_half")
+DYNAMICS = ("margin", "confidence", "aum", "wrong_confident")
+KS = (5, 10, 20, 50)
+KNN_K = 10  # the k the combinations use
+#: Suggestion support levels: offer a suggestion only when this share of passes predicted it.
+SUPPORT = (0.0, 0.5, 0.67, 1.0)
+
+
+def _passes(traj: dict, which: str) -> dict:
+    t = traj["gold_prob"].shape[1]
+    half = max(1, t // 2)
+    cut = {"all": slice(None), "last_half": slice(t - half, None), "first_half": slice(0, (t + 1) // 2)}[which]
+    return {k: v[:, cut] for k, v in traj.items()}
+
+
+def _rank(values: np.ndarray) -> np.ndarray:
+    return pd.Series(values).rank(method="average", na_option="bottom").to_numpy() / len(values)
+
+
+def load_run(json_path: Path) -> tuple[dict, dict]:
+    record = json.loads(json_path.read_text())
+    arrays = np.load(json_path.with_suffix(".npz"))
+    traj = {}
+    for name in metrics.TRAJECTORY_FIELDS:
+        values = arrays[f"traj_{name}"]
+        traj[name] = values.astype(np.float32) if values.dtype.kind == "f" else values.astype(np.int64)
+    data = {"traj": traj, "noisy": arrays["noisy"].astype(np.int64), "true": arrays["true"].astype(np.int64), "neighbours": arrays["neighbours"].astype(np.int64)}
+    return record, data
+
+
+def scores_of(data: dict) -> dict[str, np.ndarray]:
+    """Every score of one run, by name (``<score>@<passes>``, ``knn<k>``, combinations)."""
+    traj, noisy = data["traj"], data["noisy"]
+    out = {}
+    for which in PASSES:
+        part = _passes(traj, which)
+        for method in DYNAMICS:
+            out[f"{method}@{which}"] = metrics.mislabel_score(part, method)
+    out["loss@last"] = metrics.mislabel_score(traj, "loss")
+    for k in KS:
+        out[f"knn{k}"] = metrics.knn_disagreement(data["neighbours"], noisy, k)
+    knn = out[f"knn{KNN_K}"]
+    for method in ("margin", "confidence", "aum"):
+        out[f"rank({method}+knn{KNN_K})"] = (_rank(out[f"{method}@all"]) + _rank(knn)) / 2
+    # A product of probabilities: the label is right only if the model *and* the neighbours agree.
+    gold_conf = 1.0 - out["confidence@all"]
+    out[f"product(confidence,knn{KNN_K})"] = 1.0 - gold_conf * (1.0 - knn)
+    out["rank(margin+aum)"] = (_rank(out["margin@all"]) + _rank(out["aum@all"])) / 2
+    return out
+
+
+def suggestion_rows(data: dict, n_classes: int, top_frac: float = 0.05, score: str = "margin") -> list[dict]:
+    """How often the suggested label is right, by how many passes supported it."""
+    traj, noisy, true = data["traj"], data["noisy"], data["true"]
+    suggested = metrics.suggested_label(traj, noisy, n_classes)
+    support = (traj["argmax"] == suggested[:, None]).mean(axis=1)
+    flipped = noisy != true
+    differs = suggested != noisy
+    ranked = metrics.mislabel_score(traj, score)
+    top = np.zeros(len(noisy), dtype=bool)
+    top[np.argsort(-ranked, kind="stable")[: max(1, int(round(top_frac * len(noisy))))]] = True
+    rows = []
+    for level in SUPPORT:
+        offered = differs & (support >= level)
+        rows.append({
+            "support": level,
+            "flipped_fixed": float((offered & flipped & (suggested == true)).sum() / max(1, flipped.sum())),
+            "clean_broken": float((offered & ~flipped).sum() / max(1, (~flipped).sum())),
+            "offered_top5_right": float((offered & top & (suggested == true)).sum() / max(1, (offered & top).sum())),
+            "offered_top5": float((offered & top).sum() / max(1, top.sum())),
+        })
+    return rows
+
+
+def tfidf_reference(record: dict, runs: Path) -> dict | None:
+    """cleanlab on 5-fold TF-IDF + logistic regression on the same rows and noise (cached)."""
+    from recipe import make_data
+
+    key = f"tfidf-{record['dataset']}-{record['size']}-{record['noise']}-s{record['seed']}"
+    path = runs / f"{key}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    from detection import run_tfidf
+
+    data = make_data(record["dataset"], record["size"], record["noise"], record["seed"])
+    # cleanlab wants a column per class code: renumber the classes this sample holds
+    # (a 500-example TREC-fine sample lacks some of the 50).
+    data["noisy"] = np.unique(data["noisy"], return_inverse=True)[1]
+    result = run_tfidf(data, record["seed"])
+    out = {"seconds": result["seconds"], **detection_metrics(next(iter(result["scores"].values())), data["is_error"])}
+    path.write_text(json.dumps(out, indent=1))
+    return out
+
+
+def collect(runs: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    rows, suggestions, runs_meta = [], [], []
+    referenced: set[tuple] = set()
+    for path in sorted(runs.glob("*.json")):
+        if path.name.startswith("tfidf-") or not path.with_suffix(".npz").exists():
+            continue
+        record, data = load_run(path)
+        cell = {k: record[k] for k in ("recipe", "dataset", "size", "noise", "seed")}
+        is_error = data["noisy"] != data["true"]
+        for name, values in scores_of(data).items():
+            rows.append({**cell, "score": name, **detection_metrics(values, is_error)})
+        for row in suggestion_rows(data, record["n_classes"]):
+            suggestions.append({**cell, **row})
+        epochs = record["timings"]["epoch_s"]
+        runs_meta.append({**cell, "seconds": record["seconds"], "epoch_s": float(np.mean(epochs)), "final_train_acc": (record["train_accuracy"] or [np.nan])[-1]})
+        cell_key = (record["dataset"], record["size"], record["noise"], record["seed"])
+        ref = None if cell_key in referenced else tfidf_reference(record, runs)
+        referenced.add(cell_key)
+        if ref is not None:
+            rows.append({**cell, "recipe": "tfidf-cleanlab", "score": "cleanlab 5-fold", **{k: v for k, v in ref.items() if k != "seconds"}})
+    return pd.DataFrame(rows), pd.DataFrame(suggestions), pd.DataFrame(runs_meta)
+
+
+def leave_one_out(frame: pd.DataFrame, metric: str = "ap") -> tuple[list[dict], pd.DataFrame]:
+    """For each set, the (recipe, score) with the best mean ``metric`` on the *other* sets."""
+    ours = frame[frame.recipe != "tfidf-cleanlab"]
+    table = ours.pivot_table(index=["recipe", "score"], columns="dataset", values=metric, aggfunc="mean")
+    table = table.dropna()  # only candidates measured on every set compete
+    folds = []
+    if table.shape[1] < 2:
+        return folds, table
+    for held in table.columns:
+        others = table.drop(columns=held).mean(axis=1)
+        pick = others.idxmax()
+        folds.append({
+            "held_out": held, "pick": " / ".join(pick), "pick_on_held_out": float(table.loc[pick, held]),
+            "best_on_held_out": " / ".join(table[held].idxmax()), "best_value": float(table[held].max()),
+            "pick_rank_on_held_out": int((table[held] > table.loc[pick, held]).sum()) + 1,
+        })
+    return folds, table
+
+
+def _md_table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
+    cols = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, row in frame.iterrows():
+        lines.append("| " + " | ".join(float_format.format(v) if isinstance(v, float) else str(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def write_report(runs: Path) -> str:
+    frame, suggestions, meta = collect(runs)
+    if frame.empty:
+        return "No recipe runs yet: run `benchmarks/recipe.py --sweep` first.\n"
+    parts = [
+        "# Recipe benchmark (`benchmarks/recipe.py`)",
+        "",
+        "Every number is from the runs saved under `benchmarks/results/runs/recipe/` (one fine-tuning run each, "
+        "on a class-stratified sample with seeded noise). Higher is better. AP = average precision of the ranking; "
+        "R@5% = share of the flipped labels in the top 5% of the ranking.",
+        "",
+        "## What was run",
+        "",
+        _md_table(meta.groupby(["recipe", "size", "noise", "seed"]).agg(sets=("dataset", "count"), mean_run_s=("seconds", "mean"), mean_epoch_s=("epoch_s", "mean")).reset_index(), "{:.0f}"),
+        "",
+    ]
+    summary = {}
+    for (size, noise, seed), part in frame.groupby(["size", "noise", "seed"]):
+        parts += [f"## {size} examples · {noise} · seed {seed}", ""]
+        ap = part.pivot_table(index=["recipe", "score"], columns="dataset", values="ap", aggfunc="mean")
+        r5 = part.pivot_table(index=["recipe", "score"], columns="dataset", values="recall@5%", aggfunc="mean")
+        ap, r5 = ap.dropna(), r5.reindex(ap.index)
+        if not ap.empty:
+            overview = pd.DataFrame({
+                "sets": ap.shape[1], "mean AP": ap.mean(axis=1), "worst AP": ap.min(axis=1),
+                "mean R@5%": r5.mean(axis=1), "worst R@5%": r5.min(axis=1),
+                "sets with R@5% >= 0.8": (r5 >= 0.8 - 1e-9).sum(axis=1),
+            }).sort_values("mean AP", ascending=False)
+            parts += ["### Overview: candidates measured on every set, by mean AP (top 15)", "", _md_table(overview.head(15).reset_index()), ""]
+        for metric, label in (("ap", "AP"), ("recall@5%", "R@5%")):
+            table = part.pivot_table(index=["recipe", "score"], columns="dataset", values=metric, aggfunc="mean")
+            complete = table.dropna()
+            if complete.empty:
+                complete = table
+            complete = complete.assign(mean=complete.mean(axis=1), worst=complete.min(axis=1)).sort_values("mean", ascending=False)
+            parts += [f"### {label} by recipe and score (top 25 by mean; sets with every candidate)", "", _md_table(complete.head(25).reset_index()), ""]
+            summary[f"{size}-{noise}-s{seed}-{metric}"] = complete.reset_index().to_dict(orient="records")
+        parts += ["### Per set: the shipped default (recipe `base`, score `margin`) against the TF-IDF cleanlab reference", ""]
+        rows_per_set = []
+        for dataset, one in part.groupby("dataset"):
+            def pick(recipe: str, score: str) -> str:
+                hit = one[(one.recipe == recipe) & (one.score == score)]
+                return "–" if hit.empty else f"{hit.ap.iloc[0]:.3f} · {hit['recall@5%'].iloc[0]:.0%}"
+            ours = one[one.recipe != "tfidf-cleanlab"]
+            best = ours.loc[ours.ap.idxmax()]
+            rows_per_set.append({
+                "set": dataset, "errors": int(round(15 * int(size) / 500)) if False else "",
+                "base · margin (AP · R@5%)": pick("base", "margin@all"),
+                "base · aum": pick("base", "aum@all"),
+                "base · rank(aum+knn10)": pick("base", "rank(aum+knn10)"),
+                "plain_bucket · rank(aum+knn10)": pick("plain_bucket", "rank(aum+knn10)"),
+                "best of any run on this set": f"{best.recipe} · {best.score}: {best.ap:.3f} · {best['recall@5%']:.0%}",
+                "cleanlab, TF-IDF 5-fold": pick("tfidf-cleanlab", "cleanlab 5-fold"),
+            })
+        table = pd.DataFrame(rows_per_set).drop(columns="errors")
+        parts += [_md_table(table), ""]
+        folds, _ = leave_one_out(part)
+        if folds:
+            parts += ["### Leave one data set out (AP)", "", "Pick = the recipe/score with the best mean AP on the other sets; then its AP and rank on the held-out set.", "", _md_table(pd.DataFrame(folds)), ""]
+            summary[f"{size}-{noise}-s{seed}-loo"] = folds
+    if not suggestions.empty:
+        table = suggestions.groupby(["recipe", "support"])[["flipped_fixed", "clean_broken", "offered_top5", "offered_top5_right"]].mean().reset_index()
+        parts += [
+            "## Suggested labels",
+            "",
+            "`support` = least share of passes that predicted the suggestion for it to be offered. flipped_fixed = share of flipped "
+            "labels whose offered suggestion is the true label; clean_broken = share of correct labels given a different suggestion "
+            "(what a bulk accept would break); offered_top5 = share of the top 5% (by margin) that get a suggestion, "
+            "offered_top5_right = how often those are the true label. Mean over the sets.",
+            "",
+            _md_table(table),
+            "",
+        ]
+        summary["suggestions"] = table.to_dict(orient="records")
+    text = "\n".join(parts)
+    (RESULTS / "recipe.md").write_text(text)
+    (RESULTS / "recipe.json").write_text(json.dumps(summary, indent=1, default=float))
+    return text
