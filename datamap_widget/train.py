@@ -25,8 +25,8 @@ from .tracker import Tracker
 __all__ = ["TrainingHandle", "TrainingRun", "default_model_path", "fine_tune", "train_datamap"]
 
 #: Training defaults: small-data fine-tuning of a MiniLM-sized encoder. The optimisation
-#: settings were measured against a lower-rate, larger-batch recipe on five sets by
-#: ``benchmarks/recipe.py`` and kept (that recipe underfit on many classes); length buckets
+#: settings were measured against lower-rate and larger-batch recipes on eight sets by
+#: ``benchmarks/recipe.py`` and kept (those underfit with many classes); length buckets
 #: train 1.6-1.9x faster on CPU with the same ranking quality (``benchmarks/results/``).
 DEFAULTS: dict[str, Any] = {
     "epochs": 6,
