@@ -13,7 +13,7 @@ opacity = how many examples fall in it). Nothing relies on lifting Altair's row 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -91,6 +91,46 @@ def _check_positive_int(name: str, value: Any) -> int:
 # ------------------------------------------------------------------------------ the chart
 
 
+
+class MapFit(NamedTuple):
+    """Checked figure options and the seen examples' values: what every drawing of the map starts from."""
+
+    frame: pd.DataFrame
+    seen: np.ndarray
+    max_points: int
+    bins: int
+    width: int
+    height: int
+    conf: np.ndarray
+    var: np.ndarray
+    corr: np.ndarray
+    n_seen: int
+    limits: dict
+    x_max: float
+
+
+def fit_map(dmap: "DataMap", max_points: Any, bins: Any, width: Any, height: Any, title: Any) -> MapFit:
+    """Validate the figure options and fit the axes, once for the Altair chart and the report's SVG."""
+    max_points = _check_positive_int("max_points", max_points)
+    bins = _check_positive_int("bins", bins)
+    width = _check_positive_int("width", width)
+    height = _check_positive_int("height", height)
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a str or None, got {type(title).__name__}")
+    frame = dmap.frame
+    seen = frame["confidence"].notna().to_numpy()
+    conf = frame["confidence"].to_numpy(dtype=np.float64)[seen]
+    var = frame["variability"].to_numpy(dtype=np.float64)[seen]
+    corr = frame["correctness"].to_numpy(dtype=np.float64)[seen]
+    n_seen = int(seen.sum())
+    limits = dmap.thresholds
+    # Variability is a std of values in [0, 1], so at most 0.5; most maps stay well below.
+    # Fit the axis to the data (in steps of 0.05) but show the ambiguous threshold too.
+    data_max = float(var.max()) if n_seen else 0.0
+    x_max = min(0.5, float(np.ceil(max(data_max, limits["variability"] * 1.25, 0.05) * 20) / 20))
+    return MapFit(frame, seen, max_points, bins, width, height, conf, var, corr, n_seen, limits, x_max)
+
+
 def datamap_chart(
     dmap: "DataMap",
     *,
@@ -125,24 +165,9 @@ def datamap_chart(
 
     from .chart_display import DataMapChart
 
-    max_points = _check_positive_int("max_points", max_points)
-    bins = _check_positive_int("bins", bins)
-    width = _check_positive_int("width", width)
-    height = _check_positive_int("height", height)
-    if title is not None and not isinstance(title, str):
-        raise TypeError(f"title must be a str or None, got {type(title).__name__}")
-
-    frame = dmap.frame
-    seen = frame["confidence"].notna().to_numpy()
-    conf = frame["confidence"].to_numpy(dtype=np.float64)[seen]
-    var = frame["variability"].to_numpy(dtype=np.float64)[seen]
-    corr = frame["correctness"].to_numpy(dtype=np.float64)[seen]
-    n_seen = int(seen.sum())
-    limits = dmap.thresholds
-    # Variability is a std of values in [0, 1], so at most 0.5; most maps stay well below.
-    # Fit the axis to the data (in steps of 0.05) but show the ambiguous threshold too.
-    data_max = float(var.max()) if n_seen else 0.0
-    x_max = min(0.5, float(np.ceil(max(data_max, limits["variability"] * 1.25, 0.05) * 20) / 20))
+    frame, seen, max_points, bins, width, height, conf, var, corr, n_seen, limits, x_max = fit_map(
+        dmap, max_points, bins, width, height, title
+    )
 
     x_scale = alt.Scale(domain=[0, x_max], nice=False, zero=True)
     y_scale = alt.Scale(domain=[0, 1], nice=False)

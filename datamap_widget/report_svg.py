@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
-from .chart import HEATMAP_BINS, HISTOGRAM_BINS, MAX_POINTS, _check_positive_int, _heatmap
+from .chart import HEATMAP_BINS, HISTOGRAM_BINS, MAX_POINTS, _heatmap, fit_map
 
 if TYPE_CHECKING:  # pragma: no cover
     from .datamap import DataMap
@@ -84,23 +84,10 @@ def datamap_svg(
     title: str | None = None,
 ) -> str:
     """The data map of ``dmap`` as an SVG string; takes the options of :func:`chart.datamap_chart`."""
-    max_points = _check_positive_int("max_points", max_points)
-    bins = _check_positive_int("bins", bins)
-    width = _check_positive_int("width", width)
-    height = _check_positive_int("height", height)
-    if title is not None and not isinstance(title, str):
-        raise TypeError(f"title must be a str or None, got {type(title).__name__}")
-
-    frame = dmap.frame
-    seen = frame["confidence"].notna().to_numpy()
-    conf = frame["confidence"].to_numpy(dtype=np.float64)[seen]
-    var = frame["variability"].to_numpy(dtype=np.float64)[seen]
-    corr = frame["correctness"].to_numpy(dtype=np.float64)[seen]
-    n_seen = int(seen.sum())
-    limits = dmap.thresholds
-    # The same axis fit as chart.py: data range in steps of 0.05, threshold always visible.
-    data_max = float(var.max()) if n_seen else 0.0
-    x_max = min(0.5, float(np.ceil(max(data_max, limits["variability"] * 1.25, 0.05) * 20) / 20))
+    # The same checks and axis fit as the Altair chart (chart.fit_map).
+    frame, seen, max_points, bins, width, height, conf, var, corr, n_seen, limits, x_max = fit_map(
+        dmap, max_points, bins, width, height, title
+    )
 
     margin = max(60, min(width, height) // 4)
     gap = 8
