@@ -195,6 +195,42 @@ class DataMap:
         """Row positions of ``ids`` in this map; ValueError naming any unknown id."""
         return self.id_index.positions(ids, argument, "in this data map")
 
+    def neighbors(self, ids: Sequence[Any], k: int = 8) -> pd.DataFrame:
+        """The ``k`` nearest examples of each of ``ids`` in the model's embedding space.
+
+        Exact cosine search over the sentence embeddings recorded in training (see
+        :meth:`Tracker.record`); a reviewer reads a document beside the examples the model
+        sees as alike, and their labels. One row per (id, neighbour), nearest first, with
+        columns ``id``, ``rank`` (1 = nearest), ``neighbor``, ``similarity`` (cosine, in
+        [-1, 1]), ``label`` and ``suggested_label`` of the neighbour. An example without an
+        embedding has no rows. ValueError when the map has no embeddings or an id is unknown.
+        """
+        if self.embeddings is None:
+            raise ValueError(
+                "this map has no embeddings, so it has no neighbours: train with embeddings=True "
+                "(the default of train_datamap / datamap train) or pass embeddings= to Tracker.record"
+            )
+        ids = list(ids) if not isinstance(ids, (str, bytes)) else [ids]
+        rows = self.positions(ids)
+        found, similarity = metrics.nearest_neighbours(self.embeddings, k, rows=rows)
+        query = np.repeat(np.arange(len(rows)), found.shape[1])
+        flat, sims = found.reshape(-1), similarity.reshape(-1)
+        keep = flat >= 0
+        query, flat, sims = query[keep], flat[keep], sims[keep]
+        names = np.asarray(self.label_names, dtype=object)
+        if self._frame is None:
+            self._frame = self._build_frame()
+        suggested = self._frame["suggested_label"].to_numpy(dtype=object)  # read only: no copy needed
+        all_ids = np.asarray(self.ids, dtype=object)
+        return pd.DataFrame({
+            "id": all_ids[rows][query],
+            "rank": np.tile(np.arange(1, found.shape[1] + 1), len(rows))[keep].astype(np.int64),
+            "neighbor": all_ids[flat],
+            "similarity": sims.astype(np.float64),
+            "label": names[self.labels[flat]],
+            "suggested_label": suggested[flat],
+        })
+
     def mark_reviewed(self, ids: Sequence[Any], reviewed: bool = True) -> None:
         """Mark examples as reviewed (or not): :meth:`suspects` leaves reviewed ones out."""
         self._reviewed[self.positions(ids)] = reviewed

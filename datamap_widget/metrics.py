@@ -573,14 +573,19 @@ def summarize(
 NEIGHBOUR_BLOCK = 1024
 
 
-def nearest_neighbours(embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(
+    embeddings: np.ndarray, k: int, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest other examples of each example by cosine similarity (exact).
 
     Blocked matrix products (``NEIGHBOUR_BLOCK`` rows at a time), so memory stays
     ``block x N``. A row that is all NaN (an example with no embedding) has no neighbours
     and is nobody's neighbour: its indices are ``-1``.
 
-    Returns ``(indices, similarities)``, each ``(N, k)``, nearest first.
+    ``rows`` (int positions) limits the search to those query examples, e.g. the one
+    document a reviewer looks at: ``(len(rows), k)`` results against all ``N``.
+
+    Returns ``(indices, similarities)``, each ``(N, k)`` (or ``(len(rows), k)``), nearest first.
     """
     values = np.asarray(embeddings, dtype=np.float32)
     if values.ndim != 2:
@@ -589,24 +594,29 @@ def nearest_neighbours(embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.n
     if int(k) != k or not 1 <= k < max(n, 2):
         raise ValueError(f"k must be an int in [1, {max(n - 1, 1)}] (fewer than the {n} examples), got {k!r}")
     k = int(k)
+    queries = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64).reshape(-1)
+    if queries.size and (queries.min() < 0 or queries.max() >= n):
+        raise ValueError(f"rows must be positions in [0, {n}), got {queries[(queries < 0) | (queries >= n)][:5].tolist()}")
     missing = np.isnan(values).any(axis=1)
     values = np.where(missing[:, None], 0.0, values)
     norms = np.linalg.norm(values, axis=1, keepdims=True)
     unit = values / np.maximum(norms, 1e-12)
-    indices = np.full((n, k), -1, dtype=np.int64)
-    similarity = np.full((n, k), np.nan, dtype=np.float32)
-    for start in range(0, n, NEIGHBOUR_BLOCK):
-        stop = min(n, start + NEIGHBOUR_BLOCK)
-        sims = unit[start:stop] @ unit.T
-        sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # never one's own neighbour
+    m = len(queries)
+    indices = np.full((m, k), -1, dtype=np.int64)
+    similarity = np.full((m, k), np.nan, dtype=np.float32)
+    for start in range(0, m, NEIGHBOUR_BLOCK):
+        stop = min(m, start + NEIGHBOUR_BLOCK)
+        block = queries[start:stop]
+        sims = unit[block] @ unit.T
+        sims[np.arange(stop - start), block] = -np.inf  # never one's own neighbour
         sims[:, missing] = -np.inf
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         top_sims = np.take_along_axis(sims, top, axis=1)
         order = np.argsort(-top_sims, axis=1, kind="stable")
         indices[start:stop] = np.take_along_axis(top, order, axis=1)
         similarity[start:stop] = np.take_along_axis(top_sims, order, axis=1)
-    indices[missing] = -1
-    similarity[missing] = np.nan
+    indices[missing[queries]] = -1
+    similarity[missing[queries]] = np.nan
     unreachable = ~np.isfinite(similarity)
     indices[unreachable] = -1
     similarity[unreachable] = np.nan

@@ -257,3 +257,53 @@ def test_a_suggestion_is_offered_only_when_it_differs_and_enough_passes_backed_i
     assert frame["suggested_label"].tolist() == ["a", "b", "a"]
     assert frame["suggestion_support"].tolist() == [1.0, 0.75, 0.75]
     assert frame["suggestion_confident"].tolist() == [False, True, False]
+
+
+# ---------------------------------------------------------------- neighbours (issue 16, item 1)
+
+
+def clustered_map(n_per=20, seed=3):
+    """Two tight clusters of embeddings, one per class; example 0's label is flipped into the other class."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    classes = np.repeat([0, 1], n_per)
+    emb = centres[classes] + rng.normal(scale=0.05, size=(2 * n_per, 3))
+    labels = classes.copy()
+    labels[0] = 1  # lives in class 0's cluster, labeled 1
+    ids = [f"doc-{i}" for i in range(2 * n_per)]
+    tracker = Tracker(ids, labels, label_names=["neg", "pos"])
+    for epoch in range(3):
+        logits = np.where(classes[:, None] == np.arange(2), 2.0, 0.0) + rng.normal(scale=0.1, size=(2 * n_per, 2))
+        tracker.record(ids, logits, embeddings=emb if epoch == 2 else None)
+        tracker.end_epoch()
+    return tracker.datamap(), emb
+
+
+def test_neighbors_are_the_nearest_examples_by_cosine_with_their_labels():
+    dmap, emb = clustered_map()
+    got = dmap.neighbors(["doc-0", "doc-25"], k=5)
+    assert list(got.columns) == ["id", "rank", "neighbor", "similarity", "label", "suggested_label"]
+    assert got["id"].tolist() == ["doc-0"] * 5 + ["doc-25"] * 5 and got["rank"].tolist() == [1, 2, 3, 4, 5] * 2
+    # Exact: the same five as a brute-force cosine ranking over float16-stored embeddings.
+    unit = dmap.embeddings.astype(np.float32)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    sims = unit @ unit[0]
+    sims[0] = -np.inf
+    expected = [f"doc-{i}" for i in np.argsort(-sims)[:5]]
+    assert got.loc[got["id"] == "doc-0", "neighbor"].tolist() == expected
+    np.testing.assert_allclose(got.loc[got["id"] == "doc-0", "similarity"], np.sort(sims)[::-1][:5], rtol=1e-5)
+    # doc-0 (labeled pos) sits among class-0 examples: its neighbours say neg; doc-25's say pos.
+    assert set(got.loc[got["id"] == "doc-0", "label"]) == {"neg"}
+    assert set(got.loc[got["id"] == "doc-25", "label"]) == {"pos"}
+    assert "doc-0" not in got.loc[got["id"] == "doc-0", "neighbor"].tolist()  # never its own neighbour
+
+
+def test_neighbors_explain_what_is_missing():
+    dmap, _ = clustered_map()
+    with pytest.raises(ValueError, match="unknown|not in"):
+        dmap.neighbors(["nope"])
+    with pytest.raises(ValueError, match="k must be an int"):
+        dmap.neighbors(["doc-1"], k=0)
+    plain = make_tracker(list(range(20))).datamap()
+    with pytest.raises(ValueError, match="no embeddings"):
+        plain.neighbors([0])
