@@ -411,12 +411,14 @@ class DataMapWidget(anywidget.AnyWidget):
         order = _suspect_order(score)
         category = _category_codes(frame["category"], CATEGORIES)
         category = np.where(category < 0, 255, category)
-        suggested = _category_codes(frame["suggested_label"], self._label_names)
+        raw = _category_codes(frame["suggested_label"], self._label_names)
         # Offer another label only where the map calls the suggestion confident (enough passes
         # backed it, metrics.SUGGESTION_MIN_SUPPORT); elsewhere the suggestion is to keep it.
+        # One array for the screen, the `a` key and accept_suggestions, so all three agree.
         given = _category_codes(frame["label"], self._label_names)
-        suggested = np.where(frame["suggestion_confident"].to_numpy(dtype=bool), suggested, given)
-        suggested = np.where(suggested < 0, MAX_LABELS, suggested)
+        offered = np.where(frame["suggestion_confident"].to_numpy(dtype=bool), raw, given)
+        self._offered = np.where(raw < 0, -1, offered)  # never seen: no suggestion at all
+        suggested = np.where(self._offered < 0, MAX_LABELS, self._offered)
         columns = {
             "x": frame["variability"].to_numpy(dtype=np.float32, na_value=np.nan),
             "y": frame["confidence"].to_numpy(dtype=np.float32, na_value=np.nan),
@@ -602,8 +604,12 @@ class DataMapWidget(anywidget.AnyWidget):
         self._after_action(rows)
 
     def _suggestions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rows that have a suggestion, their suggested codes); never-seen examples have none."""
-        suggested = _category_codes(self._dmap.frame["suggested_label"], self._label_names)[rows]
+        """(rows that have a suggestion, the suggestion the screen shows); never-seen examples have none.
+
+        A suggestion the map is not confident about is "keep the map's label", as the table,
+        the pane and the ``a`` key show it: accepting never changes a label the screen said stays.
+        """
+        suggested = self._offered[rows]
         known = suggested >= 0
         return rows[known], suggested[known].astype(LABEL_DTYPE)
 

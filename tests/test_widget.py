@@ -513,3 +513,29 @@ def test_the_widget_offers_only_suggestions_enough_passes_backed():
     assert frame["suggestion_support"].tolist() == pytest.approx([1.0, 0.8, 0.4])
     suggested = np.frombuffer(widget.points["suggested"], "<u2")
     assert [LABELS[c] for c in suggested] == ["neg", "pos", "neg"]
+
+
+def test_accept_suggestions_does_what_the_screen_shows_for_unconfident_suggestions():
+    """A reviewer found bulk accept relabeling rows whose table cell showed suggested = label:
+    the wire sent the confident-only suggestion, accept_suggestions used the raw one."""
+    ids = ["sure", "unsure"]
+    tracker = Tracker(ids, ["a", "a"], label_names=["a", "b"])
+    per_pass = [  # "sure": b in every pass; "unsure": b strongly twice, a weakly twice (support 0.5)
+        [[0, 3], [0, 3]],
+        [[0, 3], [0, 3]],
+        [[0, 3], [1, 0]],
+        [[0, 3], [1, 0]],
+    ]
+    for logits in per_pass:
+        tracker.record(ids, np.array(logits, dtype=float))
+        tracker.end_epoch()
+    frame = tracker.datamap().frame
+    assert frame.loc["unsure", "suggested_label"] == "b" and not frame.loc["unsure", "suggestion_confident"]
+    w = DataMapWidget(tracker.datamap())
+    shown = np.frombuffer(w.points["suggested"], dtype="<u2")
+    assert [w.label_names[c] for c in shown] == ["b", "a"]  # what the table and the pane show
+    assert w.accept_preview(ids) == {"change": 1, "confirm": 1, "unknown": 0}
+    assert w.accept_suggestions(ids) == 1
+    changes = w.changes.set_index("id")
+    assert changes.loc["sure", "new_label"] == "b"
+    assert changes.loc["unsure", "new_label"] == "a" and changes.loc["unsure", "action"] == "confirmed"
