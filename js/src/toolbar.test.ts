@@ -30,4 +30,20 @@ describe("toolbar parts", () => {
     expect(keyLegend(["neg", "pos"])).toBe("keys: 1 neg · 2 pos · a accept suggestion · r confirm · u undo · j/k next/previous");
     expect(keyLegend(Array.from({ length: 12 }, (_, i) => `c${i}`))).toContain("9 c8 (labels after the 9th: the Relabel menu)");
   });
+  it("a question is brought into view with its first button focused, and Escape dismisses it", () => {
+    const status = new StatusLine();
+    document.body.append(status.el);
+    const apply = document.createElement("button");
+    const cancel = document.createElement("button");
+    let scrolled = 0;
+    status.el.scrollIntoView = () => { scrolled += 1; };
+    status.show("Accept suggestions for 12 documents: 12 labels will change.", "sticky", apply, cancel);
+    expect(scrolled).toBe(1);
+    expect(document.activeElement).toBe(apply);
+    apply.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+    expect(status.text).toBe("");
+    status.show("3 documents match");
+    expect(scrolled).toBe(1); // plain messages do not move the page
+    status.el.remove();
+  });
 });

@@ -107,7 +107,15 @@ export class StatusLine {
   readonly el = h("div", "dmw-status");
   private timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private infoMs = 4000, private errorMs = 9000) {}
+  constructor(private infoMs = 4000, private errorMs = 9000) {
+    // A question (sticky, with buttons) is answered from the keyboard too: Escape dismisses it.
+    this.el.addEventListener("keydown", (e: KeyboardEvent) => {
+      if (e.key === "Escape" && this.kind === "sticky") {
+        e.stopPropagation();
+        this.clear();
+      }
+    });
+  }
 
   show(text: string, kind: Kind = "info", ...extra: HTMLElement[]): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -116,6 +124,12 @@ export class StatusLine {
     this.el.classList.toggle("dmw-error", kind === "error");
     this.el.dataset.kind = kind;
     if (kind !== "sticky" && text) this.timer = setTimeout(() => this.clear(), kind === "error" ? this.errorMs : this.infoMs);
+    if (kind === "sticky" && extra.length) {
+      // The status line sits under the map and table, often below the fold: a question the
+      // user must answer (e.g. "Apply (12)") is brought into view and its first button focused.
+      this.el.scrollIntoView?.({ block: "nearest" });
+      extra[0].focus({ preventScroll: true });
+    }
   }
 
   get text(): string {
