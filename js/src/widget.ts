@@ -149,7 +149,14 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     },
   });
   side.insertBefore(tableTitle, table.el);
-  const pane = new DetailPane(side, (row) => fetchDetail(row, true));
+  const pane = new DetailPane(
+    side,
+    (row) => fetchDetail(row, true),
+    (row) => {
+      focus(row); // the neighbour becomes the current document: keys and buttons act on it
+      root.focus({ preventScroll: true });
+    },
+  );
 
   // -------------------------------------------------------------- helpers
   function setTool(tool: Tool): void {
@@ -368,6 +375,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       hasText: !!sync.get("hasText"),
       preview: previews.get(r),
       detail: details.get(r),
+      // Labels from the points as shown now (optimistic relabels included), not from the cached reply.
+      neighbours: details.get(r)?.neighbors?.items.map((nb) => ({ ...nb, label: nb.row < points.n ? labelName(points.labels[nb.row]) : nb.label })),
       waiting: kernelBusy(),
     });
   }
