@@ -562,6 +562,26 @@ describe("DataMapWidget view", () => {
     expect(el.querySelector(".dmw-neighbours")).toBeNull();
   });
 
+  it("a click on a confusion cell narrows the table and the map to exactly that pair; again lifts it", async () => {
+    const n = 12;
+    const { scatter } = mount(n, makeState(n, ["neg", "pos", "neutral"]));
+    await settle();
+    // labels i % 3, suggested (i + 1) % 3: four of each (given, suggested) pair off the diagonal
+    const cell = el.querySelector<HTMLButtonElement>(".dmw-confusion-cell[data-given='1'][data-suggested='2']")!;
+    expect(cell.textContent).toBe("4");
+    expect(el.querySelectorAll(".dmw-confusion-cell").length).toBe(3);
+    const before = scatter.colors.slice();
+    cell.click();
+    await settle();
+    expect(rowsShown().map((r) => Number(r.dataset.row)).sort((a, b) => a - b)).toEqual([1, 4, 7, 10]);
+    expect(el.querySelector(".dmw-table-title")!.textContent).toBe("4 of 12 shown · labelled pos, suggested neutral · most suspect first");
+    expect(scatter.colors).not.toEqual(before); // the other points are dimmed on the map
+    el.querySelector<HTMLButtonElement>(".dmw-confusion-cell.dmw-active")!.click();
+    await settle();
+    expect(rowsShown().length).toBe(n);
+    expect(el.querySelector(".dmw-confusion-cell.dmw-active")).toBeNull();
+  });
+
   it("keeps fetched texts and the current document across a new pass", async () => {
     const { model, calls } = mount(20, { live: true });
     await settle();

@@ -96,23 +96,25 @@ def test_a_click_on_a_neighbour_opens_it_and_a_key_relabels_that_id(kernel, page
     assert not page.errors  # type: ignore[attr-defined]
 
 
-#: The contrast probe of test_jupyter_theme.py, aimed at the neighbour list's text elements.
+#: The contrast probe of test_jupyter_theme.py, aimed at the neighbour list's and the confusion table's text.
 NEIGHBOUR_CONTRASTS = re.sub(
     r"const targets = \{.*?\};",
     "const targets = {'summary': '.dmw-neighbours-summary', 'similarity': '.dmw-neighbour-sim', "
-    "'label': '.dmw-neighbour-label', 'id': '.dmw-neighbour-id', 'text': '.dmw-neighbour-text'};",
+    "'label': '.dmw-neighbour-label', 'id': '.dmw-neighbour-id', 'text': '.dmw-neighbour-text', "
+    "'confusion title': '.dmw-confusion-title', 'confusion head': '.dmw-confusion th', "
+    "'confusion count': '.dmw-confusion-cell', 'confusion agree': '.dmw-confusion-agree .dmw-confusion-cell'};",
     CONTRASTS,
     flags=re.S,
 )
 
 
 @pytest.mark.parametrize(("theme", "layout_color0"), [("JupyterLab Light", "white"), ("JupyterLab Dark", "#111")])
-def test_the_neighbour_list_keeps_4_5_to_1_contrast(kernel, page, theme, layout_color0):
+def test_the_neighbour_list_and_the_confusion_table_keep_4_5_to_1_contrast(kernel, page, theme, layout_color0):
     assert "dmw-neighbour-sim" in NEIGHBOUR_CONTRASTS
     switch_theme(page, theme, layout_color0)
     page.wait_for_selector(".dmw-neighbour", timeout=10_000)
     measured = page.evaluate(NEIGHBOUR_CONTRASTS)
     texts = {k: v for k, v in measured.items() if isinstance(v, dict) or v is None}
-    assert len(texts) == 5 and not [k for k, v in texts.items() if v is None]
+    assert len(texts) == 9 and not [k for k, v in texts.items() if v is None]
     low = {k: round(v["ratio"], 2) for k, v in texts.items() if v["ratio"] < 4.5}
     assert not low, f"{theme}: contrast below 4.5:1: {low} ({ {k: texts[k] for k in low} })"
