@@ -96,6 +96,31 @@ def test_a_click_on_a_neighbour_opens_it_and_a_key_relabels_that_id(kernel, page
     assert not page.errors  # type: ignore[attr-defined]
 
 
+
+def test_a_click_on_a_confusion_cell_shows_exactly_that_pair(kernel, page):
+    pairs = kernel.json(
+        "import json; f = w.frame; print(json.dumps(f.groupby([f['label'].astype(str), f['suggested_label'].astype(str)])"
+        ".size().reset_index().values.tolist()))"
+    )
+    names = ["neg", "pos", "neutral"]
+    given, suggested, count = min(pairs, key=lambda p: p[2])  # the smallest cell: every row of it fits in view
+    cell = page.locator(f".dmw-confusion-cell[data-given='{names.index(given)}'][data-suggested='{names.index(suggested)}']").first
+    assert cell.inner_text() == str(count)
+    cell.click()
+    title = f"{count} of 60 shown · labelled {given}, suggested {suggested} · most suspect first"
+    page.wait_for_function("(t) => document.querySelector('.dmw-table-title').textContent === t", arg=title, timeout=10_000)
+    rows = page.evaluate(
+        "() => [...document.querySelectorAll('.dmw-table-body .dmw-row')].filter(r => r.style.display !== 'none')"
+        ".map(r => [r.children[0].textContent, r.children[2].textContent, r.children[3].textContent])"
+    )
+    expected = kernel.json(
+        f"import json; f = w.frame; m = (f['label'].astype(str) == {given!r}) & (f['suggested_label'].astype(str) == {suggested!r});"
+        " print(json.dumps(sorted(f.index[m].tolist())))"
+    )
+    assert sorted(r[0] for r in rows) == expected and all(r[1:] == [given, suggested] for r in rows)
+    page.locator(".dmw-confusion-cell.dmw-active").first.click()
+    page.wait_for_function("() => document.querySelector('.dmw-table-title').textContent.startsWith('60 of 60 shown')", timeout=10_000)
+
 #: The contrast probe of test_jupyter_theme.py, aimed at the neighbour list's and the confusion table's text.
 NEIGHBOUR_CONTRASTS = re.sub(
     r"const targets = \{.*?\};",
