@@ -34,7 +34,9 @@ message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
   crosses whole unless asked for;
 * ``document`` (args ``row``, ``all``) -> one document for the detail pane: id, text (whole
   with ``all``, else cut to MAX_TEXT_CHARS), truncated, length, score, ``gold_prob`` per
-  pass and the model's classes of the last pass that saw it (``classes``: [name, p]);
+  pass, the model's classes of the last pass that saw it (``classes``: [name, p]) and
+  ``neighbors``: None without embeddings, else ``{"items": [{row, id, label (current),
+  text (cut to PREVIEW_CHARS), similarity}], "summary"}`` for the PANE_NEIGHBOURS nearest;
 * ``accept_preview`` (buffer: rows) -> ``{"change", "confirm", "unknown"}``: what
   ``accept_suggestions`` would do;
 * ``search`` (args ``query``) -> ``{"count"}`` + buffer: uint32 matching rows
@@ -63,7 +65,7 @@ import pandas as pd
 import traitlets
 
 from .background import KernelThreadCall
-from .metrics import CATEGORIES, DEFAULT_THRESHOLDS
+from .metrics import CATEGORIES, DEFAULT_THRESHOLDS, nearest_neighbours
 from .review import CONFIRMED, RELABELED, ReviewSession, check_run
 
 __all__ = ["DataMapWidget"]
@@ -87,6 +89,9 @@ BYTES_PER_POINT = sum(d.itemsize for d in POINT_DTYPES.values()) + LABEL_DTYPE.i
 #: Most rows one page request may ask for, and the longest text cut sent for a table row.
 MAX_PAGE_ROWS = 500
 PREVIEW_CHARS = 240
+
+#: How many nearest neighbours the detail pane lists for the current document (issue 16).
+PANE_NEIGHBOURS = 8
 #: Most rows of a full-text page, and the longest text sent unless the user asks for all of it:
 #: 20 rows of 20,000 characters bound a page to under 2 MB, whatever the data holds.
 MAX_FULL_ROWS = 20
@@ -167,6 +172,16 @@ def _preview(values: Sequence[str], n: int) -> str:
     shown = ", ".join(repr(v) for v in list(values)[:n])
     more = len(values) - n
     return shown + (f" and {more} more" if more > 0 else "")
+
+
+def neighbour_summary(labels: Sequence[str]) -> str:
+    """One line on a document's neighbours: how many share the most common label ("6 of 8 neighbours are HUM")."""
+    if not labels:
+        return "no neighbours (no embedding)"
+    counts = pd.Series(list(labels), dtype=object).value_counts(sort=True)
+    top, count = str(counts.index[0]), int(counts.iloc[0])
+    noun = "neighbour is" if len(labels) == 1 else "neighbours are"
+    return f"{count} of {len(labels)} {noun} {top}"
 
 
 def _is_tracker(obj: Any) -> bool:
@@ -822,7 +837,31 @@ class DataMapWidget(anywidget.AnyWidget):
             "score": page["scores"][0],
             "gold_prob": [None if np.isnan(p) else float(p) for p in gold],
             "classes": classes,
+            "neighbors": self._pane_neighbours(row),
         }
+
+    def _pane_neighbours(self, row: int) -> dict[str, Any] | None:
+        """The current document's nearest examples in embedding space, with their *current* labels
+        (relabels included) and a one-line summary; None when the map has no embeddings."""
+        embeddings = getattr(self._dmap, "embeddings", None)
+        if embeddings is None or len(self._ids) < 2:
+            return None
+        found, similarity = nearest_neighbours(embeddings, min(PANE_NEIGHBOURS, len(self._ids) - 1), rows=np.array([row]))
+        keep = found[0] >= 0
+        rows, sims = found[0][keep], similarity[0][keep]
+        names = np.asarray(self._label_names, dtype=object)[self._session.codes[rows]]
+        texts = [str(t) for t in self._texts[rows]]
+        items = [
+            {
+                "row": int(r),
+                "id": str(i),
+                "label": str(name),
+                "text": t if len(t) <= PREVIEW_CHARS else t[:PREVIEW_CHARS] + "…",
+                "similarity": float(s),
+            }
+            for r, i, name, t, s in zip(rows, self._ids[rows], names, texts, sims)  # at most PANE_NEIGHBOURS
+        ]
+        return {"items": items, "summary": neighbour_summary([it["label"] for it in items])}
 
     def _search(self, query: str) -> np.ndarray:
         """Row indices whose text or id contains ``query`` (case-insensitive), in row order."""

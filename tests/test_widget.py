@@ -539,3 +539,38 @@ def test_accept_suggestions_does_what_the_screen_shows_for_unconfident_suggestio
     changes = w.changes.set_index("id")
     assert changes.loc["sure", "new_label"] == "b"
     assert changes.loc["unsure", "new_label"] == "a" and changes.loc["unsure", "action"] == "confirmed"
+
+
+def _widget_with_embeddings() -> DataMapWidget:
+    """Twelve examples on two directions: ex0..ex5 along one axis, ex6..ex11 along the other."""
+    dmap = fixed_tracker().datamap()
+    emb = np.zeros((12, 2), dtype=np.float32)
+    emb[:6, 0] = 1.0
+    emb[:6, 1] = np.linspace(0.0, 0.3, 6)
+    emb[6:, 1] = 1.0
+    emb[6:, 0] = np.linspace(0.0, 0.3, 6)
+    dmap.embeddings = emb
+    return DataMapWidget(dmap, data=frame_for())
+
+
+def test_document_request_lists_the_nearest_neighbours_with_current_labels_and_a_summary():
+    w = _widget_with_embeddings()
+    doc = request(w, "document", {"row": 0})[0]["result"]
+    items = doc["neighbors"]["items"]
+    assert len(items) == 8 and [it["id"] for it in items[:5]] == ["ex1", "ex2", "ex3", "ex4", "ex5"]
+    assert "ex0" not in [it["id"] for it in items]
+    sims = [it["similarity"] for it in items]
+    assert sims == sorted(sims, reverse=True) and sims[0] > 0.99
+    assert [it["label"] for it in items[:5]] == [LABELS[i % 3] for i in range(1, 6)]
+    assert items[3]["text"] == INJECTION[:240] + ("…" if len(INJECTION) > 240 else "")  # text only, as given
+    assert items[4]["text"] == "x" * 240 + "…"  # capped like the table previews
+    w.relabel(["ex1", "ex2", "ex3", "ex4", "ex5"], LABELS[2])
+    doc = request(w, "document", {"row": 0})[0]["result"]
+    assert [it["label"] for it in doc["neighbors"]["items"][:5]] == [LABELS[2]] * 5
+    top = pd.Series([it["label"] for it in doc["neighbors"]["items"]]).value_counts()
+    assert doc["neighbors"]["summary"] == f"{top.iloc[0]} of 8 neighbours are {LABELS[2]}"
+
+
+def test_document_request_has_no_neighbours_without_embeddings(widget):
+    doc = request(widget, "document", {"row": 0})[0]["result"]
+    assert doc["neighbors"] is None

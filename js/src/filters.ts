@@ -131,3 +131,82 @@ export class FilterBar {
     }
   }
 }
+
+/** A given × suggested label pair (label codes) the table is narrowed to, as a confusion cell. */
+export type LabelPair = { given: number; suggested: number };
+
+/**
+ * Given × suggested counts, row-major `[given * nLabels + suggested]`, on the labels the screen
+ * shows (relabels included). Points without a suggestion (never seen in training) count nowhere.
+ */
+export function confusionCounts(labels: Uint16Array, suggested: Uint16Array, nLabels: number): Uint32Array {
+  const counts = new Uint32Array(nLabels * nLabels);
+  const n = Math.min(labels.length, suggested.length);
+  for (let i = 0; i < n; i++) {
+    const g = labels[i];
+    const s = suggested[i];
+    if (g < nLabels && s < nLabels) counts[g * nLabels + s]++;
+  }
+  return counts;
+}
+
+/** `mask` (null = every row) narrowed to the rows of exactly `pair` (null = no narrowing). */
+export function withPair(mask: Uint8Array | null, points: Points, pair: LabelPair | null): Uint8Array | null {
+  if (!pair) return mask;
+  const out = new Uint8Array(points.n);
+  for (let i = 0; i < points.n; i++) {
+    out[i] = (!mask || mask[i]) && points.labels[i] === pair.given && points.suggested[i] === pair.suggested ? 1 : 0;
+  }
+  return out;
+}
+
+/**
+ * The confusion table: given labels as rows, suggested labels as columns, counts in cells (only
+ * labels that occur, so a large label set stays small). A click on a cell narrows the table and
+ * the map to that pair; a second click on it lifts that.
+ */
+export class ConfusionTable {
+  readonly el = h("div", "dmw-confusion");
+
+  constructor(private onPick: (pair: LabelPair | null) => void) {}
+
+  render(counts: Uint32Array, names: string[], pair: LabelPair | null): void {
+    const n = names.length;
+    const rowUsed: number[] = [];
+    const colUsed: number[] = [];
+    for (let g = 0; g < n; g++) for (let s = 0; s < n; s++) if (counts[g * n + s]) {
+      if (!rowUsed.includes(g)) rowUsed.push(g);
+      if (!colUsed.includes(s)) colUsed.push(s);
+    }
+    rowUsed.sort((a, b) => a - b);
+    colUsed.sort((a, b) => a - b);
+    const table = h("table", "dmw-confusion-table");
+    const head = h("tr");
+    head.appendChild(h("th", "", "given \\ suggested"));
+    for (const s of colUsed) head.appendChild(h("th", "", names[s]));
+    table.appendChild(head);
+    for (const g of rowUsed) {
+      const tr = h("tr");
+      tr.appendChild(h("th", "", names[g]));
+      for (const s of colUsed) {
+        const td = h("td", g === s ? "dmw-confusion-agree" : "");
+        const count = counts[g * n + s];
+        if (count) {
+          const b = h("button", "dmw-confusion-cell", count.toLocaleString());
+          b.type = "button";
+          b.dataset.given = String(g);
+          b.dataset.suggested = String(s);
+          const active = !!pair && pair.given === g && pair.suggested === s;
+          if (active) b.classList.add("dmw-active");
+          b.title = `${count.toLocaleString()} labelled ${names[g]}, suggested ${names[s]}`;
+          b.addEventListener("click", () => this.onPick(active ? null : { given: g, suggested: s }));
+          td.appendChild(b);
+        }
+        tr.appendChild(td);
+      }
+      table.appendChild(tr);
+    }
+    const title = h("div", "dmw-confusion-title", "Given label (rows) × suggested label (columns): click a count to show that pair");
+    this.el.replaceChildren(title, table);
+  }
+}

@@ -1,8 +1,10 @@
 /**
  * The detail pane: the current document, what the reviewer needs to decide in one look
  * (labels, scores, the model's classes, the gold-label probability per pass as a
- * sparkline) and its text, bounded unless the reviewer asks for all of it. Every string
- * goes in as textContent; the sparkline is SVG built from numbers only.
+ * sparkline), its text, bounded unless the reviewer asks for all of it, and its nearest
+ * neighbours in the model's embedding space with their current labels (a click on one makes it
+ * the current document). Every string goes in as textContent; the sparkline is SVG built from
+ * numbers only.
  */
 import { CONFIRMED, RELABELED } from "./review";
 
@@ -16,6 +18,27 @@ export interface DocDetail {
   score: number | null;
   gold_prob: Array<number | null>;
   classes: Array<[string, number]>;
+  /** The nearest examples in embedding space; null when the map has no embeddings. */
+  neighbors?: { items: Neighbour[]; summary: string } | null;
+}
+
+/** One neighbour of the current document (label: its current label, relabels included). */
+export interface Neighbour {
+  row: number;
+  id: string;
+  label: string;
+  text: string;
+  similarity: number;
+}
+
+/** "6 of 8 neighbours are HUM": how many share the most common label (the first one seen on a tie). */
+export function neighbourSummary(labels: string[]): string {
+  if (!labels.length) return "no neighbours (no embedding)";
+  const counts = new Map<string, number>();
+  for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  let top = labels[0];
+  for (const [l, c] of counts) if (c > counts.get(top)!) top = l;
+  return `${counts.get(top)} of ${labels.length} ${labels.length === 1 ? "neighbour is" : "neighbours are"} ${top}`;
 }
 
 export interface PaneRow {
@@ -30,6 +53,8 @@ export interface PaneRow {
   /** What the table already loaded (a preview) while the full document is on its way. */
   preview?: { id: string; text: string };
   detail?: DocDetail;
+  /** The neighbours to list, labels as the reviewer sees them now; absent without embeddings. */
+  neighbours?: Neighbour[];
   /** The kernel is busy: say why the text is not there yet. */
   waiting: boolean;
 }
@@ -83,7 +108,11 @@ export function sparkline(values: Array<number | null>, width = 120, height = 24
 export class DetailPane {
   readonly el: HTMLElement;
 
-  constructor(parent: HTMLElement, private onShowAll: (row: number) => void) {
+  constructor(
+    parent: HTMLElement,
+    private onShowAll: (row: number) => void,
+    private onNeighbour: (row: number) => void = () => {},
+  ) {
     this.el = h("div", "dmw-detail");
     parent.appendChild(this.el);
   }
@@ -132,5 +161,26 @@ export class DetailPane {
       more.addEventListener("click", () => this.onShowAll(doc.row));
       el.appendChild(more);
     }
+    if (doc.neighbours) el.appendChild(this.neighbourList(doc.neighbours));
+  }
+
+  private neighbourList(items: Neighbour[]): HTMLElement {
+    const box = h("div", "dmw-neighbours");
+    box.appendChild(h("div", "dmw-neighbours-summary", `Nearest in embedding space: ${neighbourSummary(items.map((n) => n.label))}`));
+    for (const n of items) {
+      const item = h("button", "dmw-neighbour");
+      item.type = "button";
+      item.dataset.row = String(n.row);
+      item.title = `Open ${n.id}`;
+      item.append(
+        h("span", "dmw-neighbour-sim", n.similarity.toFixed(2)),
+        h("span", "dmw-neighbour-label", n.label),
+        h("span", "dmw-neighbour-id", n.id),
+        h("span", "dmw-neighbour-text", n.text),
+      );
+      item.addEventListener("click", () => this.onNeighbour(n.row));
+      box.appendChild(item);
+    }
+    return box;
   }
 }

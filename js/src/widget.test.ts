@@ -515,6 +515,73 @@ describe("DataMapWidget view", () => {
     expect(el.querySelector(".dmw-show-all")).toBeNull();
   });
 
+  it("the pane lists the neighbours as text with their current labels; a click makes one the current document", async () => {
+    const { model, calls } = mount(10);
+    const kernel = model.kernel;
+    model.kernel = (method, args, buffers) => {
+      if (method === "document") {
+        const [res, out] = kernel(method, args, buffers) as [any, any];
+        const near = [7, 1, 4].filter((r) => r !== args.row);
+        // The reply's labels are stale on purpose: the pane shows the labels as they are now.
+        const items = near.map((r, i) => ({ row: r, id: `doc-${r}`, label: "stale", text: r === 1 ? INJECTION : `text of ${r}`, similarity: 0.9 - i / 10 }));
+        return [{ ...res, neighbors: { items, summary: "ignored" } }, out];
+      }
+      return kernel(method, args, buffers);
+    };
+    await settle();
+    rowEl(3).click();
+    await settle();
+    const names = model.get("label_names") as string[];
+    const buttons = [...el.querySelectorAll<HTMLButtonElement>(".dmw-neighbour")];
+    expect(buttons.map((b) => b.dataset.row)).toEqual(["7", "1", "4"]);
+    expect(buttons.map((b) => b.querySelector(".dmw-neighbour-label")!.textContent)).toEqual([7, 1, 4].map((r) => names[r % names.length]));
+    expect(buttons[0].querySelector(".dmw-neighbour-sim")!.textContent).toBe("0.90");
+    expect(buttons[1].querySelector(".dmw-neighbour-text")!.textContent).toBe(INJECTION);
+    expect(el.querySelector(".dmw-neighbours img")).toBeNull();
+    const counts = new Map<string, number>();
+    for (const r of [7, 1, 4]) counts.set(names[r % names.length], (counts.get(names[r % names.length]) ?? 0) + 1);
+    const [topName, topCount] = [...counts].sort((a, b) => b[1] - a[1])[0];
+    expect(el.querySelector(".dmw-neighbours-summary")!.textContent).toBe(`Nearest in embedding space: ${topCount} of 3 neighbours are ${topName}`);
+    buttons[0].click();
+    await settle();
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-7");
+    expect(el.querySelector(".dmw-row.dmw-highlight")!.getAttribute("data-row")).toBe("7");
+    const root = el.querySelector(".dmw-root") as HTMLElement;
+    root.dispatchEvent(new KeyboardEvent("keydown", { key: "2", bubbles: true }));
+    await settle();
+    const req = calls.find((c) => c.method === "relabel")!;
+    expect(req.rows).toEqual([7]);
+  });
+
+  it("the pane shows no neighbours when the map has none", async () => {
+    mount(10);
+    await settle();
+    rowEl(3).click();
+    await settle();
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-3");
+    expect(el.querySelector(".dmw-neighbours")).toBeNull();
+  });
+
+  it("a click on a confusion cell narrows the table and the map to exactly that pair; again lifts it", async () => {
+    const n = 12;
+    const { scatter } = mount(n, makeState(n, ["neg", "pos", "neutral"]));
+    await settle();
+    // labels i % 3, suggested (i + 1) % 3: four of each (given, suggested) pair off the diagonal
+    const cell = el.querySelector<HTMLButtonElement>(".dmw-confusion-cell[data-given='1'][data-suggested='2']")!;
+    expect(cell.textContent).toBe("4");
+    expect(el.querySelectorAll(".dmw-confusion-cell").length).toBe(3);
+    const before = scatter.colors.slice();
+    cell.click();
+    await settle();
+    expect(rowsShown().map((r) => Number(r.dataset.row)).sort((a, b) => a - b)).toEqual([1, 4, 7, 10]);
+    expect(el.querySelector(".dmw-table-title")!.textContent).toBe("4 of 12 shown · labelled pos, suggested neutral · most suspect first");
+    expect(scatter.colors).not.toEqual(before); // the other points are dimmed on the map
+    el.querySelector<HTMLButtonElement>(".dmw-confusion-cell.dmw-active")!.click();
+    await settle();
+    expect(rowsShown().length).toBe(n);
+    expect(el.querySelector(".dmw-confusion-cell.dmw-active")).toBeNull();
+  });
+
   it("keeps fetched texts and the current document across a new pass", async () => {
     const { model, calls } = mount(20, { live: true });
     await settle();

@@ -10,7 +10,7 @@ import { isDark, onThemeChange } from "./theme";
 import { placeTooltip } from "./tooltip";
 import { PointGrid, indicesInPolygon, toggle, union, type Polygon } from "./lasso";
 import { MapView, type Tool } from "./mapview";
-import { EMPTY_FILTERS, FilterBar, visibleMask } from "./filters";
+import { ConfusionTable, EMPTY_FILTERS, FilterBar, confusionCounts, visibleMask, withPair, type LabelPair } from "./filters";
 import { DetailPane, type DocDetail } from "./pane";
 import { CONFIRMED, NO_LABEL, RELABELED, ReviewController, suspectProgress, type Action } from "./review";
 import { createWebGLScatter, type ScatterFactory } from "./scatter";
@@ -149,7 +149,23 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     },
   });
   side.insertBefore(tableTitle, table.el);
-  const pane = new DetailPane(side, (row) => fetchDetail(row, true));
+  const pane = new DetailPane(
+    side,
+    (row) => fetchDetail(row, true),
+    (row) => {
+      focus(row); // the neighbour becomes the current document: keys and buttons act on it
+      root.focus({ preventScroll: true });
+    },
+  );
+
+  // Given × suggested counts; a clicked cell narrows the table and the map to that pair (UI-only state).
+  let pair: LabelPair | null = null;
+  const confusion = new ConfusionTable((p) => {
+    pair = p;
+    recompute();
+    if (table.positionOf(ctl.current) < 0) table.scrollToTop();
+  });
+  side.appendChild(confusion.el);
 
   // -------------------------------------------------------------- helpers
   function setTool(tool: Tool): void {
@@ -186,7 +202,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   function recompute(): void {
-    visible = visibleMask(points, filters(), sync.get("categories") ?? [], names(), searchHits);
+    visible = withPair(visibleMask(points, filters(), sync.get("categories") ?? [], names(), searchHits), points, pair);
+    confusion.render(confusionCounts(points.labels, points.suggested, names().length), names(), pair);
     recolor();
     rebuildTable();
   }
@@ -210,7 +227,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     table.setRows(rows);
     syncCursor();
     const what = selection.length ? `${selection.length.toLocaleString()} selected` : `${rows.length.toLocaleString()} of ${points.n.toLocaleString()} shown`;
-    tableTitle.textContent = `${what} · most suspect first`;
+    const narrowed = pair && !selection.length ? ` · labelled ${labelName(pair.given)}, suggested ${labelName(pair.suggested)}` : "";
+    tableTitle.textContent = `${what}${narrowed} · most suspect first`;
     renderProgress();
   }
 
@@ -368,6 +386,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       hasText: !!sync.get("hasText"),
       preview: previews.get(r),
       detail: details.get(r),
+      // Labels from the points as shown now (optimistic relabels included), not from the cached reply.
+      neighbours: details.get(r)?.neighbors?.items.map((nb) => ({ ...nb, label: nb.row < points.n ? labelName(points.labels[nb.row]) : nb.label })),
       waiting: kernelBusy(),
     });
   }

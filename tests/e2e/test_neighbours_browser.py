@@ -1,0 +1,145 @@
+"""Neighbours in the detail pane, in real JupyterLab (headless Chromium), asserting the kernel's state.
+
+A click on a neighbour makes it the current document: the pane shows it and a number key
+relabels exactly that id. The JupyterLab/Chromium set-up is the one of test_jupyter_ui.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from test_jupyter_theme import CONTRASTS, switch_theme
+from test_jupyter_ui import TIMEOUT_MS, Kernel, artifacts, browser, server, wait_painted  # noqa: F401
+
+pytestmark = pytest.mark.e2e
+
+NOTEBOOK = "neighbours.ipynb"
+BUILD = """
+import numpy as np
+import pandas as pd
+from datamap_widget import Tracker, DataMapWidget
+
+n, label_names = 60, ["neg", "pos", "neutral"]
+rng = np.random.default_rng(3)
+ids = [f"d{i:02d}" for i in range(n)]
+gold = np.arange(n) % 3
+df = pd.DataFrame({"id": ids, "text": [f"document {i} <b>bold</b>" for i in range(n)], "label": [label_names[g] for g in gold]})
+tracker = Tracker(ids, df["label"], label_names=label_names)
+centres = rng.normal(0, 1, (3, 16))
+emb = (centres[gold] + rng.normal(0, 0.2, (n, 16))).astype(np.float32)
+for t in range(3):
+    logits = rng.normal(0, 0.5, (n, 3)).astype(np.float32)
+    logits[np.arange(n), gold] += 1.0 + t
+    tracker.record(ids, logits, embeddings=emb)
+    tracker.end_epoch()
+w = DataMapWidget(tracker.datamap(), data=df)
+w
+"""
+
+
+@pytest.fixture(scope="module")
+def page(browser):  # noqa: F811 - the e2e browser
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = context.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda e: page.errors.append(f"pageerror: {e}"))
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def kernel(server, page):  # noqa: F811
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(BUILD)]
+    nbformat.write(nb, server["root"] / NOTEBOOK)
+    page.goto(f"{server['url']}/lab/tree/{NOTEBOOK}", timeout=TIMEOUT_MS)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'", timeout=TIMEOUT_MS
+    )
+    page.evaluate(
+        "() => { const nb = window.jupyterapp.shell.currentWidget; nb.content.activeCellIndex = 0;"
+        " window.jupyterapp.commands.execute('notebook:run-cell'); }"
+    )
+    page.wait_for_selector(".dmw-root canvas.dmw-gl", timeout=TIMEOUT_MS)
+    wait_painted(page)
+    k = Kernel(server, NOTEBOOK)
+    yield k
+    k.client.stop_channels()
+
+
+def test_a_click_on_a_neighbour_opens_it_and_a_key_relabels_that_id(kernel, page, artifacts):  # noqa: F811
+    page.locator(".dmw-table-body .dmw-row[data-pos='0']:visible").first.click()
+    first = page.locator(".dmw-detail-id").first.inner_text()
+    page.wait_for_selector(".dmw-neighbour", timeout=10_000)
+    expected = kernel.json(f"import json; print(json.dumps(w.datamap.neighbors([{first!r}])['neighbor'].tolist()))")
+    shown = page.locator(".dmw-neighbour .dmw-neighbour-id").all_inner_texts()
+    assert shown == expected and len(shown) == 8
+    assert page.locator(".dmw-neighbours b").count() == 0  # texts stay text
+    summary = page.locator(".dmw-neighbours-summary").first.inner_text()
+    assert " of 8 neighbours are " in summary
+    target = shown[2]
+    page.locator(".dmw-neighbour").nth(2).click()
+    page.wait_for_function("(id) => document.querySelector('.dmw-detail-id')?.textContent === id", arg=target, timeout=10_000)
+    page.screenshot(path=str(artifacts / "neighbours-1-click.png"), full_page=True)
+    page.keyboard.press("3")
+    changes = kernel.until(
+        "import json; print(json.dumps(w.changes[['id', 'new_label']].values.tolist()))", lambda v: len(v) >= 1, timeout=30
+    )
+    assert changes == [[target, "neutral"]]
+    assert not page.errors  # type: ignore[attr-defined]
+
+
+
+def test_a_click_on_a_confusion_cell_shows_exactly_that_pair(kernel, page):
+    pairs = kernel.json(
+        "import json; f = w.frame; print(json.dumps(f.groupby([f['label'].astype(str), f['suggested_label'].astype(str)])"
+        ".size().reset_index().values.tolist()))"
+    )
+    names = ["neg", "pos", "neutral"]
+    given, suggested, count = min(pairs, key=lambda p: p[2])  # the smallest cell: every row of it fits in view
+    cell = page.locator(f".dmw-confusion-cell[data-given='{names.index(given)}'][data-suggested='{names.index(suggested)}']").first
+    assert cell.inner_text() == str(count)
+    cell.click()
+    title = f"{count} of 60 shown · labelled {given}, suggested {suggested} · most suspect first"
+    page.wait_for_function("(t) => document.querySelector('.dmw-table-title').textContent === t", arg=title, timeout=10_000)
+    rows = page.evaluate(
+        "() => [...document.querySelectorAll('.dmw-table-body .dmw-row')].filter(r => r.style.display !== 'none')"
+        ".map(r => [r.children[0].textContent, r.children[2].textContent, r.children[3].textContent])"
+    )
+    expected = kernel.json(
+        f"import json; f = w.frame; m = (f['label'].astype(str) == {given!r}) & (f['suggested_label'].astype(str) == {suggested!r});"
+        " print(json.dumps(sorted(f.index[m].tolist())))"
+    )
+    assert sorted(r[0] for r in rows) == expected and all(r[1:] == [given, suggested] for r in rows)
+    page.locator(".dmw-confusion-cell.dmw-active").first.click()
+    page.wait_for_function("() => document.querySelector('.dmw-table-title').textContent.startsWith('60 of 60 shown')", timeout=10_000)
+
+#: The contrast probe of test_jupyter_theme.py, aimed at the neighbour list's and the confusion table's text.
+NEIGHBOUR_CONTRASTS = re.sub(
+    r"const targets = \{.*?\};",
+    "const targets = {'summary': '.dmw-neighbours-summary', 'similarity': '.dmw-neighbour-sim', "
+    "'label': '.dmw-neighbour-label', 'id': '.dmw-neighbour-id', 'text': '.dmw-neighbour-text', "
+    "'confusion title': '.dmw-confusion-title', 'confusion head': '.dmw-confusion th', "
+    "'confusion count': '.dmw-confusion-cell', 'confusion agree': '.dmw-confusion-agree .dmw-confusion-cell'};",
+    CONTRASTS,
+    flags=re.S,
+)
+
+
+@pytest.mark.parametrize(("theme", "layout_color0"), [("JupyterLab Light", "white"), ("JupyterLab Dark", "#111")])
+def test_the_neighbour_list_and_the_confusion_table_keep_4_5_to_1_contrast(kernel, page, theme, layout_color0):
+    assert "dmw-neighbour-sim" in NEIGHBOUR_CONTRASTS
+    switch_theme(page, theme, layout_color0)
+    page.wait_for_selector(".dmw-neighbour", timeout=10_000)
+    measured = page.evaluate(NEIGHBOUR_CONTRASTS)
+    texts = {k: v for k, v in measured.items() if isinstance(v, dict) or v is None}
+    assert len(texts) == 9 and not [k for k, v in texts.items() if v is None]
+    low = {k: round(v["ratio"], 2) for k, v in texts.items() if v["ratio"] < 4.5}
+    assert not low, f"{theme}: contrast below 4.5:1: {low} ({ {k: texts[k] for k in low} })"
