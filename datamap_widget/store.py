@@ -539,7 +539,9 @@ class Store:
         id_type = "str" if dmap.ids.dtype.kind in "USO" else "int"
         if id_type == "int" and dmap.ids.dtype.kind not in "iu":
             raise TypeError(f"dmap.ids must be str or int, got dtype {dmap.ids.dtype}")
-        example_ids = dmap.ids.astype(str).tolist()
+        # str ids are Python strings already: numpy's fixed-width str would drop a trailing NUL,
+        # turning "a\x00" into a duplicate of "a" instead of the clear NUL error below.
+        example_ids = dmap.ids.tolist() if dmap.ids.dtype.kind == "O" else dmap.ids.astype(str).tolist()
         if id_type == "str":  # before dmap.frame, which cannot even hold a lone surrogate
             _check_texts(example_ids, "dmap.ids")
         frame = dmap.frame
@@ -1122,10 +1124,20 @@ def _typed_id(text: str, id_type: str | None) -> Any:
 
 
 def _typed_ids(texts: list[str], id_type: str | None) -> np.ndarray:
-    """Stored text ids back as the run's id type (int64 or str)."""
+    """Stored text ids back as the run's id type, as the tracker keeps them (ids.as_ids).
+
+    int ids: int64, or uint64 when one is 2**63 or more; str ids: Python strings (an object
+    array, so memory follows their total length and a trailing NUL stays part of the id).
+    """
     if id_type == "int":
-        return np.asarray(texts, dtype=object).astype(np.int64) if texts else np.empty(0, dtype=np.int64)
-    return np.asarray(texts, dtype=str) if texts else np.empty(0, dtype=str)
+        if not texts:
+            return np.empty(0, dtype=np.int64)
+        digits = np.asarray(texts)
+        try:
+            return digits.astype(np.int64)
+        except OverflowError:
+            return digits.astype(np.uint64)
+    return np.asarray(texts, dtype=object) if texts else np.empty(0, dtype=object)
 
 
 def _typed_column(texts: pd.Series, kinds: pd.Series) -> pd.Series:
@@ -1133,7 +1145,7 @@ def _typed_column(texts: pd.Series, kinds: pd.Series) -> pd.Series:
     texts = texts.reset_index(drop=True)
     kinds = kinds.reset_index(drop=True)
     if len(texts) and (kinds == "int").all():
-        return texts.astype(np.int64)
+        return pd.Series(_typed_ids(texts.tolist(), "int"))
     if not (kinds == "int").any():
         return texts.astype(object)
     return pd.Series([int(t) if k == "int" else t for t, k in zip(texts, kinds)], dtype=object)

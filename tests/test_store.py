@@ -937,3 +937,28 @@ def test_a_review_in_the_same_second_as_save_run_counts(store: Store) -> None:
     store.add_reviews("trec", [relabel("doc-3", given, new, at=same_second)])  # no run named
     assert "doc-3" not in store.suspects("trec").index
     assert store.reviews("trec")["run"].tolist() == [run]
+
+
+def test_uint64_ids_from_2_63_and_nul_ended_str_ids_load_back_exactly(store: Store) -> None:
+    """Issue 17.7 through the store: ids come back as the tracker kept them (no overflow, no lost NUL)."""
+    from datamap_widget import Tracker
+
+    nul = Tracker(["a", "a\x00"], [0, 1])
+    for _ in range(2):
+        nul.record(["a", "a\x00"], np.array([[2.0, 0.0], [0.0, 2.0]]))
+        nul.end_epoch()
+    with pytest.raises(ValueError, match="NUL"):  # PostgreSQL cannot hold it: refused alike, not a duplicate id
+        store.save_run(nul.datamap(), "nul")
+    for ids in (np.array([2**63, 2**64 - 1, 5], dtype=np.uint64), ["a", "b", "y" * 5_000]):
+        tracker = Tracker(ids, [0, 1, 0])
+        for _ in range(2):
+            tracker.record(ids, np.array([[2.0, 0.0], [0.0, 2.0], [1.0, 0.0]]))
+            tracker.end_epoch()
+        name = f"ids-{type(ids).__name__}"
+        run = store.save_run(tracker.datamap(), name)
+        back = store.load_run(run)
+        assert list(back.ids) == list(tracker.datamap().ids)
+        first = back.ids[0]
+        store.add_reviews(name, [{"example_id": int(first) if not isinstance(first, str) else first, "action": "confirmed"}])
+        assert store.reviewed_ids(name) == {first}
+        assert first not in store.suspects(name, include_reviewed=False).index
