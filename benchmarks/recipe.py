@@ -67,6 +67,12 @@ RECIPES: dict[str, dict] = {
     "low_lr": {"lr": 3e-5, "batch_size": 16, "warmup": 0.06, "epochs": 6, "max_length": 64, "length_buckets": True},
     "high_lr_b32": {"lr": 1e-4, "batch_size": 32, "warmup": 0.0, "epochs": 6, "max_length": 64, "length_buckets": True},
     "short": {"lr": 5e-5, "batch_size": 32, "warmup": 0.0, "epochs": 4, "max_length": 64, "length_buckets": True},
+    # Held-out dynamics (``train.cross_fit``): every pass of an example comes from a model that
+    # did not train on it. 2 folds cost about one run; 5 folds is cleanlab's protocol (out-of-
+    # fold probabilities of the last pass, ranked by self-confidence = ``confidence@last``),
+    # about 4 runs.
+    "xfit2_high_lr": {"lr": 1e-4, "batch_size": 32, "warmup": 0.0, "epochs": 6, "max_length": 64, "length_buckets": True, "cross_fit": 2},
+    "cleanlab5_high_lr": {"lr": 1e-4, "batch_size": 32, "warmup": 0.0, "epochs": 6, "max_length": 64, "length_buckets": True, "cross_fit": 5},
 }
 NEIGHBOURS = 50  # nearest neighbours kept per example (k <= this can be scored post hoc)
 
@@ -105,13 +111,16 @@ def nearest_neighbours(embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.n
 
 
 def run_one(recipe: str, dataset: str, size: int, noise: str, seed: int) -> Path:
-    from datamap_widget.train import fine_tune
+    from datamap_widget.train import cross_fit, fine_tune
 
     key = key_of(recipe, dataset, size, noise, seed)
     data = make_data(dataset, size, noise, seed)
     names = data["names"]
+    settings = dict(RECIPES[recipe])
+    folds = settings.pop("cross_fit", None)
+    train = fine_tune if folds is None else (lambda *a, **kw: cross_fit(*a, folds=folds, **kw))
     started = time.perf_counter()
-    run = fine_tune(data["texts"], [names[c] for c in data["noisy"]], data["ids"], label_names=names, seed=seed, progress=False, **RECIPES[recipe])
+    run = train(data["texts"], [names[c] for c in data["noisy"]], data["ids"], label_names=names, seed=seed, progress=False, **settings)
     seconds = time.perf_counter() - started
     dmap = run.datamap
     index, similarity = nearest_neighbours(dmap.embeddings.astype(np.float32), NEIGHBOURS)

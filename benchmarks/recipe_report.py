@@ -57,6 +57,11 @@ def scores_of(data: dict) -> dict[str, np.ndarray]:
         for method in DYNAMICS:
             out[f"{method}@{which}"] = metrics.mislabel_score(part, method)
     out["loss@last"] = metrics.mislabel_score(traj, "loss")
+    # cleanlab's rankings of (out-of-fold) probabilities: self-confidence and normalised margin
+    # of the last pass alone.
+    last = {k: v[:, -1:] for k, v in traj.items()}
+    out["confidence@last"] = metrics.mislabel_score(last, "confidence")
+    out["margin@last"] = metrics.mislabel_score(last, "margin")
     for k in KS:
         out[f"knn{k}"] = metrics.knn_disagreement(data["neighbours"], noisy, k)
     knn = out[f"knn{KNN_K}"]
@@ -125,8 +130,12 @@ def collect(runs: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             rows.append({**cell, "score": name, **detection_metrics(values, is_error)})
         for row in suggestion_rows(data, record["n_classes"]):
             suggestions.append({**cell, **row})
-        epochs = record["timings"]["epoch_s"]
-        runs_meta.append({**cell, "seconds": record["seconds"], "epoch_s": float(np.mean(epochs)), "final_train_acc": (record["train_accuracy"] or [np.nan])[-1]})
+        timings = record["timings"]
+        # A cross-fitted run (train.cross_fit) keeps timings and train accuracy per fold.
+        epochs = timings["epoch_s"] if "epoch_s" in timings else [t for fold in timings["folds"] for t in fold["epoch_s"]]
+        accuracy = record["train_accuracy"] or [np.nan]
+        final_acc = float(np.mean([fold[-1] if fold else np.nan for fold in accuracy])) if isinstance(accuracy[0], list) else accuracy[-1]
+        runs_meta.append({**cell, "seconds": record["seconds"], "epoch_s": float(np.mean(epochs)), "final_train_acc": final_acc})
         cell_key = (record["dataset"], record["size"], record["noise"], record["seed"])
         ref = None if cell_key in referenced else tfidf_reference(record, runs)
         referenced.add(cell_key)

@@ -22,7 +22,7 @@ from .datamap import DataMap
 from .dependencies import require
 from .tracker import Tracker
 
-__all__ = ["TrainingHandle", "TrainingRun", "default_model_path", "fine_tune", "train_datamap"]
+__all__ = ["TrainingHandle", "TrainingRun", "cross_fit", "default_model_path", "fine_tune", "train_datamap"]
 
 #: Training defaults: small-data fine-tuning of a MiniLM-sized encoder. The optimisation
 #: settings were measured against lower-rate and larger-batch recipes on eight sets by
@@ -64,6 +64,11 @@ class TrainingRun:
     train_accuracy: list[float] = field(default_factory=list)
     model: Any = None
     tokenizer: Any = None
+    #: With ``held_out_texts``: each pass's logits on those texts, ``(M, C)`` float32 per pass,
+    #: from the model as it stood at the end of that pass (it never trained on them).
+    held_out_logits: list[np.ndarray] = field(default_factory=list)
+    #: With ``held_out_texts`` and ``embeddings``: their ``(M, D)`` sentence embeddings at the last pass.
+    held_out_embeddings: np.ndarray | None = None
 
 
 def _pick_device(device: str | None) -> str:
@@ -123,6 +128,7 @@ def fine_tune(
     stop_requested: Callable[[], bool] | None = None,
     length_buckets: bool = DEFAULTS["length_buckets"],
     embeddings: bool = DEFAULTS["embeddings"],
+    held_out_texts: Sequence[str] | None = None,
 ) -> TrainingRun:
     """Fine-tune ``model`` on ``(texts, labels)`` and record the dynamics of every pass.
 
@@ -146,11 +152,19 @@ def fine_tune(
     embeddings : record each example's sentence embedding (mean of the last hidden layer
         over its tokens) from the last pass's own forward pass, for the neighbour-based
         scores; costs no extra forward pass, ``N x hidden x 2`` bytes. False saves the memory.
+    held_out_texts : texts the model does not train on, scored (no gradient) at the end of
+        every pass into ``run.held_out_logits`` (and ``run.held_out_embeddings`` at the last
+        pass); :func:`cross_fit` uses it.
 
     Progress (epoch, step, loss) is reported through ``tracker.set_progress``, so a live
     widget shows it.
     """
     texts, labels, ids, tracker = _prepare(texts, labels, ids, label_names, tracker, epochs, batch_size, max_length, lr)
+    if held_out_texts is not None:
+        held_out_texts = list(held_out_texts)
+        bad = next((i for i, t in enumerate(held_out_texts) if not isinstance(t, str)), None)
+        if bad is not None:
+            raise TypeError(f"held_out_texts must be str, entry {bad} is {type(held_out_texts[bad]).__name__}")
 
     torch = require("torch", "fine-tuning (train_datamap, datamap train)")
     require("transformers", "fine-tuning (train_datamap, datamap train)")
@@ -209,6 +223,9 @@ def fine_tune(
     epoch_times = []
     stopped = False
     loss_value = None
+    held_out_logits: list[np.ndarray] = []
+    held_out_embeddings = None
+    held_out_ids = None if held_out_texts is None else tokenizer(held_out_texts, truncation=True, max_length=max_length)["input_ids"]
     net.train()
     for epoch in range(epochs):
         tracker.set_progress("running", epoch=epoch + 1, epochs=epochs, step=0, steps=steps_per_epoch, message="")
@@ -239,6 +256,11 @@ def fine_tune(
                 stopped = True
                 break
         tracker.end_epoch()
+        if held_out_ids is not None:
+            logits, pooled = _score_held_out(torch, net, tokenizer, held_out_ids, batch_size, device, embeddings and epoch == epochs - 1)
+            held_out_logits.append(logits)
+            if pooled is not None:
+                held_out_embeddings = pooled
         epoch_times.append(time.perf_counter() - epoch_start)
         if device == "cpu" and not stopped:
             train_accuracy.append(correct / len(texts))
@@ -278,7 +300,104 @@ def fine_tune(
         train_accuracy=train_accuracy,
         model=net if keep_model else None,
         tokenizer=tokenizer if keep_model else None,
+        held_out_logits=held_out_logits,
+        held_out_embeddings=held_out_embeddings,
     )
+
+
+def _score_held_out(torch: Any, net: Any, tokenizer: Any, input_ids: list, batch_size: int, device: str, capture: bool):
+    """Logits (and, with ``capture``, mean-pooled embeddings) of texts the model does not
+    train on, in eval mode without gradients; batches of similar length, rows in input order."""
+    order = np.argsort([len(row) for row in input_ids], kind="stable")
+    logits_out: np.ndarray | None = None
+    pooled_out: np.ndarray | None = None
+    net.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(order), 2 * batch_size):  # no activations kept: twice the batch fits
+                rows = order[start : start + 2 * batch_size]
+                batch = tokenizer.pad({"input_ids": [input_ids[r] for r in rows]}, return_tensors="pt")
+                batch = {key: value.to(device) for key, value in batch.items()}
+                outputs = net(**batch, output_hidden_states=capture)
+                logits = outputs.logits.float().cpu().numpy()
+                if logits_out is None:
+                    logits_out = np.empty((len(order), logits.shape[1]), dtype=np.float32)
+                logits_out[rows] = logits
+                if capture:
+                    pooled = _mean_pool(outputs.hidden_states[-1], batch["attention_mask"]).float().cpu().numpy()
+                    if pooled_out is None:
+                        pooled_out = np.empty((len(order), pooled.shape[1]), dtype=np.float32)
+                    pooled_out[rows] = pooled
+    finally:
+        net.train()
+    return logits_out, pooled_out
+
+
+def cross_fit(
+    texts: Sequence[str],
+    labels: Sequence[Any],
+    ids: Sequence[Any] | None = None,
+    *,
+    folds: int = 2,
+    label_names: Sequence[str] | None = None,
+    seed: int = DEFAULTS["seed"],
+    **options: Any,
+) -> TrainingRun:
+    """Map each example from a model that never trained on it: ``folds``-fold cross-fitting.
+
+    The examples are split into ``folds`` class-stratified parts; for each part a model is
+    fine-tuned (as :func:`fine_tune`, same ``options``) on the others and scores that part at
+    the end of every pass. The returned map's passes are those held-out passes, so an
+    example's confidence is how much a model that did not memorise its label believes it —
+    at about the compute of one :func:`fine_tune` run for 2 folds (each model trains on half
+    the data; scoring the other half is a forward pass). Its embeddings are the held-out
+    ones from the last pass. ``run.settings["cross_fit"]`` holds ``folds``; ``timings`` and
+    ``train_accuracy`` are per fold.
+    """
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise ValueError(f"folds must be an int >= 2, got {folds!r}")
+    if "tracker" in options or "held_out_texts" in options:
+        raise TypeError("cross_fit() makes its own trackers and held-out sets; tracker/held_out_texts are not options")
+    texts, labels, ids = _validate(texts, labels, ids)
+    combined = Tracker(ids, labels, label_names)
+    if len(texts) < 2 * folds:
+        raise ValueError(f"cross_fit needs at least {2 * folds} examples for {folds} folds, got {len(texts)}")
+    fold_of = _stratified_folds(combined.labels, folds, seed)
+    runs = []
+    for fold in range(folds):
+        train_rows = np.flatnonzero(fold_of != fold)
+        held_rows = np.flatnonzero(fold_of == fold)
+        run = fine_tune(
+            [texts[r] for r in train_rows], [combined.label_names[c] for c in combined.labels[train_rows]],
+            [ids[r] for r in train_rows], label_names=combined.label_names, seed=seed + fold,
+            held_out_texts=[texts[r] for r in held_rows], **options,
+        )
+        runs.append((held_rows, run))
+    passes = min(len(run.held_out_logits) for _, run in runs)  # a stopped fold has fewer
+    for p in range(passes):
+        for held_rows, run in runs:
+            combined.record([ids[r] for r in held_rows], run.held_out_logits[p],
+                            embeddings=run.held_out_embeddings if p == passes - 1 else None)
+        combined.end_epoch()
+    first = runs[0][1]
+    return TrainingRun(
+        datamap=combined.datamap(),
+        settings={**first.settings, "n_examples": len(texts), "label_names": combined.label_names, "cross_fit": folds},
+        timings={"folds": [run.timings for _, run in runs], "total_s": round(sum(run.timings["total_s"] for _, run in runs), 3)},
+        device=first.device,
+        train_accuracy=[run.train_accuracy for _, run in runs],
+    )
+
+
+def _stratified_folds(codes: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Fold number per example: each class's examples shuffled and dealt round-robin, so
+    every fold holds each class in proportion (a class smaller than ``folds`` cannot)."""
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(len(codes), dtype=np.int64)
+    order = rng.permutation(len(codes))
+    order = order[np.argsort(codes[order], kind="stable")]  # by class, shuffled within
+    fold_of[order] = np.arange(len(codes)) % folds
+    return fold_of
 
 
 def _prepare(

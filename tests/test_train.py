@@ -72,3 +72,59 @@ def test_the_fused_adamw_makes_the_same_update_as_the_per_tensor_loop():
             opt.step()
     for a, b in zip(weights, copies):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_stratified_folds_split_each_class_evenly():
+    from datamap_widget.train import _stratified_folds
+
+    codes = np.repeat([0, 1, 2], [10, 7, 3])
+    folds = _stratified_folds(codes, 2, seed=0)
+    for c in range(3):
+        counts = np.bincount(folds[codes == c], minlength=2)
+        assert abs(counts[0] - counts[1]) <= 1
+    assert not np.array_equal(folds, _stratified_folds(codes, 2, seed=1))  # seeded, not fixed
+
+
+def test_cross_fit_maps_every_example_from_the_model_that_did_not_train_on_it(small_sample, monkeypatch):
+    import datamap_widget.train as train
+
+    texts, labels, ids = small_sample
+    seen = []
+    real = train.fine_tune
+
+    def spy(t, l, i, **kw):  # noqa: E741
+        run = real(t, l, i, **kw)
+        seen.append((set(i), kw["held_out_texts"], run))
+        return run
+
+    monkeypatch.setattr(train, "fine_tune", spy)
+    run = train.cross_fit(texts, labels, ids, folds=2, epochs=2, batch_size=8, progress=False)
+    dmap = run.datamap
+    assert list(dmap.ids) == list(ids) and run.settings["cross_fit"] == 2
+    assert (dmap.frame["n_passes"] == 2).all() and dmap.embeddings.shape == (24, 384)
+    assert len(seen) == 2
+    for trained_on, held_texts, fold_run in seen:
+        held_ids = [i for i in ids if i not in trained_on]  # the other half, in input order
+        assert held_texts == [t for i, t in zip(ids, texts) if i not in trained_on]
+        assert 0 < len(held_ids) < len(ids) and not trained_on & set(held_ids)
+        assert len(fold_run.held_out_logits) == 2 and fold_run.held_out_logits[-1].shape == (len(held_ids), len(dmap.label_names))
+        # The map's last-pass gold probability of a held-out example is its fold model's softmax.
+        logits = fold_run.held_out_logits[-1]
+        probs = np.exp(logits - logits.max(1, keepdims=True))
+        probs /= probs.sum(1, keepdims=True)
+        rows = dmap.positions(held_ids)
+        gold = dmap.labels[rows]
+        np.testing.assert_allclose(dmap.trajectories["gold_prob"][rows, -1], probs[np.arange(len(rows)), gold], rtol=1e-3, atol=1e-3)
+
+
+def test_cross_fit_refuses_bad_folds_and_its_own_options(small_sample):
+    from datamap_widget.train import cross_fit
+
+    texts, labels, ids = small_sample
+    for folds in (1, 2.5, True):
+        with pytest.raises(ValueError, match="folds must be an int >= 2"):
+            cross_fit(texts, labels, ids, folds=folds)
+    with pytest.raises(TypeError, match="not options"):
+        cross_fit(texts, labels, ids, held_out_texts=texts)
+    with pytest.raises(ValueError, match="at least 6 examples"):
+        cross_fit(texts[:5], labels[:5], ids[:5], folds=3)
