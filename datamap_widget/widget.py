@@ -34,7 +34,10 @@ message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
   crosses whole unless asked for;
 * ``document`` (args ``row``, ``all``) -> one document for the detail pane: id, text (whole
   with ``all``, else cut to MAX_TEXT_CHARS), truncated, length, score, ``gold_prob`` per
-  pass, the model's classes of the last pass that saw it (``classes``: [name, p]) and
+  pass, the model's classes (``classes``: [name, p], most probable first): with
+  ``classes_from`` "mean", the top PANE_CLASSES of the mean class probabilities over the
+  passes, else ("last pass": a map without them) the gold label and the best other class of
+  the last pass that saw it; ``gold_label``, the label the model was trained on; and
   ``neighbors``: None without embeddings, else ``{"items": [{row, id, label (current),
   text (cut to PREVIEW_CHARS), similarity}], "summary"}`` for the PANE_NEIGHBOURS nearest;
 * ``accept_preview`` (buffer: rows) -> ``{"change", "confirm", "unknown"}``: what
@@ -92,6 +95,8 @@ PREVIEW_CHARS = 240
 
 #: How many nearest neighbours the detail pane lists for the current document (issue 16).
 PANE_NEIGHBOURS = 8
+#: How many of the model's most probable classes the detail pane shows (issue 14).
+PANE_CLASSES = 3
 #: Most rows of a full-text page, and the longest text sent unless the user asks for all of it:
 #: 20 rows of 20,000 characters bound a page to under 2 MB, whatever the data holds.
 MAX_FULL_ROWS = 20
@@ -817,8 +822,17 @@ class DataMapWidget(anywidget.AnyWidget):
         traj = getattr(self._dmap, "trajectories", None) or {}
         gold = np.asarray(traj.get("gold_prob", np.zeros((len(self._ids), 0))), dtype=np.float64)[row]
         classes: list[list[Any]] = []
+        classes_from = "last pass"
         seen = np.flatnonzero(~np.isnan(gold))
-        if seen.size:
+        probs = getattr(self._dmap, "class_probabilities", None)
+        if probs is not None and seen.size:
+            # The mean over the passes of the whole distribution: the reviewer sees which
+            # classes the model hesitated between, not just the gold label and one other.
+            mean = np.asarray(probs[row], dtype=np.float64)
+            top = np.argsort(-mean, kind="stable")[:PANE_CLASSES]
+            classes = [[self._label_names[int(c)], float(mean[c])] for c in top]
+            classes_from = "mean"
+        elif seen.size:
             # The model's view in the last pass that saw the example: the gold label and the best other class
             # (the tracker keeps these two per pass, not the whole distribution).
             last = int(seen[-1])
@@ -837,6 +851,8 @@ class DataMapWidget(anywidget.AnyWidget):
             "score": page["scores"][0],
             "gold_prob": [None if np.isnan(p) else float(p) for p in gold],
             "classes": classes,
+            "classes_from": classes_from,
+            "gold_label": self._label_names[int(self._session.original[row])],
             "neighbors": self._pane_neighbours(row),
         }
 
