@@ -44,8 +44,8 @@ message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
   ``accept_suggestions`` would do;
 * ``search`` (args ``query``) -> ``{"count"}`` + buffer: uint32 matching rows
 * ``relabel`` (buffer: rows; args ``label`` name), ``mark_reviewed`` (buffer: rows),
-  ``accept_suggestions`` (buffer: rows), ``undo``, ``retry_save`` ->
-  ``{"history_size", "save_status", ...}``; the new state itself arrives as trait
+  ``accept_suggestions`` (buffer: rows), ``undo`` (answers with a buffer: the uint32 rows
+  whose action was undone), ``retry_save`` -> ``{"history_size", "save_status", ...}``; the new state itself arrives as trait
   changes (``labels``, ``reviewed``, ``save_status``).
 
 Review state (labels, marks, undo, store writes) lives in :class:`~datamap_widget.review.ReviewSession`;
@@ -655,11 +655,14 @@ class DataMapWidget(anywidget.AnyWidget):
 
     def undo(self) -> bool:
         """Take back the last action (from the UI or Python). Returns False when there is none."""
+        return self._undo() is not None
+
+    def _undo(self) -> np.ndarray | None:
+        """Undo the last action; its row positions, or None when there was none."""
         rows = self._session.undo()
-        if rows is None:
-            return False
-        self._after_action(rows)
-        return True
+        if rows is not None:
+            self._after_action(rows)
+        return rows
 
     def _publish_review_state(self) -> None:
         """Send the session's labels, marks and store status to the front end in one message."""
@@ -781,8 +784,10 @@ class DataMapWidget(anywidget.AnyWidget):
             changed = self.accept_suggestions(self._ids[rows])
             return {"changed": changed, "history_size": self.history_size, "save_status": self.save_status}, []
         if method == "undo":
-            done = self.undo()
-            return {"undone": done, "history_size": self.history_size}, []
+            # The undone rows come back so the pane can show the document whose action was undone.
+            undone = self._undo()
+            rows = np.zeros(0, dtype=np.int64) if undone is None else np.asarray(undone, dtype=np.int64)
+            return {"undone": undone is not None, "history_size": self.history_size}, [_to_bytes(rows, SELECTION_DTYPE)]
         if method == "retry_save":
             return {"saved": self.retry_save(), "save_status": self.save_status}, []
         raise ValueError(

@@ -198,12 +198,15 @@ def test_mark_reviewed_and_undo_from_python_and_ui_share_one_history(widget):
     assert widget.undo() is True  # Python undoes the UI's relabel
     assert np.frombuffer(widget.labels, "<u2")[0] == 0
     assert np.frombuffer(widget.reviewed, "<u1")[0] == 0
-    reply, _ = request(widget, "undo")  # the UI undoes Python's review
+    reply, out = request(widget, "undo")  # the UI undoes Python's review
     assert reply["result"]["undone"] is True
+    assert rows_of(out[0]) == [3]  # the row whose action was undone: the pane goes back to it
     assert np.frombuffer(widget.reviewed, "<u1")[3] == 0
     assert "ex3" in widget.datamap.suspects(top=12).index
     assert widget.changes.empty and widget.history_size == 0
     assert widget.undo() is False
+    reply, out = request(widget, "undo")
+    assert reply["result"]["undone"] is False and rows_of(out[0]) == []
 
 
 def test_unknown_ids_and_labels_raise_clear_errors(widget):

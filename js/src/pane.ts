@@ -63,6 +63,8 @@ export interface PaneRow {
   neighbours?: Neighbour[];
   /** The kernel is busy: say why the text is not there yet. */
   waiting: boolean;
+  /** Set when a selection exists and this document is not in it: the hint to show. */
+  outside?: string;
 }
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -173,6 +175,7 @@ export class DetailPane {
       ),
     );
     el.appendChild(head);
+    if (doc.outside) el.appendChild(h("div", "dmw-outside-hint", doc.outside));
     if (detail) {
       const model = h("div", "dmw-detail-model");
       if (detail.classes.length) model.appendChild(classList(detail));
