@@ -830,7 +830,7 @@ class DataMapWidget(anywidget.AnyWidget):
         classes_from = "last pass"
         seen = np.flatnonzero(~np.isnan(gold))
         probs = getattr(self._dmap, "class_probabilities", None)
-        if probs is not None and seen.size:
+        if probs is not None and seen.size and np.isfinite(probs[row]).all():
             # The mean over the passes of the whole distribution: the reviewer sees which
             # classes the model hesitated between, not just the gold label and one other.
             mean = np.asarray(probs[row], dtype=np.float64)
