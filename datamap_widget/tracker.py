@@ -514,9 +514,11 @@ class Tracker:
         for examples never seen), a new array; None with ``class_probabilities=False``."""
         if self._prob_total is None:
             return None
-        passes = self._prob_passes[:, None].astype(np.float32)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(passes > 0, self._prob_total / passes, np.float32(np.nan))
+        # One (N, C) array, divided in place: no temporary the size of the result.
+        out = np.full(self._prob_total.shape, np.nan, dtype=np.float32)
+        passes = self._prob_passes[:, None]
+        np.divide(self._prob_total, passes, out=out, where=passes > 0, casting="same_kind")
+        return out
 
     def subscribe(self, listener: Callable[["Tracker"], None]) -> Callable[[], None]:
         """Call ``listener(tracker)`` after every :meth:`end_epoch`; returns an unsubscribe function."""
