@@ -392,7 +392,6 @@ class DataMap:
                 np.array_equal(self.trajectories[k], other.trajectories[k], equal_nan=k in ("gold_prob", "other_prob", "margin", "correct"))
                 for k in metrics.TRAJECTORY_FIELDS
             )
-            and _same_optional(self.class_probabilities, other.class_probabilities)
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable (review marks)
@@ -428,13 +427,6 @@ class DataMap:
         from .widget import DataMapWidget  # anywidget/ipywidgets load only when a widget is made
 
         return DataMapWidget(self, data=data, **kwargs)
-
-
-def _same_optional(a: np.ndarray | None, b: np.ndarray | None) -> bool:
-    """Both absent, or equal arrays (NaN equal to NaN)."""
-    if a is None or b is None:
-        return a is None and b is None
-    return np.array_equal(a, b, equal_nan=True)
 
 
 def check_suspect_size(frac: Any, top: Any) -> None:

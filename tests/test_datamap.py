@@ -108,7 +108,7 @@ def test_class_probabilities_survive_the_parquet_round_trip_and_rescoring(tmp_pa
     back = DataMap.read_parquet(str(tmp_path / "m.parquet"))
     assert back.class_probabilities.shape == (3, 3) and back.class_probabilities.dtype == np.float32
     np.testing.assert_array_equal(back.class_probabilities, dmap.class_probabilities)
-    assert back == dmap
+    assert back == dmap  # equality is the map's (ids, labels, trajectories), like embeddings these are extra
     np.testing.assert_array_equal(back.rescore("aum").class_probabilities, dmap.class_probabilities)
     with pytest.raises(ValueError, match=r"class_probabilities must have shape \(3, 3\) .* got \(3, 2\)"):
         DataMap(dmap.ids, dmap.labels, dmap.label_names, dmap.trajectories, class_probabilities=np.zeros((3, 2)))
