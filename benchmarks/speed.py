@@ -346,7 +346,56 @@ def user_path_section(n: int, passes: int, batch: int, repeats: int, memory_n: i
     rows.append({"section": "user path", "what": "peak memory at `tracker.datamap().frame`, over the recorded statistics",
                  "size": f"{mem['n']:,} ex × {mem['passes']} passes", "ours": f"{ratio:.2f}×", "target": "≤ 2×", "met": ratio <= 2.0,
                  "note": note})
+    rows += class_probability_rows(100_000 if n >= 100_000 else n, 77, 5, 4_096, repeats)
     return rows
+
+
+def measure_class_probabilities(n: int, classes: int, passes: int, batch: int, keep: bool) -> dict:
+    """Recording seconds and the tracker's own memory, with or without the mean class probabilities."""
+    from datamap_widget import Tracker
+
+    rng = np.random.default_rng(2)
+    ids = np.array([f"doc-{i:07d}" for i in range(n)], dtype=object)
+    logits = rng.normal(size=(n, classes)).astype(np.float32)
+    labels = rng.integers(0, classes, n)
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    tracker = Tracker(ids, labels, label_names=[f"c{i}" for i in range(classes)], class_probabilities=keep)
+    start = time.perf_counter()
+    for t in range(passes):
+        order = rng.permutation(n)
+        for lo in range(0, n, batch):
+            rows = order[lo : lo + batch]
+            tracker.record(ids[rows], logits[rows] + np.float32(0.1 * t))
+        tracker.end_epoch()
+    seconds = time.perf_counter() - start
+    held = tracemalloc.get_traced_memory()[0] - base  # what the tracker keeps (the batches are gone)
+    tracemalloc.stop()
+    t = time.perf_counter()
+    tracker.datamap()
+    return {"record": seconds, "held": held, "datamap": time.perf_counter() - t}
+
+
+def class_probability_rows(n: int, classes: int, passes: int, batch: int, repeats: int) -> list[dict]:
+    """What keeping each example's mean class probabilities costs, as ratios within this run
+    (alternating with and without, so the machine's load hits both alike)."""
+    runs: dict[bool, list[dict]] = {True: [], False: []}
+    for i in range(max(2, repeats)):
+        for keep in ((True, False) if i % 2 == 0 else (False, True)):
+            runs[keep].append(measure_class_probabilities(n, classes, passes, batch, keep))
+    on = {k: min(r[k] for r in runs[True]) for k in ("record", "datamap")}
+    off = {k: min(r[k] for r in runs[False]) for k in ("record", "datamap")}
+    extra = runs[True][0]["held"] - runs[False][0]["held"]
+    size = f"{n:,} ex × {classes} classes × {passes} passes, batch {batch:,}"
+    return [
+        {"section": "user path", "what": "record the passes, with the mean class probabilities / without", "size": size,
+         "ours": f"{on['record'] / off['record']:.2f}×", "note": f"{on['record']:.2f} s vs {off['record']:.2f} s"},
+        {"section": "user path", "what": "`tracker.datamap()`, with the mean class probabilities / without", "size": size,
+         "ours": f"{on['datamap'] / off['datamap']:.2f}×", "note": f"{on['datamap']:.3f} s vs {off['datamap']:.3f} s"},
+        {"section": "user path", "what": "tracker memory for the mean class probabilities", "size": size,
+         "ours": f"+{extra / 2**20:,.0f} MiB",
+         "note": f"{runs[True][0]['held'] / 2**20:,.0f} MiB held with them, {runs[False][0]['held'] / 2**20:,.0f} MiB without (tracemalloc)"},
+    ]
 
 
 def _user_path_in(tree: Path, n: int, passes: int, batch: int, repeats: int, memory_n: int) -> dict:

@@ -68,6 +68,8 @@ class DataMap:
         already (the Tracker's): ids are then not checked and indexed a second time.
     embeddings : optional ``(N, D)`` sentence embeddings from the training passes (see
         :meth:`Tracker.record`), kept as float16; the neighbour-based scores need them.
+    class_probabilities : optional ``(N, C)`` mean over the passes of each example's softmax
+        over the ``C`` classes of ``label_names`` (see :attr:`class_probabilities`).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class DataMap:
         *,
         id_index: IdIndex | None = None,
         embeddings: np.ndarray | None = None,
+        class_probabilities: np.ndarray | None = None,
     ):
         if id_index is not None and id_index.ids is ids:
             self.ids = ids
@@ -108,6 +111,25 @@ class DataMap:
                 raise ValueError(f"embeddings must have shape ({n}, D), one row per id, got {embeddings.shape}")
             embeddings = embeddings.astype(np.float16, copy=False)
         self.embeddings = embeddings
+        if class_probabilities is not None:
+            class_probabilities = np.asarray(class_probabilities)
+            expected = (n, len(self.label_names))
+            if class_probabilities.shape != expected:
+                raise ValueError(
+                    f"class_probabilities must have shape {expected} (one row per id, one column per label name), "
+                    f"got {class_probabilities.shape}"
+                )
+            if not np.issubdtype(class_probabilities.dtype, np.floating):
+                raise TypeError(f"class_probabilities must be floats, got dtype {class_probabilities.dtype}")
+            # A read-only view (the caller's array keeps its flags): rescored maps share it.
+            class_probabilities = class_probabilities.astype(np.float32, copy=False).view()
+            class_probabilities.flags.writeable = False
+        #: ``(N, C)`` float32, rows in map order (:attr:`ids`), columns in :attr:`label_names`
+        #: order: each example's softmax averaged over the passes it was seen in (within a pass,
+        #: over its records), so a row sums to 1; NaN rows for examples never seen. None for a
+        #: map without them (``Tracker(class_probabilities=False)``, an older parquet file, a
+        #: map loaded from a Store). Read-only.
+        self.class_probabilities: np.ndarray | None = class_probabilities
         if self.method in metrics.NEIGHBOUR_METHODS and embeddings is None:
             raise ValueError(
                 f"method {self.method!r} needs the embeddings recorded in training and this map has none; "
@@ -258,6 +280,7 @@ class DataMap:
             self.ids, self.labels, self.label_names, self.trajectories, method, self.thresholds,
             id_index=self._id_index_cache,
             embeddings=self.embeddings,
+            class_probabilities=self.class_probabilities,
         )
         other._reviewed = self._reviewed.copy()
         return other
@@ -265,7 +288,8 @@ class DataMap:
     # ---------------------------------------------------------------- save / load
 
     def to_parquet(self, path: str) -> None:
-        """Save the frame, the label names and the trajectories to a parquet file.
+        """Save the frame, the label names, the trajectories, the embeddings and the class
+        probabilities (those the map has) to a parquet file.
 
         ``path`` is a local path or an fsspec URL (``s3://…``, ``memory://…``). Ids keep
         their type (str or int), so :meth:`read_parquet` gives back an equal map.
@@ -294,6 +318,9 @@ class DataMap:
         if self.embeddings is not None:
             flat = np.ascontiguousarray(self.embeddings, dtype=np.float16).reshape(-1)
             columns["embedding"] = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float16()), self.embeddings.shape[1])
+        if self.class_probabilities is not None:
+            flat = np.ascontiguousarray(self.class_probabilities, dtype=np.float32).reshape(-1)
+            columns["class_probabilities"] = pa.FixedSizeListArray.from_arrays(pa.array(flat), len(self.label_names))
         meta = {
             "format": PARQUET_FORMAT,
             "label_names": self.label_names,
@@ -307,7 +334,11 @@ class DataMap:
 
     @classmethod
     def read_parquet(cls, path: str) -> "DataMap":
-        """Load a map saved by :meth:`to_parquet` (local path or fsspec URL)."""
+        """Load a map saved by :meth:`to_parquet` (local path or fsspec URL).
+
+        A file written before class probabilities were saved loads with
+        :attr:`class_probabilities` None.
+        """
         import pyarrow.parquet as pq
 
         with _open(path, "rb") as handle:
@@ -336,8 +367,16 @@ class DataMap:
         if "embedding" in table.column_names:
             column = table.column("embedding").combine_chunks()
             embeddings = column.flatten().to_numpy(zero_copy_only=False).astype(np.float16).reshape(n, -1)
+        class_probabilities = None
+        if "class_probabilities" in table.column_names:
+            column = table.column("class_probabilities").combine_chunks()
+            flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
+            class_probabilities = flat.reshape(n, len(names))
         reviewed = table.column("reviewed").to_numpy(zero_copy_only=False).astype(bool)
-        dmap = cls(ids, labels, names, trajectories, meta["method"], meta["thresholds"], embeddings=embeddings)
+        dmap = cls(
+            ids, labels, names, trajectories, meta["method"], meta["thresholds"], embeddings=embeddings,
+            class_probabilities=class_probabilities,
+        )
         dmap._reviewed = reviewed
         return dmap
 

@@ -125,18 +125,20 @@ Trajectories = Mapping[str, np.ndarray]
 # --------------------------------------------------------------------------------------
 
 
-def batch_statistics(logits: np.ndarray, gold: np.ndarray) -> dict[str, np.ndarray]:
+def batch_statistics(logits: np.ndarray, gold: np.ndarray, *, probabilities: bool = False) -> dict[str, np.ndarray]:
     """Per-row statistics of one batch of logits.
 
     Parameters
     ----------
     logits : (B, C) float array, finite.
     gold : (B,) int array of gold class codes in ``[0, C)``.
+    probabilities : also return ``probs``, the ``(B, C)`` float32 softmax (the tracker
+        averages it into each example's class-probability vector).
 
     Returns
     -------
     dict with ``gold_prob``, ``other_prob``, ``margin``, ``correct`` (float32) and
-    ``argmax``, ``other_class`` (int64), each of shape ``(B,)``.
+    ``argmax``, ``other_class`` (int64), each of shape ``(B,)``; with ``probabilities``, ``probs``.
     """
     logits = np.asarray(logits)
     # float64 logits stay float64: a finite 1e39 would overflow float32 into inf and NaN
@@ -161,7 +163,7 @@ def batch_statistics(logits: np.ndarray, gold: np.ndarray) -> dict[str, np.ndarr
         other_prob = probs[rows, other_class]
         margin = gold_logit - other_logit
     argmax = logits.argmax(axis=1)
-    return {
+    out = {
         "gold_prob": gold_prob.astype(np.float32),
         "other_prob": other_prob.astype(np.float32),
         "margin": np.clip(margin, -_FLOAT32_MAX, _FLOAT32_MAX).astype(np.float32),
@@ -169,6 +171,9 @@ def batch_statistics(logits: np.ndarray, gold: np.ndarray) -> dict[str, np.ndarr
         "argmax": argmax.astype(np.int64),
         "other_class": other_class.astype(np.int64),
     }
+    if probabilities:
+        out["probs"] = probs.astype(np.float32, copy=False)
+    return out
 
 
 # --------------------------------------------------------------------------------------

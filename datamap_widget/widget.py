@@ -34,15 +34,18 @@ message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
   crosses whole unless asked for;
 * ``document`` (args ``row``, ``all``) -> one document for the detail pane: id, text (whole
   with ``all``, else cut to MAX_TEXT_CHARS), truncated, length, score, ``gold_prob`` per
-  pass, the model's classes of the last pass that saw it (``classes``: [name, p]) and
+  pass, the model's classes (``classes``: [name, p], most probable first): with
+  ``classes_from`` "mean", the top PANE_CLASSES of the mean class probabilities over the
+  passes, else ("last pass": a map without them) the gold label and the best other class of
+  the last pass that saw it; ``gold_label``, the label the model was trained on; and
   ``neighbors``: None without embeddings, else ``{"items": [{row, id, label (current),
   text (cut to PREVIEW_CHARS), similarity}], "summary"}`` for the PANE_NEIGHBOURS nearest;
 * ``accept_preview`` (buffer: rows) -> ``{"change", "confirm", "unknown"}``: what
   ``accept_suggestions`` would do;
 * ``search`` (args ``query``) -> ``{"count"}`` + buffer: uint32 matching rows
 * ``relabel`` (buffer: rows; args ``label`` name), ``mark_reviewed`` (buffer: rows),
-  ``accept_suggestions`` (buffer: rows), ``undo``, ``retry_save`` ->
-  ``{"history_size", "save_status", ...}``; the new state itself arrives as trait
+  ``accept_suggestions`` (buffer: rows), ``undo`` (answers with a buffer: the uint32 rows
+  whose action was undone), ``retry_save`` -> ``{"history_size", "save_status", ...}``; the new state itself arrives as trait
   changes (``labels``, ``reviewed``, ``save_status``).
 
 Review state (labels, marks, undo, store writes) lives in :class:`~datamap_widget.review.ReviewSession`;
@@ -92,6 +95,8 @@ PREVIEW_CHARS = 240
 
 #: How many nearest neighbours the detail pane lists for the current document (issue 16).
 PANE_NEIGHBOURS = 8
+#: How many of the model's most probable classes the detail pane shows (issue 14).
+PANE_CLASSES = 3
 #: Most rows of a full-text page, and the longest text sent unless the user asks for all of it:
 #: 20 rows of 20,000 characters bound a page to under 2 MB, whatever the data holds.
 MAX_FULL_ROWS = 20
@@ -650,11 +655,14 @@ class DataMapWidget(anywidget.AnyWidget):
 
     def undo(self) -> bool:
         """Take back the last action (from the UI or Python). Returns False when there is none."""
+        return self._undo() is not None
+
+    def _undo(self) -> np.ndarray | None:
+        """Undo the last action; its row positions, or None when there was none."""
         rows = self._session.undo()
-        if rows is None:
-            return False
-        self._after_action(rows)
-        return True
+        if rows is not None:
+            self._after_action(rows)
+        return rows
 
     def _publish_review_state(self) -> None:
         """Send the session's labels, marks and store status to the front end in one message."""
@@ -776,8 +784,10 @@ class DataMapWidget(anywidget.AnyWidget):
             changed = self.accept_suggestions(self._ids[rows])
             return {"changed": changed, "history_size": self.history_size, "save_status": self.save_status}, []
         if method == "undo":
-            done = self.undo()
-            return {"undone": done, "history_size": self.history_size}, []
+            # The undone rows come back so the pane can show the document whose action was undone.
+            undone = self._undo()
+            rows = np.zeros(0, dtype=np.int64) if undone is None else np.asarray(undone, dtype=np.int64)
+            return {"undone": undone is not None, "history_size": self.history_size}, [_to_bytes(rows, SELECTION_DTYPE)]
         if method == "retry_save":
             return {"saved": self.retry_save(), "save_status": self.save_status}, []
         raise ValueError(
@@ -817,8 +827,17 @@ class DataMapWidget(anywidget.AnyWidget):
         traj = getattr(self._dmap, "trajectories", None) or {}
         gold = np.asarray(traj.get("gold_prob", np.zeros((len(self._ids), 0))), dtype=np.float64)[row]
         classes: list[list[Any]] = []
+        classes_from = "last pass"
         seen = np.flatnonzero(~np.isnan(gold))
-        if seen.size:
+        probs = getattr(self._dmap, "class_probabilities", None)
+        if probs is not None and seen.size and np.isfinite(probs[row]).all():
+            # The mean over the passes of the whole distribution: the reviewer sees which
+            # classes the model hesitated between, not just the gold label and one other.
+            mean = np.asarray(probs[row], dtype=np.float64)
+            top = np.argsort(-mean, kind="stable")[:PANE_CLASSES]
+            classes = [[self._label_names[int(c)], float(mean[c])] for c in top]
+            classes_from = "mean"
+        elif seen.size:
             # The model's view in the last pass that saw the example: the gold label and the best other class
             # (the tracker keeps these two per pass, not the whole distribution).
             last = int(seen[-1])
@@ -837,6 +856,8 @@ class DataMapWidget(anywidget.AnyWidget):
             "score": page["scores"][0],
             "gold_prob": [None if np.isnan(p) else float(p) for p in gold],
             "classes": classes,
+            "classes_from": classes_from,
+            "gold_label": self._label_names[int(self._session.original[row])],
             "neighbors": self._pane_neighbours(row),
         }
 

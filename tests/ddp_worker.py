@@ -3,7 +3,7 @@
 Each rank builds the same Tracker, iterates its DistributedSampler shard, records fixed
 synthetic logits per (id, epoch) and, for the samples the sampler padded in (duplicates),
 logits that are deliberately different: if the merge counted a padded duplicate, the map
-would differ from the single-process one. Writes the trajectories it ends with to argv[1].
+would differ from the single-process one. Writes the trajectories and class probabilities it ends with to argv[1].
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def main(out: str, mode: str = "explicit") -> None:
     padded = torch.tensor([padded_seen])
     dist.all_reduce(padded)
     local_seen = (~np.isnan(local_only.trajectories()["gold_prob"])).sum()
-    np.savez(out, padded=padded.item(), local_seen=local_seen, **tracker.trajectories())
+    np.savez(out, padded=padded.item(), local_seen=local_seen, class_probabilities=tracker.datamap().class_probabilities,
+             **tracker.trajectories())
     dist.destroy_process_group()
 
 

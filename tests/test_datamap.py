@@ -97,6 +97,37 @@ def test_parquet_round_trip_keeps_ids_labels_and_trajectories(tmp_path, ids):
     assert {"id", "label", "confidence", "variability", "correctness", "category", "mislabel_score", "suggested_label"} <= set(table.columns)
 
 
+def test_class_probabilities_survive_the_parquet_round_trip_and_rescoring(tmp_path):
+    tracker = Tracker(["a", "b", "c"], [0, 1, 2], label_names=["x", "y", "z"])
+    for logits in (np.array([[2.0, 0.0, -1.0], [0.0, 3.0, 0.0], [1.0, 1.0, 1.0]]), np.zeros((2, 3))):
+        tracker.record(["a", "b", "c"][: len(logits)], logits)
+        tracker.end_epoch()
+    dmap = tracker.datamap()
+    assert np.isnan(dmap.class_probabilities).sum() == 0
+    dmap.to_parquet(str(tmp_path / "m.parquet"))
+    back = DataMap.read_parquet(str(tmp_path / "m.parquet"))
+    assert back.class_probabilities.shape == (3, 3) and back.class_probabilities.dtype == np.float32
+    np.testing.assert_array_equal(back.class_probabilities, dmap.class_probabilities)
+    assert back == dmap  # equality is the map's (ids, labels, trajectories), like embeddings these are extra
+    np.testing.assert_array_equal(back.rescore("aum").class_probabilities, dmap.class_probabilities)
+    with pytest.raises(ValueError, match=r"class_probabilities must have shape \(3, 3\) .* got \(3, 2\)"):
+        DataMap(dmap.ids, dmap.labels, dmap.label_names, dmap.trajectories, class_probabilities=np.zeros((3, 2)))
+
+
+def test_an_older_parquet_without_class_probabilities_still_loads(tmp_path):
+    import pyarrow.parquet as pq
+
+    dmap = make_tracker(["a", "b", "c", "d"], passes=2).datamap()
+    dmap.to_parquet(str(tmp_path / "new.parquet"))
+    table = pq.read_table(tmp_path / "new.parquet")
+    assert "class_probabilities" in table.column_names
+    old = table.drop(["class_probabilities"])  # what datamap_widget wrote before it kept them
+    pq.write_table(old.replace_schema_metadata(table.schema.metadata), tmp_path / "old.parquet")
+    back = DataMap.read_parquet(str(tmp_path / "old.parquet"))
+    assert back.class_probabilities is None
+    pd.testing.assert_frame_equal(back.frame, dmap.frame)
+
+
 def test_parquet_round_trip_through_an_fsspec_url():
     dmap = make_tracker(["a", "b", "c", "d"], passes=2).datamap()
     dmap.to_parquet("memory://maps/run.parquet")

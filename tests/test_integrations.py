@@ -285,7 +285,7 @@ def test_merge_shards_keeps_the_lowest_rank_that_saw_an_example():
     np.testing.assert_array_equal(merged[:, 1], shards[1, :, 1])  # rank 1's record, not a sum with rank 2's
     np.testing.assert_array_equal(merged[:, 2], shards[2, :, 2])
     assert merged[0, 3] == 0  # still missing in the pass
-    with pytest.raises(ValueError, match=r"shards must have shape \(ranks, 7, examples\), got \(7, 4\)"):
+    with pytest.raises(ValueError, match=r"shards must have shape \(ranks, 7 or more, examples\), got \(7, 4\)"):
         merge_shards(shards[0])
 
 
@@ -330,6 +330,8 @@ def test_two_gloo_ranks_give_the_single_process_map(tmp_path, mode):
         trajectories = {name: got[name] for name in single.trajectories()}
         for name, values in single.trajectories().items():
             np.testing.assert_allclose(trajectories[name], values, rtol=1e-6, err_msg=name)
+        # The mean class probabilities are merged like the rest: the padded duplicates' logits are left out.
+        np.testing.assert_allclose(got["class_probabilities"], single.datamap().class_probabilities, rtol=1e-6)
         from datamap_widget import DataMap
 
         frame = DataMap(
@@ -479,6 +481,11 @@ def test_the_sync_counter_catches_syncs(monkeypatch):
     assert counter.calls["__getitem__[bool mask]"] == 1 and counter.calls["__bool__"] == 1
 
 
+def softmax_row(logits):
+    e = np.exp(np.asarray(logits) - max(logits))
+    return e / e.sum()
+
+
 def test_pass_hook_sees_sums_and_counts_and_its_result_closes_the_pass():
     tracker = Tracker(["a", "b", "c"], [0, 1, 0])
     tracker.record(["a", "a", "b"], np.array([[2.0, 0.0], [0.0, 0.0], [0.0, 1.0]]))
@@ -494,10 +501,15 @@ def test_pass_hook_sees_sums_and_counts_and_its_result_closes_the_pass():
     tracker.pass_hook = hook
     tracker.end_epoch()
     assert seen["count"].tolist() == [2, 1, 0] and seen["sums"].shape == (4, 3) and seen["last"].shape == (2, 3)
+    np.testing.assert_allclose(seen["probs"][0], softmax_row([2.0, 0.0]) + 0.5, rtol=1e-6)  # summed, like sums
+    np.testing.assert_allclose(tracker.datamap().class_probabilities[0], softmax_row([2.0, 0.0]) + 0.5, rtol=1e-6)
     gold_a = 1 / (1 + np.exp(-2.0)) + 0.5  # summed over the two records of "a"
     np.testing.assert_allclose(seen["sums"][0, 0], gold_a, rtol=1e-6)
     np.testing.assert_allclose(tracker.trajectories()["gold_prob"][0, 0], gold_a, rtol=1e-6)  # sum / 1
 
     tracker.pass_hook = lambda accumulators: {"count": np.zeros(2)}
     with pytest.raises(ValueError, match=r"pass_hook must return 'sums' of shape \(4, 3\), got \(\)"):
+        tracker.end_epoch()
+    tracker.pass_hook = lambda accumulators: {k: v for k, v in accumulators.items() if k != "probs"}
+    with pytest.raises(ValueError, match=r"pass_hook must return 'probs' of shape \(3, 2\), got \(\)"):
         tracker.end_epoch()

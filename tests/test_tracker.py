@@ -390,3 +390,70 @@ def test_embeddings_from_torch_tensors_with_gradients():
     hidden = torch.ones((2, 3), requires_grad=True) * 2
     tracker.record(torch.tensor([1, 0]), torch.zeros((2, 2)), embeddings=hidden)
     np.testing.assert_array_equal(tracker.embeddings, [[2, 2, 2], [2, 2, 2]])
+
+
+# ---------------------------------------------------------------- class probabilities (issue 14, item 4)
+
+
+def test_class_probabilities_are_the_mean_softmax_over_the_passes_each_example_was_seen_in():
+    rng = np.random.default_rng(3)
+    ids = ["a", "b", "c", "d"]
+    logits = rng.normal(0, 2, size=(3, 4, 3))  # pass x example x class
+    extra_a = rng.normal(0, 2, size=(1, 3))  # "a" is seen twice in pass 0
+    for force_device in (False, True):  # the numpy path and the accelerator path (run on the CPU)
+        tracker = Tracker(ids, [0, 1, 2, 0], label_names=["x", "y", "z"])
+        tracker._force_device_path = force_device
+        for t in range(3):
+            rows = [0, 1, 2] if t == 1 else [0, 1, 2, 3]  # "d" misses pass 1
+            batch = torch.tensor(logits[t][rows]) if force_device else logits[t][rows]
+            tracker.record([ids[r] for r in rows], batch)
+            if t == 0:
+                tracker.record(["a"], torch.tensor(extra_a) if force_device else extra_a)
+            tracker.end_epoch()
+        probs = tracker.datamap().class_probabilities
+        per_pass = softmax(logits.reshape(-1, 3)).reshape(3, 4, 3)
+        expected = per_pass.mean(axis=0)
+        expected[0] = ((per_pass[0, 0] + softmax(extra_a)[0]) / 2 + per_pass[1, 0] + per_pass[2, 0]) / 3
+        expected[3] = (per_pass[0, 3] + per_pass[2, 3]) / 2  # the missed pass is left out, not a zero
+        assert probs.shape == (4, 3) and probs.dtype == np.float32
+        np.testing.assert_allclose(probs, expected, rtol=1e-5, err_msg=f"device path: {force_device}")
+        np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
+        # The gold column's mean is the map's confidence, for every example.
+        np.testing.assert_allclose(probs[np.arange(4), tracker.labels], tracker.datamap().frame["confidence"], rtol=1e-5)
+
+
+def test_class_probabilities_of_an_unseen_example_are_missing_and_a_map_before_any_pass_has_them_missing(tracker):
+    with pytest.warns(UserWarning, match="no closed pass"):
+        assert np.isnan(tracker.datamap().class_probabilities).all()
+    tracker.record(["a", "b"], np.array([[0.0, 2.0], [1.0, 0.0]]))
+    tracker.end_epoch()
+    probs = tracker.datamap().class_probabilities
+    assert np.isnan(probs[2]).all() and not np.isnan(probs[:2]).any()
+
+
+def test_nan_logits_leave_the_class_probabilities_untouched(tracker):
+    tracker.record(["a", "b", "c"], np.array([[0.0, 2.0], [1.0, 0.0], [3.0, -1.0]]))
+    with pytest.raises(ValueError, match=r"NaN or infinite values for 1 example\(s\): \['b'\]"):
+        tracker.record(["a", "b"], np.array([[5.0, -5.0], [np.nan, 0.0]]))
+    tracker.end_epoch()
+    probs = tracker.datamap().class_probabilities
+    np.testing.assert_allclose(probs, softmax(np.array([[0.0, 2.0], [1.0, 0.0], [3.0, -1.0]])), rtol=1e-6)
+
+
+def test_class_probabilities_can_be_turned_off_and_cost_nothing_then():
+    tracker = Tracker(["a", "b"], [0, 1], class_probabilities=False)
+    tracker.record(["a", "b"], np.zeros((2, 2)))
+    tracker.end_epoch()
+    assert tracker._prob_pass is None and tracker._prob_total is None
+    assert tracker.datamap().class_probabilities is None
+
+
+def test_class_probabilities_are_a_snapshot_later_passes_do_not_change(tracker):
+    tracker.record(["a", "b", "c"], np.zeros((3, 2)))
+    tracker.end_epoch()
+    first = tracker.datamap()
+    tracker.record(["a", "b", "c"], np.array([[9.0, -9.0]] * 3))
+    tracker.end_epoch()
+    np.testing.assert_allclose(first.class_probabilities, 0.5)
+    assert not first.class_probabilities.flags.writeable
+    assert tracker.datamap().class_probabilities[0, 0] == pytest.approx((0.5 + 1.0) / 2, abs=1e-6)

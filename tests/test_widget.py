@@ -198,12 +198,15 @@ def test_mark_reviewed_and_undo_from_python_and_ui_share_one_history(widget):
     assert widget.undo() is True  # Python undoes the UI's relabel
     assert np.frombuffer(widget.labels, "<u2")[0] == 0
     assert np.frombuffer(widget.reviewed, "<u1")[0] == 0
-    reply, _ = request(widget, "undo")  # the UI undoes Python's review
+    reply, out = request(widget, "undo")  # the UI undoes Python's review
     assert reply["result"]["undone"] is True
+    assert rows_of(out[0]) == [3]  # the row whose action was undone: the pane goes back to it
     assert np.frombuffer(widget.reviewed, "<u1")[3] == 0
     assert "ex3" in widget.datamap.suspects(top=12).index
     assert widget.changes.empty and widget.history_size == 0
     assert widget.undo() is False
+    reply, out = request(widget, "undo")
+    assert reply["result"]["undone"] is False and rows_of(out[0]) == []
 
 
 def test_unknown_ids_and_labels_raise_clear_errors(widget):
@@ -486,10 +489,49 @@ def test_document_request_gives_the_per_pass_gold_probability_and_the_models_cla
     assert doc["id"] == "ex0" and len(doc["gold_prob"]) == 3
     dmap = widget.datamap
     assert doc["gold_prob"] == pytest.approx(dmap.trajectories["gold_prob"][0].tolist())
-    assert [c[0] for c in doc["classes"]] == ["pos", "neg"]  # the model prefers pos over the gold neg
-    assert doc["classes"][0][1] >= doc["classes"][1][1]
+    # The top three classes of the mean over the passes: the model prefers pos over the gold neg.
+    assert doc["classes_from"] == "mean" and doc["gold_label"] == "neg"
+    assert [c[0] for c in doc["classes"]] == ["pos", "neg", "neutral"]
+    expected = dmap.class_probabilities[0]
+    assert [c[1] for c in doc["classes"]] == pytest.approx([expected[1], expected[0], expected[2]], rel=1e-6)
+    assert doc["classes"][0][1] > doc["classes"][1][1] >= doc["classes"][2][1]
     reply, _ = request(widget, "document", {"row": 99})
     assert not reply["ok"] and "row must be an int in 0..11" in reply["error"]
+
+
+def test_document_request_shows_the_top_three_of_many_classes_and_relabels_keep_the_gold_label():
+    names = [f"class {i}" for i in range(8)]
+    tracker = Tracker(["a", "b"], ["class 0", "class 5"], label_names=names)
+    logits = np.array([[0.0, 1.0, 2.0, 3.0, 0.0, 0.0, 0.0, 0.0], [0.0] * 5 + [4.0, 0.0, 0.0]])
+    for t in range(2):
+        tracker.record(["a", "b"], logits + t)
+        tracker.end_epoch()
+    w = DataMapWidget(tracker.datamap())
+    w.relabel(["a"], "class 3")
+    doc = request(w, "document", {"row": 0})[0]["result"]
+    assert [c[0] for c in doc["classes"]] == ["class 3", "class 2", "class 1"]  # the gold class 0 is not among them
+    assert doc["gold_label"] == "class 0"  # the label the model was trained on, not the relabel
+    assert sum(c[1] for c in doc["classes"]) < 1
+
+
+def test_document_request_falls_back_to_the_last_pass_for_a_map_without_class_probabilities(tmp_path):
+    import pyarrow.parquet as pq
+
+    fixed_tracker().datamap().to_parquet(str(tmp_path / "new.parquet"))
+    table = pq.read_table(tmp_path / "new.parquet")
+    pq.write_table(table.drop(["class_probabilities"]).replace_schema_metadata(table.schema.metadata), tmp_path / "old.parquet")
+    from datamap_widget import DataMap
+
+    old = DataMap.read_parquet(str(tmp_path / "old.parquet"))
+    for dmap in (old, Tracker(["a", "b"], [0, 1], class_probabilities=False)):
+        if isinstance(dmap, Tracker):
+            for _ in range(2):
+                dmap.record(["a", "b"], np.array([[0.0, 2.0], [0.0, 1.0]]))
+                dmap.end_epoch()
+        reply, _ = request(DataMapWidget(dmap), "document", {"row": 0})
+        assert reply["ok"], reply
+        doc = reply["result"]
+        assert doc["classes_from"] == "last pass" and len(doc["classes"]) == 2
 
 
 def test_progress_trait_defaults_to_idle(widget):

@@ -29,8 +29,9 @@ callback (:class:`~datamap_widget.integrations.DataMapCallback`) installs this b
 the Trainer runs on several processes.
 
 What is merged: each rank's sums and counts of the pass (not means), its last predicted
-classes, as :attr:`Tracker.pass_hook` hands them over: one ``all_gather`` of a
-``(7, N)`` float64 array per epoch, whatever the number of batches.
+classes and its summed class probabilities, as :attr:`Tracker.pass_hook` hands them over:
+one ``all_gather`` of a ``(7 + C, N)`` float64 array per epoch (``(7, N)`` with
+``Tracker(class_probabilities=False)``), whatever the number of batches.
 
 Padded samples count once: ``DistributedSampler`` (and Accelerate) pad the last round
 by repeating the first indices of the epoch's order, so that all ranks get as many
@@ -77,17 +78,18 @@ def merge_shards(shards: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    shards : float array ``(W, 7, N)``: per rank, row 0 the record count per example,
-        rows 1-4 the summed statistics, rows 5-6 the last argmax and other class.
+    shards : float array ``(W, R, N)`` with ``R >= 7``: per rank, row 0 the record count per
+        example, rows 1-4 the summed statistics, rows 5-6 the last argmax and other class,
+        and any further rows (the summed class probabilities) merged alike.
 
     Returns
     -------
-    ``(7, N)``: per example, the rows of the lowest rank whose count is > 0 (all-zero counts
+    ``(R, N)``: per example, the rows of the lowest rank whose count is > 0 (all-zero counts
     give rank 0's rows, i.e. a pass in which the example is missing).
     """
     shards = np.asarray(shards)
-    if shards.ndim != 3 or shards.shape[1] != _ROWS:
-        raise ValueError(f"shards must have shape (ranks, {_ROWS}, examples), got {shards.shape}")
+    if shards.ndim != 3 or shards.shape[1] < _ROWS:
+        raise ValueError(f"shards must have shape (ranks, {_ROWS} or more, examples), got {shards.shape}")
     has = shards[:, 0, :] > 0  # (W, N)
     owner = np.argmax(has, axis=0)  # first True = lowest rank; 0 where no rank has it
     columns = np.arange(shards.shape[2])
@@ -139,16 +141,22 @@ class _RankMerger:
             )
 
         count = accumulators["count"][None].astype(np.float64)
-        packed = np.concatenate([count, accumulators["sums"], accumulators["last"].astype(np.float64)])
+        parts = [count, accumulators["sums"], accumulators["last"].astype(np.float64)]
+        if "probs" in accumulators:  # (N, C) -> C more rows, so one gather and one owner rule serve all
+            parts.append(accumulators["probs"].T.astype(np.float64))
+        packed = np.concatenate(parts)
         local = torch.from_numpy(packed).to(device)
         gathered = [torch.empty_like(local) for _ in range(world)]
         dist.all_gather(gathered, local, group=self.group)
         merged = merge_shards(torch.stack(gathered).cpu().numpy())
-        return {
+        out = {
             "count": merged[0].astype(np.int64),
             "sums": merged[1:5],
             "last": merged[5:7].astype(np.int64),
         }
+        if "probs" in accumulators:
+            out["probs"] = np.ascontiguousarray(merged[_ROWS:].T, dtype=np.float32)
+        return out
 
 
 def gather_across_ranks(tracker: Tracker, group: Any = None) -> Tracker:

@@ -300,21 +300,29 @@ export class MapView {
     const clampY = (v: number) => Math.min(b - 4, Math.max(t + 4, v));
     const [ex, ey] = this.toPixel(0, 1);
     const [hx, hy] = this.toPixel(0, 0);
+    // Each name sits on a plate of the map's background, above the points, so it reads over
+    // dense colour in Light and Dark alike; the text takes the map's full text colour.
     ctx.font = "bold 11px sans-serif";
-    ctx.fillStyle = color("--dmw-map-region", "rgba(40,40,40,0.75)");
-    ctx.textAlign = "left";
-    if (gx > l + 20 && gy > t + 10) {
-      ctx.textBaseline = "top";
-      ctx.fillText("easy-to-learn", clampX(ex + 6), clampY(Math.min(ey + 4, gy - 16)));
-    }
-    if (gx > l + 20 && gy < b - 10) {
-      ctx.textBaseline = "bottom";
-      ctx.fillText("hard-to-learn", clampX(hx + 6), clampY(Math.max(hy - 4, gy + 16)));
-    }
+    const plate = color("--dmw-map-bg", "#fff");
+    const ink = color("--dmw-map-text", "#1f1f1f");
+    const label = (text: string, x: number, y: number, align: "left" | "right", baseline: "top" | "bottom" | "middle") => {
+      const w = ctx!.measureText(text).width;
+      const left = align === "left" ? x : x - w;
+      const top = baseline === "top" ? y : baseline === "bottom" ? y - 13 : y - 6.5;
+      ctx!.globalAlpha = 0.85;
+      ctx!.fillStyle = plate;
+      ctx!.fillRect(left - 3, top - 1, w + 6, 15);
+      ctx!.globalAlpha = 1;
+      ctx!.fillStyle = ink;
+      ctx!.textAlign = align;
+      ctx!.textBaseline = baseline;
+      ctx!.fillText(text, x, y);
+    };
+    if (gx > l + 20 && gy > t + 10) label("easy-to-learn", clampX(ex + 6), clampY(Math.min(ey + 4, gy - 16)), "left", "top");
+    if (gx > l + 20 && gy < b - 10) label("hard-to-learn", clampX(hx + 6), clampY(Math.max(hy - 4, gy + 16)), "left", "bottom");
     if (gx < r - 40) {
-      ctx.textAlign = "right";
-      ctx.textBaseline = "middle";
-      ctx.fillText("ambiguous", r - 6, clampY((Math.max(t, this.toPixel(0, 1)[1]) + Math.min(b, this.toPixel(0, 0)[1])) / 2));
+      const mid = clampY((Math.max(t, this.toPixel(0, 1)[1]) + Math.min(b, this.toPixel(0, 0)[1])) / 2);
+      label("ambiguous", r - 6, mid, "right", "middle");
     }
     // Markers.
     for (let k = 0; k + 1 < this.markers.length; k += 2) {

@@ -17,7 +17,13 @@ export interface DocDetail {
   length: number;
   score: number | null;
   gold_prob: Array<number | null>;
+  /** The model's classes, most probable first: the top three of the mean over the passes
+   * ("mean"), or, for a map without class probabilities, the gold label and the best other
+   * class of the last pass (absent or "last pass"). */
   classes: Array<[string, number]>;
+  classes_from?: "mean" | "last pass";
+  /** The label the model was trained on (marked when it is among `classes`). */
+  gold_label?: string;
   /** The nearest examples in embedding space; null when the map has no embeddings. */
   neighbors?: { items: Neighbour[]; summary: string } | null;
 }
@@ -57,6 +63,8 @@ export interface PaneRow {
   neighbours?: Neighbour[];
   /** The kernel is busy: say why the text is not there yet. */
   waiting: boolean;
+  /** Set when a selection exists and this document is not in it: the hint to show. */
+  outside?: string;
 }
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -67,6 +75,34 @@ function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text?: strin
   if (cls) el.className = cls;
   if (text !== undefined) el.textContent = text;
   return el;
+}
+
+/** "62%", "<1%" for a sliver above zero: the share a reviewer reads at a glance. */
+export function percent(p: number): string {
+  if (!Number.isFinite(p)) return "–";
+  if (p > 0 && p < 0.005) return "<1%";
+  return `${Math.round(p * 100)}%`;
+}
+
+/** The model's classes as text spans, the gold label marked (names are data: textContent only). */
+export function classList(detail: Pick<DocDetail, "classes" | "classes_from" | "gold_label">): HTMLElement {
+  const box = h("span", "dmw-detail-classes");
+  if (detail.classes_from !== "mean") {
+    box.textContent = `model, last pass: ${detail.classes.map(([n, p]) => `${n} ${p.toFixed(2)}`).join(" · ")}`;
+    return box;
+  }
+  box.appendChild(h("span", "dmw-classes-label", "model, mean over passes: "));
+  detail.classes.forEach(([name, p], i) => {
+    if (i) box.appendChild(document.createTextNode(" · "));
+    const gold = name === detail.gold_label;
+    const item = h("span", gold ? "dmw-class dmw-class-gold" : "dmw-class", `${name} ${percent(p)}`);
+    if (gold) {
+      item.title = "the label the model was trained on";
+      item.appendChild(h("span", "dmw-class-gold-mark", " (given label)"));
+    }
+    box.appendChild(item);
+  });
+  return box;
 }
 
 /** A small line of p(gold) per pass (missing passes leave a gap); its title lists the values. */
@@ -139,11 +175,10 @@ export class DetailPane {
       ),
     );
     el.appendChild(head);
+    if (doc.outside) el.appendChild(h("div", "dmw-outside-hint", doc.outside));
     if (detail) {
       const model = h("div", "dmw-detail-model");
-      if (detail.classes.length) {
-        model.appendChild(h("span", "dmw-detail-classes", `model, last pass: ${detail.classes.map(([n, p]) => `${n} ${p.toFixed(2)}`).join(" · ")}`));
-      }
+      if (detail.classes.length) model.appendChild(classList(detail));
       if (detail.gold_prob.length) {
         model.append(h("span", "dmw-spark-label", " p(label) per pass "), sparkline(detail.gold_prob));
       }

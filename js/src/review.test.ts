@@ -31,7 +31,7 @@ describe("ReviewController", () => {
     ctl.current = 7;
     const labels = new Uint16Array(10);
     const marks = new Uint8Array(10);
-    const done: Promise<void>[] = [];
+    const done: Promise<unknown>[] = [];
     for (let i = 0; i < 5; i++) {
       const r = ctl.current;
       done.push(ctl.submit({ method: "relabel", rows: Uint32Array.of(r), args: { label: "pos" }, optimistic: ReviewController.relabeling([r], 1, labels, marks) }, rows));

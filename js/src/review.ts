@@ -85,9 +85,10 @@ export class ReviewController {
   /**
    * Send an action, showing its optimistic state at once. `advance` (a list) moves the
    * current document to the next row of the list first, as a reviewer working down it expects.
-   * Resolves when the kernel has answered (never rejects: failures roll back and are reported).
+   * Resolves with the kernel's answer once it came (undefined after a failure: it never
+   * rejects, failures roll back and are reported).
    */
-  submit(action: Action, advance?: RowList): Promise<void> {
+  submit(action: Action, advance?: RowList): Promise<unknown> {
     const seq = ++this.seq;
     if (advance && action.rows.length === 1 && action.rows[0] === this.current) {
       const next = ReviewController.neighbour(advance, this.current, 1);
@@ -98,7 +99,10 @@ export class ReviewController {
     this.pending.push(entry);
     this.hooks.onChange();
     return this.send(action.method, action.args ?? {}, action.rows).then(
-      () => this.settle(entry, null),
+      (reply) => {
+        this.settle(entry, null);
+        return reply;
+      },
       (err: unknown) => this.settle(entry, err instanceof Error ? err.message : String(err)),
     );
   }

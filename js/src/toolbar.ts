@@ -94,7 +94,7 @@ export function progressText(p: Progress | undefined): string {
 /** The key → action legend, one line under the toolbar. */
 export function keyLegend(names: string[]): string {
   const keys = names.slice(0, 9).map((n, i) => `${i + 1} ${n}`);
-  return `keys: ${keys.join(" · ")}${names.length > 9 ? ` (labels after the 9th: the Relabel menu)` : ""} · a accept suggestion · r confirm · u undo · j/k next/previous`;
+  return `keys: ${keys.join(" · ")}${names.length > 9 ? ` (labels after the 9th: the Relabel menu)` : ""} · a accept suggestion · r confirm · u undo · j/k next/previous · click opens, shift+click selects`;
 }
 
 type Kind = "info" | "error" | "sticky";

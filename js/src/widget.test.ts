@@ -204,19 +204,26 @@ describe("DataMapWidget view", () => {
     expect(decode(model.get("selection"), Uint32Array).length).toBe(0);
   });
 
-  it("a click on a point selects it and opens its full document", async () => {
+  it("a click on a point opens its full document without selecting it; shift+click selects, again deselects", async () => {
     const n = 11;
     const { model, calls } = mount(n);
     await settle();
+    const selected = () => [...decode(model.get("selection"), Uint32Array)];
     // point 5: x = 0.2, y = 0.5
     const [px, py] = toPixel(0.2, 0.5);
     drag([[px + 2, py]]);
     await settle();
-    expect([...decode(model.get("selection"), Uint32Array)]).toEqual([5]);
+    expect(selected()).toEqual([]);
     expect(calls.some((c) => c.method === "document" && c.args.row === 5 && !c.args.all)).toBe(true);
     expect(el.querySelector(".dmw-detail-text")!.textContent).toBe("text of 5 (full)");
     expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-5");
     expect(el.querySelector(".dmw-row.dmw-highlight")!.getAttribute("data-row")).toBe("5");
+    drag([[px + 2, py]], true);
+    await settle();
+    expect(selected()).toEqual([5]);
+    drag([[px + 2, py]], true);
+    await settle();
+    expect(selected()).toEqual([]);
   });
 
   it("hover shows id, labels, the three metrics and the start of the text, as text", async () => {
@@ -630,6 +637,86 @@ describe("DataMapWidget view", () => {
     expect(prog.style.display).toBe("");
     model.pythonSets("progress", { state: "idle" });
     expect(prog.style.display).toBe("none");
+  });
+
+  it("a row click follows the point-click rule: it opens, shift+click also selects, again deselects", async () => {
+    const { model } = mount(20);
+    await settle();
+    const selected = () => [...decode(model.get("selection"), Uint32Array)];
+    rowEl(4).click();
+    await settle();
+    expect(selected()).toEqual([]);
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-4");
+    rowEl(6).dispatchEvent(new MouseEvent("click", { bubbles: true, shiftKey: true }));
+    await settle();
+    expect(selected()).toEqual([6]);
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-6");
+    rowEl(6).dispatchEvent(new MouseEvent("click", { bubbles: true, shiftKey: true }));
+    await settle();
+    expect(selected()).toEqual([]);
+  });
+
+  it("with a selection, a search narrows the table to the selected documents that match, and buttons act on those", async () => {
+    const { model, calls } = mount(30);
+    await settle();
+    model.pythonSets("selection", new DataView(Uint32Array.of(1, 2, 3, 5, 9).buffer));
+    await settle();
+    expect(rowsShown().map((r) => r.dataset.row)).toEqual(["1", "2", "3", "5", "9"]);
+    const search = el.querySelector<HTMLInputElement>(".dmw-search")!;
+    search.value = "needle"; // the kernel answers rows 2, 5 and 7
+    search.dispatchEvent(new Event("input"));
+    await settle();
+    expect(rowsShown().map((r) => r.dataset.row)).toEqual(["2", "5"]);
+    expect(el.querySelector(".dmw-table-title")!.textContent).toContain("2 of 5 selected match “needle”");
+    (el.querySelector(".dmw-review") as HTMLButtonElement).click();
+    await settle();
+    expect(calls.filter((c) => c.method === "mark_reviewed").map((c) => c.rows)).toEqual([[2, 5]]);
+    search.value = "";
+    search.dispatchEvent(new Event("input"));
+    await settle();
+    expect(rowsShown().map((r) => r.dataset.row)).toEqual(["1", "2", "3", "5", "9"]);
+    expect(el.querySelector(".dmw-table-title")!.textContent).toContain("5 selected");
+  });
+
+  it("says so in the pane when its document is not in the selection, and what keys and buttons act on", async () => {
+    mount(60);
+    await settle();
+    rowEl(3).click();
+    await settle();
+    expect(el.querySelector(".dmw-outside-hint")).toBeNull(); // nothing selected: no hint
+    drag([toPixel(0.3, 1.04), toPixel(0.42, 1.04), toPixel(0.42, 0.75), toPixel(0.3, 0.75)]); // far from row 3
+    await settle();
+    const count = rowsShown().length;
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-3");
+    expect(el.querySelector(".dmw-outside-hint")!.textContent).toBe(
+      `This document is not in the selection: keys act on it, buttons on the ${count} selected.`,
+    );
+    rowsShown()[0].click(); // a document of the selection: the hint goes
+    await settle();
+    expect(el.querySelector(".dmw-outside-hint")).toBeNull();
+  });
+
+  it("undo shows the document whose action was undone: pane, table cursor and highlighted point", async () => {
+    const { model, calls } = mount(30);
+    await settle();
+    const kernel = model.kernel;
+    model.kernel = (method, args, buffers) => (method === "undo" ? [{ undone: true }, [Uint32Array.of(1)]] : kernel(method, args, buffers));
+    press("j"); // row 0
+    press("j"); // row 1
+    press("2"); // relabels row 1 and moves on to row 2
+    await settle();
+    press("j"); // row 3
+    await settle();
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-3");
+    press("u");
+    await settle();
+    expect(model.requests("undo").length).toBe(1);
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-1");
+    expect(el.querySelector(".dmw-row.dmw-cursor")!.getAttribute("data-row")).toBe("1");
+    expect(el.querySelector(".dmw-row.dmw-highlight")!.getAttribute("data-row")).toBe("1");
+    press("2"); // and the next key acts on it
+    await settle();
+    expect(calls.filter((c) => c.method === "relabel").map((c) => c.rows)).toEqual([[1], [1]]);
   });
 
   it("after Clear selection the list opens at its top", async () => {

@@ -133,9 +133,9 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const table = new VirtualTable(side, {
     columns: [
       { key: "id", title: "id", width: "9em", get: (r) => previews.get(r)?.id ?? "…", className: "dmw-c-id" },
-      { key: "text", title: "text", width: "minmax(8em, 1fr)", get: (r) => previews.get(r)?.text ?? "", className: "dmw-c-text" },
+      { key: "text", title: "text", width: "minmax(5.8em, 1fr)", get: (r) => previews.get(r)?.text ?? "", className: "dmw-c-text" },
       { key: "label", title: "label", width: "5em", get: (r) => labelName(points.labels[r]), className: "dmw-c-label" },
-      { key: "suggested", title: "suggested", width: "5em", get: (r) => labelName(points.suggested[r]) },
+      { key: "suggested", title: "suggested", width: "6.2em", get: (r) => labelName(points.suggested[r]) },
       { key: "confidence", title: "conf", width: "3.4em", get: (r) => f2(points.y[r]) },
       { key: "variability", title: "var", width: "3.2em", get: (r) => f2(points.x[r]) },
       { key: "correctness", title: "corr", width: "3.4em", get: (r) => f2(points.correctness[r]) },
@@ -143,7 +143,9 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     ],
     rowClass: (r) => (points.reviewed[r] === RELABELED ? "dmw-relabeled" : points.reviewed[r] === CONFIRMED ? "dmw-confirmed" : ""),
     onVisible: (rows) => want(rows),
-    onRowClick: (row) => {
+    onRowClick: (row, _position, event) => {
+      ctl.current = row;
+      if (event.shiftKey) setSelection(toggle(selection, row)); // as shift+click on its point
       focus(row);
       root.focus({ preventScroll: true });
     },
@@ -199,6 +201,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     rebuildTable();
     // A new list opens at its top, or where the current document is.
     if (table.positionOf(ctl.current) < 0) table.scrollToTop();
+    renderDetail(); // the "not in the selection" hint follows the selection
   }
 
   function recompute(): void {
@@ -214,19 +217,28 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     map.redraw();
   }
 
-  /** Table rows: the selection, or the rows passing the filters; most suspect first. The cursor follows the current document. */
+  /** The selection narrowed by the search, when both are there: what the table lists and buttons act on. */
+  const searchNarrows = () => selection.length > 0 && searchHits !== null;
+  const inTargets = (r: number) => !!selMask?.[r] && (!searchNarrows() || !!searchHits![r]);
+
+  /** Table rows: the selection (narrowed by a search), or the rows passing the filters; most
+   * suspect first. The cursor follows the current document. */
   function rebuildTable(): void {
     const mask = selection.length ? selMask : visible;
+    const narrow = searchNarrows() ? searchHits : null;
     const out = new Uint32Array(mask ? selection.length || points.n : points.n);
     let m = 0;
     for (let j = 0; j < points.order.length; j++) {
       const r = points.order[j];
-      if (!mask || mask[r]) out[m++] = r;
+      if ((!mask || mask[r]) && (!narrow || narrow[r])) out[m++] = r;
     }
     const rows = out.subarray(0, m);
     table.setRows(rows);
     syncCursor();
-    const what = selection.length ? `${selection.length.toLocaleString()} selected` : `${rows.length.toLocaleString()} of ${points.n.toLocaleString()} shown`;
+    const sel = selection.length.toLocaleString();
+    const what = !selection.length
+      ? `${rows.length.toLocaleString()} of ${points.n.toLocaleString()} shown`
+      : narrow ? `${rows.length.toLocaleString()} of ${sel} selected match “${lastQuery}”` : `${sel} selected`;
     const narrowed = pair && !selection.length ? ` · labelled ${labelName(pair.given)}, suggested ${labelName(pair.suggested)}` : "";
     tableTitle.textContent = `${what}${narrowed} · most suspect first`;
     renderProgress();
@@ -299,8 +311,10 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       if (!additive) setSelection(new Uint32Array(0));
       return;
     }
-    ctl.current = r; // before the table is rebuilt around the new selection
-    setSelection(additive ? toggle(selection, r) : Uint32Array.of(r));
+    // One rule for points and rows: a click opens the document (keys act on it) and leaves the
+    // selection alone; shift+click also adds it to the selection or takes it out.
+    ctl.current = r; // before the table is rebuilt around a new selection
+    if (additive) setSelection(toggle(selection, r));
     focus(r);
   }
 
@@ -389,7 +403,16 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       // Labels from the points as shown now (optimistic relabels included), not from the cached reply.
       neighbours: details.get(r)?.neighbors?.items.map((nb) => ({ ...nb, label: nb.row < points.n ? labelName(points.labels[nb.row]) : nb.label })),
       waiting: kernelBusy(),
+      outside: outsideHint(r),
     });
+  }
+
+  /** Keys act on the pane's document, buttons on the selection: say so when the two differ. */
+  function outsideHint(r: number): string | undefined {
+    if (!selection.length || inTargets(r)) return undefined;
+    const n = targetRows().length;
+    const where = searchNarrows() ? `selected documents that match “${lastQuery}”` : "selected";
+    return `This document is not in the selection: keys act on it, buttons on the ${n.toLocaleString()} ${where}.`;
   }
 
   // -------------------------------------------------------------- actions
@@ -413,8 +436,27 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     void ctl.submit(action, advance ? table : undefined);
   }
 
-  /** Buttons act on the selection, or on the current document when nothing is selected. */
+  /** Undo the last action, then show the document it was about (the pane, cursor and point move there). */
+  function undo(): void {
+    void ctl.submit({ method: "undo", rows: new Uint32Array(0), describe: "undo" }).then((reply) => {
+      const buffers = (reply as [unknown, DataView[]] | undefined)?.[1];
+      const rows = buffers?.length ? decode(buffers[0], Uint32Array) : new Uint32Array(0);
+      if (!rows.length || rows.includes(ctl.current)) return showCurrent();
+      // Of several rows (a bulk action), the first the table lists, else the first one.
+      let best = -1;
+      let bestPos = Infinity;
+      for (const r of rows) {
+        const pos = table.positionOf(r);
+        if (pos >= 0 && pos < bestPos) [best, bestPos] = [r, pos];
+      }
+      focus(best >= 0 ? best : rows[0]);
+    });
+  }
+
+  /** Buttons act on the selection (narrowed by a search, as the table lists it), or on the
+   * current document when nothing is selected. */
   function targetRows(): Uint32Array {
+    if (searchNarrows()) return selection.filter((r) => !!searchHits![r]);
     if (selection.length) return selection;
     return ctl.current >= 0 ? Uint32Array.of(ctl.current) : new Uint32Array(0);
   }
@@ -448,18 +490,19 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   let lastActionDone = false;
 
   const nothingChosen = "Nothing to act on: click a row or a point, or select points (lasso, box).";
+  const noneMatch = () => `None of the ${selection.length.toLocaleString()} selected documents match “${lastQuery}”.`;
   listen(toolbar.relabelButton, "click", () => {
     const rows = targetRows();
-    if (!rows.length) return status.show(nothingChosen, "error");
+    if (!rows.length) return status.show(selection.length ? noneMatch() : nothingChosen, "error");
     relabel(rows, toolbar.relabelSelect.value, false);
   });
   listen(toolbar.reviewButton, "click", () => {
     const rows = targetRows();
-    if (!rows.length) return status.show(nothingChosen, "error");
+    if (!rows.length) return status.show(selection.length ? noneMatch() : nothingChosen, "error");
     confirm(rows, false);
   });
   listen(toolbar.acceptButton, "click", () => previewAccept());
-  listen(toolbar.undoButton, "click", () => submit({ method: "undo", rows: new Uint32Array(0), describe: "undo" }));
+  listen(toolbar.undoButton, "click", () => undo());
   listen(toolbar.clearButton, "click", () => setSelection(new Uint32Array(0)));
   listen(toolbar.homeButton, "click", () => map.home());
   listen(toolbar.colorSelect, "change", () => {
@@ -472,7 +515,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   /** Bulk accept: first say how many labels change, then apply exactly those on "Apply". */
   function previewAccept(): void {
     const rows = targetRows().slice();
-    if (!rows.length) return status.show(nothingChosen, "error");
+    if (!rows.length) return status.show(selection.length ? noneMatch() : nothingChosen, "error");
     sync
       .request("accept_preview", {}, [rows])
       .then(([res]) => {
@@ -526,7 +569,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       else if (points.suggested[current] === NO_LABEL) status.show(`${idOf(current)} has no suggestion (never seen in training).`, "error");
       else relabel(Uint32Array.of(current), labelName(points.suggested[current]), true);
     } else if (key === "u") {
-      submit({ method: "undo", rows: new Uint32Array(0), describe: "undo" });
+      undo();
     } else if (key === "Escape") {
       setSelection(new Uint32Array(0));
     } else return;
@@ -540,6 +583,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     if (!query) {
       searchHits = null;
       recompute();
+      renderDetail();
       return;
     }
     ask("search", { query })
@@ -549,6 +593,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
         searchHits = new Uint8Array(points.n);
         for (const r of hits) if (r < points.n) searchHits[r] = 1;
         recompute();
+        renderDetail();
         status.show(`${res.count.toLocaleString()} documents match “${query}”`, "info");
       })
       .catch((err: Error) => status.show(`Search failed: ${err.message}`, "error"));

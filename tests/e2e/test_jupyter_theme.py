@@ -161,7 +161,7 @@ def layout(page) -> dict:
         """() => {
         const root = document.querySelector('.dmw-root');
         const box = (sel) => { const r = (sel ? root.querySelector(sel) : root).getBoundingClientRect(); return {left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width}; };
-        const header = [...root.querySelectorAll('.dmw-header .dmw-cell')].map((c) => ({title: c.textContent, ...(() => { const r = c.getBoundingClientRect(); return {left: r.left, right: r.right, width: r.width}; })()}));
+        const header = [...root.querySelectorAll('.dmw-header .dmw-cell')].map((c) => ({title: c.textContent, cut: c.scrollWidth > c.clientWidth, ...(() => { const r = c.getBoundingClientRect(); return {left: r.left, right: r.right, width: r.width}; })()}));
         // the widest id of a real data set here (TREC), in the id column's own font
         const cell = root.querySelector('.dmw-table-body .dmw-row .dmw-cell');
         const ctx = document.createElement('canvas').getContext('2d');
@@ -181,6 +181,7 @@ def check_fits(info: dict) -> None:
     root = info["root"]
     for column in info["header"]:  # every column, the labels included, inside the widget and visible
         assert column["width"] > 15 and root["left"] - 1 <= column["left"] and column["right"] <= root["right"] + 1, column
+        assert not column["cut"], f"the header {column['title']!r} is cut short (an ellipsis): {column}"
     (id_column,) = [c for c in info["header"] if c["title"] == "id"]
     assert id_column["width"] >= info["idNeeds"], (id_column, info["idNeeds"])
 

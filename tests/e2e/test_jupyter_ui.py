@@ -305,12 +305,20 @@ def test_click_opens_the_document_as_text_and_keys_relabel_it(lab, page, artifac
     d = np.hypot(*(pts - pts[target]).T)
     d[target] = np.inf
     assert d.min() > 9, "fixture: d007 must stand apart from other points to be clicked"
+    selected_before = lab["kernel"].json("import json; print(json.dumps(w.selected_ids))")  # the last test's lasso
     page.mouse.click(*pts[target])
     detail = page.locator(".dmw-detail-text").first
     detail.wait_for(timeout=10_000)
     page.wait_for_function("() => document.querySelector('.dmw-detail-text').textContent !== 'loading…'", timeout=10_000)
     assert detail.text_content() == lab["text"][target]
     assert page.locator(".dmw-root img, .dmw-root script").count() == 0
+    # A click opens the document and leaves the selection alone (the rule for rows too); shift+click selects.
+    assert lab["kernel"].json("import json; print(json.dumps(w.selected_ids))") == selected_before
+    page.keyboard.press("Escape")
+    assert lab["kernel"].until("import json; print(json.dumps(w.selected_ids))", lambda v: v == []) == []
+    page.keyboard.down("Shift")
+    page.mouse.click(*pts[target])
+    page.keyboard.up("Shift")
     assert lab["kernel"].until("import json; print(json.dumps(w.selected_ids))", lambda v: v == ["d007"]) == ["d007"]
     page.keyboard.press("2")  # label 2 = "pos"
     changes = lab["kernel"].until(
@@ -373,9 +381,12 @@ def test_same_notebook_works_in_notebook_7(lab, browser, artifacts):
         d = np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
         np.fill_diagonal(d, np.inf)
         lonely = int(np.argmax(d.min(axis=1)))
+        before = lab["kernel"].json("import json; print(json.dumps(w.selected_ids))")  # kept from the reload test
+        page.keyboard.down("Shift")  # shift+click adds to the selection (a plain click only opens)
         page.mouse.click(*pts[lonely])
-        want = [lab["ids"][lonely]]
-        got = lab["kernel"].until("import json; print(json.dumps(w.selected_ids))", lambda v: v == want)
+        page.keyboard.up("Shift")
+        want = sorted(set(before) | {lab["ids"][lonely]})
+        got = lab["kernel"].until("import json; print(json.dumps(sorted(w.selected_ids)))", lambda v: v == want)
         page.screenshot(path=str(artifacts / "5-notebook7.png"), full_page=True)
         assert got == want
         (artifacts / "notebook7-shell-errors.txt").write_text("\n".join(shell_errors))

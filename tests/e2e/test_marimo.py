@@ -123,7 +123,9 @@ def test_widget_in_marimo_draws_and_selection_and_relabel_reach_python(marimo_se
         target = int(np.argmax(gaps.min(axis=1)))  # the point standing most apart: one click, one point
         assert gaps[target].min() > 9
 
+        page.keyboard.down("Shift")  # shift+click selects (a plain click only opens the document)
         page.mouse.click(*pts[target])
+        page.keyboard.up("Shift")
         state = read_state(marimo_server["state"], lambda s: s["selected"] == [ids[target]])
         assert state["selected"] == [ids[target]], "the click's selection did not reach Python"
         detail = page.locator(".dmw-detail-text").first

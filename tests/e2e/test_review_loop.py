@@ -131,6 +131,10 @@ def test_a_key_relabels_the_document_the_pane_shows_after_a_lasso_elsewhere(rl, 
     selected = rl["kernel"].until("import json; print(json.dumps(w.selected_ids))", lambda v: len(v) > 0)
     assert selected and shown not in selected
     assert pane_id(page) == shown  # the lasso changed the list, not the document shown
+    hint = page.locator(".dmw-outside-hint").first
+    assert hint.inner_text() == (
+        f"This document is not in the selection: keys act on it, buttons on the {len(selected)} selected."
+    )
     page.keyboard.press("3")
     assert wait_changes(rl, 1)[-1][:2] == [shown, "neutral"]
     page.screenshot(path=str(artifacts / "review-1-lasso-key.png"), full_page=True)
@@ -154,6 +158,63 @@ def test_a_key_acts_on_the_pane_after_a_filter_change_and_after_a_search(rl, pag
     assert wait_changes(rl, done + 2)[-1][:2] == [shown, "pos"]
     search.fill("")
     page.locator(".dmw-table-title").first.click()
+
+
+def test_a_search_narrows_the_selection_in_the_table(rl, page):
+    k = rl["kernel"]
+    chosen = k.json("import json; cand = [f'd{i:03d}' for i in (2, 20, 21, 33, 120, 200)]; w.selected_ids = cand; print(json.dumps(cand))")
+    page.wait_for_function("() => document.querySelector('.dmw-table-title').textContent.startsWith('6 selected')", timeout=10_000)
+    search = page.locator(".dmw-search").first
+    search.fill("document 2")  # matches "document 2 ", "document 20", "document 21", "document 200", ...
+    page.wait_for_function("() => /of 6 selected match/.test(document.querySelector('.dmw-table-title').textContent)", timeout=10_000)
+    texts = k.json("import json; print(json.dumps(df.set_index('id').loc[%r, 'text'].tolist()))" % chosen)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.dmw-table-body .dmw-row')].filter(r => r.style.display !== 'none')"
+        ".every(r => r.children[0].textContent !== '…')", timeout=10_000,
+    )
+    expected = {i for i, t in zip(chosen, texts) if "document 2" in t}
+    assert set(table_ids(page)) == expected and len(expected) == 4
+    assert page.locator(".dmw-table-title").first.inner_text().startswith(f"{len(expected)} of 6 selected match")
+    search.fill("")
+    page.wait_for_function("() => document.querySelector('.dmw-table-title').textContent.startsWith('6 selected')", timeout=10_000)
+    page.locator(".dmw-clear").first.click()
+
+
+def test_the_pane_shows_the_three_most_probable_classes_the_kernel_holds(rl, page):
+    shown = click_table_row(page, 0)
+    page.wait_for_selector(".dmw-detail-classes .dmw-class", timeout=10_000)
+    spans = page.locator(".dmw-detail-classes .dmw-class")
+    got = [spans.nth(i).inner_text() for i in range(spans.count())]
+    gold = page.locator(".dmw-detail-classes .dmw-class-gold")
+    expected = rl["kernel"].json(
+        "import json, numpy as np; d = w.datamap; row = list(d.ids).index(%r); p = d.class_probabilities[row];"
+        " top = np.argsort(-p, kind='stable')[:3];"
+        " print(json.dumps({'top': [[d.label_names[c], float(p[c])] for c in top], 'gold': d.label_names[d.labels[row]]}))" % shown
+    )
+    def percent(p: float) -> str:  # the pane's rounding: whole percents, "<1%" for a sliver
+        return "<1%" if 0 < p < 0.005 else f"{int(np.floor(p * 100 + 0.5))}%"
+
+    want = [f"{name} {percent(p)}" + (" (given label)" if name == expected["gold"] else "") for name, p in expected["top"]]
+    assert got == want and len(got) == 3
+    if expected["gold"] in [n for n, _ in expected["top"]]:
+        assert gold.count() == 1 and gold.inner_text().startswith(expected["gold"] + " ")
+    else:
+        assert gold.count() == 0
+
+
+def test_undo_shows_the_document_whose_action_was_undone(rl, page):
+    k = rl["kernel"]
+    history = "import json; print(json.dumps(w.history_size))"
+    before = k.json(history)
+    shown = click_table_row(page, 4)
+    page.keyboard.press("r")  # confirms it, the pane moves on
+    assert k.until(history, lambda v: v == before + 1) == before + 1
+    page.keyboard.press("j")
+    page.wait_for_function("(s) => document.querySelector('.dmw-detail-id').textContent !== s", arg=shown, timeout=10_000)
+    page.keyboard.press("u")
+    page.wait_for_function("(s) => document.querySelector('.dmw-detail-id').textContent === s", arg=shown, timeout=10_000)
+    assert page.locator(".dmw-table-body .dmw-row.dmw-cursor").first.locator(".dmw-cell").first.inner_text() == shown
+    assert k.until(history, lambda v: v == before) == before
 
 
 def test_five_keys_30ms_apart_change_five_documents_once_each(rl, page, artifacts):  # noqa: F811

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { classList, DetailPane, percent } from "./pane";
+
+const INJECTION = "<img src=x onerror=alert(1)>";
+
+function pane() {
+  const parent = document.createElement("div");
+  return new DetailPane(parent, () => {});
+}
+
+const row = (detail: any) => ({
+  row: 0, label: "neg", suggested: "pos", confidence: 0.3, variability: 0.1, correctness: 0.2, mark: 0,
+  hasText: true, waiting: false, detail: { row: 0, id: "d0", text: "t", truncated: false, length: 1, score: 0.5, gold_prob: [0.3], ...detail },
+});
+
+describe("detail pane: the model's classes", () => {
+  it("shows the top three classes of the mean over passes as percentages, the given label marked", () => {
+    const p = pane();
+    p.render(row({ classes: [["pos", 0.62], ["neg", 0.301], ["neutral", 0.004]], classes_from: "mean", gold_label: "neg" }));
+    const box = p.el.querySelector(".dmw-detail-classes")!;
+    expect(box.textContent).toBe("model, mean over passes: pos 62% · neg 30% (given label) · neutral <1%");
+    const items = [...box.querySelectorAll(".dmw-class")];
+    expect(items.map((i) => i.classList.contains("dmw-class-gold"))).toEqual([false, true, false]);
+  });
+
+  it("marks nothing when the given label is not among the three", () => {
+    const box = classList({ classes: [["a", 0.5], ["b", 0.3], ["c", 0.1]], classes_from: "mean", gold_label: "z" });
+    expect(box.querySelectorAll(".dmw-class-gold").length).toBe(0);
+    expect(box.textContent).toBe("model, mean over passes: a 50% · b 30% · c 10%");
+  });
+
+  it("falls back to the last pass's gold and best other class for a map without class probabilities", () => {
+    const p = pane();
+    p.render(row({ classes: [["pos", 0.7], ["neg", 0.2]] })); // an older kernel: no classes_from
+    expect(p.el.querySelector(".dmw-detail-classes")!.textContent).toBe("model, last pass: pos 0.70 · neg 0.20");
+    p.render(row({ classes: [["pos", 0.7], ["neg", 0.2]], classes_from: "last pass", gold_label: "neg" }));
+    expect(p.el.querySelector(".dmw-detail-classes")!.textContent).toBe("model, last pass: pos 0.70 · neg 0.20");
+  });
+
+  it("renders label names as text, never as HTML", () => {
+    const p = pane();
+    p.render(row({ classes: [[INJECTION, 0.9], ["neg", 0.1]], classes_from: "mean", gold_label: INJECTION }));
+    expect(p.el.querySelector("img")).toBeNull();
+    expect(p.el.querySelector(".dmw-class-gold")!.textContent).toBe(`${INJECTION} 90% (given label)`);
+  });
+
+  it("percent rounds to whole percents", () => {
+    expect([percent(0.625), percent(0), percent(1), percent(0.001), percent(NaN)]).toEqual(["63%", "0%", "100%", "<1%", "–"]);
+  });
+});
