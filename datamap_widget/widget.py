@@ -14,15 +14,19 @@ Wire format (see ``js/src/sync.ts`` for the mirror):
        "correctness": float32[n],
        "order": uint32[n]         row indices, most suspect first (mislabel_score desc),
        "suggested": uint16[n]     code into label_names,
-       "category": uint8[n]       code into categories}
+       "category": uint8[n]       code into categories,
+       "projection_x", "projection_y": float32[n]   only when the map has embeddings: the
+                                  2-D projection of DataMap.projection() (NaN: no embedding)}
 
 * ``labels`` uint16[n] (current label codes, after relabels) and ``reviewed``
   uint8[n] (0 not reviewed, 1 confirmed, 2 relabeled) travel as their own traits so an
   action resends only them.
 * ``selection`` uint32[k]: selected row indices, written by both sides.
+* ``map_view`` ("data_map" or "embedding": which axes the map draws, shared by both sides) and
+  ``embedding_view`` ({"method": name or "", "reason": why there is none, or ""}).
 
 Every array is raw little-endian bytes, which ipywidgets sends as binary
-buffers, never as JSON lists: 22 bytes per point in all. Ids and texts are not
+buffers, never as JSON lists: 22 bytes per point in all, 30 with the projection. Ids and texts are not
 sent per point; the front end asks for them a page at a time with a request
 message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
 (plus buffers) and Python answers ``{"kind": "dmw:response", "id": str,
@@ -85,6 +89,9 @@ LABEL_DTYPE = np.dtype("<u2")
 REVIEWED_DTYPE = np.dtype("<u1")
 SELECTION_DTYPE = np.dtype("<u4")
 BYTES_PER_POINT = sum(d.itemsize for d in POINT_DTYPES.values()) + LABEL_DTYPE.itemsize + REVIEWED_DTYPE.itemsize
+#: The embedding view's columns, sent only for a map with embeddings (8 more bytes per point).
+PROJECTION_DTYPES: dict[str, np.dtype] = {"projection_x": np.dtype("<f4"), "projection_y": np.dtype("<f4")}
+PROJECTION_BYTES_PER_POINT = sum(d.itemsize for d in PROJECTION_DTYPES.values())
 
 #: Most rows one page request may ask for, and the longest text cut sent for a table row.
 MAX_PAGE_ROWS = 500
@@ -101,7 +108,9 @@ MAX_LABELS = 65535
 
 COLOR_BY = ("correctness", "category", "label", "suggested_label", "reviewed")
 #: Traits a caller may set as keyword arguments (the rest are the widget's own wire state).
-SETTABLE = ("color_by", "filters", "selected_ids", "layout")
+SETTABLE = ("color_by", "filters", "selected_ids", "layout", "map_view")
+#: The map's two views of the same points: the data map and the embeddings' 2-D projection.
+MAP_VIEWS = ("data_map", "embedding")
 REVIEWED_FILTERS = ("all", "reviewed", "unreviewed")
 #: Least time between two progress messages within one epoch (the epoch's last step always goes).
 PROGRESS_INTERVAL_S = 0.2
@@ -245,6 +254,14 @@ class DataMapWidget(anywidget.AnyWidget):
         default_value={"state": "idle"},
         help="The feeding training's progress (Tracker.progress): state idle|running|done|stopped|failed, "
         "epoch (1-based), epochs, step and steps (within the epoch), loss (or null), message.",
+    ).tag(sync=True)
+
+    map_view = traitlets.Unicode(
+        "data_map", help=f"One of {MAP_VIEWS}: variability x confidence, or the embeddings' 2-D projection.",
+    ).tag(sync=True)
+    embedding_view = traitlets.Dict(
+        default_value={"method": "", "reason": ""},
+        help='The embedding view: "method" of the projection sent in points ("" when none) and "reason" there is none.',
     ).tag(sync=True)
 
     selected_ids = traitlets.List(help="Ids of the selected points; set it to move the selection.")
@@ -445,13 +462,38 @@ class DataMapWidget(anywidget.AnyWidget):
         points: dict[str, Any] = {"n": len(frame)}
         for key, dtype in POINT_DTYPES.items():
             points[key] = _to_bytes(columns[key], dtype)
+        coords, embedding_view = self._projection_of(dmap)
+        if coords is not None:
+            points["projection_x"] = _to_bytes(coords[:, 0], PROJECTION_DTYPES["projection_x"])
+            points["projection_y"] = _to_bytes(coords[:, 1], PROJECTION_DTYPES["projection_y"])
         thresholds = getattr(dmap, "thresholds", None) or DEFAULT_THRESHOLDS
         if hasattr(self, "_session") and self._session.reviewed.any():
             self._sync_dmap_reviewed(np.flatnonzero(self._session.reviewed))
         with self.hold_sync():
             self.n_passes = int(getattr(dmap, "n_passes", 0) or 0)
             self.thresholds = {k: float(v) for k, v in thresholds.items()}
+            self.embedding_view = embedding_view
             self.points = points
+
+    def _projection_of(self, dmap: Any) -> tuple[np.ndarray | None, dict[str, str]]:
+        """The map's 2-D projection (made once per map, see DataMap.projection) and the embedding_view trait.
+
+        No embeddings, or too few, is no error here: the view switch says why it is off.
+        """
+        if getattr(dmap, "embeddings", None) is None or not callable(getattr(dmap, "projection", None)):
+            reason = (
+                "The embedding view needs the sentence embeddings the training run records in its last pass: "
+                "it appears when training reaches it (train with embeddings=True)."
+                if self._tracker is not None
+                else "This map has no embeddings, so there is no embedding view: train with embeddings=True "
+                "(the default of train_datamap) or pass embeddings= to Tracker.record."
+            )
+            return None, {"method": "", "reason": reason}
+        try:
+            coords = dmap.projection().to_numpy(dtype=np.float32)
+        except ValueError as exc:
+            return None, {"method": "", "reason": f"No embedding view: {exc}."}
+        return coords, {"method": str(dmap.projection_method), "reason": ""}
 
     def _on_epoch(self, tracker: Any) -> None:
         """Tracker callback: redraw the map with the latest passes (keeps labels, reviews, selection).
@@ -549,6 +591,12 @@ class DataMapWidget(anywidget.AnyWidget):
             self.selected_ids = self._ids[rows].tolist()
         finally:
             self._syncing_selection = False
+
+    @traitlets.validate("map_view")
+    def _check_map_view(self, proposal: dict) -> str:
+        if proposal["value"] not in MAP_VIEWS:
+            raise ValueError(f"map_view must be one of {list(MAP_VIEWS)}, got {proposal['value']!r}.")
+        return proposal["value"]
 
     @traitlets.validate("color_by")
     def _check_color_by(self, proposal: dict) -> str:
