@@ -106,7 +106,7 @@ MAX_TEXT_CHARS = 20_000
 #: Most label names the number keys and the uint16 codes can address.
 MAX_LABELS = 65535
 
-COLOR_BY = ("correctness", "category", "label", "suggested_label", "reviewed")
+COLOR_BY = ("correctness", "category", "label", "suggested_label", "reviewed", "mislabel_score")
 #: Traits a caller may set as keyword arguments (the rest are the widget's own wire state).
 SETTABLE = ("color_by", "filters", "selected_ids", "layout", "map_view")
 #: The map's two views of the same points: the data map and the embeddings' 2-D projection.

@@ -574,3 +574,82 @@ def test_document_request_lists_the_nearest_neighbours_with_current_labels_and_a
 def test_document_request_has_no_neighbours_without_embeddings(widget):
     doc = request(widget, "document", {"row": 0})[0]["result"]
     assert doc["neighbors"] is None
+
+
+# ---------------------------------------------------------------- the embedding view (issue 16, item 2)
+
+
+def test_the_projection_travels_as_two_float32_columns_only_with_embeddings():
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    from datamap_widget.widget import PROJECTION_BYTES_PER_POINT
+
+    w = _widget_with_embeddings()
+    coords = w.datamap.projection().to_numpy()
+    assert w.embedding_view == {"method": w.datamap.projection_method, "reason": ""}
+    np.testing.assert_array_equal(np.frombuffer(w.points["projection_x"], "<f4"), coords[:, 0])
+    np.testing.assert_array_equal(np.frombuffer(w.points["projection_y"], "<f4"), coords[:, 1])
+    state, paths, buffers = _remove_buffers(w.get_state())
+    total = sum(len(b) for p, b in zip(paths, buffers) if p[0] in ("points", "labels", "reviewed"))
+    assert total == (BYTES_PER_POINT + PROJECTION_BYTES_PER_POINT) * 12 == 30 * 12
+    # Without embeddings: no projection columns, and the reason the view is off.
+    plain = DataMapWidget(fixed_tracker().datamap())
+    assert "projection_x" not in plain.points and plain.embedding_view["method"] == ""
+    assert "no embeddings" in plain.embedding_view["reason"]
+
+
+def test_map_view_is_shared_state_and_checked():
+    w = _widget_with_embeddings()
+    assert w.map_view == "data_map"
+    w.map_view = "embedding"
+    with pytest.raises(ValueError, match=r"map_view must be one of \['data_map', 'embedding'\], got 'umap'"):
+        w.map_view = "umap"
+    assert DataMapWidget(fixed_tracker().datamap(), map_view="embedding").map_view == "embedding"
+    # The selection is the same set of ids whichever view drew it.
+    w.selection = np.array([2, 5], dtype="<u4").tobytes()
+    assert w.selected_ids == ["ex2", "ex5"]
+    w.map_view = "data_map"
+    assert w.selected_ids == ["ex2", "ex5"]
+
+
+def test_a_saved_projection_is_what_the_widget_shows(tmp_path):
+    dmap = _widget_with_embeddings().datamap
+    dmap.projection("pca")
+    path = tmp_path / "map.parquet"
+    dmap.to_parquet(path)
+    from datamap_widget import DataMap
+
+    again = DataMap.read_parquet(path)
+    w = DataMapWidget(again)
+    assert w.embedding_view["method"] == "pca"
+    np.testing.assert_array_equal(np.frombuffer(w.points["projection_x"], "<f4"), dmap.projection()["x"].to_numpy())
+
+
+def test_live_training_turns_the_embedding_view_on_when_the_embeddings_arrive():
+    n = 12
+    ids = [f"ex{i}" for i in range(n)]
+    tracker = Tracker(ids, [LABELS[i % 3] for i in range(n)], label_names=LABELS)
+    w = DataMapWidget(tracker, data=frame_for())
+    tracker.record(ids, _logits(n, 0))
+    tracker.end_epoch()
+    assert w.embedding_view["method"] == "" and "appears when training reaches it" in w.embedding_view["reason"]
+    assert "projection_x" not in w.points
+    emb = np.random.default_rng(1).normal(size=(n, 5))
+    tracker.record(ids, _logits(n, 1), embeddings=emb)  # the last pass records them
+    tracker.end_epoch()
+    assert w.embedding_view["method"] in ("umap", "pca") and w.embedding_view["reason"] == ""
+    assert np.isfinite(np.frombuffer(w.points["projection_x"], "<f4")).all()
+    w.close()
+
+
+def test_colour_and_view_choices_are_the_same_in_python_and_typescript():
+    import re
+    from pathlib import Path
+
+    from datamap_widget.widget import COLOR_BY, MAP_VIEWS
+
+    source = (Path(__file__).resolve().parents[1] / "js" / "src" / "toolbar.ts").read_text()
+    colours = re.search(r"COLOR_CHOICES[^=]*= \[(.*?)\n\];", source, re.S).group(1)
+    views = re.search(r"VIEW_CHOICES[^=]*= \[(.*?)\n\];", source, re.S).group(1)
+    assert tuple(re.findall(r'^\s*\["(\w+)"', colours, re.M)) == COLOR_BY
+    assert tuple(re.findall(r'^\s*\["(\w+)"', views, re.M)) == MAP_VIEWS
