@@ -155,12 +155,41 @@ def table(records: list[dict], warmup: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def wire_bytes(n: int) -> dict[str, float]:
+    """Serialized widget state (JSON + binary buffers, as ipywidgets sends it) with and without the projection."""
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    from datamap_widget import DataMap, DataMapWidget
+    from datamap_widget.tracker import Tracker
+
+    rng = np.random.default_rng(0)
+    ids = np.arange(n)
+    tracker = Tracker(ids, rng.integers(0, 6, n), label_names=[f"c{i}" for i in range(6)])
+    for _ in range(3):
+        tracker.record(ids, rng.normal(size=(n, 6)).astype(np.float32))
+        tracker.end_epoch()
+    plain = tracker.datamap()
+    values, _, _ = corpus(n)
+    with_emb = DataMap(plain.ids, plain.labels, plain.label_names, plain.trajectories, embeddings=values)
+    with_emb.projection("pca")
+
+    def size(dmap) -> tuple[int, int]:
+        w = DataMapWidget(dmap)
+        state, _paths, buffers = _remove_buffers(w.get_state())
+        w.close()
+        return len(json.dumps(state).encode()), sum(len(b) for b in buffers)
+
+    (json0, buf0), (json1, buf1) = size(plain), size(with_emb)
+    return {"n": n, "without": json0 + buf0, "with": json1 + buf1, "per_point": (json1 + buf1 - json0 - buf0) / n}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 70601])
     parser.add_argument("--methods", nargs="*", default=["pca", "umap", "pacmap", "tsne"])
     parser.add_argument("--extra", nargs="*", default=[], help="N:method,method for sizes with fewer methods (e.g. 100000:pca,umap)")
     parser.add_argument("--no-recipe", action="store_true")
+    parser.add_argument("--wire", type=int, default=10000, help="points of the wire-size measurement (0: skip)")
     parser.add_argument("--out", default=str(RESULTS / "projection.md"))
     args = parser.parse_args()
 
@@ -180,6 +209,11 @@ def main() -> None:
         n, methods = spec.split(":")
         run([corpus(int(n))], methods.split(","), records)
     text = table(records, warmup)
+    if args.wire:
+        wire = wire_bytes(args.wire)
+        text += (f"\nBytes on the wire (widget state as ipywidgets serializes it: JSON + binary buffers), {wire['n']:,} points: "
+                 f"{wire['without']:,} without the projection, {wire['with']:,} with it: "
+                 f"**{wire['per_point']:.2f} bytes per point** added (two float32 columns).\n")
     Path(args.out).write_text(text)
     Path(args.out).with_suffix(".json").write_text(json.dumps({"warmup": warmup, "records": records}, indent=1))
     print(text)
