@@ -242,7 +242,8 @@ class DataMap:
         :data:`~datamap_widget.projection.PROJECTION_METHODS`; None keeps the one already made,
         else uses :data:`~datamap_widget.projection.DEFAULT_PROJECTION` (UMAP, chosen by
         ``benchmarks/projection.py``) when the ``projection`` extra is installed and PCA
-        (numpy only) when not. Another method recomputes and replaces the stored one.
+        (numpy only) when not. Another method recomputes and replaces the stored one;
+        ``seed`` (of the stochastic methods) counts only when one is made.
 
         Returns a frame indexed by ``id`` with float32 columns ``x`` and ``y``; an example
         without an embedding (never seen in the pass that recorded them) has NaN there.

@@ -75,9 +75,9 @@ def _umap(unit: np.ndarray, seed: int) -> np.ndarray:
 
 def _pacmap(unit: np.ndarray, seed: int) -> np.ndarray:
     pacmap = require("pacmap", "the PaCMAP projection (dmap.projection(method='pacmap'))", alternative="or use method='pca'")
-    model = pacmap.PaCMAP(n_components=2, n_neighbors=_neighbours_for(len(unit), 10), random_state=seed,
-                          apply_pca=unit.shape[1] > 100)
     with contextlib.redirect_stdout(io.StringIO()):  # it prints a note about the seed on every call
+        model = pacmap.PaCMAP(n_components=2, n_neighbors=_neighbours_for(len(unit), 10), random_state=seed,
+                              apply_pca=unit.shape[1] > 100)
         return model.fit_transform(unit, init="pca")
 
 
