@@ -234,16 +234,16 @@ class DataMap:
             "suggested_label": suggested[flat],
         })
 
-    def projection(self, method: str | None = None, *, seed: int = 0) -> pd.DataFrame:
+    def projection(self, method: str | None = None, *, seed: int = 0, threads: int = -1) -> pd.DataFrame:
         """2-D coordinates of each example's embedding: the map's second view (the widget's "Embedding").
 
         Computed once per map and kept with it (:meth:`to_parquet` saves it), so a reviewer
         sees the same picture each time. ``method`` is one of
         :data:`~datamap_widget.projection.PROJECTION_METHODS`; None keeps the one already made,
-        else uses :data:`~datamap_widget.projection.DEFAULT_PROJECTION` (UMAP, chosen by
+        else uses :data:`~datamap_widget.projection.DEFAULT_PROJECTION` (t-SNE, chosen by
         ``benchmarks/projection.py``) when the ``projection`` extra is installed and PCA
         (numpy only) when not. Another method recomputes and replaces the stored one;
-        ``seed`` (of the stochastic methods) counts only when one is made.
+        ``seed`` (of the stochastic methods) and ``threads`` count only when one is made.
 
         Returns a frame indexed by ``id`` with float32 columns ``x`` and ``y``; an example
         without an embedding (never seen in the pass that recorded them) has NaN there.
@@ -267,7 +267,7 @@ class DataMap:
                     f"has {int(known.sum())} of {len(self)} (the others were not seen in the pass that recorded them)"
                 )
             coords = np.full((len(self), 2), np.nan, dtype=np.float32)
-            coords[known] = projections.project(values[known], name, seed=seed)
+            coords[known] = projections.project(values[known], name, seed=seed, threads=threads)
             self._projection, self.projection_method = coords, name
         return pd.DataFrame({"x": self._projection[:, 0], "y": self._projection[:, 1]}, index=pd.Index(self.ids, name="id"))
 

@@ -23,7 +23,8 @@ Wire format (see ``js/src/sync.ts`` for the mirror):
   action resends only them.
 * ``selection`` uint32[k]: selected row indices, written by both sides.
 * ``map_view`` ("data_map" or "embedding": which axes the map draws, shared by both sides) and
-  ``embedding_view`` ({"method": name or "", "reason": why there is none, or ""}).
+  ``embedding_view`` ({"method": name or "", "reason": why there is none, or "", "note": e.g.
+  that PCA stands in for t-SNE, or ""}).
 
 Every array is raw little-endian bytes, which ipywidgets sends as binary
 buffers, never as JSON lists: 22 bytes per point in all, 30 with the projection. Ids and texts are not
@@ -69,7 +70,9 @@ import pandas as pd
 import traitlets
 
 from .background import KernelThreadCall
+from .dependencies import install_command
 from .metrics import CATEGORIES, DEFAULT_THRESHOLDS, nearest_neighbours
+from .projection import FALLBACK_PROJECTION, resolve_method
 from .review import CONFIRMED, RELABELED, ReviewSession, check_run
 
 __all__ = ["DataMapWidget"]
@@ -260,8 +263,9 @@ class DataMapWidget(anywidget.AnyWidget):
         "data_map", help=f"One of {MAP_VIEWS}: variability x confidence, or the embeddings' 2-D projection.",
     ).tag(sync=True)
     embedding_view = traitlets.Dict(
-        default_value={"method": "", "reason": ""},
-        help='The embedding view: "method" of the projection sent in points ("" when none) and "reason" there is none.',
+        default_value={"method": "", "reason": "", "note": ""},
+        help='The embedding view: "method" of the projection sent in points ("" when none), "reason" there is none, '
+        'and a "note" on it (e.g. that PCA stands in for t-SNE, and how to install it).',
     ).tag(sync=True)
 
     selected_ids = traitlets.List(help="Ids of the selected points; set it to move the selection.")
@@ -488,12 +492,17 @@ class DataMapWidget(anywidget.AnyWidget):
                 else "This map has no embeddings, so there is no embedding view: train with embeddings=True "
                 "(the default of train_datamap) or pass embeddings= to Tracker.record."
             )
-            return None, {"method": "", "reason": reason}
+            return None, {"method": "", "reason": reason, "note": ""}
         try:
             coords = dmap.projection().to_numpy(dtype=np.float32)
         except ValueError as exc:
-            return None, {"method": "", "reason": f"No embedding view: {exc}."}
-        return coords, {"method": str(dmap.projection_method), "reason": ""}
+            return None, {"method": "", "reason": f"No embedding view: {exc}.", "note": ""}
+        method = str(dmap.projection_method)
+        note = ""
+        if method == FALLBACK_PROJECTION and resolve_method(None) == FALLBACK_PROJECTION:
+            note = (f"PCA, as openTSNE is not installed: {install_command('projection')} gives the t-SNE view, "
+                    "which keeps far more of each point's neighbours (benchmarks/results/projection.md)")
+        return coords, {"method": method, "reason": "", "note": note}
 
     def _on_epoch(self, tracker: Any) -> None:
         """Tracker callback: redraw the map with the latest passes (keeps labels, reviews, selection).

@@ -35,3 +35,20 @@ def test_knn_excludes_each_point_itself():
     near = bench.knn(points, np.arange(50), 5, cosine=True)
     assert not (near == np.arange(50)[:, None]).any()
     assert (bench.knn(points, np.arange(50), 5, cosine=False) != np.arange(50)[:, None]).all()
+
+
+def test_padded_corpus_rows_keep_the_label_of_the_row_they_copy(monkeypatch, tmp_path):
+    import pandas as pd
+
+    import embed_corpus
+
+    texts = pd.DataFrame({"id": range(10), "text": [f"t{i}" for i in range(10)], "label": list("abcdeabcde"),
+                          "source": ["s"] * 10})
+    monkeypatch.setattr(embed_corpus, "corpus_texts", lambda n: texts.iloc[:n].reset_index(drop=True))
+    monkeypatch.setattr(embed_corpus, "CACHE", tmp_path)
+    real = np.eye(10, 16, dtype=np.float16) * 5  # ten orthogonal rows: each copy is nearest to its original
+    np.save(tmp_path / "corpus-10.npy", real)
+    values, frame = embed_corpus.load_corpus(400)
+    assert values.shape == (400, 16) and len(frame) == 400
+    original = np.argmax(values[10:].astype(np.float32) @ real.T.astype(np.float32), axis=1)
+    assert (frame["label"].to_numpy()[10:] == texts["label"].to_numpy()[original]).all()

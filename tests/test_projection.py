@@ -30,10 +30,7 @@ def knn_label_agreement(coords: np.ndarray, classes: np.ndarray, k: int = 5) -> 
     return float((classes[near] == classes[:, None]).mean())
 
 
-INSTALLED = [m for m, (_, module) in PROJECTION_METHODS.items() if module is None or importlib.util.find_spec(module)]
-
-
-@pytest.mark.parametrize("method", INSTALLED)
+@pytest.mark.parametrize("method", sorted(PROJECTION_METHODS))  # the dev extra installs every one
 def test_each_method_gives_n_by_2_float32_that_keeps_clusters_apart_and_repeats_exactly(method):
     values, classes = three_clusters()
     coords = project(values, method)
@@ -71,6 +68,8 @@ def test_bad_input_is_named():
         project(np.array([["a", "b"]] * 5), "pca")
     with pytest.raises(ValueError, match="seed must be a non-negative int"):
         project(values, "pca", seed=-1)
+    with pytest.raises(ValueError, match=r"threads must be a positive int or -1 \(all cores\), got 0"):
+        project(values, "pca", threads=0)
 
 
 def test_a_missing_package_names_the_extra(monkeypatch):
@@ -78,20 +77,22 @@ def test_a_missing_package_names_the_extra(monkeypatch):
 
     real = deps.importlib.import_module
 
-    def no_umap(name, *args):
-        if name == "umap":
-            raise ModuleNotFoundError("No module named 'umap'", name="umap")
+    def missing(name, *args):
+        if name in ("umap", "openTSNE"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return real(name, *args)
 
-    monkeypatch.setattr(deps.importlib, "import_module", no_umap)
-    with pytest.raises(MissingExtraError, match=r"pip install 'datamap_widget\[projection\]'.*method='pca'"):
+    monkeypatch.setattr(deps.importlib, "import_module", missing)
+    with pytest.raises(MissingExtraError, match=r"t-SNE .* needs openTSNE.*pip install 'datamap_widget\[projection\]'.*method='pca'"):
+        project(three_clusters()[0], "tsne")
+    with pytest.raises(MissingExtraError, match=r"UMAP .* needs umap-learn.*pip install 'datamap_widget\[umap\]'"):
         project(three_clusters()[0], "umap")
 
 
 def test_the_default_falls_back_to_pca_without_the_extra(monkeypatch):
     import datamap_widget.projection as projection
 
-    assert resolve_method(None) == (DEFAULT_PROJECTION if importlib.util.find_spec("umap") else "pca")
+    assert DEFAULT_PROJECTION == "tsne" and resolve_method(None) == "tsne"  # installed with the dev extra
     monkeypatch.setattr(projection.importlib.util, "find_spec", lambda name: None)
     assert resolve_method(None) == "pca"
 
@@ -132,13 +133,12 @@ def test_projection_is_made_once_per_map_and_saved_with_it(tmp_path):
 
 
 def test_another_method_replaces_the_stored_projection():
-    if "umap" not in INSTALLED:
-        pytest.skip("umap-learn is not installed")
     dmap = clustered_map()
     pca = dmap.projection("pca").to_numpy()
-    umap = dmap.projection("umap").to_numpy()
-    assert dmap.projection_method == "umap" and not np.allclose(pca, umap)
-    np.testing.assert_array_equal(dmap.projection().to_numpy(), umap)
+    tsne = dmap.projection("tsne").to_numpy()
+    assert dmap.projection_method == "tsne" and not np.allclose(pca, tsne)
+    np.testing.assert_array_equal(dmap.projection().to_numpy(), tsne)
+    np.testing.assert_array_equal(project(dmap.embeddings, "tsne", threads=1), tsne)  # any thread count, one picture
 
 
 def test_a_map_saved_before_the_embedding_view_loads_and_projects(tmp_path):

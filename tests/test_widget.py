@@ -586,7 +586,7 @@ def test_the_projection_travels_as_two_float32_columns_only_with_embeddings():
 
     w = _widget_with_embeddings()
     coords = w.datamap.projection().to_numpy()
-    assert w.embedding_view == {"method": w.datamap.projection_method, "reason": ""}
+    assert w.embedding_view == {"method": "tsne", "reason": "", "note": ""}
     np.testing.assert_array_equal(np.frombuffer(w.points["projection_x"], "<f4"), coords[:, 0])
     np.testing.assert_array_equal(np.frombuffer(w.points["projection_y"], "<f4"), coords[:, 1])
     state, paths, buffers = _remove_buffers(w.get_state())
@@ -637,7 +637,7 @@ def test_live_training_turns_the_embedding_view_on_when_the_embeddings_arrive():
     emb = np.random.default_rng(1).normal(size=(n, 5))
     tracker.record(ids, _logits(n, 1), embeddings=emb)  # the last pass records them
     tracker.end_epoch()
-    assert w.embedding_view["method"] in ("umap", "pca") and w.embedding_view["reason"] == ""
+    assert w.embedding_view["method"] == "tsne" and w.embedding_view["reason"] == ""
     assert np.isfinite(np.frombuffer(w.points["projection_x"], "<f4")).all()
     w.close()
 
@@ -653,3 +653,13 @@ def test_colour_and_view_choices_are_the_same_in_python_and_typescript():
     views = re.search(r"VIEW_CHOICES[^=]*= \[(.*?)\n\];", source, re.S).group(1)
     assert tuple(re.findall(r'^\s*\["(\w+)"', colours, re.M)) == COLOR_BY
     assert tuple(re.findall(r'^\s*\["(\w+)"', views, re.M)) == MAP_VIEWS
+
+
+def test_without_the_projection_extra_the_view_is_pca_and_says_how_to_get_t_sne(monkeypatch):
+    import datamap_widget.projection as projection
+
+    monkeypatch.setattr(projection.importlib.util, "find_spec", lambda name: None)  # no openTSNE
+    w = _widget_with_embeddings()
+    assert w.embedding_view["method"] == "pca" and w.datamap.projection_method == "pca"
+    assert "pip install 'datamap_widget[projection]'" in w.embedding_view["note"]
+    assert np.isfinite(np.frombuffer(w.points["projection_x"], "<f4")).all()

@@ -27,6 +27,8 @@ export type MapViewName = "data_map" | "embedding";
 export interface EmbeddingView {
   method: string;
   reason: string;
+  /** e.g. that PCA stands in for t-SNE, and how to install it; "" when nothing to say. */
+  note?: string;
 }
 
 export interface Filters {

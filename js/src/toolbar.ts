@@ -57,7 +57,9 @@ export class ViewSwitch {
     const available = !!info?.method;
     embedding.disabled = !available;
     // A disabled button gets no hover in some browsers: the group carries the reason too.
-    embedding.title = available ? `${VIEW_CHOICES[1][2]} (${methodName(info!.method)})` : info?.reason || "No embeddings: no embedding view.";
+    embedding.title = available
+      ? `${VIEW_CHOICES[1][2]} (${methodName(info!.method)})${info!.note ? `. ${info!.note}` : ""}`
+      : info?.reason || "No embeddings: no embedding view.";
     this.el.title = available ? "" : embedding.title;
     for (const [v, b] of this.buttons) {
       const on = v === view;

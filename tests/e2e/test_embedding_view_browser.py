@@ -48,9 +48,7 @@ for t in range(3):
     logits[np.arange(n), cluster] += 1.0 + t
     tracker.record(ids, logits, embeddings=emb)
     tracker.end_epoch()
-dmap = tracker.datamap()
-dmap.projection("pca")  # fast and exact here; the default (UMAP) would first compile for half a minute
-w = DataMapWidget(dmap, data=df)
+w = DataMapWidget(tracker.datamap(), data=df)  # the default projection: t-SNE
 w
 """
 
@@ -130,7 +128,7 @@ def test_switching_views_keeps_the_selection_and_a_lasso_in_the_embedding_view_s
     assert kernel.json("import json; print(json.dumps(w.selected_ids))") == before
     assert f"{len(before)} selected" in page.locator(".dmw-table-title").first.inner_text()
     assert page.locator(".dmw-view-embedding").first.get_attribute("aria-pressed") == "true"
-    assert "PCA projection" in page.locator(".dmw-overlay").first.get_attribute("aria-label")
+    assert "t-SNE projection" in page.locator(".dmw-overlay").first.get_attribute("aria-label")
     wait_painted(page)
     page.screenshot(path=str(artifacts / "embedding-1-switched.png"), full_page=True)
 
