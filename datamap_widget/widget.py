@@ -24,7 +24,8 @@ Wire format (see ``js/src/sync.ts`` for the mirror):
 * ``selection`` uint32[k]: selected row indices, written by both sides.
 * ``map_view`` ("data_map" or "embedding": which axes the map draws, shared by both sides) and
   ``embedding_view`` ({"method": name or "", "reason": why there is none, or "", "note": e.g.
-  that PCA stands in for t-SNE, or ""}).
+  that PCA stands in for t-SNE, or ""; "pending": the method that the ``projection`` request
+  will use, for a map above EAGER_PROJECTION_MAX points with none made yet}).
 
 Every array is raw little-endian bytes, which ipywidgets sends as binary
 buffers, never as JSON lists: 22 bytes per point in all, 30 with the projection. Ids and texts are not
@@ -45,6 +46,7 @@ message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
 * ``accept_preview`` (buffer: rows) -> ``{"change", "confirm", "unknown"}``: what
   ``accept_suggestions`` would do;
 * ``search`` (args ``query``) -> ``{"count"}`` + buffer: uint32 matching rows
+* ``projection`` -> ``{"method"}``: makes the map's projection (once) and sends it in ``points``;
 * ``relabel`` (buffer: rows; args ``label`` name), ``mark_reviewed`` (buffer: rows),
   ``accept_suggestions`` (buffer: rows), ``undo``, ``retry_save`` ->
   ``{"history_size", "save_status", ...}``; the new state itself arrives as trait
@@ -114,6 +116,10 @@ COLOR_BY = ("correctness", "category", "label", "suggested_label", "reviewed", "
 SETTABLE = ("color_by", "filters", "selected_ids", "layout", "map_view")
 #: The map's two views of the same points: the data map and the embeddings' 2-D projection.
 MAP_VIEWS = ("data_map", "embedding")
+#: Most points whose projection the widget makes as it opens (seconds; benchmarks/results/projection.md).
+#: A bigger map without a saved one makes it when the embedding view is first asked for, so the
+#: widget shows at once (t-SNE of 70,601 texts takes minutes).
+EAGER_PROJECTION_MAX = 10_000
 REVIEWED_FILTERS = ("all", "reviewed", "unreviewed")
 #: Least time between two progress messages within one epoch (the epoch's last step always goes).
 PROGRESS_INTERVAL_S = 0.2
@@ -493,6 +499,10 @@ class DataMapWidget(anywidget.AnyWidget):
                 "(the default of train_datamap) or pass embeddings= to Tracker.record."
             )
             return None, {"method": "", "reason": reason, "note": ""}
+        if getattr(dmap, "projection_method", None) is None and len(dmap) > EAGER_PROJECTION_MAX:
+            method = resolve_method(None)
+            return None, {"method": "", "reason": "", "pending": method,
+                          "note": f"made when first opened ({len(dmap):,} points: may take minutes, once; saved with the map)"}
         try:
             coords = dmap.projection().to_numpy(dtype=np.float32)
         except ValueError as exc:
@@ -503,6 +513,15 @@ class DataMapWidget(anywidget.AnyWidget):
             note = (f"PCA, as openTSNE is not installed: {install_command('projection')} gives the t-SNE view, "
                     "which keeps far more of each point's neighbours (benchmarks/results/projection.md)")
         return coords, {"method": method, "reason": "", "note": note}
+
+    def _make_projection(self) -> dict[str, Any]:
+        """Make the map's projection now (the front end asked for the embedding view) and send it."""
+        dmap = self._dmap
+        if getattr(dmap, "embeddings", None) is None:
+            raise ValueError(self.embedding_view.get("reason") or "this map has no embeddings")
+        dmap.projection()  # kept on the map: _set_map finds it made
+        self._set_map(dmap)
+        return {"method": str(dmap.projection_method)}
 
     def _on_epoch(self, tracker: Any) -> None:
         """Tracker callback: redraw the map with the latest passes (keeps labels, reviews, selection).
@@ -835,10 +854,12 @@ class DataMapWidget(anywidget.AnyWidget):
         if method == "undo":
             done = self.undo()
             return {"undone": done, "history_size": self.history_size}, []
+        if method == "projection":
+            return self._make_projection(), []
         if method == "retry_save":
             return {"saved": self.retry_save(), "save_status": self.save_status}, []
         raise ValueError(
-            f"unknown request method {method!r}; expected page, document, search, relabel, mark_reviewed, "
+            f"unknown request method {method!r}; expected page, document, search, projection, relabel, mark_reviewed, "
             "accept_preview, accept_suggestions, undo or retry_save."
         )
 

@@ -663,3 +663,21 @@ def test_without_the_projection_extra_the_view_is_pca_and_says_how_to_get_t_sne(
     assert w.embedding_view["method"] == "pca" and w.datamap.projection_method == "pca"
     assert "pip install 'datamap_widget[projection]'" in w.embedding_view["note"]
     assert np.isfinite(np.frombuffer(w.points["projection_x"], "<f4")).all()
+
+
+def test_a_big_map_makes_its_projection_when_the_embedding_view_is_first_asked_for(monkeypatch):
+    import datamap_widget.widget as widget_module
+
+    monkeypatch.setattr(widget_module, "EAGER_PROJECTION_MAX", 5)  # these 12 points count as big
+    w = _widget_with_embeddings()
+    assert "projection_x" not in w.points and w.datamap.projection_method is None  # the widget opened at once
+    assert w.embedding_view["pending"] == "tsne" and "made when first opened" in w.embedding_view["note"]
+    reply = request(w, "projection")[0]
+    assert reply["ok"] and reply["result"] == {"method": "tsne"}
+    assert w.embedding_view["method"] == "tsne" and "pending" not in w.embedding_view
+    np.testing.assert_array_equal(np.frombuffer(w.points["projection_x"], "<f4"), w.datamap.projection()["x"].to_numpy())
+    # A map that carries its projection (made before, or read from its parquet) shows it at once.
+    again = DataMapWidget(w.datamap)
+    assert again.embedding_view["method"] == "tsne" and "projection_x" in again.points
+    plain = DataMapWidget(fixed_tracker().datamap())
+    assert not request(plain, "projection")[0]["ok"]  # no embeddings: a clear error, not a hang

@@ -29,6 +29,8 @@ export interface EmbeddingView {
   reason: string;
   /** e.g. that PCA stands in for t-SNE, and how to install it; "" when nothing to say. */
   note?: string;
+  /** A big map without a projection yet: the method the "projection" request will use. */
+  pending?: string;
 }
 
 export interface Filters {

@@ -54,11 +54,12 @@ export class ViewSwitch {
   /** Show `view` as pressed; the embedding button is enabled only when `info.method` is set. */
   render(view: MapViewName, info: EmbeddingView | undefined): void {
     const embedding = this.buttons.get("embedding")!;
-    const available = !!info?.method;
+    const method = info?.method || info?.pending || "";
+    const available = !!method;
     embedding.disabled = !available;
     // A disabled button gets no hover in some browsers: the group carries the reason too.
     embedding.title = available
-      ? `${VIEW_CHOICES[1][2]} (${methodName(info!.method)})${info!.note ? `. ${info!.note}` : ""}`
+      ? `${VIEW_CHOICES[1][2]} (${methodName(method)})${info!.note ? `. ${info!.note}` : ""}`
       : info?.reason || "No embeddings: no embedding view.";
     this.el.title = available ? "" : embedding.title;
     for (const [v, b] of this.buttons) {

@@ -737,4 +737,32 @@ describe("DataMapWidget view", () => {
     expect(scatter.x[0]).toBe(10);
     expect(viewButton("embedding").classList.contains("dmw-active")).toBe(true);
   });
+  it("a big map asks for its projection on the first switch, says so, and draws it when it arrives", async () => {
+    const n = 30;
+    const model = new FakeModel({ ...makeState(n), embedding_view: { method: "", reason: "", pending: "tsne", note: "made when first opened" } });
+    pythonLike(model, n);
+    const kernel = model.kernel;
+    const projected = withProjection(makeState(n), "tsne");
+    model.hold = true; // the kernel is busy making it
+    model.kernel = (method, args, buffers) => (method === "projection" ? [{ method: "tsne" }, []] : kernel(method, args, buffers));
+    const scatter = new FakeScatter();
+    cleanup = createView(model, el, { scatterFactory: () => scatter, pageDelayMs: 0 });
+    await settle();
+    expect(viewButton("embedding").disabled).toBe(false);
+    expect(viewButton("embedding").title).toContain("t-SNE");
+    viewButton("embedding").click();
+    await settle();
+    expect(model.requests("projection").length).toBe(1);
+    expect(el.querySelector(".dmw-status")!.textContent).toContain("Making the t-SNE projection of 30 embeddings");
+    expect([...scatter.x]).toEqual([...decode(makeState(n).points.x, Float32Array)]); // the data map until it arrives
+    viewButton("embedding").click(); // a second click asks nothing more
+    expect(model.requests("projection").length).toBe(1);
+    model.pythonSets("embedding_view", { method: "tsne", reason: "", note: "" });
+    model.pythonSets("points", projected.points);
+    model.release();
+    await settle();
+    expect([...scatter.x]).toEqual([...decode(projected.points.projection_x!, Float32Array)]);
+    expect(overlayLabel()).toContain("t-SNE projection");
+    expect(el.querySelector(".dmw-status")!.textContent).toBe("");
+  });
 });

@@ -119,6 +119,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       if (b.disabled) return;
       sync.write("mapView", view); // our own write echoes back as no change event: apply it here
       applyView();
+      const pending = sync.get("embeddingView")?.pending;
+      if (view === "embedding" && !points.px && pending) makeProjection(pending);
     });
   }
 
@@ -218,6 +220,19 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     grid = null;
     toolbar.views.render(view, sync.get("embeddingView"));
     updateMarkers();
+  }
+
+  /** A big map makes its projection on first use: ask for it; it arrives as new points. */
+  let projecting = false;
+  function makeProjection(method: string): void {
+    if (projecting) return;
+    projecting = true;
+    status.show(`Making the ${methodName(method)} projection of ${points.n.toLocaleString()} embeddings (once; it is kept with the map)…`, "sticky");
+    sync
+      .request("projection", {})
+      .then(() => status.clear())
+      .catch((err: Error) => status.show(`Could not make the projection: ${err.message}`, "error"))
+      .finally(() => (projecting = false));
   }
 
   function filters(): Filters {
