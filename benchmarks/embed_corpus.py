@@ -69,9 +69,11 @@ def load_corpus(n: int) -> tuple[np.ndarray, pd.DataFrame]:
     if n > total:
         values, frame = load_corpus(total)
         rng = np.random.default_rng(0)
-        extra = values[rng.integers(0, total, n - total)].astype(np.float32)
+        picks = rng.integers(0, total, n - total)
+        extra = values[picks].astype(np.float32)
         extra += rng.normal(0, 0.02, extra.shape).astype(np.float32) * np.linalg.norm(extra, axis=1, keepdims=True) / np.sqrt(extra.shape[1])
-        more = frame.sample(n - total, replace=True, random_state=0)
+        # Each copy keeps the row (text, label, source) it was copied from, so label measures stay true.
+        more = frame.iloc[picks]
         return np.vstack([values, extra.astype(np.float16)]), pd.concat([frame, more], ignore_index=True)
     path = CACHE / f"corpus-{n}.npy"
     frame = corpus_texts(n)

@@ -138,6 +138,9 @@ class DataMap:
             )
         self._reviewed = np.zeros(n, dtype=bool)
         self._frame: pd.DataFrame | None = None
+        #: (N, 2) float32 from :meth:`projection`, made once and saved with the map; its method name.
+        self._projection: np.ndarray | None = None
+        self.projection_method: str | None = None
         if reviewed is not None and len(reviewed):
             self.mark_reviewed(reviewed)
 
@@ -253,6 +256,43 @@ class DataMap:
             "suggested_label": suggested[flat],
         })
 
+    def projection(self, method: str | None = None, *, seed: int = 0, threads: int = -1) -> pd.DataFrame:
+        """2-D coordinates of each example's embedding: the map's second view (the widget's "Embedding").
+
+        Computed once per map and kept with it (:meth:`to_parquet` saves it), so a reviewer
+        sees the same picture each time. ``method`` is one of
+        :data:`~datamap_widget.projection.PROJECTION_METHODS`; None keeps the one already made,
+        else uses :data:`~datamap_widget.projection.DEFAULT_PROJECTION` (t-SNE, chosen by
+        ``benchmarks/projection.py``) when the ``projection`` extra is installed and PCA
+        (numpy only) when not. Another method recomputes and replaces the stored one;
+        ``seed`` (of the stochastic methods) and ``threads`` count only when one is made.
+
+        Returns a frame indexed by ``id`` with float32 columns ``x`` and ``y``; an example
+        without an embedding (never seen in the pass that recorded them) has NaN there.
+        ValueError when the map has no embeddings or fewer than
+        :data:`~datamap_widget.projection.MIN_POINTS` examples have one.
+        """
+        from . import projection as projections
+
+        if self.embeddings is None:
+            raise ValueError(
+                "this map has no embeddings, so it has no projection: train with embeddings=True "
+                "(the default of train_datamap / datamap train) or pass embeddings= to Tracker.record"
+            )
+        if self._projection is None or (method is not None and projections.resolve_method(method) != self.projection_method):
+            name = projections.resolve_method(method)
+            values = self.embeddings
+            known = np.isfinite(values).all(axis=1)
+            if known.sum() < projections.MIN_POINTS:
+                raise ValueError(
+                    f"a projection needs at least {projections.MIN_POINTS} examples with an embedding; this map "
+                    f"has {int(known.sum())} of {len(self)} (the others were not seen in the pass that recorded them)"
+                )
+            coords = np.full((len(self), 2), np.nan, dtype=np.float32)
+            coords[known] = projections.project(values[known], name, seed=seed, threads=threads)
+            self._projection, self.projection_method = coords, name
+        return pd.DataFrame({"x": self._projection[:, 0], "y": self._projection[:, 1]}, index=pd.Index(self.ids, name="id"))
+
     def mark_reviewed(self, ids: Sequence[Any], reviewed: bool = True) -> None:
         """Mark examples as reviewed (or not): :meth:`suspects` leaves reviewed ones out."""
         self._reviewed[self.positions(ids)] = reviewed
@@ -283,6 +323,7 @@ class DataMap:
             class_probabilities=self.class_probabilities,
         )
         other._reviewed = self._reviewed.copy()
+        other._projection, other.projection_method = self._projection, self.projection_method  # same embeddings
         return other
 
     # ---------------------------------------------------------------- save / load
@@ -321,6 +362,9 @@ class DataMap:
         if self.class_probabilities is not None:
             flat = np.ascontiguousarray(self.class_probabilities, dtype=np.float32).reshape(-1)
             columns["class_probabilities"] = pa.FixedSizeListArray.from_arrays(pa.array(flat), len(self.label_names))
+        if self._projection is not None:  # made once (it can take a minute): saved, not recomputed on load
+            columns["projection_x"] = pa.array(self._projection[:, 0])
+            columns["projection_y"] = pa.array(self._projection[:, 1])
         meta = {
             "format": PARQUET_FORMAT,
             "label_names": self.label_names,
@@ -328,6 +372,8 @@ class DataMap:
             "thresholds": self.thresholds,
             "id_type": "str" if self.ids.dtype.kind in "OUS" else "int",
         }
+        if self._projection is not None:
+            meta["projection_method"] = self.projection_method
         table = pa.table(columns).replace_schema_metadata({_METADATA_KEY: json.dumps(meta).encode()})
         with _open(path, "wb") as handle:
             pq.write_table(table, handle)
@@ -378,6 +424,10 @@ class DataMap:
             class_probabilities=class_probabilities,
         )
         dmap._reviewed = reviewed
+        if "projection_x" in table.column_names:  # absent in maps saved before the embedding view
+            coords = np.column_stack([table.column(f"projection_{axis}").to_numpy(zero_copy_only=False) for axis in "xy"])
+            dmap._projection = coords.astype(np.float32).reshape(n, 2)
+            dmap.projection_method = str(meta.get("projection_method", "unknown"))
         return dmap
 
     def __eq__(self, other: object) -> bool:

@@ -26,6 +26,11 @@ EXTRAS: dict[str, dict[str, str]] = {
     "export": {"altair": "altair", "vl_convert": "vl-convert-python"},
     "postgres": {"psycopg": "psycopg"},
     "remote": {"fsspec": "fsspec"},
+    # The embedding view's projection: t-SNE, the measured default (benchmarks/results/projection.md);
+    # UMAP and PaCMAP are the alternatives dmap.projection(method=...) offers (both bring numba).
+    "projection": {"openTSNE": "openTSNE"},
+    "umap": {"umap": "umap-learn"},
+    "pacmap": {"pacmap": "pacmap"},
 }
 
 # pip resolves torch to its CUDA build (gigabytes) on Linux unless the CPU wheel comes first.

@@ -14,15 +14,21 @@ Wire format (see ``js/src/sync.ts`` for the mirror):
        "correctness": float32[n],
        "order": uint32[n]         row indices, most suspect first (mislabel_score desc),
        "suggested": uint16[n]     code into label_names,
-       "category": uint8[n]       code into categories}
+       "category": uint8[n]       code into categories,
+       "projection_x", "projection_y": float32[n]   only when the map has embeddings: the
+                                  2-D projection of DataMap.projection() (NaN: no embedding)}
 
 * ``labels`` uint16[n] (current label codes, after relabels) and ``reviewed``
   uint8[n] (0 not reviewed, 1 confirmed, 2 relabeled) travel as their own traits so an
   action resends only them.
 * ``selection`` uint32[k]: selected row indices, written by both sides.
+* ``map_view`` ("data_map" or "embedding": which axes the map draws, shared by both sides) and
+  ``embedding_view`` ({"method": name or "", "reason": why there is none, or "", "note": e.g.
+  that PCA stands in for t-SNE, or ""; "pending": the method that the ``projection`` request
+  will use, for a map above EAGER_PROJECTION_MAX points with none made yet}).
 
 Every array is raw little-endian bytes, which ipywidgets sends as binary
-buffers, never as JSON lists: 22 bytes per point in all. Ids and texts are not
+buffers, never as JSON lists: 22 bytes per point in all, 30 with the projection. Ids and texts are not
 sent per point; the front end asks for them a page at a time with a request
 message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
 (plus buffers) and Python answers ``{"kind": "dmw:response", "id": str,
@@ -43,6 +49,7 @@ message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
 * ``accept_preview`` (buffer: rows) -> ``{"change", "confirm", "unknown"}``: what
   ``accept_suggestions`` would do;
 * ``search`` (args ``query``) -> ``{"count"}`` + buffer: uint32 matching rows
+* ``projection`` -> ``{"method"}``: makes the map's projection (once) and sends it in ``points``;
 * ``relabel`` (buffer: rows; args ``label`` name), ``mark_reviewed`` (buffer: rows),
   ``accept_suggestions`` (buffer: rows), ``undo`` (answers with a buffer: the uint32 rows
   whose action was undone), ``retry_save`` -> ``{"history_size", "save_status", ...}``; the new state itself arrives as trait
@@ -68,7 +75,9 @@ import pandas as pd
 import traitlets
 
 from .background import KernelThreadCall
+from .dependencies import install_command
 from .metrics import CATEGORIES, DEFAULT_THRESHOLDS, nearest_neighbours
+from .projection import FALLBACK_PROJECTION, resolve_method
 from .review import CONFIRMED, RELABELED, ReviewSession, check_run
 
 __all__ = ["DataMapWidget"]
@@ -88,6 +97,9 @@ LABEL_DTYPE = np.dtype("<u2")
 REVIEWED_DTYPE = np.dtype("<u1")
 SELECTION_DTYPE = np.dtype("<u4")
 BYTES_PER_POINT = sum(d.itemsize for d in POINT_DTYPES.values()) + LABEL_DTYPE.itemsize + REVIEWED_DTYPE.itemsize
+#: The embedding view's columns, sent only for a map with embeddings (8 more bytes per point).
+PROJECTION_DTYPES: dict[str, np.dtype] = {"projection_x": np.dtype("<f4"), "projection_y": np.dtype("<f4")}
+PROJECTION_BYTES_PER_POINT = sum(d.itemsize for d in PROJECTION_DTYPES.values())
 
 #: Most rows one page request may ask for, and the longest text cut sent for a table row.
 MAX_PAGE_ROWS = 500
@@ -104,9 +116,15 @@ MAX_TEXT_CHARS = 20_000
 #: Most label names the number keys and the uint16 codes can address.
 MAX_LABELS = 65535
 
-COLOR_BY = ("correctness", "category", "label", "suggested_label", "reviewed")
+COLOR_BY = ("correctness", "category", "label", "suggested_label", "reviewed", "mislabel_score")
 #: Traits a caller may set as keyword arguments (the rest are the widget's own wire state).
-SETTABLE = ("color_by", "filters", "selected_ids", "layout")
+SETTABLE = ("color_by", "filters", "selected_ids", "layout", "map_view")
+#: The map's two views of the same points: the data map and the embeddings' 2-D projection.
+MAP_VIEWS = ("data_map", "embedding")
+#: Most points whose projection the widget makes as it opens (seconds; benchmarks/results/projection.md).
+#: A bigger map without a saved one makes it when the embedding view is first asked for, so the
+#: widget shows at once (t-SNE of 70,601 texts takes minutes).
+EAGER_PROJECTION_MAX = 10_000
 REVIEWED_FILTERS = ("all", "reviewed", "unreviewed")
 #: Least time between two progress messages within one epoch (the epoch's last step always goes).
 PROGRESS_INTERVAL_S = 0.2
@@ -250,6 +268,15 @@ class DataMapWidget(anywidget.AnyWidget):
         default_value={"state": "idle"},
         help="The feeding training's progress (Tracker.progress): state idle|running|done|stopped|failed, "
         "epoch (1-based), epochs, step and steps (within the epoch), loss (or null), message.",
+    ).tag(sync=True)
+
+    map_view = traitlets.Unicode(
+        "data_map", help=f"One of {MAP_VIEWS}: variability x confidence, or the embeddings' 2-D projection.",
+    ).tag(sync=True)
+    embedding_view = traitlets.Dict(
+        default_value={"method": "", "reason": "", "note": ""},
+        help='The embedding view: "method" of the projection sent in points ("" when none), "reason" there is none, '
+        'and a "note" on it (e.g. that PCA stands in for t-SNE, and how to install it).',
     ).tag(sync=True)
 
     selected_ids = traitlets.List(help="Ids of the selected points; set it to move the selection.")
@@ -450,13 +477,56 @@ class DataMapWidget(anywidget.AnyWidget):
         points: dict[str, Any] = {"n": len(frame)}
         for key, dtype in POINT_DTYPES.items():
             points[key] = _to_bytes(columns[key], dtype)
+        coords, embedding_view = self._projection_of(dmap)
+        if coords is not None:
+            points["projection_x"] = _to_bytes(coords[:, 0], PROJECTION_DTYPES["projection_x"])
+            points["projection_y"] = _to_bytes(coords[:, 1], PROJECTION_DTYPES["projection_y"])
         thresholds = getattr(dmap, "thresholds", None) or DEFAULT_THRESHOLDS
         if hasattr(self, "_session") and self._session.reviewed.any():
             self._sync_dmap_reviewed(np.flatnonzero(self._session.reviewed))
         with self.hold_sync():
             self.n_passes = int(getattr(dmap, "n_passes", 0) or 0)
             self.thresholds = {k: float(v) for k, v in thresholds.items()}
+            self.embedding_view = embedding_view
             self.points = points
+
+    def _projection_of(self, dmap: Any) -> tuple[np.ndarray | None, dict[str, str]]:
+        """The map's 2-D projection (made once per map, see DataMap.projection) and the embedding_view trait.
+
+        No embeddings, or too few, is no error here: the view switch says why it is off.
+        """
+        if getattr(dmap, "embeddings", None) is None or not callable(getattr(dmap, "projection", None)):
+            reason = (
+                "The embedding view needs the sentence embeddings the training run records in its last pass: "
+                "it appears when training reaches it (train with embeddings=True)."
+                if self._tracker is not None
+                else "This map has no embeddings, so there is no embedding view: train with embeddings=True "
+                "(the default of train_datamap) or pass embeddings= to Tracker.record."
+            )
+            return None, {"method": "", "reason": reason, "note": ""}
+        if getattr(dmap, "projection_method", None) is None and len(dmap) > EAGER_PROJECTION_MAX:
+            method = resolve_method(None)
+            return None, {"method": "", "reason": "", "pending": method,
+                          "note": f"made when first opened ({len(dmap):,} points: may take minutes, once; saved with the map)"}
+        try:
+            coords = dmap.projection().to_numpy(dtype=np.float32)
+        except ValueError as exc:
+            return None, {"method": "", "reason": f"No embedding view: {exc}.", "note": ""}
+        method = str(dmap.projection_method)
+        note = ""
+        if method == FALLBACK_PROJECTION and resolve_method(None) == FALLBACK_PROJECTION:
+            note = (f"PCA, as openTSNE is not installed: {install_command('projection')} gives the t-SNE view, "
+                    "which keeps far more of each point's neighbours (benchmarks/results/projection.md)")
+        return coords, {"method": method, "reason": "", "note": note}
+
+    def _make_projection(self) -> dict[str, Any]:
+        """Make the map's projection now (the front end asked for the embedding view) and send it."""
+        dmap = self._dmap
+        if getattr(dmap, "embeddings", None) is None:
+            raise ValueError(self.embedding_view.get("reason") or "this map has no embeddings")
+        dmap.projection()  # kept on the map: _set_map finds it made
+        self._set_map(dmap)
+        return {"method": str(dmap.projection_method)}
 
     def _on_epoch(self, tracker: Any) -> None:
         """Tracker callback: redraw the map with the latest passes (keeps labels, reviews, selection).
@@ -554,6 +624,12 @@ class DataMapWidget(anywidget.AnyWidget):
             self.selected_ids = self._ids[rows].tolist()
         finally:
             self._syncing_selection = False
+
+    @traitlets.validate("map_view")
+    def _check_map_view(self, proposal: dict) -> str:
+        if proposal["value"] not in MAP_VIEWS:
+            raise ValueError(f"map_view must be one of {list(MAP_VIEWS)}, got {proposal['value']!r}.")
+        return proposal["value"]
 
     @traitlets.validate("color_by")
     def _check_color_by(self, proposal: dict) -> str:
@@ -788,10 +864,12 @@ class DataMapWidget(anywidget.AnyWidget):
             undone = self._undo()
             rows = np.zeros(0, dtype=np.int64) if undone is None else np.asarray(undone, dtype=np.int64)
             return {"undone": undone is not None, "history_size": self.history_size}, [_to_bytes(rows, SELECTION_DTYPE)]
+        if method == "projection":
+            return self._make_projection(), []
         if method == "retry_save":
             return {"saved": self.retry_save(), "save_status": self.save_status}, []
         raise ValueError(
-            f"unknown request method {method!r}; expected page, document, search, relabel, mark_reviewed, "
+            f"unknown request method {method!r}; expected page, document, search, projection, relabel, mark_reviewed, "
             "accept_preview, accept_suggestions, undo or retry_save."
         )
 

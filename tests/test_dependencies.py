@@ -143,7 +143,7 @@ def test_extras_table_matches_pyproject():
         return {re.split(r"[\[<>=!~ ;]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
 
     for extra, modules in EXTRAS.items():
-        assert names(extras[extra]) == set(modules.values()), extra
+        assert names(extras[extra]) == {m.lower() for m in modules.values()}, extra
     assert extras["all"] == [f"datamap_widget[{','.join(EXTRAS)}]"]
     base = names(project["dependencies"])
     assert not base & {"torch", "transformers", "accelerate", "altair", "vl-convert-python", "fsspec", "psycopg"}

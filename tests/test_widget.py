@@ -616,3 +616,110 @@ def test_document_request_lists_the_nearest_neighbours_with_current_labels_and_a
 def test_document_request_has_no_neighbours_without_embeddings(widget):
     doc = request(widget, "document", {"row": 0})[0]["result"]
     assert doc["neighbors"] is None
+
+
+# ---------------------------------------------------------------- the embedding view (issue 16, item 2)
+
+
+def test_the_projection_travels_as_two_float32_columns_only_with_embeddings():
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    from datamap_widget.widget import PROJECTION_BYTES_PER_POINT
+
+    w = _widget_with_embeddings()
+    coords = w.datamap.projection().to_numpy()
+    assert w.embedding_view == {"method": "tsne", "reason": "", "note": ""}
+    np.testing.assert_array_equal(np.frombuffer(w.points["projection_x"], "<f4"), coords[:, 0])
+    np.testing.assert_array_equal(np.frombuffer(w.points["projection_y"], "<f4"), coords[:, 1])
+    state, paths, buffers = _remove_buffers(w.get_state())
+    total = sum(len(b) for p, b in zip(paths, buffers) if p[0] in ("points", "labels", "reviewed"))
+    assert total == (BYTES_PER_POINT + PROJECTION_BYTES_PER_POINT) * 12 == 30 * 12
+    # Without embeddings: no projection columns, and the reason the view is off.
+    plain = DataMapWidget(fixed_tracker().datamap())
+    assert "projection_x" not in plain.points and plain.embedding_view["method"] == ""
+    assert "no embeddings" in plain.embedding_view["reason"]
+
+
+def test_map_view_is_shared_state_and_checked():
+    w = _widget_with_embeddings()
+    assert w.map_view == "data_map"
+    w.map_view = "embedding"
+    with pytest.raises(ValueError, match=r"map_view must be one of \['data_map', 'embedding'\], got 'umap'"):
+        w.map_view = "umap"
+    assert DataMapWidget(fixed_tracker().datamap(), map_view="embedding").map_view == "embedding"
+    # The selection is the same set of ids whichever view drew it.
+    w.selection = np.array([2, 5], dtype="<u4").tobytes()
+    assert w.selected_ids == ["ex2", "ex5"]
+    w.map_view = "data_map"
+    assert w.selected_ids == ["ex2", "ex5"]
+
+
+def test_a_saved_projection_is_what_the_widget_shows(tmp_path):
+    dmap = _widget_with_embeddings().datamap
+    dmap.projection("pca")
+    path = tmp_path / "map.parquet"
+    dmap.to_parquet(path)
+    from datamap_widget import DataMap
+
+    again = DataMap.read_parquet(path)
+    w = DataMapWidget(again)
+    assert w.embedding_view["method"] == "pca"
+    np.testing.assert_array_equal(np.frombuffer(w.points["projection_x"], "<f4"), dmap.projection()["x"].to_numpy())
+
+
+def test_live_training_turns_the_embedding_view_on_when_the_embeddings_arrive():
+    n = 12
+    ids = [f"ex{i}" for i in range(n)]
+    tracker = Tracker(ids, [LABELS[i % 3] for i in range(n)], label_names=LABELS)
+    w = DataMapWidget(tracker, data=frame_for())
+    tracker.record(ids, _logits(n, 0))
+    tracker.end_epoch()
+    assert w.embedding_view["method"] == "" and "appears when training reaches it" in w.embedding_view["reason"]
+    assert "projection_x" not in w.points
+    emb = np.random.default_rng(1).normal(size=(n, 5))
+    tracker.record(ids, _logits(n, 1), embeddings=emb)  # the last pass records them
+    tracker.end_epoch()
+    assert w.embedding_view["method"] == "tsne" and w.embedding_view["reason"] == ""
+    assert np.isfinite(np.frombuffer(w.points["projection_x"], "<f4")).all()
+    w.close()
+
+
+def test_colour_and_view_choices_are_the_same_in_python_and_typescript():
+    import re
+    from pathlib import Path
+
+    from datamap_widget.widget import COLOR_BY, MAP_VIEWS
+
+    source = (Path(__file__).resolve().parents[1] / "js" / "src" / "toolbar.ts").read_text()
+    colours = re.search(r"COLOR_CHOICES[^=]*= \[(.*?)\n\];", source, re.S).group(1)
+    views = re.search(r"VIEW_CHOICES[^=]*= \[(.*?)\n\];", source, re.S).group(1)
+    assert tuple(re.findall(r'^\s*\["(\w+)"', colours, re.M)) == COLOR_BY
+    assert tuple(re.findall(r'^\s*\["(\w+)"', views, re.M)) == MAP_VIEWS
+
+
+def test_without_the_projection_extra_the_view_is_pca_and_says_how_to_get_t_sne(monkeypatch):
+    import datamap_widget.projection as projection
+
+    monkeypatch.setattr(projection.importlib.util, "find_spec", lambda name: None)  # no openTSNE
+    w = _widget_with_embeddings()
+    assert w.embedding_view["method"] == "pca" and w.datamap.projection_method == "pca"
+    assert "pip install 'datamap_widget[projection]'" in w.embedding_view["note"]
+    assert np.isfinite(np.frombuffer(w.points["projection_x"], "<f4")).all()
+
+
+def test_a_big_map_makes_its_projection_when_the_embedding_view_is_first_asked_for(monkeypatch):
+    import datamap_widget.widget as widget_module
+
+    monkeypatch.setattr(widget_module, "EAGER_PROJECTION_MAX", 5)  # these 12 points count as big
+    w = _widget_with_embeddings()
+    assert "projection_x" not in w.points and w.datamap.projection_method is None  # the widget opened at once
+    assert w.embedding_view["pending"] == "tsne" and "made when first opened" in w.embedding_view["note"]
+    reply = request(w, "projection")[0]
+    assert reply["ok"] and reply["result"] == {"method": "tsne"}
+    assert w.embedding_view["method"] == "tsne" and "pending" not in w.embedding_view
+    np.testing.assert_array_equal(np.frombuffer(w.points["projection_x"], "<f4"), w.datamap.projection()["x"].to_numpy())
+    # A map that carries its projection (made before, or read from its parquet) shows it at once.
+    again = DataMapWidget(w.datamap)
+    assert again.embedding_view["method"] == "tsne" and "projection_x" in again.points
+    plain = DataMapWidget(fixed_tracker().datamap())
+    assert not request(plain, "projection")[0]["ok"]  # no embeddings: a clear error, not a hang

@@ -18,6 +18,10 @@ const CATEGORY: Rgb[] = [[44, 160, 44], [255, 127, 14], [214, 39, 40]]; // easy,
 // not reviewed, confirmed, relabeled (the `reviewed` marks 0, 1, 2)
 const REVIEWED: Rgb[] = [[170, 170, 170], [31, 119, 180], [230, 85, 13]];
 const MISSING: Rgb = [200, 200, 200];
+// Mislabel score by rank: the top 1%, 5% and 20% of suspects, then the rest (see SCORE_BANDS).
+const SCORE: Rgb[] = [[189, 0, 38], [240, 59, 32], [253, 141, 60], [150, 170, 190]];
+/** Upper edges of the suspect bands, as shares of the scored points (most suspect first). */
+export const SCORE_BANDS = [0.01, 0.05, 0.2, 1];
 // Viridis-like stops for correctness 0 -> 1.
 const RAMP: Rgb[] = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
 // On a dark background viridis' dark end (the hard-to-learn suspects) disappears: the same hues,
@@ -45,6 +49,13 @@ export function legend(colorBy: string, labelNames: string[], categories: string
     case "label":
     case "suggested_label":
       return labelNames.map((l, i) => ({ label: l, color: css(labelColor(i)) }));
+    case "mislabel_score":
+      return [
+        { label: "top 1% suspects", color: css(SCORE[0]) },
+        { label: "top 5%", color: css(SCORE[1]) },
+        { label: "top 20%", color: css(SCORE[2]) },
+        { label: "the rest", color: css(SCORE[3]) },
+      ];
     case "reviewed":
       return [
         { label: "not reviewed", color: css(REVIEWED[0]) },
@@ -54,6 +65,22 @@ export function legend(colorBy: string, labelNames: string[], categories: string
     default:
       return [0, 0.25, 0.5, 0.75, 1].map((t) => ({ label: `correctness ${t}`, color: css(ramp(t, dark)) }));
   }
+}
+
+/**
+ * Each point's band of SCORE_BANDS by its rank in `order` (most suspect first); 255 for points
+ * never seen in training (no score: NaN correctness), which `order` puts last.
+ */
+export function scoreBands(p: Points): Uint8Array {
+  let scored = 0;
+  for (let i = 0; i < p.n; i++) if (p.correctness[i] >= 0) scored++;
+  const out = new Uint8Array(p.n).fill(255);
+  let b = 0;
+  for (let j = 0; j < Math.min(scored, p.order.length); j++) {
+    while (b < SCORE_BANDS.length - 1 && j >= SCORE_BANDS[b] * scored) b++;
+    out[p.order[j]] = b;
+  }
+  return out;
 }
 
 /**
@@ -68,6 +95,7 @@ export function pointColors(
   const rgba = out && out.length === p.n * 4 ? out : new Uint8Array(p.n * 4);
   const lut: Rgb[] = [];
   for (let k = 0; k < 256; k++) lut.push(ramp(k / 255, dark));
+  const band = colorBy === "mislabel_score" ? scoreBands(p) : null;
   for (let i = 0; i < p.n; i++) {
     let c: Rgb;
     switch (colorBy) {
@@ -82,6 +110,9 @@ export function pointColors(
         break;
       case "reviewed":
         c = REVIEWED[Math.min(2, p.reviewed[i])];
+        break;
+      case "mislabel_score":
+        c = band![i] < SCORE.length ? SCORE[band![i]] : MISSING;
         break;
       default: {
         const t = p.correctness[i];

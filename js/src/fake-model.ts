@@ -100,6 +100,19 @@ export class FakeModel implements Model {
 
 const dv = (a: ArrayBufferView) => new DataView(a.buffer, a.byteOffset, a.byteLength);
 
+/** `state` with an embedding projection: row i at (10 + i, -i) for i < n/2 (one cluster), else (-10 - i, i). */
+export function withProjection(state: ModelState, method = "umap"): ModelState {
+  const n = state.points.n;
+  const px = new Float32Array(n);
+  const py = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const left = i >= n / 2;
+    px[i] = left ? -10 - i : 10 + i;
+    py[i] = left ? i : -i;
+  }
+  return { ...state, points: { ...state.points, projection_x: dv(px), projection_y: dv(py) }, embedding_view: { method, reason: "" } };
+}
+
 /** A model with n points laid out on a diagonal; row i has score n - i (row 0 most suspect). */
 export function makeState(n: number, labelNames = ["neg", "pos"]): ModelState {
   const x = new Float32Array(n);
@@ -134,5 +147,7 @@ export function makeState(n: number, labelNames = ["neg", "pos"]): ModelState {
     has_text: true,
     live: false,
     progress: { state: "idle" },
+    map_view: "data_map",
+    embedding_view: { method: "", reason: "This map has no embeddings, so there is no embedding view.", note: "" },
   };
 }

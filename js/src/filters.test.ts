@@ -16,6 +16,8 @@ function points(labels: number[], suggested: number[]): Points {
     category: new Uint8Array(n),
     labels: Uint16Array.from(labels),
     reviewed: new Uint8Array(n),
+    px: null,
+    py: null,
   };
 }
 

@@ -4,7 +4,7 @@
  * (zoom, pan) and turns mouse gestures into data-space selections.
  */
 import type { Polygon } from "./lasso";
-import { homeView, panView, zoomView, type Scatter, type ScatterFactory, type View } from "./scatter";
+import { fitView, homeView, panView, zoomView, type Scatter, type ScatterFactory, type View } from "./scatter";
 import { cssColor } from "./theme";
 
 export type Tool = "lasso" | "box" | "pan";
@@ -28,6 +28,8 @@ export class MapView {
   view: View = { x0: 0, x1: 0.5, y0: 0, y1: 1 };
   thresholds = { confidence: 0.5, variability: 0.2 };
   markers: number[] = []; // [x, y] pairs in data space for hovered / focused points
+  /** Axis titles, and whether the region guides belong on these axes (only on the data map). */
+  axes = { x: "variability", y: "confidence", guides: true };
   private width = 560;
   private height = 440;
   private dpr = 1;
@@ -83,10 +85,18 @@ export class MapView {
   }
 
   private homeV: View = { x0: 0, x1: 0.5, y0: 0, y1: 1 };
-  setPositions(x: Float32Array, y: Float32Array, resetView: boolean): void {
-    this.homeV = homeView(x);
+  /** `fit`: the home view holds every point (an embedding projection has no fixed range). */
+  setPositions(x: Float32Array, y: Float32Array, resetView: boolean, fit = false): void {
+    this.homeV = fit ? fitView(x, y) : homeView(x);
     if (resetView) this.view = { ...this.homeV };
     this.scatter?.setPositions(x, y);
+    this.redraw();
+  }
+
+  /** Switch the axis titles (and the region guides with them) and say so to screen readers. */
+  setAxes(x: string, y: string, guides: boolean, description: string): void {
+    this.axes = { x, y, guides };
+    this.overlay.setAttribute("aria-label", `${description} Drag to select, wheel to zoom, double-click to reset.`);
     this.redraw();
   }
 
@@ -264,7 +274,7 @@ export class MapView {
       ctx.fillRect(px, b, 1, 4);
       ctx.fillText(fmt(v), px, b + 5);
     }
-    ctx.fillText("variability", (l + r) / 2, b + 20);
+    ctx.fillText(this.axes.x, (l + r) / 2, b + 20);
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
     for (const v of ticks(this.view.y0, this.view.y1)) {
@@ -277,13 +287,15 @@ export class MapView {
     ctx.translate(11, (t + b) / 2);
     ctx.rotate(-Math.PI / 2);
     ctx.textAlign = "center";
-    ctx.fillText("confidence", 0, 0);
+    ctx.fillText(this.axes.y, 0, 0);
     ctx.restore();
-    // Region guides.
     ctx.save();
     ctx.beginPath();
     ctx.rect(l, t, r - l, b - t);
     ctx.clip();
+    // Region guides and names: the data map's regions mean nothing on the embedding view's axes.
+    // (The block keeps its indentation so that it merges cleanly with edits to the region labels.)
+    if (this.axes.guides) {
     ctx.setLineDash([5, 4]);
     ctx.strokeStyle = color("--dmw-map-guide", "rgba(80,80,80,0.7)");
     const [gx] = this.toPixel(this.thresholds.variability, 0);
@@ -324,6 +336,7 @@ export class MapView {
       const mid = clampY((Math.max(t, this.toPixel(0, 1)[1]) + Math.min(b, this.toPixel(0, 0)[1])) / 2);
       label("ambiguous", r - 6, mid, "right", "middle");
     }
+    } // region guides
     // Markers.
     for (let k = 0; k + 1 < this.markers.length; k += 2) {
       const [px, py] = this.toPixel(this.markers[k], this.markers[k + 1]);

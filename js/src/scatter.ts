@@ -183,6 +183,23 @@ export function panView(view: View, dx: number, dy: number): View {
   return { x0: view.x0 + dx, x1: view.x1 + dx, y0: view.y0 + dy, y1: view.y1 + dy };
 }
 
+/** A view holding every finite point of (x, y), with 5% margins (the embedding view's home). */
+export function fitView(x: Float32Array, y: Float32Array): View {
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    const a = x[i], b = y[i];
+    if (!(a === a && b === b)) continue; // NaN: no embedding, not drawn
+    if (a < x0) x0 = a;
+    if (a > x1) x1 = a;
+    if (b < y0) y0 = b;
+    if (b > y1) y1 = b;
+  }
+  if (!(x1 >= x0)) return { x0: -1, x1: 1, y0: -1, y1: 1 };
+  const mx = Math.max((x1 - x0) * 0.05, 1e-6);
+  const my = Math.max((y1 - y0) * 0.05, 1e-6);
+  return { x0: x0 - mx, x1: x1 + mx, y0: y0 - my, y1: y1 + my };
+}
+
 /** Initial view: variability from 0 to a bit past its max (at least 0.5), confidence 0..1, with margins. */
 export function homeView(x: Float32Array): View {
   let xmax = 0.5;

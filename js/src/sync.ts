@@ -15,6 +15,22 @@ export interface WirePoints {
   order: Buffer;
   suggested: Buffer;
   category: Buffer;
+  /** The embeddings' 2-D projection; sent only for a map with embeddings. */
+  projection_x?: Buffer;
+  projection_y?: Buffer;
+}
+
+/** Which axes the map draws: the data map (variability × confidence) or the embeddings' projection. */
+export type MapViewName = "data_map" | "embedding";
+
+/** DataMapWidget.embedding_view: the projection's method ("" when there is none) and why there is none. */
+export interface EmbeddingView {
+  method: string;
+  reason: string;
+  /** e.g. that PCA stands in for t-SNE, and how to install it; "" when nothing to say. */
+  note?: string;
+  /** A big map without a projection yet: the method the "projection" request will use. */
+  pending?: string;
 }
 
 export interface Filters {
@@ -53,6 +69,8 @@ export interface ModelState {
   has_text: boolean;
   live: boolean;
   progress: Progress;
+  map_view: MapViewName;
+  embedding_view: EmbeddingView;
 }
 
 type Callback = (...args: any[]) => void;
@@ -84,6 +102,8 @@ export const TRAITS = {
   has_text: "hasText",
   live: "live",
   progress: "progress",
+  map_view: "mapView",
+  embedding_view: "embeddingView",
 } as const satisfies Record<keyof ModelState, string>;
 
 export type WireName = keyof typeof TRAITS;
@@ -105,6 +125,9 @@ export interface Points {
   category: Uint8Array;
   labels: Uint16Array;
   reviewed: Uint8Array;
+  /** The embedding view's positions, or null when the map has none (no embeddings). */
+  px: Float32Array | null;
+  py: Float32Array | null;
 }
 
 type TypedArrayCtor<T> = { new (buffer: ArrayBuffer, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number };
@@ -141,6 +164,9 @@ export function decodePoints(model: Model): Points {
   const p = model.get("points") ?? ({ n: 0 } as WirePoints);
   const n = p.n ?? 0;
   const fit = <T extends { length: number }>(arr: T, make: () => T): T => (arr.length === n ? arr : make());
+  const px = p.projection_x ? decode(p.projection_x, Float32Array) : null;
+  const py = p.projection_y ? decode(p.projection_y, Float32Array) : null;
+  const projected = px !== null && py !== null && px.length === n && py.length === n;
   return {
     n,
     x: fit(decode(p.x, Float32Array), () => new Float32Array(n)),
@@ -151,6 +177,8 @@ export function decodePoints(model: Model): Points {
     category: fit(decode(p.category, Uint8Array), () => new Uint8Array(n)),
     labels: fit(decode(model.get("labels"), Uint16Array), () => new Uint16Array(n)),
     reviewed: fit(decode(model.get("reviewed"), Uint8Array), () => new Uint8Array(n)),
+    px: projected ? px : null,
+    py: projected ? py : null,
   };
 }
 

@@ -3,7 +3,7 @@
  * the review progress line and the status line with self-clearing messages. DOM only:
  * the wiring in widget.ts decides what the controls do.
  */
-import type { Progress } from "./sync";
+import type { EmbeddingView, MapViewName, Progress } from "./sync";
 import type { Tool } from "./mapview";
 
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text?: string): HTMLElementTagNameMap[K] {
@@ -19,7 +19,56 @@ export const COLOR_CHOICES: Array<[string, string]> = [
   ["label", "colour: label"],
   ["suggested_label", "colour: suggested label"],
   ["reviewed", "colour: reviewed"],
+  ["mislabel_score", "colour: mislabel score"],
 ];
+
+/** The view switch's buttons: which axes the map draws. */
+export const VIEW_CHOICES: Array<[MapViewName, string, string]> = [
+  ["data_map", "Data map", "The data map: variability (x) against confidence (y), with the region guides"],
+  ["embedding", "Embedding", "Where the model puts each example in its embedding space (a 2-D projection): clusters and the stray labels in them"],
+];
+
+/** Display name of a projection method, for the axis titles and the tooltip. */
+export function methodName(method: string): string {
+  return ({ umap: "UMAP", pacmap: "PaCMAP", tsne: "t-SNE", pca: "PCA" } as Record<string, string>)[method] ?? method;
+}
+
+/** The toggle between the two views of the same points. The embedding view is off (greyed, the
+ *  tooltip saying why) when the map has no embeddings, never silently missing. */
+export class ViewSwitch {
+  readonly el = h("span", "dmw-group dmw-views");
+  readonly buttons = new Map<MapViewName, HTMLButtonElement>();
+
+  constructor() {
+    this.el.setAttribute("role", "group");
+    this.el.setAttribute("aria-label", "Map axes");
+    for (const [view, text, tip] of VIEW_CHOICES) {
+      const b = h("button", `dmw-view dmw-view-${view}`, text);
+      b.title = tip;
+      b.setAttribute("aria-pressed", "false");
+      this.buttons.set(view, b);
+      this.el.appendChild(b);
+    }
+  }
+
+  /** Show `view` as pressed; the embedding button is enabled only when `info.method` is set. */
+  render(view: MapViewName, info: EmbeddingView | undefined): void {
+    const embedding = this.buttons.get("embedding")!;
+    const method = info?.method || info?.pending || "";
+    const available = !!method;
+    embedding.disabled = !available;
+    // A disabled button gets no hover in some browsers: the group carries the reason too.
+    embedding.title = available
+      ? `${VIEW_CHOICES[1][2]} (${methodName(method)})${info!.note ? `. ${info!.note}` : ""}`
+      : info?.reason || "No embeddings: no embedding view.";
+    this.el.title = available ? "" : embedding.title;
+    for (const [v, b] of this.buttons) {
+      const on = v === view;
+      b.classList.toggle("dmw-active", on);
+      b.setAttribute("aria-pressed", String(on));
+    }
+  }
+}
 
 export class Toolbar {
   readonly el = h("div", "dmw-toolbar");
@@ -34,6 +83,7 @@ export class Toolbar {
   readonly undoButton = h("button", "dmw-undo", "Undo");
   readonly passes = h("span", "dmw-passes");
   readonly progress = h("span", "dmw-progress");
+  readonly views = new ViewSwitch();
 
   constructor() {
     this.colorSelect.title = "Colour points by";
@@ -53,7 +103,7 @@ export class Toolbar {
     this.reviewButton.title = "Confirm the label of the selection, or of the document shown";
     this.acceptButton.title = "Give the selection (or the document shown) its suggested labels; says how many change first";
     this.progress.style.display = "none";
-    this.el.append(this.colorSelect, tools, this.homeButton, this.clearButton, h("span", "dmw-sep"), this.relabelSelect,
+    this.el.append(this.views.el, this.colorSelect, tools, this.homeButton, this.clearButton, h("span", "dmw-sep"), this.relabelSelect,
       this.relabelButton, this.reviewButton, this.acceptButton, this.undoButton, this.progress, this.passes);
   }
 

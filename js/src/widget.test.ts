@@ -1,19 +1,21 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeModel, makeState } from "./fake-model";
+import { FakeModel, makeState, withProjection } from "./fake-model";
 import { indicesInPolygon } from "./lasso";
-import type { Scatter } from "./scatter";
+import { fitView, type Scatter } from "./scatter";
 import { decode } from "./sync";
 import { createView } from "./widget";
 
 class FakeScatter implements Scatter {
   x: Float32Array = new Float32Array(0);
+  y: Float32Array = new Float32Array(0);
   colors: Uint8Array = new Uint8Array(0);
   highlighted: Uint32Array = new Uint32Array(0);
   draws = 0;
   sizes: number[][] = [];
   destroyed = false;
-  setPositions(x: Float32Array) {
+  setPositions(x: Float32Array, y: Float32Array) {
     this.x = x;
+    this.y = y;
   }
   setColors(rgba: Uint8Array) {
     this.colors = rgba.slice();
@@ -726,5 +728,128 @@ describe("DataMapWidget view", () => {
     body.scrollTop = 600;
     (el.querySelector(".dmw-clear") as HTMLButtonElement).click();
     expect(body.scrollTop).toBe(0);
+  });
+  // ------------------------------------------------------------ the embedding view (issue 16, item 2)
+  const viewButton = (v: string) => el.querySelector<HTMLButtonElement>(`.dmw-view-${v}`)!;
+  const overlayLabel = () => el.querySelector(".dmw-overlay")!.getAttribute("aria-label")!;
+
+  it("switches the map to the embedding projection and back; the selection and the current document stay", async () => {
+    const n = 40;
+    const state = withProjection(makeState(n));
+    const model = new FakeModel(state);
+    pythonLike(model, n);
+    const scatter = new FakeScatter();
+    cleanup = createView(model, el, { scatterFactory: () => scatter, pageDelayMs: 0 });
+    await settle();
+    expect(viewButton("data_map").getAttribute("aria-pressed")).toBe("true");
+    expect(viewButton("embedding").disabled).toBe(false);
+    expect(viewButton("embedding").title).toContain("UMAP");
+    expect(overlayLabel()).toContain("variability (x) against confidence (y)");
+    const dataX = decode(state.points.x, Float32Array);
+    expect([...scatter.x]).toEqual([...dataX]);
+    // Select three points and open one, on the data map.
+    model.pythonSets("selection", new DataView(Uint32Array.of(3, 7, 30).buffer));
+    rowsShown().find((r) => r.dataset.row === "7")!.click();
+    await settle();
+    viewButton("embedding").click();
+    await settle();
+    expect([...scatter.x]).toEqual([...decode(state.points.projection_x!, Float32Array)]);
+    expect([...scatter.y]).toEqual([...decode(state.points.projection_y!, Float32Array)]);
+    expect(model.get("map_view")).toBe("embedding");
+    expect(model.saved.some((s) => s.map_view === "embedding")).toBe(true);
+    expect(viewButton("embedding").getAttribute("aria-pressed")).toBe("true");
+    expect(viewButton("data_map").getAttribute("aria-pressed")).toBe("false");
+    expect(overlayLabel()).toContain("Embedding view: a UMAP projection");
+    // Same points, same selection, same current document, same colours.
+    expect([...decode(model.get("selection"), Uint32Array)]).toEqual([3, 7, 30]);
+    expect([...scatter.highlighted]).toEqual([3, 7, 30]);
+    expect(el.querySelector(".dmw-table-title")!.textContent).toContain("3 selected");
+    expect(el.querySelector(".dmw-detail")!.textContent).toContain("doc-7");
+    viewButton("data_map").click();
+    await settle();
+    expect([...scatter.x]).toEqual([...dataX]);
+    expect(model.get("map_view")).toBe("data_map");
+    expect([...decode(model.get("selection"), Uint32Array)]).toEqual([3, 7, 30]);
+  });
+
+  it("a box in the embedding view selects the points inside it there, not on the data map", async () => {
+    const n = 40;
+    const state = withProjection({ ...makeState(n), map_view: "embedding" });
+    const model = new FakeModel(state);
+    pythonLike(model, n);
+    cleanup = createView(model, el, { scatterFactory: () => new FakeScatter(), pageDelayMs: 0 });
+    await settle();
+    expect(viewButton("embedding").getAttribute("aria-pressed")).toBe("true");
+    const px = decode(state.points.projection_x!, Float32Array);
+    const py = decode(state.points.projection_y!, Float32Array);
+    const v = fitView(px, py);
+    const pixel = (x: number, y: number): [number, number] => [46 + ((x - v.x0) / (v.x1 - v.x0)) * plotWidth(), 10 + ((v.y1 - y) / (v.y1 - v.y0)) * PH];
+    (el.querySelector(".dmw-tool-box") as HTMLButtonElement).click();
+    drag([pixel(0, v.y1), pixel(v.x1, v.y0)]); // the right-hand cluster: rows 0..19 (x = 10 + i)
+    const selected = [...decode(model.get("selection"), Uint32Array)];
+    expect(selected).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it("without embeddings the embedding view is off and says why; a request for it shows the data map", async () => {
+    const { model, scatter } = mount(20);
+    await settle();
+    const button = viewButton("embedding");
+    expect(button.disabled).toBe(true);
+    expect(button.title).toContain("no embeddings");
+    expect(el.querySelector(".dmw-views")!.getAttribute("title")).toContain("no embeddings");
+    button.click();
+    expect(model.get("map_view")).toBe("data_map");
+    model.pythonSets("map_view", "embedding");
+    await settle();
+    expect(viewButton("data_map").getAttribute("aria-pressed")).toBe("true");
+    expect([...scatter.x]).toEqual([...decode(makeState(20).points.x, Float32Array)]);
+    // Live training: the projection arrives with a later pass, and the switch comes on.
+    model.pythonSets("embedding_view", { method: "pca", reason: "" });
+    model.pythonSets("points", withProjection(makeState(20), "pca").points);
+    await settle();
+    expect(button.disabled).toBe(false);
+    expect(viewButton("embedding").getAttribute("aria-pressed")).toBe("true"); // the trait asked for it
+    expect(overlayLabel()).toContain("PCA projection");
+    expect([...scatter.x]).toEqual([...decode(withProjection(makeState(20)).points.projection_x!, Float32Array)]);
+  });
+
+  it("Python moves the view through map_view", async () => {
+    const n = 30;
+    const model = new FakeModel(withProjection(makeState(n)));
+    pythonLike(model, n);
+    const scatter = new FakeScatter();
+    cleanup = createView(model, el, { scatterFactory: () => scatter, pageDelayMs: 0 });
+    await settle();
+    model.pythonSets("map_view", "embedding");
+    expect(scatter.x[0]).toBe(10);
+    expect(viewButton("embedding").classList.contains("dmw-active")).toBe(true);
+  });
+  it("a big map asks for its projection on the first switch, says so, and draws it when it arrives", async () => {
+    const n = 30;
+    const model = new FakeModel({ ...makeState(n), embedding_view: { method: "", reason: "", pending: "tsne", note: "made when first opened" } });
+    pythonLike(model, n);
+    const kernel = model.kernel;
+    const projected = withProjection(makeState(n), "tsne");
+    model.hold = true; // the kernel is busy making it
+    model.kernel = (method, args, buffers) => (method === "projection" ? [{ method: "tsne" }, []] : kernel(method, args, buffers));
+    const scatter = new FakeScatter();
+    cleanup = createView(model, el, { scatterFactory: () => scatter, pageDelayMs: 0 });
+    await settle();
+    expect(viewButton("embedding").disabled).toBe(false);
+    expect(viewButton("embedding").title).toContain("t-SNE");
+    viewButton("embedding").click();
+    await settle();
+    expect(model.requests("projection").length).toBe(1);
+    expect(el.querySelector(".dmw-status")!.textContent).toContain("Making the t-SNE projection of 30 embeddings");
+    expect([...scatter.x]).toEqual([...decode(makeState(n).points.x, Float32Array)]); // the data map until it arrives
+    viewButton("embedding").click(); // a second click asks nothing more
+    expect(model.requests("projection").length).toBe(1);
+    model.pythonSets("embedding_view", { method: "tsne", reason: "", note: "" });
+    model.pythonSets("points", projected.points);
+    model.release();
+    await settle();
+    expect([...scatter.x]).toEqual([...decode(projected.points.projection_x!, Float32Array)]);
+    expect(overlayLabel()).toContain("t-SNE projection");
+    expect(el.querySelector(".dmw-status")!.textContent).toBe("");
   });
 });

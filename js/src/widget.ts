@@ -14,9 +14,10 @@ import { ConfusionTable, EMPTY_FILTERS, FilterBar, confusionCounts, visibleMask,
 import { DetailPane, type DocDetail } from "./pane";
 import { CONFIRMED, NO_LABEL, RELABELED, ReviewController, suspectProgress, type Action } from "./review";
 import { createWebGLScatter, type ScatterFactory } from "./scatter";
-import { Sync, decode, decodePoints, encode, type Filters, type Model, type Points } from "./sync";
+import { Sync, decode, decodePoints, encode, type Filters, type MapViewName, type Model, type Points } from "./sync";
 import { VirtualTable } from "./table";
-import { StatusLine, Toolbar, h, keyLegend } from "./toolbar";
+import { StatusLine, Toolbar, h, keyLegend, methodName } from "./toolbar";
+import type { View } from "./scatter";
 
 export interface Options {
   scatterFactory?: ScatterFactory;
@@ -65,9 +66,12 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const inFlight = new Set<number>();
   let pageTimer: ReturnType<typeof setTimeout> | undefined;
   let colorBuf: Uint8Array | undefined;
-  let grid: PointGrid | null = null; // built on the first hover/click after the points change
+  let grid: PointGrid | null = null; // built on the first hover/click after the points or the view change
   const nearest = (x: number, y: number, sx: number, sy: number) =>
-    (grid ??= new PointGrid(points.x, points.y)).nearest(x, y, sx, sy, 8);
+    (grid ??= new PointGrid(...positions())).nearest(x, y, sx, sy, 8);
+  /** Zoom and pan of the view not shown, so switching back returns to where the user was. */
+  const savedViews = new Map<MapViewName, View>();
+  let shownView: MapViewName = "data_map";
   /** Requests for texts waiting on the kernel, with when they were sent. */
   const asking = new Set<number>();
   const ask = (method: string, args: Record<string, unknown>, buffers: ArrayBufferView[] = []) => {
@@ -110,6 +114,15 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const status = new StatusLine();
   root.append(toolbar.el, keysLine, filterBar.el, main, status.el);
   for (const [tool, b] of toolbar.toolButtons) listen(b, "click", () => setTool(tool));
+  for (const [view, b] of toolbar.views.buttons) {
+    listen(b, "click", () => {
+      if (b.disabled) return;
+      sync.write("mapView", view); // our own write echoes back as no change event: apply it here
+      applyView();
+      const pending = sync.get("embeddingView")?.pending;
+      if (view === "embedding" && !points.px && pending) makeProjection(pending);
+    });
+  }
 
   const mapPane = h("div", "dmw-map-pane");
   const side = h("div", "dmw-side");
@@ -173,6 +186,55 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   function setTool(tool: Tool): void {
     map.tool = tool;
     toolbar.setTool(tool);
+  }
+
+  /** The view the map draws: the embedding view only when the points carry a projection. */
+  function mapView(): MapViewName {
+    return sync.get("mapView") === "embedding" && points.px ? "embedding" : "data_map";
+  }
+
+  /** Positions of the points in the view shown: every lasso, click, hover and marker goes through these. */
+  function positions(): [Float32Array, Float32Array] {
+    return mapView() === "embedding" && points.px && points.py ? [points.px, points.py] : [points.x, points.y];
+  }
+
+  /** Draw the view the trait asks for (or the data map when there is no projection); `reset`: new points. */
+  function applyView(reset = false): void {
+    const view = mapView();
+    if (reset) savedViews.clear();
+    else if (view !== shownView) savedViews.set(shownView, { ...map.view });
+    const switched = view !== shownView;
+    shownView = view;
+    const method = methodName(sync.get("embeddingView")?.method ?? "");
+    if (view === "embedding") {
+      map.setAxes(`${method} 1`, `${method} 2`, false,
+        `Embedding view: a ${method} projection of the model's sentence embeddings; near points are alike to the model.`);
+    } else {
+      map.setAxes("variability", "confidence", true, "Data map: variability (x) against confidence (y).");
+    }
+    const [x, y] = positions();
+    const saved = savedViews.get(view);
+    map.setPositions(x, y, reset || (switched && !saved), view === "embedding");
+    if (switched && saved && !reset) {
+      map.view = saved;
+      map.redraw();
+    }
+    grid = null;
+    toolbar.views.render(view, sync.get("embeddingView"));
+    updateMarkers();
+  }
+
+  /** A big map makes its projection on first use: ask for it; it arrives as new points. */
+  let projecting = false;
+  function makeProjection(method: string): void {
+    if (projecting) return;
+    projecting = true;
+    status.show(`Making the ${methodName(method)} projection of ${points.n.toLocaleString()} embeddings (once; it is kept with the map)…`, "sticky");
+    sync
+      .request("projection", {})
+      .then(() => status.clear())
+      .catch((err: Error) => status.show(`Could not make the projection: ${err.message}`, "error"))
+      .finally(() => (projecting = false));
   }
 
   function filters(): Filters {
@@ -301,7 +363,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   function selectPolygon(poly: Polygon, additive: boolean): void {
-    const rows = indicesInPolygon(points.x, points.y, poly);
+    const [x, y] = positions();
+    const rows = indicesInPolygon(x, y, poly);
     setSelection(additive ? union(selection, rows) : rows);
   }
 
@@ -367,7 +430,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   function updateMarkers(): void {
     const m: number[] = [];
     const focused = ctl.current;
-    for (const r of [focused, hovered]) if (r >= 0 && r < points.n) m.push(points.x[r], points.y[r]);
+    const [x, y] = positions();
+    for (const r of [focused, hovered]) if (r >= 0 && r < points.n) m.push(x[r], y[r]);
     if (focused < 0 && m.length) m.unshift(NaN, NaN);
     map.markers = m;
     map.drawOverlay();
@@ -663,7 +727,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       // A new pass: texts stay (rows are fixed examples); the training history of each document changed.
       details.clear();
     }
-    map.setPositions(points.x, points.y, resetView || points.n !== oldN);
+    applyView(resetView || points.n !== oldN);
     selection = decode(sync.get("selection"), Uint32Array).slice();
     map.scatter?.setHighlighted(selection);
     selMask = null;
@@ -689,6 +753,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     selection = decode(sync.get("selection"), Uint32Array).slice();
     applySelection();
   });
+  sync.on("mapView", () => applyView());
+  sync.on("embeddingView", () => toolbar.views.render(mapView(), sync.get("embeddingView")));
   sync.on("colorBy", () => {
     toolbar.colorSelect.value = sync.get("colorBy");
     renderLegend();
