@@ -340,12 +340,15 @@ def _first_half(values: np.ndarray) -> np.ndarray:
     return values[:, : max(1, (values.shape[1] + 1) // 2)]
 
 
-def _compute_score(trajectories: Trajectories, method: str, labels: Any = None, embeddings: Any = None) -> np.ndarray:
+def _compute_score(
+    trajectories: Trajectories, method: str, labels: Any = None, embeddings: Any = None, neighbours: Any = None
+) -> np.ndarray:
     if method in NEIGHBOUR_METHODS:
         n = len(labels)
         if n < 2:
             return np.full(n, np.nan)
-        neighbours, _ = nearest_neighbours(embeddings, min(KNN_K, n - 1))
+        if neighbours is None:  # a DataMap passes the neighbours its index found, so they are searched once
+            neighbours, _ = nearest_neighbours(embeddings, min(KNN_K, n - 1))
         knn = knn_disagreement(neighbours, labels)
         if method == "knn":
             return knn
@@ -522,10 +525,13 @@ def summarize(
     thresholds: Mapping[str, float] | None = None,
     *,
     embeddings: np.ndarray | None = None,
+    neighbours: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """All per-example metrics at once: what a :class:`~datamap_widget.DataMap` shows.
 
-    ``embeddings`` (``(N, D)``) are needed by the :data:`NEIGHBOUR_METHODS` only.
+    ``embeddings`` (``(N, D)``) are needed by the :data:`NEIGHBOUR_METHODS` only;
+    ``neighbours`` (``(N, KNN_K)`` positions, ``-1`` = none), when given, are used instead
+    of searching the embeddings again.
 
     Returns ``confidence``, ``variability``, ``correctness``, ``category`` (int8 codes into
     :data:`CATEGORIES`), ``mislabel_score``, ``suggested_label`` (int codes),
@@ -556,7 +562,7 @@ def summarize(
         "variability": var,
         "correctness": _nanmean_rows(np.asarray(trajectories["correct"], dtype=np.float32)),
         "category": categorize(conf, var, thresholds),
-        "mislabel_score": _compute_score(trajectories, method, np.asarray(labels), embeddings),
+        "mislabel_score": _compute_score(trajectories, method, np.asarray(labels), embeddings, neighbours),
         "suggested_label": suggested,
         "suggestion_support": support,
         "suggestion_confident": (suggested != np.asarray(labels)) & (suggested >= 0) & (support >= SUGGESTION_MIN_SUPPORT),
