@@ -374,6 +374,12 @@ class DataMap:
         if self.embeddings is not None:
             flat = np.ascontiguousarray(self.embeddings, dtype=np.float16).reshape(-1)
             columns["embedding"] = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float16()), self.embeddings.shape[1])
+            searched = self._index.stored() if self._index is not None else None
+            if searched is not None:  # the all-points search (minutes at 10^5): saved, so a loaded map skips it
+                found, similarity = searched
+                k = found.shape[1]
+                columns["neighbours"] = pa.FixedSizeListArray.from_arrays(pa.array(found.reshape(-1).astype(np.int32)), k)
+                columns["neighbour_similarity"] = pa.FixedSizeListArray.from_arrays(pa.array(similarity.reshape(-1)), k)
         meta = {
             "format": PARQUET_FORMAT,
             "label_names": self.label_names,
@@ -419,6 +425,10 @@ class DataMap:
         reviewed = table.column("reviewed").to_numpy(zero_copy_only=False).astype(bool)
         dmap = cls(ids, labels, names, trajectories, meta["method"], meta["thresholds"], embeddings=embeddings)
         dmap._reviewed = reviewed
+        if embeddings is not None and "neighbours" in table.column_names:
+            found = table.column("neighbours").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(n, -1)
+            sims = table.column("neighbour_similarity").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(n, -1)
+            dmap.neighbour_index.restore(found, sims)
         return dmap
 
     def __eq__(self, other: object) -> bool:

@@ -59,9 +59,29 @@ class NeighbourIndex:
         unit = self.unit
         return metrics.search_unit(unit, self._missing, queries, k)
 
+    def stored(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The widest all-points search done so far (what a saved map keeps), or None."""
+        return self._all[max(self._all)] if self._all else None
+
+    def restore(self, found: np.ndarray, similarity: np.ndarray) -> None:
+        """Take back an all-points search saved with the map (``(N, k)`` positions and similarities)."""
+        found = np.asarray(found, dtype=np.int64)
+        similarity = np.asarray(similarity, dtype=np.float32)
+        if found.ndim != 2 or found.shape[0] != len(self) or similarity.shape != found.shape:
+            raise ValueError(f"saved neighbours must be two ({len(self)}, k) arrays, got {found.shape} and {similarity.shape}")
+        if found.size and (found.min() < -1 or found.max() >= len(self)):
+            raise ValueError(f"saved neighbours must be positions in [-1, {len(self)}), got {int(found.min())}..{int(found.max())}")
+        found.setflags(write=False)
+        similarity.setflags(write=False)
+        self._all[found.shape[1]] = (found, similarity)
+
     def all_neighbours(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest neighbours of every example, ``(N, k)`` each; computed once per ``k``."""
         k = metrics._check_k(k, len(self))
+        wider = [w for w in self._all if w > k]
+        if k not in self._all and wider:  # the first k columns of a wider search are this search
+            found, similarity = self._all[min(wider)]
+            return found[:, :k], similarity[:, :k]
         if k not in self._all:
             found, similarity = self.search(None, k)  # type: ignore[arg-type]  # None: every row
             found.setflags(write=False)

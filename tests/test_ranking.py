@@ -152,3 +152,21 @@ def test_the_reviewed_weight_is_how_much_a_reviewed_neighbour_counts():
         ReviewRanking(traj, np.array([0, 0, 1, 1]), "knn", neighbours, reviewed_weight=0)
     with pytest.raises(ValueError, match="to learn from reviews, got 'margin'"):
         ReviewRanking(traj, np.array([0, 0, 1, 1]), "margin", neighbours)
+
+
+def test_a_saved_map_keeps_its_neighbour_search_and_learns_the_same_after_loading(tmp_path, monkeypatch):
+    dmap = clustered_map("margin_knn")
+    dmap.frame  # the score searched every example's neighbours once
+    dmap.to_parquet(tmp_path / "map.parquet")
+    from datamap_widget import metrics as m
+
+    def no_search(*args, **kwargs):  # a loaded map must not search again
+        raise AssertionError("searched all points again")
+
+    monkeypatch.setattr(m, "search_unit", no_search)
+    again = DataMap.read_parquet(tmp_path / "map.parquet")
+    np.testing.assert_array_equal(scores(again), scores(dmap))
+    again.mark_reviewed(["ex0"], labels="a")
+    dmap.mark_reviewed(["ex0"], labels="a")
+    np.testing.assert_array_equal(scores(again), scores(dmap))
+    np.testing.assert_array_equal(again.neighbour_index.all_neighbours(5)[0], dmap.neighbour_index.all_neighbours(metrics.KNN_K)[0][:, :5])

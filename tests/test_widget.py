@@ -634,3 +634,16 @@ def test_a_margin_map_keeps_the_order_it_was_drawn_with(widget):
     before = rows_of(widget.points["order"])
     widget.relabel(["ex0", "ex1"], "neutral")
     assert widget.order == b"" and rows_of(widget.points["order"]) == before
+
+
+def test_the_pane_normalises_the_embeddings_once_per_map_not_per_document(monkeypatch):
+    from datamap_widget import metrics
+
+    calls = []
+    real = metrics.unit_rows
+    monkeypatch.setattr(metrics, "unit_rows", lambda values: calls.append(len(values)) or real(values))
+    w = _widget_with_embeddings()
+    first = request(w, "document", {"row": 0})[0]["result"]["neighbors"]["items"]
+    for row in (1, 2, 0):
+        request(w, "document", {"row": row})
+    assert calls == [12] and request(w, "document", {"row": 0})[0]["result"]["neighbors"]["items"] == first
