@@ -26,6 +26,7 @@ EXTRAS: dict[str, dict[str, str]] = {
     "export": {"altair": "altair", "vl_convert": "vl-convert-python"},
     "postgres": {"psycopg": "psycopg"},
     "remote": {"fsspec": "fsspec"},
+    "ann": {"faiss": "faiss-cpu"},
 }
 
 # pip resolves torch to its CUDA build (gigabytes) on Linux unless the CPU wheel comes first.

@@ -640,7 +640,8 @@ def search_unit(unit: np.ndarray, missing: np.ndarray, queries: np.ndarray, k: i
         sims[np.arange(stop - start), block] = -np.inf  # never one's own neighbour
         if any_missing:
             sims[:, missing] = -np.inf
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        width = sims.shape[1]
+        top = np.argpartition(sims, width - k, axis=1)[:, width - k :]  # no negated copy: half the time
         top_sims = np.take_along_axis(sims, top, axis=1)
         order = np.argsort(-top_sims, axis=1, kind="stable")
         indices[start:stop] = np.take_along_axis(top, order, axis=1)

@@ -6,17 +6,30 @@ same unit-length float32 matrix, which is normalised once here instead of per re
 (0.17 s per pane request at 100,000 x 384 before).
 
 Exact search is a blocked matrix product (:func:`datamap_widget.metrics.search_unit`).
-Which search is used at which size was decided by ``benchmarks/neighbour_index.py``
-(``benchmarks/results/neighbour_index.md``); see :data:`APPROXIMATE_ABOVE`.
+Which search is used where was decided by ``benchmarks/neighbour_index.py``
+(``benchmarks/results/neighbour_index.md``): one document's neighbours (the pane) are always
+searched exactly, milliseconds even at 10^5 examples; the all-points search (the neighbour
+scores, the re-ranking) uses an HNSW graph from faiss-cpu (the ``ann`` extra) above
+:data:`APPROXIMATE_ABOVE` examples, where the exact one takes minutes. The graph is not kept:
+its product, every example's neighbours (40 bytes per example), is saved with the map
+(:meth:`~datamap_widget.DataMap.to_parquet`), and rebuilding the graph costs less than storing it.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 from . import metrics
 
-__all__ = ["NeighbourIndex"]
+__all__ = ["APPROXIMATE_ABOVE", "NeighbourIndex"]
+
+#: Examples above which the all-points search uses the approximate (HNSW) index when faiss-cpu
+#: is installed. Measured (benchmarks/results/neighbour_index.md): see the module docstring.
+APPROXIMATE_ABOVE = 20_000
+#: HNSW graph settings: links per node, candidates kept while building and while searching.
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 16, 200, 64
 
 
 class NeighbourIndex:
@@ -26,7 +39,16 @@ class NeighbourIndex:
     search, :meth:`all_neighbours` per ``k`` on its first call. Read-only arrays are handed out.
     """
 
-    def __init__(self, embeddings: np.ndarray) -> None:
+    def __init__(self, embeddings: np.ndarray, *, approximate: bool | None = None, approximate_above: int = APPROXIMATE_ABOVE) -> None:
+        """``approximate``: None (default) uses the HNSW index for the all-points search above
+        ``approximate_above`` examples when faiss-cpu is installed (else exact, with a warning
+        saying how to make it faster); True always (MissingExtraError without faiss-cpu); False never."""
+        if approximate not in (None, True, False):
+            raise TypeError(f"approximate must be None, True or False, got {approximate!r}")
+        if isinstance(approximate_above, bool) or not isinstance(approximate_above, (int, np.integer)) or approximate_above < 0:
+            raise ValueError(f"approximate_above must be a non-negative int, got {approximate_above!r}")
+        self.approximate = approximate
+        self.approximate_above = int(approximate_above)
         values = np.asarray(embeddings)
         if values.ndim != 2:
             raise ValueError(f"embeddings must have shape (N, D), got shape {values.shape}")
@@ -83,8 +105,55 @@ class NeighbourIndex:
             found, similarity = self._all[min(wider)]
             return found[:, :k], similarity[:, :k]
         if k not in self._all:
-            found, similarity = self.search(None, k)  # type: ignore[arg-type]  # None: every row
+            faiss = self._approximate_backend()
+            if faiss is not None:
+                found, similarity = _hnsw_all(faiss, self.unit, self._missing, k)
+            else:
+                found, similarity = self.search(None, k)  # type: ignore[arg-type]  # None: every row
             found.setflags(write=False)
             similarity.setflags(write=False)
             self._all[k] = (found, similarity)
         return self._all[k]
+
+    def _approximate_backend(self):
+        """faiss when the all-points search should be approximate, else None (exact)."""
+        if self.approximate is False or (self.approximate is None and len(self) <= self.approximate_above):
+            return None
+        from .dependencies import MissingExtraError, require
+
+        try:
+            return require("faiss", f"the approximate neighbour search of {len(self):,} examples")
+        except MissingExtraError as error:
+            if self.approximate:
+                raise
+            warnings.warn(
+                f"{error}; searching exactly instead, which takes minutes at this size", RuntimeWarning, stacklevel=4
+            )
+            return None
+
+
+def _hnsw_all(faiss, unit: np.ndarray, missing: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every example's ``k`` nearest others by an HNSW graph over the rows that have an embedding."""
+    have = np.flatnonzero(~missing)
+    n = unit.shape[0]
+    found = np.full((n, k), -1, dtype=np.int64)
+    similarity = np.full((n, k), np.nan, dtype=np.float32)
+    if have.size < 2:
+        return found, similarity
+    data = np.ascontiguousarray(unit[have])
+    index = faiss.IndexHNSWFlat(data.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index.add(data)
+    index.hnsw.efSearch = max(HNSW_EF_SEARCH, k + 1)
+    wanted = min(k + 1, have.size)
+    sims, hits = index.search(data, wanted)
+    # Each example finds itself (or an identical copy first): drop the entry that is itself, else the last.
+    own = hits == np.arange(have.size)[:, None]
+    keep = np.argsort(own, axis=1, kind="stable")[:, : min(k, have.size - 1)]
+    hits = np.take_along_axis(hits, keep, axis=1)
+    sims = np.take_along_axis(sims, keep, axis=1)
+    valid = hits >= 0
+    width = hits.shape[1]
+    found[have, :width] = np.where(valid, have[np.where(valid, hits, 0)], -1)
+    similarity[have, :width] = np.where(valid, sims, np.nan)
+    return found, similarity
