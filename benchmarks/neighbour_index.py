@@ -37,7 +37,8 @@ PANE_K, SCORE_K = 8, metrics.KNN_K
 QUERIES = 50
 #: The same graph settings for both HNSW implementations (hnswlib's defaults: M 16, ef 200 to build).
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 16, 200, 64
-LIBRARIES = ("exact", "faiss_flat", "hnswlib", "faiss_hnsw", "pynndescent")
+LIBRARIES = ("exact", "faiss_flat", "hnswlib", "faiss_hnsw", "faiss_hnsw_ef40", "faiss_hnsw_ef80", "pynndescent")
+DEFAULT_LIBRARIES = ("exact", "faiss_flat", "hnswlib", "faiss_hnsw", "pynndescent")
 
 
 def embeddings(corpus: Path, n: int, seed: int = 0) -> np.ndarray:
@@ -125,12 +126,14 @@ class Hnswlib:
 
 
 class FaissHnsw:
+    ef_construction = HNSW_EF_CONSTRUCTION
+
     def build(self, x):
         import faiss
 
         faiss.omp_set_num_threads(1)
         self.index = faiss.IndexHNSWFlat(x.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        self.index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        self.index.hnsw.efConstruction = self.ef_construction
         self.index.add(x)
         self.index.hnsw.efSearch = HNSW_EF_SEARCH
         self.x = x
@@ -140,6 +143,14 @@ class FaissHnsw:
 
     def all(self, k):
         return drop_self(self.index.search(self.x, k + 1)[1], np.arange(len(self.x)), k)
+
+
+class FaissHnsw40(FaissHnsw):
+    ef_construction = 40  # faiss's own default: a cheaper graph
+
+
+class FaissHnsw80(FaissHnsw):
+    ef_construction = 80
 
 
 class PyNNDescent:
@@ -161,7 +172,10 @@ class PyNNDescent:
         return drop_self(graph[:, : k + 1].astype(np.int64), np.arange(len(self.x)), k)
 
 
-MAKERS = {"exact": Exact, "faiss_flat": FaissFlat, "hnswlib": Hnswlib, "faiss_hnsw": FaissHnsw, "pynndescent": PyNNDescent}
+MAKERS = {
+    "exact": Exact, "faiss_flat": FaissFlat, "hnswlib": Hnswlib, "faiss_hnsw": FaissHnsw,
+    "faiss_hnsw_ef40": FaissHnsw40, "faiss_hnsw_ef80": FaissHnsw80, "pynndescent": PyNNDescent,
+}
 
 
 def measure(name: str, x: np.ndarray, rows: np.ndarray, truth_q: np.ndarray, truth_all: np.ndarray | None) -> dict:
@@ -191,7 +205,7 @@ def measure(name: str, x: np.ndarray, rows: np.ndarray, truth_q: np.ndarray, tru
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 70_601, 100_000])
-    parser.add_argument("--libraries", nargs="+", choices=LIBRARIES, default=list(LIBRARIES))
+    parser.add_argument("--libraries", nargs="+", choices=LIBRARIES, default=list(DEFAULT_LIBRARIES))
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="the embed_corpus.py cache (float16 .npy)")
     args = parser.parse_args(argv)
