@@ -742,7 +742,9 @@ class DataMapWidget(anywidget.AnyWidget):
             warnings.warn(f"DataMapWidget: {self.save_status}", RuntimeWarning, stacklevel=3)
             return
         self._session.restore(current, reviewed)
-        self._sync_dmap_reviewed()  # the store's relabels reach the map's labels (and a learning score)
+        session = self._session
+        # The store's reviews and relabels reach the map (and a score that learns from them).
+        self._sync_dmap_reviewed(np.flatnonzero(session.reviewed | (session.codes != session.original)))
         with self.hold_sync():
             self._publish_review_state()
             self._rerank()
