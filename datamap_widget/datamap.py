@@ -379,7 +379,9 @@ class DataMap:
                 found, similarity = searched
                 k = found.shape[1]
                 columns["neighbours"] = pa.FixedSizeListArray.from_arrays(pa.array(found.reshape(-1).astype(np.int32)), k)
-                columns["neighbour_similarity"] = pa.FixedSizeListArray.from_arrays(pa.array(similarity.reshape(-1)), k)
+                columns["neighbour_similarity"] = pa.FixedSizeListArray.from_arrays(
+                    pa.array(similarity.reshape(-1).astype(np.float16), type=pa.float16()), k
+                )
         meta = {
             "format": PARQUET_FORMAT,
             "label_names": self.label_names,
