@@ -15,6 +15,8 @@ import pandas as pd
 
 from . import metrics
 from .ids import IdIndex, as_ids
+from .neighbours import NeighbourIndex
+from .ranking import ReviewRanking, learns_from_reviews
 
 if TYPE_CHECKING:  # pragma: no cover
     from .widget import DataMapWidget
@@ -137,10 +139,15 @@ class DataMap:
                 "or train with embeddings=True"
             )
         self._reviewed = np.zeros(n, dtype=bool)
+        # The label each example has after the reviews (a relabel changes it); the neighbour
+        # scores re-rank from these (see mark_reviewed), self.labels stays what the model learned.
+        self._review_labels = self.labels.copy()
         self._frame: pd.DataFrame | None = None
         #: (N, 2) float32 from :meth:`projection`, made once and saved with the map; its method name.
         self._projection: np.ndarray | None = None
         self.projection_method: str | None = None
+        self._index: NeighbourIndex | None = None
+        self._ranking: ReviewRanking | None = None
         if reviewed is not None and len(reviewed):
             self.mark_reviewed(reviewed)
 
@@ -179,13 +186,23 @@ class DataMap:
         # pandas' copy-on-write a shallow copy is enough and costs nothing; without it, a deep one.
         frame = self._frame.copy(deep=not _COPY_ON_WRITE)
         frame["reviewed"] = self._reviewed.copy()  # the current marks, without a rebuild
+        if self._ranking is not None:  # a neighbour score follows the reviews (see mark_reviewed)
+            frame["mislabel_score"] = self._ranking.score.copy()
         return frame
 
     def _build_frame(self) -> pd.DataFrame:
+        neighbours = None
+        if self.method in metrics.NEIGHBOUR_METHODS and len(self) >= 2:
+            # Searched once, by the map's index: the score, the re-ranking and the pane share them.
+            neighbours = self.neighbour_index.all_neighbours(min(metrics.KNN_K, len(self) - 1))[0]
         summary = metrics.summarize(
             self.trajectories, self.labels, len(self.label_names), self.method, self.thresholds,
-            embeddings=self.embeddings,
+            embeddings=self.embeddings, neighbours=neighbours,
         )
+        if neighbours is not None and self._ranking is None:
+            self._ranking = ReviewRanking(self.trajectories, self.labels, self.method, neighbours)
+            changed = np.flatnonzero(self._reviewed | (self._review_labels != self.labels))
+            self._ranking.update(changed, self._review_labels[changed], self._reviewed[changed])
         names = pd.Categorical.from_codes(self.labels, categories=self.label_names)
         suggested = pd.Categorical.from_codes(summary["suggested_label"], categories=self.label_names)
         category = pd.Categorical.from_codes(summary["category"], categories=list(metrics.CATEGORIES))
@@ -220,6 +237,21 @@ class DataMap:
         """Row positions of ``ids`` in this map; ValueError naming any unknown id."""
         return self.id_index.positions(ids, argument, "in this data map")
 
+    @property
+    def neighbour_index(self) -> NeighbourIndex:
+        """The map's :class:`~datamap_widget.neighbours.NeighbourIndex` over its embeddings, built once.
+
+        ValueError when the map has no embeddings.
+        """
+        if self.embeddings is None:
+            raise ValueError(
+                "this map has no embeddings, so it has no neighbours: train with embeddings=True "
+                "(the default of train_datamap / datamap train) or pass embeddings= to Tracker.record"
+            )
+        if self._index is None or self._index.embeddings is not self.embeddings:  # new embeddings: a new index
+            self._index = NeighbourIndex(self.embeddings)
+        return self._index
+
     def neighbors(self, ids: Sequence[Any], k: int = 8) -> pd.DataFrame:
         """The ``k`` nearest examples of each of ``ids`` in the model's embedding space.
 
@@ -230,14 +262,10 @@ class DataMap:
         [-1, 1]), ``label`` and ``suggested_label`` of the neighbour. An example without an
         embedding has no rows. ValueError when the map has no embeddings or an id is unknown.
         """
-        if self.embeddings is None:
-            raise ValueError(
-                "this map has no embeddings, so it has no neighbours: train with embeddings=True "
-                "(the default of train_datamap / datamap train) or pass embeddings= to Tracker.record"
-            )
+        index = self.neighbour_index
         ids = list(ids) if not isinstance(ids, (str, bytes)) else [ids]
         rows = self.positions(ids)
-        found, similarity = metrics.nearest_neighbours(self.embeddings, k, rows=rows)
+        found, similarity = index.search(rows, k)
         query = np.repeat(np.arange(len(rows)), found.shape[1])
         flat, sims = found.reshape(-1), similarity.reshape(-1)
         keep = flat >= 0
@@ -296,6 +324,54 @@ class DataMap:
     def mark_reviewed(self, ids: Sequence[Any], reviewed: bool = True) -> None:
         """Mark examples as reviewed (or not): :meth:`suspects` leaves reviewed ones out."""
         self._reviewed[self.positions(ids)] = reviewed
+    def mark_reviewed(self, ids: Sequence[Any], reviewed: bool = True, *, labels: Any = None) -> None:
+        """Mark examples as reviewed (or not): :meth:`suspects` leaves reviewed ones out.
+
+        ``labels``: the label each review left (a name or code, one for all or one per id),
+        for a relabel; default: the label stays as it is when marking, and goes back to the
+        trained label when unmarking (an undo). :attr:`labels` (what the model learned) never
+        changes. For a neighbour score (:func:`~datamap_widget.ranking.learns_from_reviews`)
+        the examples that have these ones among their neighbours are re-scored with the
+        reviewed labels at once (no training): :attr:`frame` and :meth:`suspects` show it.
+        """
+        rows = self.positions(ids)
+        if labels is None:
+            codes = self._review_labels[rows] if reviewed else self.labels[rows]
+        else:
+            codes = self._label_codes(labels, len(rows))
+        self._reviewed[rows] = reviewed
+        self._review_labels[rows] = codes
+        if self._ranking is not None:
+            self._ranking.update(rows, codes, reviewed)
+
+    def _label_codes(self, labels: Any, count: int) -> np.ndarray:
+        """Label names or codes (one, or one per row) -> int codes; ValueError naming the unknown ones."""
+        values = np.asarray([labels] if isinstance(labels, (str, bytes)) else labels).reshape(-1)
+        if values.size not in (1, count):
+            raise ValueError(f"labels must be one label or one per id ({count}), got {values.size}")
+        if values.dtype.kind in "iu":
+            codes = values.astype(np.int64)
+            bad = values[(codes < 0) | (codes >= len(self.label_names))]
+        else:
+            codes = pd.Index(self.label_names).get_indexer(pd.Index(values.astype(object)))
+            bad = values[codes < 0]
+        if bad.size:
+            raise ValueError(
+                f"labels has unknown labels {bad[:5].tolist()}; expected names in {self.label_names} "
+                f"or codes 0..{len(self.label_names) - 1}"
+            )
+        return np.broadcast_to(codes, (count,)).astype(np.int64)
+
+    @property
+    def learns_from_reviews(self) -> bool:
+        """Whether reviews re-rank this map's suspects: its score has a neighbour part (see :mod:`datamap_widget.ranking`)."""
+        return learns_from_reviews(self.method) and self.embeddings is not None and len(self) >= 2
+
+    @property
+    def current_labels(self) -> pd.Series:
+        """Each example's label after the reviews marked here (a Series of names indexed by ``id``)."""
+        names = pd.Categorical.from_codes(self._review_labels, categories=self.label_names)
+        return pd.Series(names, index=pd.Index(self.ids, name="id"), name="label")
 
     def suspects(
         self,
@@ -304,6 +380,11 @@ class DataMap:
         include_reviewed: bool = False,
     ) -> pd.DataFrame:
         """The most likely mislabeled examples, highest ``mislabel_score`` first.
+
+        For a score that learns from reviews (``dmap.learns_from_reviews``: the neighbour
+        scores), the ranking already uses the labels given with :meth:`mark_reviewed` (or
+        by a :class:`~datamap_widget.widget.DataMapWidget` on this map): examples whose
+        neighbours were relabeled away from their label rise, those confirmed sink.
 
         Parameters
         ----------
@@ -324,6 +405,8 @@ class DataMap:
         )
         other._reviewed = self._reviewed.copy()
         other._projection, other.projection_method = self._projection, self.projection_method  # same embeddings
+        other._review_labels = self._review_labels.copy()
+        other._index = self._index  # same embeddings: the index (and its cached searches) carries over
         return other
 
     # ---------------------------------------------------------------- save / load
@@ -359,6 +442,14 @@ class DataMap:
         if self.embeddings is not None:
             flat = np.ascontiguousarray(self.embeddings, dtype=np.float16).reshape(-1)
             columns["embedding"] = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float16()), self.embeddings.shape[1])
+            searched = self._index.stored() if self._index is not None else None
+            if searched is not None:  # the all-points search (minutes at 10^5): saved, so a loaded map skips it
+                found, similarity = searched
+                k = found.shape[1]
+                columns["neighbours"] = pa.FixedSizeListArray.from_arrays(pa.array(found.reshape(-1).astype(np.int32)), k)
+                columns["neighbour_similarity"] = pa.FixedSizeListArray.from_arrays(
+                    pa.array(similarity.reshape(-1).astype(np.float16), type=pa.float16()), k
+                )
         if self.class_probabilities is not None:
             flat = np.ascontiguousarray(self.class_probabilities, dtype=np.float32).reshape(-1)
             columns["class_probabilities"] = pa.FixedSizeListArray.from_arrays(pa.array(flat), len(self.label_names))
@@ -428,6 +519,10 @@ class DataMap:
             coords = np.column_stack([table.column(f"projection_{axis}").to_numpy(zero_copy_only=False) for axis in "xy"])
             dmap._projection = coords.astype(np.float32).reshape(n, 2)
             dmap.projection_method = str(meta.get("projection_method", "unknown"))
+        if embeddings is not None and "neighbours" in table.column_names:
+            found = table.column("neighbours").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(n, -1)
+            sims = table.column("neighbour_similarity").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(n, -1)
+            dmap.neighbour_index.restore(found, sims)
         return dmap
 
     def __eq__(self, other: object) -> bool:

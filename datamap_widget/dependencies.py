@@ -31,6 +31,7 @@ EXTRAS: dict[str, dict[str, str]] = {
     "projection": {"openTSNE": "openTSNE"},
     "umap": {"umap": "umap-learn"},
     "pacmap": {"pacmap": "pacmap"},
+    "ann": {"faiss": "faiss-cpu"},
 }
 
 # pip resolves torch to its CUDA build (gigabytes) on Linux unless the CPU wheel comes first.

@@ -345,12 +345,15 @@ def _first_half(values: np.ndarray) -> np.ndarray:
     return values[:, : max(1, (values.shape[1] + 1) // 2)]
 
 
-def _compute_score(trajectories: Trajectories, method: str, labels: Any = None, embeddings: Any = None) -> np.ndarray:
+def _compute_score(
+    trajectories: Trajectories, method: str, labels: Any = None, embeddings: Any = None, neighbours: Any = None
+) -> np.ndarray:
     if method in NEIGHBOUR_METHODS:
         n = len(labels)
         if n < 2:
             return np.full(n, np.nan)
-        neighbours, _ = nearest_neighbours(embeddings, min(KNN_K, n - 1))
+        if neighbours is None:  # a DataMap passes the neighbours its index found, so they are searched once
+            neighbours, _ = nearest_neighbours(embeddings, min(KNN_K, n - 1))
         knn = knn_disagreement(neighbours, labels)
         if method == "knn":
             return knn
@@ -527,10 +530,13 @@ def summarize(
     thresholds: Mapping[str, float] | None = None,
     *,
     embeddings: np.ndarray | None = None,
+    neighbours: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """All per-example metrics at once: what a :class:`~datamap_widget.DataMap` shows.
 
-    ``embeddings`` (``(N, D)``) are needed by the :data:`NEIGHBOUR_METHODS` only.
+    ``embeddings`` (``(N, D)``) are needed by the :data:`NEIGHBOUR_METHODS` only;
+    ``neighbours`` (``(N, KNN_K)`` positions, ``-1`` = none), when given, are used instead
+    of searching the embeddings again.
 
     Returns ``confidence``, ``variability``, ``correctness``, ``category`` (int8 codes into
     :data:`CATEGORIES`), ``mislabel_score``, ``suggested_label`` (int codes),
@@ -561,7 +567,7 @@ def summarize(
         "variability": var,
         "correctness": _nanmean_rows(np.asarray(trajectories["correct"], dtype=np.float32)),
         "category": categorize(conf, var, thresholds),
-        "mislabel_score": _compute_score(trajectories, method, np.asarray(labels), embeddings),
+        "mislabel_score": _compute_score(trajectories, method, np.asarray(labels), embeddings, neighbours),
         "suggested_label": suggested,
         "suggestion_support": support,
         "suggestion_confident": (suggested != np.asarray(labels)) & (suggested >= 0) & (support >= SUGGESTION_MIN_SUPPORT),
@@ -596,26 +602,51 @@ def nearest_neighbours(
     if values.ndim != 2:
         raise ValueError(f"embeddings must have shape (N, D), got shape {values.shape}")
     n = values.shape[0]
-    if int(k) != k or not 1 <= k < max(n, 2):
+    k = _check_k(k, n)
+    queries = _check_rows(rows, n)
+    unit, missing = unit_rows(values)
+    return search_unit(unit, missing, queries, k)
+
+
+def _check_k(k: Any, n: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < max(n, 2):
         raise ValueError(f"k must be an int in [1, {max(n - 1, 1)}] (fewer than the {n} examples), got {k!r}")
-    k = int(k)
+    return int(k)
+
+
+def _check_rows(rows: Any, n: int) -> np.ndarray:
     queries = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64).reshape(-1)
     if queries.size and (queries.min() < 0 or queries.max() >= n):
         raise ValueError(f"rows must be positions in [0, {n}), got {queries[(queries < 0) | (queries >= n)][:5].tolist()}")
+    return queries
+
+
+def unit_rows(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(unit, missing)``: float32 rows scaled to length 1 (an all-zero or NaN row stays zero) and
+    which rows had a NaN (no embedding). Computed once per map by its neighbour index."""
+    values = np.asarray(embeddings, dtype=np.float32)
     missing = np.isnan(values).any(axis=1)
-    values = np.where(missing[:, None], 0.0, values)
+    if missing.any():
+        values = np.where(missing[:, None], 0.0, values)
     norms = np.linalg.norm(values, axis=1, keepdims=True)
-    unit = values / np.maximum(norms, 1e-12)
+    return values / np.maximum(norms, 1e-12), missing
+
+
+def search_unit(unit: np.ndarray, missing: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` of ``queries`` (positions) against all rows of ``unit``, trusting its inputs."""
     m = len(queries)
     indices = np.full((m, k), -1, dtype=np.int64)
     similarity = np.full((m, k), np.nan, dtype=np.float32)
+    any_missing = bool(missing.any())
     for start in range(0, m, NEIGHBOUR_BLOCK):
         stop = min(m, start + NEIGHBOUR_BLOCK)
         block = queries[start:stop]
         sims = unit[block] @ unit.T
         sims[np.arange(stop - start), block] = -np.inf  # never one's own neighbour
-        sims[:, missing] = -np.inf
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        if any_missing:
+            sims[:, missing] = -np.inf
+        width = sims.shape[1]
+        top = np.argpartition(sims, width - k, axis=1)[:, width - k :]  # no negated copy: half the time
         top_sims = np.take_along_axis(sims, top, axis=1)
         order = np.argsort(-top_sims, axis=1, kind="stable")
         indices[start:stop] = np.take_along_axis(top, order, axis=1)

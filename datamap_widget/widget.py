@@ -26,6 +26,10 @@ Wire format (see ``js/src/sync.ts`` for the mirror):
   ``embedding_view`` ({"method": name or "", "reason": why there is none, or "", "note": e.g.
   that PCA stands in for t-SNE, or ""; "pending": the method that the ``projection`` request
   will use, for a map above EAGER_PROJECTION_MAX points with none made yet}).
+* ``order`` uint32[n] or empty: the suspects' order once reviews have re-ranked them (a map
+  whose score learns from reviews, see :mod:`datamap_widget.ranking`); empty means
+  ``points["order"]``. Reviewed rows and the current document (the ``current`` row an action
+  request names) keep their places; the rest are re-sorted by their new scores.
 
 Every array is raw little-endian bytes, which ipywidgets sends as binary
 buffers, never as JSON lists: 22 bytes per point in all, 30 with the projection. Ids and texts are not
@@ -52,7 +56,9 @@ message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
 * ``projection`` -> ``{"method"}``: makes the map's projection (once) and sends it in ``points``;
 * ``relabel`` (buffer: rows; args ``label`` name), ``mark_reviewed`` (buffer: rows),
   ``accept_suggestions`` (buffer: rows), ``undo`` (answers with a buffer: the uint32 rows
-  whose action was undone), ``retry_save`` -> ``{"history_size", "save_status", ...}``; the new state itself arrives as trait
+  whose action was undone) — each with optional ``current``: the row the reviewer's pane shows
+  now, which a re-ranking leaves in place —, ``retry_save`` ->
+  ``{"history_size", "save_status", ...}``; the new state itself arrives as trait
   changes (``labels``, ``reviewed``, ``save_status``).
 
 Review state (labels, marks, undo, store writes) lives in :class:`~datamap_widget.review.ReviewSession`;
@@ -178,6 +184,16 @@ def _suspect_order(score: np.ndarray) -> np.ndarray:
     return order
 
 
+def _rerank_order(order: np.ndarray, score: np.ndarray, pinned: np.ndarray) -> np.ndarray:
+    """``order`` with the ``pinned`` rows in their places and every other row re-sorted by ``score``
+    (descending, as :func:`_suspect_order`) into the places left."""
+    free_slot = ~pinned[order]
+    free_rows = np.flatnonzero(~pinned)
+    out = order.copy()
+    out[free_slot] = free_rows[_suspect_order(score[free_rows])]
+    return out
+
+
 def _same_ids(data_ids: pd.Series, ids: pd.Index) -> bool:
     """Whether ``data_ids`` are exactly ``ids``, in order (vectorized; Arrow strings compared as Arrow)."""
     if data_ids.dtype != ids.dtype:
@@ -247,6 +263,7 @@ class DataMapWidget(anywidget.AnyWidget):
     labels = traitlets.Bytes(b"", help="uint16 current label code per point.").tag(sync=True)
     reviewed = traitlets.Bytes(b"", help="uint8 reviewed flag (0/1) per point.").tag(sync=True)
     selection = traitlets.Bytes(b"", help="uint32 selected row indices.").tag(sync=True, from_json=_bytes_from_json)
+    order = traitlets.Bytes(b"", help="uint32 suspect order after re-ranking from reviews; empty: points['order'].").tag(sync=True)
     label_names = traitlets.List(traitlets.Unicode(), help="Label names; codes index this list.").tag(sync=True)
     categories = traitlets.List(traitlets.Unicode(), default_value=list(CATEGORIES)).tag(sync=True)
     thresholds = traitlets.Dict(default_value=dict(DEFAULT_THRESHOLDS), help="Region guides.").tag(sync=True)
@@ -333,6 +350,8 @@ class DataMapWidget(anywidget.AnyWidget):
         self._ids: pd.Index = pd.Index([])
         self._ids_str: pd.Series | None = None
         self._dmap: Any = None
+        self._order = np.zeros(0, dtype=np.int64)
+        self._current_row = -1  # the pane's document while an action from the front end runs
         super().__init__(**kwargs)
 
         with warnings.catch_warnings():
@@ -484,11 +503,15 @@ class DataMapWidget(anywidget.AnyWidget):
         thresholds = getattr(dmap, "thresholds", None) or DEFAULT_THRESHOLDS
         if hasattr(self, "_session") and self._session.reviewed.any():
             self._sync_dmap_reviewed(np.flatnonzero(self._session.reviewed))
+        self._order = order.astype(np.int64)
         with self.hold_sync():
             self.n_passes = int(getattr(dmap, "n_passes", 0) or 0)
             self.thresholds = {k: float(v) for k, v in thresholds.items()}
             self.embedding_view = embedding_view
             self.points = points
+            self.order = b""
+            if hasattr(self, "_session") and self._session.reviewed.any():
+                self._rerank()  # a new pass's scores, with what was reviewed so far
 
     def _projection_of(self, dmap: Any) -> tuple[np.ndarray | None, dict[str, str]]:
         """The map's 2-D projection (made once per map, see DataMap.projection) and the embedding_view trait.
@@ -751,23 +774,45 @@ class DataMapWidget(anywidget.AnyWidget):
                 self.save_status = session.save_status
 
     def _after_action(self, rows: np.ndarray) -> None:
-        """The session has written through to the store: tell the front end and the DataMap."""
-        self._publish_review_state()
+        """The session has written through to the store: tell the DataMap, then the front end (one message)."""
         self._sync_dmap_reviewed(rows)
+        with self.hold_sync():
+            self._publish_review_state()
+            self._rerank()
 
     def _sync_dmap_reviewed(self, rows: np.ndarray | None = None) -> None:
-        """Keep the DataMap's reviewed marks in step with the widget, so ``dmap.suspects()`` agrees."""
+        """Keep the DataMap's reviewed marks and reviewed labels in step with the widget, so
+        ``dmap.suspects()`` agrees (and a score that learns from reviews re-scores)."""
         mark = getattr(self._dmap, "mark_reviewed", None)
         if mark is None:
             return
         rows = np.arange(len(self._ids)) if rows is None else rows
         reviewed = self._session.reviewed
+        codes = self._session.codes
         on = rows[reviewed[rows]]
         off = rows[~reviewed[rows]]
         if on.size:
-            mark(self._ids[on], True)
+            mark(self._ids[on], True, labels=codes[on])
         if off.size:
-            mark(self._ids[off], False)
+            mark(self._ids[off], False, labels=codes[off])
+
+    def _rerank(self) -> None:
+        """Send the suspects' order the reviews gave (a map whose score learns from them; else nothing).
+
+        Reviewed rows and the current document keep their places in the table, so the
+        reviewer's place and what the pane shows never move; the other rows are re-sorted by
+        their new scores into the remaining places.
+        """
+        if not getattr(self._dmap, "learns_from_reviews", False):
+            return
+        score = np.asarray(self._dmap.frame["mislabel_score"], dtype=np.float64)
+        pinned = self._session.reviewed.copy()
+        if 0 <= self._current_row < len(pinned):
+            pinned[self._current_row] = True
+        order = _rerank_order(self._order, score, pinned)
+        if not np.array_equal(order, self._order):
+            self._order = order
+            self.order = _to_bytes(order, POINT_DTYPES["order"])
 
     def _restore_from_store(self, dmap: Any) -> None:
         """Show what earlier sessions did on this dataset: the labels and reviewed marks of the store's log."""
@@ -782,7 +827,12 @@ class DataMapWidget(anywidget.AnyWidget):
             warnings.warn(f"DataMapWidget: {self.save_status}", RuntimeWarning, stacklevel=3)
             return
         self._session.restore(current, reviewed)
-        self._publish_review_state()
+        session = self._session
+        # The store's reviews and relabels reach the map (and a score that learns from them).
+        self._sync_dmap_reviewed(np.flatnonzero(session.reviewed | (session.codes != session.original)))
+        with self.hold_sync():
+            self._publish_review_state()
+            self._rerank()
 
     @property
     def conflicts(self) -> pd.DataFrame:
@@ -848,6 +898,15 @@ class DataMapWidget(anywidget.AnyWidget):
         rows = _from_bytes(buffers[0] if buffers else None, SELECTION_DTYPE).astype(np.int64)
         if rows.size and rows.max() >= len(self._ids):
             raise ValueError(f"row index {int(rows.max())} is out of range for {len(self._ids)} points.")
+        current = args.get("current")
+        valid = isinstance(current, int) and not isinstance(current, bool) and 0 <= current < len(self._ids)
+        self._current_row = current if valid else -1
+        try:
+            return self._handle_action(method, args, rows)
+        finally:
+            self._current_row = -1
+
+    def _handle_action(self, method: str, args: dict, rows: np.ndarray) -> tuple[Any, list[bytes]]:
         if method == "relabel":
             self.relabel(self._ids[rows], args.get("label"))
             return {"history_size": self.history_size, "save_status": self.save_status}, []
@@ -945,7 +1004,12 @@ class DataMapWidget(anywidget.AnyWidget):
         embeddings = getattr(self._dmap, "embeddings", None)
         if embeddings is None or len(self._ids) < 2:
             return None
-        found, similarity = nearest_neighbours(embeddings, min(PANE_NEIGHBOURS, len(self._ids) - 1), rows=np.array([row]))
+        k = min(PANE_NEIGHBOURS, len(self._ids) - 1)
+        index = getattr(self._dmap, "neighbour_index", None)  # normalised once per map, not per request
+        if index is not None:
+            found, similarity = index.search(np.array([row]), k)
+        else:
+            found, similarity = nearest_neighbours(embeddings, k, rows=np.array([row]))
         keep = found[0] >= 0
         rows, sims = found[0][keep], similarity[0][keep]
         names = np.asarray(self._label_names, dtype=object)[self._session.codes[rows]]

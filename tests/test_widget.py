@@ -723,3 +723,76 @@ def test_a_big_map_makes_its_projection_when_the_embedding_view_is_first_asked_f
     assert again.embedding_view["method"] == "tsne" and "projection_x" in again.points
     plain = DataMapWidget(fixed_tracker().datamap())
     assert not request(plain, "projection")[0]["ok"]  # no embeddings: a clear error, not a hang
+
+
+# ----------------------------------------------------------------- re-ranking from the review (issue 16, item 4)
+
+
+def _learning_widget() -> DataMapWidget:
+    """The two-cluster map of test_ranking, scored by margin_knn (a score that learns from reviews)."""
+    from test_ranking import clustered_map
+
+    dmap = clustered_map("margin_knn")
+    data = pd.DataFrame({"id": list(dmap.ids), "text": [f"text {i}" for i in range(len(dmap))]})
+    return DataMapWidget(dmap, data=data)
+
+
+def _order(w: DataMapWidget) -> list[int]:
+    return rows_of(w.order) if w.order else rows_of(w.points["order"])
+
+
+def test_a_relabel_reorders_the_suspects_and_keeps_the_current_document_in_place():
+    w = _learning_widget()
+    assert w.order == b""  # nothing reviewed: the points' order stands
+    before = _order(w)
+    reviewed, current = before[0], before[1]  # the reviewer fixes the top suspect; the pane moves on to the next
+    shown = request(w, "document", {"row": current})[0]["result"]["id"]
+    label = ["a", "b"][1 - int(w.datamap.labels[reviewed])]
+    request(w, "relabel", {"label": label, "current": current}, [np.array([reviewed], dtype="<u4").tobytes()])
+    after = _order(w)
+    assert after != before and sorted(after) == sorted(before)
+    assert after[0] == reviewed and after[1] == current  # the reviewer's place and the pane's document stay
+    assert request(w, "document", {"row": current})[0]["result"]["id"] == shown
+    # The rest follow the scores the review changed, as dmap.suspects() ranks them from Python too.
+    score = w.datamap.frame["mislabel_score"].to_numpy()
+    rest = after[2:]
+    assert all(score[a] >= score[b] for a, b in zip(rest, rest[1:]))
+    suspects = [w.datamap.positions([i])[0] for i in w.datamap.suspects().index]
+    assert [r for r in suspects if r != current] == rest
+    # The page request shows the new scores.
+    page = request(w, "page", {}, [np.array(rest[:3], dtype="<u4").tobytes()])[0]["result"]
+    assert page["scores"] == pytest.approx(score[rest[:3]].tolist())
+
+
+def test_confirming_and_undo_from_python_re_rank_and_keep_reviewed_rows_in_place():
+    w = _learning_widget()
+    before = _order(w)
+    top = w.datamap.ids[before[0]]
+    w.mark_reviewed([top])  # a confirmation from Python: no current document to keep
+    after = _order(w)
+    assert after[0] == before[0]
+    assert top not in w.datamap.suspects().index
+    w.undo()
+    assert top in w.datamap.suspects().index
+    np.testing.assert_array_equal(
+        w.datamap.frame["mislabel_score"].to_numpy(), _learning_widget().datamap.frame["mislabel_score"].to_numpy()
+    )
+
+
+def test_a_margin_map_keeps_the_order_it_was_drawn_with(widget):
+    before = rows_of(widget.points["order"])
+    widget.relabel(["ex0", "ex1"], "neutral")
+    assert widget.order == b"" and rows_of(widget.points["order"]) == before
+
+
+def test_the_pane_normalises_the_embeddings_once_per_map_not_per_document(monkeypatch):
+    from datamap_widget import metrics
+
+    calls = []
+    real = metrics.unit_rows
+    monkeypatch.setattr(metrics, "unit_rows", lambda values: calls.append(len(values)) or real(values))
+    w = _widget_with_embeddings()
+    first = request(w, "document", {"row": 0})[0]["result"]["neighbors"]["items"]
+    for row in (1, 2, 0):
+        request(w, "document", {"row": row})
+    assert calls == [12] and request(w, "document", {"row": 0})[0]["result"]["neighbors"]["items"] == first

@@ -143,3 +143,22 @@ def test_a_reopened_widget_keeps_a_twice_changed_relabel_reviewed(store):
     assert np.frombuffer(again.reviewed, "<u1")[0] == 2  # shown as relabeled, not merely confirmed
     assert "ex0" not in again.datamap.suspects().index
     assert "ex0" not in store.suspects("toy").index
+
+
+def test_reopening_a_learning_map_re_ranks_from_the_stored_reviews(store):
+    from test_ranking import clustered_map
+
+    first = DataMapWidget(clustered_map("margin_knn"), store=store, dataset="clusters")
+    first.relabel(["ex0", "ex1"], "a")
+    first.mark_reviewed(["ex30"])
+    first.close()
+    again = DataMapWidget(clustered_map("margin_knn"), store=store, dataset="clusters")
+    np.testing.assert_array_equal(
+        again.datamap.frame["mislabel_score"].to_numpy(), first.datamap.frame["mislabel_score"].to_numpy()
+    )
+    assert again.datamap.current_labels[["ex0", "ex1"]].tolist() == ["a", "a"]
+    # Reopened, the table follows the learned scores (reviewed rows keep the places the map gave them).
+    order = np.frombuffer(again.order, "<u4")
+    score = again.datamap.frame["mislabel_score"].to_numpy()
+    unreviewed = order[~np.isin(order, again.datamap.positions(["ex0", "ex1", "ex30"]))]
+    assert order.size == 40 and (np.diff(score[unreviewed]) <= 0).all()

@@ -136,6 +136,7 @@ export function makeState(n: number, labelNames = ["neg", "pos"]): ModelState {
     labels: dv(labels),
     reviewed: dv(new Uint8Array(n)),
     selection: dv(new Uint32Array(0)),
+    order: dv(new Uint32Array(0)),
     label_names: labelNames,
     categories: ["easy-to-learn", "ambiguous", "hard-to-learn"],
     thresholds: { confidence: 0.5, variability: 0.2 },

@@ -58,6 +58,8 @@ export interface ModelState {
   labels: Buffer;
   reviewed: Buffer;
   selection: Buffer;
+  /** The suspects' order after reviews re-ranked them (uint32 rows); empty: points.order. */
+  order: Buffer;
   label_names: string[];
   categories: string[];
   thresholds: { confidence: number; variability: number };
@@ -91,6 +93,7 @@ export const TRAITS = {
   labels: "labels",
   reviewed: "reviewed",
   selection: "selection",
+  order: "order",
   label_names: "labelNames",
   categories: "categories",
   thresholds: "thresholds",
@@ -172,7 +175,7 @@ export function decodePoints(model: Model): Points {
     x: fit(decode(p.x, Float32Array), () => new Float32Array(n)),
     y: fit(decode(p.y, Float32Array), () => new Float32Array(n)),
     correctness: fit(decode(p.correctness, Float32Array), () => new Float32Array(n)),
-    order: fit(decode(p.order, Uint32Array), () => Uint32Array.from({ length: n }, (_, i) => i)),
+    order: reranked(decode(model.get("order"), Uint32Array), n) ?? fit(decode(p.order, Uint32Array), () => Uint32Array.from({ length: n }, (_, i) => i)),
     suggested: fit(decode(p.suggested, Uint16Array), () => new Uint16Array(n)),
     category: fit(decode(p.category, Uint8Array), () => new Uint8Array(n)),
     labels: fit(decode(model.get("labels"), Uint16Array), () => new Uint16Array(n)),
@@ -180,6 +183,11 @@ export function decodePoints(model: Model): Points {
     px: projected ? px : null,
     py: projected ? py : null,
   };
+}
+
+/** The `order` trait when it holds one row per point (the kernel re-ranked from reviews), else null. */
+function reranked(order: Uint32Array, n: number): Uint32Array | null {
+  return order.length === n && n > 0 ? order : null;
 }
 
 export function sameBytes(a: Buffer | undefined, b: Buffer | undefined): boolean {

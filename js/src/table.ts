@@ -73,11 +73,31 @@ export class VirtualTable {
     return this.rows.indexOf(row);
   }
 
-  setRows(rows: Uint32Array): void {
+  /**
+   * Show `rows`. With `anchor` (a row, e.g. the current document) on screen before and in
+   * `rows` after, the view scrolls by as much as that row moved, so it stays where the reader
+   * saw it when the order changes (a re-ranking), and the cursor stays on it.
+   */
+  setRows(rows: Uint32Array, anchor = -1): void {
+    const before = anchor >= 0 ? this.rows.indexOf(anchor) : -1;
+    const onScreen = before >= 0 && this.inView(before);
+    const cursorOnAnchor = before >= 0 && this.cursorPos === before;
     this.rows = rows;
     this.spacer.style.height = `${rows.length * this.rowHeight}px`;
+    const after = before >= 0 ? rows.indexOf(anchor) : -1;
+    if (after >= 0) {
+      if (onScreen && after !== before) this.body.scrollTop = Math.max(0, this.body.scrollTop + (after - before) * this.rowHeight);
+      if (cursorOnAnchor) this.cursorPos = after;
+    }
     if (this.cursorPos >= rows.length) this.cursorPos = rows.length - 1;
     this.render();
+  }
+
+  /** Whether the row at `position` is (at least partly) inside the scrolled view. */
+  private inView(position: number): boolean {
+    const h = this.body.clientHeight || this.rowHeight * 20;
+    const top = position * this.rowHeight;
+    return top + this.rowHeight > this.body.scrollTop && top < this.body.scrollTop + h;
   }
 
   get cursor(): number {

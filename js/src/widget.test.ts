@@ -415,6 +415,32 @@ describe("DataMapWidget view", () => {
     expect(calls.filter((c) => c.method === "relabel").length).toBe(5);
   });
 
+  it("a re-ranked order from the kernel reorders the table and keeps the current document and its place", async () => {
+    const { model, calls } = mount(40);
+    await settle();
+    rowEl(0).click();
+    await settle();
+    press("2"); // relabel row 0; the pane moves on to row 1
+    await settle();
+    expect(calls.filter((c) => c.method === "relabel").map((c) => [c.rows, c.args.current])).toEqual([[[0], 1]]);
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-1");
+    const body = el.querySelector<HTMLElement>(".dmw-table-body")!;
+    const offset = Number(rowEl(1).dataset.pos) * 26 - body.scrollTop;
+    const details = model.requests("document").length;
+    // The kernel re-ranked: rows 0 and 1 keep their places (reviewed, current), row 30 rose to the third.
+    const order = [0, 1, 30, ...Array.from({ length: 40 }, (_, i) => i).filter((r) => r > 1 && r !== 30)];
+    model.pythonSets("order", new DataView(Uint32Array.from(order).buffer));
+    await settle();
+    expect(rowsShown().map((e) => Number(e.dataset.row)).slice(0, 4)).toEqual([0, 1, 30, 2]);
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-1");
+    expect(rowEl(1).classList.contains("dmw-cursor")).toBe(true);
+    expect(Number(rowEl(1).dataset.pos) * 26 - body.scrollTop).toBe(offset);
+    expect(model.requests("document").length).toBe(details); // the pane did not reload
+    press("j"); // the next document is the one the re-ranking put next
+    await settle();
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-30");
+  });
+
   it("a failed relabel is rolled back visibly", async () => {
     const { model } = mount(10);
     await settle();

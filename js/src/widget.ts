@@ -81,7 +81,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   };
 
   const ctl = new ReviewController(
-    (method, args, rows) => sync.request(method, args, rows.length ? [rows] : []),
+    // `current` (the document the pane shows once the action moved on) keeps its place if the kernel re-ranks.
+    (method, args, rows) => sync.request(method, { ...args, current: ctl.current }, rows.length ? [rows] : []),
     {
       onChange: () => onReviewChange(),
       onRollback: (message) => status.show(message, "error"),
@@ -295,7 +296,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       if ((!mask || mask[r]) && (!narrow || narrow[r])) out[m++] = r;
     }
     const rows = out.subarray(0, m);
-    table.setRows(rows);
+    table.setRows(rows, ctl.current); // a re-ranked order keeps the current document where it is on screen
     syncCursor();
     const sel = selection.length.toLocaleString();
     const what = !selection.length
@@ -748,6 +749,12 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   sync.on("points", () => onPoints(false));
   sync.on("labels", onColumns);
+  sync.on("order", () => {
+    // The kernel re-ranked the suspects from a review: only the table's order changes.
+    base = { ...base, order: decodePoints(model).order };
+    points = { ...points, order: base.order };
+    rebuildTable();
+  });
   sync.on("reviewed", onColumns);
   sync.on("selection", () => {
     selection = decode(sync.get("selection"), Uint32Array).slice();

@@ -1,7 +1,8 @@
 """Neighbours in the detail pane, in real JupyterLab (headless Chromium), asserting the kernel's state.
 
 A click on a neighbour makes it the current document: the pane shows it and a number key
-relabels exactly that id. The JupyterLab/Chromium set-up is the one of test_jupyter_ui.py.
+relabels exactly that id. A relabel re-ranks the table (the map's score learns from reviews)
+while the pane keeps the document it moved on to. The JupyterLab/Chromium set-up is the one of test_jupyter_ui.py.
 """
 
 from __future__ import annotations
@@ -22,19 +23,22 @@ import pandas as pd
 from datamap_widget import Tracker, DataMapWidget
 
 n, label_names = 60, ["neg", "pos", "neutral"]
-rng = np.random.default_rng(3)
+rng = np.random.default_rng(0)
 ids = [f"d{i:02d}" for i in range(n)]
-gold = np.arange(n) % 3
-df = pd.DataFrame({"id": ids, "text": [f"document {i} <b>bold</b>" for i in range(n)], "label": [label_names[g] for g in gold]})
+true = np.arange(n) % 3
+given = true.copy()
+given[:9] = (true[:9] + 1) % 3  # three of each class carry the next label
+df = pd.DataFrame({"id": ids, "text": [f"document {i} <b>bold</b>" for i in range(n)], "label": [label_names[g] for g in given]})
 tracker = Tracker(ids, df["label"], label_names=label_names)
-centres = rng.normal(0, 1, (3, 16))
-emb = (centres[gold] + rng.normal(0, 0.2, (n, 16))).astype(np.float32)
+centres = rng.normal(0, 1, (3, 16)) * 3
+emb = (centres[true] + rng.normal(0, 0.3, (n, 16))).astype(np.float32)
 for t in range(3):
     logits = rng.normal(0, 0.5, (n, 3)).astype(np.float32)
-    logits[np.arange(n), gold] += 1.0 + t
+    logits[np.arange(n), true] += 1.0 + t
     tracker.record(ids, logits, embeddings=emb)
     tracker.end_epoch()
-w = DataMapWidget(tracker.datamap(), data=df)
+# margin_knn learns from the review: a relabel re-ranks the examples around it.
+w = DataMapWidget(tracker.datamap().rescore("margin_knn"), data=df)
 w
 """
 
@@ -72,6 +76,36 @@ def kernel(server, page):  # noqa: F811
     k = Kernel(server, NOTEBOOK)
     yield k
     k.client.stop_channels()
+
+
+#: The table's rows in display order, as (data-row, text of the id cell), and the cursor's row.
+TABLE_ORDER = (
+    "() => [...document.querySelectorAll('.dmw-table-body .dmw-row')].filter(r => r.style.display !== 'none')"
+    ".sort((a, b) => Number(a.dataset.pos) - Number(b.dataset.pos)).map(r => Number(r.dataset.row))"
+)
+CURSOR_ROW = "() => Number(document.querySelector('.dmw-table-body .dmw-row.dmw-cursor')?.dataset.row ?? -1)"
+
+
+def test_a_relabel_re_ranks_the_table_and_the_pane_keeps_its_document(kernel, page, artifacts):  # noqa: F811
+    page.locator(".dmw-table-body .dmw-row[data-pos='0']:visible").first.click()
+    before = page.evaluate(TABLE_ORDER)
+    top, following = before[0], before[1]
+    assert kernel.json("import json; print(json.dumps(w.order == b''))")  # nothing reviewed yet
+    true_label = kernel.json(f"import json; print(json.dumps(int(true[{top}])))")
+    page.keyboard.press(str(true_label + 1))  # the reviewer fixes the top suspect; the pane moves on
+    page.wait_for_function(f"() => document.querySelector('.dmw-detail-id')?.textContent === 'd{following:02d}'", timeout=10_000)
+    order = kernel.until(
+        "import json, numpy as np; print(json.dumps(np.frombuffer(w.order, '<u4').tolist()))", lambda v: len(v) == 60, timeout=30
+    )
+    assert order[:2] == [top, following] and order[: len(before)] != before
+    page.wait_for_function(f"(o) => JSON.stringify(({TABLE_ORDER})()) === JSON.stringify(o)", arg=order[: len(before)], timeout=10_000)
+    after = page.evaluate(TABLE_ORDER)
+    assert after != before  # the table shows the new order...
+    assert page.locator(".dmw-detail-id").first.inner_text() == f"d{following:02d}"  # ...and the pane the same document
+    assert page.evaluate(CURSOR_ROW) == following
+    page.screenshot(path=str(artifacts / "neighbours-0-rerank.png"), full_page=True)
+    kernel.json("import json; w.undo(); print(json.dumps(True))")  # leave the map as the other tests expect it
+    assert not page.errors  # type: ignore[attr-defined]
 
 
 def test_a_click_on_a_neighbour_opens_it_and_a_key_relabels_that_id(kernel, page, artifacts):  # noqa: F811

@@ -1,0 +1,172 @@
+"""The ranking that learns from the review (ranking.py, and through DataMap.mark_reviewed / suspects)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from datamap_widget import DataMap, metrics
+from datamap_widget.ranking import REVIEWED_WEIGHT, ReviewRanking, learns_from_reviews
+
+NAMES = ["a", "b"]
+
+
+def clustered_map(method: str = "margin_knn", seed: int = 0) -> DataMap:
+    """Two clusters of 20 in embedding space: ex0..ex19 mostly "a", ex20..ex39 mostly "b";
+    four of each cluster carry the other cluster's label (ex0..3 are "b", ex20..23 are "a")."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    true = np.repeat([0, 1], 20)
+    given = true.copy()
+    given[[0, 1, 2, 3]] = 1
+    given[[20, 21, 22, 23]] = 0
+    centres = np.eye(8, dtype=np.float32)[:2] * 3
+    emb = centres[true] + rng.normal(0, 0.3, (n, 8)).astype(np.float32)
+    steps = []
+    for t in range(4):
+        logits = rng.normal(0, 1, (n, 2)).astype(np.float32)
+        logits[np.arange(n), true] += 0.5 + t
+        steps.append(metrics.batch_statistics(logits, given))
+    traj = {name: np.stack([s[name] for s in steps], axis=1) for name in metrics.TRAJECTORY_FIELDS}
+    return DataMap([f"ex{i}" for i in range(n)], given, NAMES, traj, method, embeddings=emb)
+
+
+def scores(dmap: DataMap) -> np.ndarray:
+    return dmap.frame["mislabel_score"].to_numpy(dtype=np.float64)
+
+
+@pytest.mark.parametrize("method", metrics.NEIGHBOUR_METHODS)
+def test_before_any_review_the_ranking_is_the_maps_score(method):
+    dmap = clustered_map(method)
+    expected = metrics.mislabel_score(dmap.trajectories, method, labels=dmap.labels, embeddings=dmap.embeddings)
+    np.testing.assert_allclose(scores(dmap), expected, rtol=1e-12)
+    assert dmap.learns_from_reviews
+
+
+@pytest.mark.parametrize("method", ["knn", "margin_knn", "aum_knn", "confidence_knn"])
+def test_a_relabel_moves_the_neighbours_scores_in_the_expected_direction(method):
+    dmap = clustered_map(method)
+    neighbours = dmap.neighbour_index.all_neighbours(metrics.KNN_K)[0]
+    before = scores(dmap)
+    dmap.mark_reviewed(["ex0"], labels="a")  # ex0 was a flipped "b" in the "a" cluster: fixed
+    after = scores(dmap)
+    listing = np.flatnonzero((neighbours == 0).any(axis=1))
+    assert listing.size
+    labels = dmap.labels
+    still_b = listing[labels[listing] == 1]  # the other flipped ones now disagree with one more neighbour
+    now_agree = listing[labels[listing] == 0]
+    assert (after[still_b] > before[still_b]).all() and still_b.size
+    assert (after[now_agree] < before[now_agree]).all() and now_agree.size
+    # Everyone else keeps their score exactly: nothing is recomputed for them.
+    others = np.setdiff1d(np.arange(len(dmap)), np.append(listing, 0))
+    np.testing.assert_array_equal(after[others], before[others])
+    assert dmap.current_labels["ex0"] == "a" and NAMES[dmap.labels[0]] == "b"  # what the model learned stays
+
+
+def test_the_flipped_examples_rise_in_the_suspects_as_the_reviewer_fixes_their_cluster():
+    dmap = clustered_map("margin_knn")
+    before = dmap.suspects()
+    dmap.mark_reviewed(["ex0", "ex1"], labels="a")
+    after = dmap.suspects()
+    assert {"ex0", "ex1"}.isdisjoint(after.index)  # reviewed: hidden
+    for flipped in ("ex2", "ex3"):
+        assert after.index.get_loc(flipped) <= before.index.get_loc(flipped)
+        assert after.loc[flipped, "mislabel_score"] > before.loc[flipped, "mislabel_score"]
+
+
+def test_confirming_keeps_it_hidden_and_trusts_its_label_more():
+    dmap = clustered_map("knn")
+    neighbours = dmap.neighbour_index.all_neighbours(metrics.KNN_K)[0]
+    before = scores(dmap)
+    dmap.mark_reviewed(["ex30"])  # a "b" in the "b" cluster, confirmed: its label now weighs REVIEWED_WEIGHT
+    assert "ex30" not in dmap.suspects().index
+    assert "ex30" in dmap.suspects(include_reviewed=True).index
+    after = scores(dmap)
+    listing = np.flatnonzero((neighbours == 30).any(axis=1))
+    same = listing[dmap.labels[listing] == 1]
+    other = listing[dmap.labels[listing] == 0]
+    assert (after[same] <= before[same]).all() and (after[other] > before[other]).all() and other.size
+    dmap.mark_reviewed(["ex0"], labels="a")  # more reviews around it: ex30 stays hidden
+    assert "ex30" not in dmap.suspects().index
+
+
+def test_undoing_a_review_gives_back_the_scores_before_it():
+    dmap = clustered_map("margin_knn")
+    before = scores(dmap)
+    dmap.mark_reviewed(["ex0", "ex21"], labels=["a", "b"])
+    assert not np.array_equal(scores(dmap), before)
+    dmap.mark_reviewed(["ex0", "ex21"], reviewed=False)  # an undo: the trained labels come back
+    np.testing.assert_array_equal(scores(dmap), before)
+    assert dmap.current_labels[["ex0", "ex21"]].tolist() == ["b", "a"]
+
+
+def test_a_margin_map_keeps_its_order_after_reviews():
+    dmap = clustered_map("margin")
+    assert not dmap.learns_from_reviews and not learns_from_reviews("margin")
+    before = scores(dmap)
+    dmap.mark_reviewed(["ex0"], labels="a")
+    np.testing.assert_array_equal(scores(dmap), before)
+    assert dmap.current_labels["ex0"] == "a"
+    assert "ex0" not in dmap.suspects().index
+
+
+def test_reviews_made_before_the_scores_exist_and_rescore_carry_over():
+    dmap = clustered_map("margin")
+    dmap.mark_reviewed(["ex0"], labels="a")
+    learning = dmap.rescore("margin_knn")  # its ranking starts from the reviews already made
+    fresh = clustered_map("margin_knn")
+    fresh.mark_reviewed(["ex0"], labels="a")
+    np.testing.assert_array_equal(scores(learning), scores(fresh))
+
+
+def test_bad_review_labels_are_refused_naming_them():
+    dmap = clustered_map()
+    with pytest.raises(ValueError, match=r"labels has unknown labels \['c'\]"):
+        dmap.mark_reviewed(["ex0"], labels="c")
+    with pytest.raises(ValueError, match=r"codes 0\.\.1"):
+        dmap.mark_reviewed(["ex0"], labels=5)
+    with pytest.raises(ValueError, match=r"one label or one per id \(2\), got 3"):
+        dmap.mark_reviewed(["ex0", "ex1"], labels=["a", "b", "a"])
+    assert not dmap.frame["reviewed"].any()  # nothing was half applied
+
+
+def test_reverse_neighbours_are_exactly_who_lists_whom():
+    rng = np.random.default_rng(1)
+    neighbours = rng.integers(-1, 30, (30, 4))
+    traj = {f: np.full((30, 2), 0.5, np.float32) for f in ("gold_prob", "other_prob", "margin", "correct")}
+    ranking = ReviewRanking(traj, rng.integers(0, 2, 30), "knn", neighbours)
+    for rows in ([0], [3, 7], [29, 0, 5]):
+        expected = np.flatnonzero(np.isin(neighbours, rows).any(axis=1))
+        np.testing.assert_array_equal(ranking.reverse_neighbours(np.array(rows)), expected)
+
+
+def test_the_reviewed_weight_is_how_much_a_reviewed_neighbour_counts():
+    # Example 0 has neighbours 1, 2, 3 (labels a, b, b): 2/3 disagree; once 1 is confirmed "a", 2 of (3 + 1 + 1).
+    neighbours = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
+    traj = {f: np.full((4, 2), 0.5, np.float32) for f in ("gold_prob", "other_prob", "margin", "correct")}
+    ranking = ReviewRanking(traj, np.array([0, 0, 1, 1]), "knn", neighbours)
+    assert ranking.score[0] == pytest.approx(2 / 3)
+    ranking.update(np.array([1]), 0)
+    assert ranking.score[0] == pytest.approx(2 / (REVIEWED_WEIGHT + 2))
+    with pytest.raises(ValueError, match="reviewed_weight must be a positive number"):
+        ReviewRanking(traj, np.array([0, 0, 1, 1]), "knn", neighbours, reviewed_weight=0)
+    with pytest.raises(ValueError, match="to learn from reviews, got 'margin'"):
+        ReviewRanking(traj, np.array([0, 0, 1, 1]), "margin", neighbours)
+
+
+def test_a_saved_map_keeps_its_neighbour_search_and_learns_the_same_after_loading(tmp_path, monkeypatch):
+    dmap = clustered_map("margin_knn")
+    dmap.frame  # the score searched every example's neighbours once
+    dmap.to_parquet(tmp_path / "map.parquet")
+    from datamap_widget import metrics as m
+
+    def no_search(*args, **kwargs):  # a loaded map must not search again
+        raise AssertionError("searched all points again")
+
+    monkeypatch.setattr(m, "search_unit", no_search)
+    again = DataMap.read_parquet(tmp_path / "map.parquet")
+    np.testing.assert_array_equal(scores(again), scores(dmap))
+    again.mark_reviewed(["ex0"], labels="a")
+    dmap.mark_reviewed(["ex0"], labels="a")
+    np.testing.assert_array_equal(scores(again), scores(dmap))
+    np.testing.assert_array_equal(again.neighbour_index.all_neighbours(5)[0], dmap.neighbour_index.all_neighbours(metrics.KNN_K)[0][:, :5])
