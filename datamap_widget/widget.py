@@ -25,7 +25,7 @@ Wire format (see ``js/src/sync.ts`` for the mirror):
 * ``map_view`` ("data_map" or "embedding": which axes the map draws, shared by both sides) and
   ``embedding_view`` ({"method": name or "", "reason": why there is none, or "", "note": e.g.
   that PCA stands in for t-SNE, or ""; "pending": the method that the ``projection`` request
-  will use, for a map above EAGER_PROJECTION_MAX points with none made yet}).
+  will use, for a map with none made yet: the widget never waits for it as it opens}).
 * ``order`` uint32[n] or empty: the suspects' order once reviews have re-ranked them (a map
   whose score learns from reviews, see :mod:`datamap_widget.ranking`); empty means
   ``points["order"]``. Reviewed rows and the current document (the ``current`` row an action
@@ -127,10 +127,11 @@ COLOR_BY = ("correctness", "category", "label", "suggested_label", "reviewed", "
 SETTABLE = ("color_by", "filters", "selected_ids", "layout", "map_view")
 #: The map's two views of the same points: the data map and the embeddings' 2-D projection.
 MAP_VIEWS = ("data_map", "embedding")
-#: Most points whose projection the widget makes as it opens (seconds; benchmarks/results/projection.md).
-#: A bigger map without a saved one makes it when the embedding view is first asked for, so the
-#: widget shows at once (t-SNE of 70,601 texts takes minutes).
-EAGER_PROJECTION_MAX = 10_000
+#: Most points whose projection the widget makes as it opens. None: openTSNE takes 3-8 s even
+#: for 1,000 points and a minute at 10,000 (benchmarks/results/projection.md), and opening the
+#: widget must stay instant. A map without a projection (made before, or read from its parquet)
+#: makes it when the embedding view is first asked for, once.
+EAGER_PROJECTION_MAX = 0
 REVIEWED_FILTERS = ("all", "reviewed", "unreviewed")
 #: Least time between two progress messages within one epoch (the epoch's last step always goes).
 PROGRESS_INTERVAL_S = 0.2
@@ -530,7 +531,7 @@ class DataMapWidget(anywidget.AnyWidget):
         if getattr(dmap, "projection_method", None) is None and len(dmap) > EAGER_PROJECTION_MAX:
             method = resolve_method(None)
             return None, {"method": "", "reason": "", "pending": method,
-                          "note": f"made when first opened ({len(dmap):,} points: may take minutes, once; saved with the map)"}
+                          "note": f"made when first opened ({len(dmap):,} points: seconds to minutes, once; kept with the map)"}
         try:
             coords = dmap.projection().to_numpy(dtype=np.float32)
         except ValueError as exc:

@@ -583,8 +583,11 @@ def test_accept_suggestions_does_what_the_screen_shows_for_unconfident_suggestio
     assert changes.loc["unsure", "new_label"] == "a" and changes.loc["unsure", "action"] == "confirmed"
 
 
-def _widget_with_embeddings() -> DataMapWidget:
-    """Twelve examples on two directions: ex0..ex5 along one axis, ex6..ex11 along the other."""
+def _widget_with_embeddings(projected: bool = True) -> DataMapWidget:
+    """Twelve examples on two directions: ex0..ex5 along one axis, ex6..ex11 along the other.
+
+    ``projected``: the map carries its projection (as one read from a parquet that saved it),
+    so the widget shows the embedding view at once; else it is made on first use."""
     dmap = fixed_tracker().datamap()
     emb = np.zeros((12, 2), dtype=np.float32)
     emb[:6, 0] = 1.0
@@ -592,6 +595,8 @@ def _widget_with_embeddings() -> DataMapWidget:
     emb[6:, 1] = 1.0
     emb[6:, 0] = np.linspace(0.0, 0.3, 6)
     dmap.embeddings = emb
+    if projected:
+        dmap.projection()
     return DataMapWidget(dmap, data=frame_for())
 
 
@@ -679,7 +684,9 @@ def test_live_training_turns_the_embedding_view_on_when_the_embeddings_arrive():
     emb = np.random.default_rng(1).normal(size=(n, 5))
     tracker.record(ids, _logits(n, 1), embeddings=emb)  # the last pass records them
     tracker.end_epoch()
-    assert w.embedding_view["method"] == "tsne" and w.embedding_view["reason"] == ""
+    # The view is on (pending: made when the reviewer first opens it, not inside end_epoch).
+    assert w.embedding_view["pending"] == "tsne" and w.embedding_view["reason"] == ""
+    assert request(w, "projection")[0]["ok"] and w.embedding_view["method"] == "tsne"
     assert np.isfinite(np.frombuffer(w.points["projection_x"], "<f4")).all()
     w.close()
 
@@ -701,17 +708,17 @@ def test_without_the_projection_extra_the_view_is_pca_and_says_how_to_get_t_sne(
     import datamap_widget.projection as projection
 
     monkeypatch.setattr(projection.importlib.util, "find_spec", lambda name: None)  # no openTSNE
-    w = _widget_with_embeddings()
+    w = _widget_with_embeddings(projected=False)
+    assert w.embedding_view["pending"] == "pca"
+    assert request(w, "projection")[0]["ok"]
     assert w.embedding_view["method"] == "pca" and w.datamap.projection_method == "pca"
     assert "pip install 'datamap_widget[projection]'" in w.embedding_view["note"]
     assert np.isfinite(np.frombuffer(w.points["projection_x"], "<f4")).all()
 
 
-def test_a_big_map_makes_its_projection_when_the_embedding_view_is_first_asked_for(monkeypatch):
-    import datamap_widget.widget as widget_module
-
-    monkeypatch.setattr(widget_module, "EAGER_PROJECTION_MAX", 5)  # these 12 points count as big
-    w = _widget_with_embeddings()
+def test_the_widget_opens_at_once_and_makes_the_projection_when_the_embedding_view_is_first_asked_for():
+    # t-SNE takes seconds even for 1,000 points: opening the widget must not wait for it.
+    w = _widget_with_embeddings(projected=False)
     assert "projection_x" not in w.points and w.datamap.projection_method is None  # the widget opened at once
     assert w.embedding_view["pending"] == "tsne" and "made when first opened" in w.embedding_view["note"]
     reply = request(w, "projection")[0]

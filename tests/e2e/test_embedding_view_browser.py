@@ -127,7 +127,13 @@ def test_switching_views_keeps_the_selection_and_a_lasso_in_the_embedding_view_s
     assert kernel.until("import json; print(json.dumps(w.map_view))", lambda v: v == "embedding") == "embedding"
     assert kernel.json("import json; print(json.dumps(w.selected_ids))") == before
     assert f"{len(before)} selected" in page.locator(".dmw-table-title").first.inner_text()
-    assert page.locator(".dmw-view-embedding").first.get_attribute("aria-pressed") == "true"
+    # The map opened without a projection (the widget never waits for t-SNE): the first switch
+    # asks the kernel for it and the view turns on when it arrives.
+    page.wait_for_function(
+        "() => document.querySelector('.dmw-view-embedding')?.getAttribute('aria-pressed') === 'true'", timeout=120_000
+    )
+    assert kernel.json("import json; print(json.dumps(w.datamap.projection_method))") == "tsne"
+    assert kernel.json("import json; print(json.dumps(w.selected_ids))") == before
     assert "t-SNE projection" in page.locator(".dmw-overlay").first.get_attribute("aria-label")
     wait_painted(page)
     page.screenshot(path=str(artifacts / "embedding-1-switched.png"), full_page=True)
