@@ -201,6 +201,29 @@ def wait_painted(page, minimum=200, timeout=30):
     return painted_pixels(page)
 
 
+def open_notebook(server, page, name: str, source: str) -> Kernel:
+    """Write a one-cell notebook ``name`` running ``source``, open it in JupyterLab, run the cell
+    once the kernel is idle, wait for the widget's first paint; a client on that kernel."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    nbformat.write(nb, server["root"] / name)
+    page.goto(f"{server['url']}/lab/tree/{name}", timeout=TIMEOUT_MS)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'", timeout=TIMEOUT_MS
+    )
+    page.evaluate(
+        "() => { const nb = window.jupyterapp.shell.currentWidget; nb.content.activeCellIndex = 0;"
+        " window.jupyterapp.commands.execute('notebook:run-cell'); }"
+    )
+    page.wait_for_selector(".dmw-root canvas.dmw-gl", timeout=TIMEOUT_MS)
+    wait_painted(page)
+    return Kernel(server, name)
+
+
 class Geometry:
     """Data <-> screen mapping of the map's plot area at its home view, computed here, independently of the JS."""
 

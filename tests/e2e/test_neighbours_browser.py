@@ -12,7 +12,7 @@ import re
 import pytest
 
 from test_jupyter_theme import CONTRASTS, switch_theme
-from test_jupyter_ui import TIMEOUT_MS, Kernel, artifacts, browser, server, wait_painted  # noqa: F401
+from test_jupyter_ui import TIMEOUT_MS, artifacts, browser, open_notebook, page, server, wait_painted  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -44,36 +44,8 @@ w
 
 
 @pytest.fixture(scope="module")
-def page(browser):  # noqa: F811 - the e2e browser
-    context = browser.new_context(viewport={"width": 1500, "height": 1000})
-    page = context.new_page()
-    page.errors = []  # type: ignore[attr-defined]
-    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
-    page.on("pageerror", lambda e: page.errors.append(f"pageerror: {e}"))
-    yield page
-    context.close()
-
-
-@pytest.fixture(scope="module")
 def kernel(server, page):  # noqa: F811
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(BUILD)]
-    nbformat.write(nb, server["root"] / NOTEBOOK)
-    page.goto(f"{server['url']}/lab/tree/{NOTEBOOK}", timeout=TIMEOUT_MS)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=TIMEOUT_MS)
-    page.wait_for_function(
-        "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'", timeout=TIMEOUT_MS
-    )
-    page.evaluate(
-        "() => { const nb = window.jupyterapp.shell.currentWidget; nb.content.activeCellIndex = 0;"
-        " window.jupyterapp.commands.execute('notebook:run-cell'); }"
-    )
-    page.wait_for_selector(".dmw-root canvas.dmw-gl", timeout=TIMEOUT_MS)
-    wait_painted(page)
-    k = Kernel(server, NOTEBOOK)
+    k = open_notebook(server, page, NOTEBOOK, BUILD)
     yield k
     k.client.stop_channels()
 
