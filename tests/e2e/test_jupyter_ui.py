@@ -43,8 +43,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def artifacts(request) -> Path:
-    """Screenshots folder: $DATAMAP_E2E_ARTIFACTS, else test-artifacts/e2e in the repository (git-ignored)."""
-    out = Path(os.environ.get("DATAMAP_E2E_ARTIFACTS", ROOT / "test-artifacts" / "e2e"))
+    """Screenshots folder of this test module: <$DATAMAP_E2E_ARTIFACTS or test-artifacts/e2e>/<module>
+    (git-ignored). One folder per module, so one module's run does not wipe another's screenshots."""
+    out = Path(os.environ.get("DATAMAP_E2E_ARTIFACTS", ROOT / "test-artifacts" / "e2e")) / Path(request.module.__file__).stem
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
