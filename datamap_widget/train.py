@@ -12,6 +12,7 @@ import inspect
 import math
 import platform
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -44,6 +45,30 @@ DEFAULTS: dict[str, Any] = {
 #: "bucketing" samplers of fairseq / HF ``group_by_length`` use the same idea): padding
 #: shrinks, yet every epoch still mixes the whole data set.
 BUCKET_CHUNK_BATCHES = 50
+
+#: Warn when more than this share of the texts is cut at ``max_length``. A few cut texts are
+#: harmless (the start of a text usually carries its label); when many are, the map scores
+#: the model on texts it never saw whole, and the user should know and can raise the limit.
+TRUNCATION_WARN_SHARE = 0.05
+
+
+def truncation_report(tokenizer: Any, texts: Sequence[str], input_ids: Sequence[Sequence[int]], max_length: int, model_limit: int | None) -> dict:
+    """How many texts ``max_length`` cut, and a limit that would keep 95% of them whole.
+
+    Only the texts that reached the limit are tokenized again (untruncated), so the check
+    costs a fraction of the first tokenization.
+    """
+    at_limit = [i for i, row in enumerate(input_ids) if len(row) >= max_length]
+    lengths = np.fromiter((len(row) for row in input_ids), dtype=np.int64, count=len(input_ids))
+    if at_limit:
+        full = tokenizer([texts[i] for i in at_limit], truncation=False, verbose=False)["input_ids"]
+        lengths[at_limit] = [len(row) for row in full]
+    cut = int((lengths > max_length).sum())
+    p95 = int(np.percentile(lengths, 95)) if len(lengths) else 0
+    suggested = int(math.ceil(p95 / 32) * 32)
+    if model_limit:
+        suggested = min(suggested, int(model_limit))
+    return {"truncated": cut, "share": cut / max(1, len(lengths)), "p95_tokens": p95, "suggested_max_length": max(suggested, max_length) if cut else max_length}
 
 
 def default_model_path() -> str:
@@ -197,11 +222,27 @@ def fine_tune(
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
+    limit = getattr(net.config, "max_position_embeddings", None)
+    if limit and max_length > limit:
+        raise ValueError(f"max_length={max_length} is more than this model reads ({limit} tokens, max_position_embeddings): pass max_length <= {limit}")
     net.to(device)
     loaded = time.perf_counter()
 
     encodings = tokenizer(texts, truncation=True, max_length=max_length)
     input_ids = encodings["input_ids"]
+    truncation = truncation_report(tokenizer, texts, input_ids, max_length, limit)
+    if truncation["share"] > TRUNCATION_WARN_SHARE:
+        if truncation["suggested_max_length"] > max_length:
+            remedy = (f"95% of the texts fit in {truncation['p95_tokens']} tokens: max_length="
+                      f"{truncation['suggested_max_length']} keeps them whole (longer texts cost more time per step)")
+        else:
+            remedy = f"this model reads at most {max_length} tokens: split long texts into parts, or use a model with a longer context"
+        warnings.warn(
+            f"{truncation['truncated']} of {len(texts)} texts ({truncation['share']:.0%}) are longer than "
+            f"max_length={max_length} tokens and were cut: the model trains on, and the map scores, only their "
+            f"beginning. {remedy}.",
+            UserWarning, stacklevel=2,
+        )
     token_lengths = np.fromiter((len(row) for row in input_ids), dtype=np.int64, count=len(input_ids))
     gold = torch.as_tensor(tracker.labels, dtype=torch.long)
     positions = tracker.index_of(ids)
@@ -283,6 +324,7 @@ def fine_tune(
         "embeddings": bool(embeddings),
         "device": device,
         "n_examples": len(texts),
+        "truncated_texts": truncation["truncated"],
         "label_names": tracker.label_names,
         "stopped_early": stopped,
     }

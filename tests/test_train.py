@@ -128,3 +128,30 @@ def test_cross_fit_refuses_bad_folds_and_its_own_options(small_sample):
         cross_fit(texts, labels, ids, held_out_texts=texts)
     with pytest.raises(ValueError, match="at least 6 examples"):
         cross_fit(texts[:5], labels[:5], ids[:5], folds=3)
+
+
+def test_the_truncation_report_counts_the_texts_cut_at_max_length():
+    from transformers import AutoTokenizer
+
+    from datamap_widget.train import default_model_path, truncation_report
+
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    texts = ["short one"] * 6 + [" ".join(["word"] * 40)] * 2 + [" ".join(["word"] * 200)]
+    ids = tokenizer(texts, truncation=True, max_length=16)["input_ids"]
+    report = truncation_report(tokenizer, texts, ids, 16, 512)
+    assert report["truncated"] == 3 and report["share"] == pytest.approx(3 / 9)
+    # 95% of the texts fit in the 95th-percentile length, rounded up to a multiple of 32.
+    assert report["p95_tokens"] > 42 and report["suggested_max_length"] % 32 == 0
+    assert report["suggested_max_length"] >= report["p95_tokens"]
+    assert truncation_report(tokenizer, texts, ids, 16, 64)["suggested_max_length"] == 64  # never past the model
+    whole = tokenizer(texts, truncation=True, max_length=256)["input_ids"]
+    assert truncation_report(tokenizer, texts, whole, 256, 512) == {"truncated": 0, "share": 0.0, "p95_tokens": report["p95_tokens"], "suggested_max_length": 256}
+
+
+def test_fine_tune_warns_when_many_texts_are_cut_and_refuses_a_limit_past_the_model(small_sample):
+    texts, labels, ids = small_sample
+    with pytest.warns(UserWarning, match=r"of 8 texts .* longer than max_length=8 tokens and were cut.*max_length=\d+ keeps them whole"):
+        run = fine_tune(texts[:8], labels[:8], ids[:8], epochs=1, batch_size=8, max_length=8, progress=False, embeddings=False)
+    assert run.settings["truncated_texts"] > 0
+    with pytest.raises(ValueError, match=r"max_length=4096 is more than this model reads \(512 tokens"):
+        fine_tune(texts[:8], labels[:8], ids[:8], epochs=1, max_length=4096, progress=False)
