@@ -208,7 +208,7 @@ def seed_mean_section(frame: pd.DataFrame, size: int, noise: str) -> tuple[list[
                 return "–"
             h = hit.iloc[0]
             spread = "" if h.seeds < 2 else f" ± {h.ap_std:.3f}"
-            return f"{h.ap:.3f}{spread} · {h.r5:.0%} ({h.seeds} seeds)"
+            return f"{h.ap:.3f}{spread} · {h.r5:.0%} ({h.seeds} seed{'s' if h.seeds != 1 else ''})"
         ours = one[(one.recipe != "tfidf-cleanlab") & (one.seeds == n_seeds)]
         best = ours.loc[ours.ap.idxmax()] if not ours.empty else None
         rows.append({

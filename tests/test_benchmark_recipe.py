@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -49,3 +50,38 @@ def test_suggestion_rows_count_fixes_and_breakages():
     assert rows[0.0]["clean_broken"] == 1 / 8  # example 2
     assert rows[1.0]["flipped_fixed"] == 0.5  # only flip 0 (all four passes) at full support
     assert rows[1.0]["clean_broken"] == 0.0
+
+
+def _cells(recipe, score, values, size=2000, noise="uniform-3"):
+    """Rows of the collected frame: values[dataset] = [(ap, recall@5%) per seed]."""
+    return [
+        {"recipe": recipe, "score": score, "dataset": d, "size": size, "noise": noise, "seed": seed, "ap": ap, "recall@5%": r5}
+        for d, per_seed in values.items() for seed, (ap, r5) in enumerate(per_seed)
+    ]
+
+
+def test_the_seed_mean_view_averages_seeds_and_leaves_out_candidates_missing_one():
+    shipped = _cells("base_bucket", "margin@all", {"x": [(0.9, 0.9), (0.7, 0.7), (0.8, 0.8)], "y": [(0.3, 0.4), (0.5, 0.6), (0.4, 0.5)]})
+    one_seed = _cells("cleanlab5_high_lr", "confidence@last", {"x": [(1.0, 1.0)], "y": [(1.0, 1.0)]})  # seed 0 only: would lead if it competed
+    parts, summary = recipe_report.seed_mean_section(pd.DataFrame(shipped + one_seed), 2000, "uniform-3")
+    overview = summary["2000-uniform-3-seedmean-overview"]
+    assert [(row["recipe"], row["score"]) for row in overview] == [("base_bucket", "margin@all")]
+    assert overview[0]["mean AP"] == pytest.approx(0.6) and overview[0]["worst AP"] == pytest.approx(0.4) and overview[0]["sets with R@5% >= 0.8"] == 1
+    text = "\n".join(parts)
+    assert "0.800 ± 0.100 · 80% (3 seeds)" in text  # set x: mean ± std over the seeds
+    assert "| 1.000 · 100% (1 seed) |" in text  # cleanlab's one seed is shown beside it, marked
+
+
+def test_the_cleanlab_comparison_pairs_the_same_rows_and_counts_losses():
+    frame = pd.DataFrame(
+        _cells("base_bucket", "margin@all", {"x": [(0.8, 0.9)], "y": [(0.3, 0.5)], "z": [(0.5, 0.5)]})
+        + _cells("cleanlab5_high_lr", "confidence@last", {"x": [(0.6, 0.8)], "y": [(0.4, 0.5)]})
+    )
+    meta = pd.DataFrame([
+        {"recipe": r, "dataset": d, "size": 2000, "noise": "uniform-3", "seed": 0, "seconds": s}
+        for r, d, s in (("base_bucket", "x", 100), ("base_bucket", "y", 50), ("base_bucket", "z", 10), ("cleanlab5_high_lr", "x", 400), ("cleanlab5_high_lr", "y", 200))
+    ])
+    text = "\n".join(recipe_report.cleanlab_section(frame, meta))
+    assert "at least cleanlab's in 1 of 2 cells" in text  # z has no cleanlab run: not a cell
+    assert "| x | 2000 | uniform-3 | 0 | 0.800 · 90% | 0.600 · 80% | +0.200 | 100 | 400 | 4.0x |" in text
+    assert "-0.100" in text
