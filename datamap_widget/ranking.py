@@ -10,9 +10,9 @@ A reviewed neighbour counts :data:`REVIEWED_WEIGHT` times as much as an unreview
 What the numbers said (``benchmarks/rerank.py``, ``benchmarks/results/rerank.md``): a
 simulated reviewer working down ``margin_knn`` re-ranked this way found more injected errors
 in the first 5% of reviews than static ``margin_knn`` or static ``margin`` on average, but not
-on every set. Adding a review-only neighbour term to the default ``margin`` (which has no
-neighbour part) found fewer errors than static ``margin``, so a ``margin`` map keeps its order:
-:func:`learns_from_reviews` says which scores learn.
+on every set. Adding a review-only neighbour term to ``margin`` (which has no neighbour part)
+found fewer errors than static ``margin``, so the scores without a neighbour part, the default
+``confidence`` among them, keep their order: :func:`learns_from_reviews` says which scores learn.
 
 Pure numpy (no pandas): :class:`~datamap_widget.datamap.DataMap` holds one ranking per map.
 """

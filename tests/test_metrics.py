@@ -280,3 +280,19 @@ def test_threshold_rules_are_checked():
         metrics.quantile_thresholds(gold[:, 0], gold[:, 0], {"confidence": 2})
     # No example seen: nothing to take quantiles of, the fixed rule applies.
     assert metrics.resolve_thresholds(None, np.full((3, 2), NAN)) == metrics.DEFAULT_THRESHOLDS
+
+
+def test_with_many_classes_the_default_puts_the_least_believed_label_first():
+    # Three classes, three passes each. Example 0: the model gives its label 0.2 and splits the
+    # rest over two other classes (0.4 / 0.4); example 1: label 0.3, one other class 0.7.
+    # The margin (0.2 against 0.4) calls example 1 the more suspect; the default ranks by how
+    # little the label is believed, as a reviewer reading the probabilities would: example 0.
+    from datamap_widget import DataMap
+
+    traj = trajectories([[0.2] * 3, [0.3] * 3, [0.9] * 3], other_prob=[[0.4] * 3, [0.7] * 3, [0.05] * 3])
+    dmap = DataMap(np.array(["split", "one-rival", "clean"]), np.array([0, 1, 2]), ["a", "b", "c"], traj)
+    assert dmap.suspects(top=3).index.tolist() == ["split", "one-rival", "clean"]
+    assert dmap.rescore("margin").suspects(top=1).index.tolist() == ["one-rival"]  # still there by name
+    # On two classes the two scores are the same ranking.
+    two = trajectories([[0.2, 0.4], [0.3, 0.35], [0.45, 0.1], [0.9, 0.8]])
+    np.testing.assert_array_equal(np.argsort(metrics.mislabel_score(two)), np.argsort(metrics.mislabel_score(two, "margin")))
