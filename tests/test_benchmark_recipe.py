@@ -61,11 +61,11 @@ def _cells(recipe, score, values, size=2000, noise="uniform-3"):
 
 
 def test_the_seed_mean_view_averages_seeds_and_leaves_out_candidates_missing_one():
-    shipped = _cells("base_bucket", "margin@all", {"x": [(0.9, 0.9), (0.7, 0.7), (0.8, 0.8)], "y": [(0.3, 0.4), (0.5, 0.6), (0.4, 0.5)]})
+    shipped = _cells("base_bucket", "confidence@all", {"x": [(0.9, 0.9), (0.7, 0.7), (0.8, 0.8)], "y": [(0.3, 0.4), (0.5, 0.6), (0.4, 0.5)]})
     one_seed = _cells("cleanlab5_high_lr", "confidence@last", {"x": [(1.0, 1.0)], "y": [(1.0, 1.0)]})  # seed 0 only: would lead if it competed
     parts, summary = recipe_report.seed_mean_section(pd.DataFrame(shipped + one_seed), 2000, "uniform-3")
     overview = summary["2000-uniform-3-seedmean-overview"]
-    assert [(row["recipe"], row["score"]) for row in overview] == [("base_bucket", "margin@all")]
+    assert [(row["recipe"], row["score"]) for row in overview] == [("base_bucket", "confidence@all")]
     assert overview[0]["mean AP"] == pytest.approx(0.6) and overview[0]["worst AP"] == pytest.approx(0.4) and overview[0]["sets with R@5% >= 0.8"] == 1
     text = "\n".join(parts)
     assert "0.800 ± 0.100 · 80% (3 seeds)" in text  # set x: mean ± std over the seeds
@@ -74,7 +74,7 @@ def test_the_seed_mean_view_averages_seeds_and_leaves_out_candidates_missing_one
 
 def test_the_cleanlab_comparison_pairs_the_same_rows_and_counts_losses():
     frame = pd.DataFrame(
-        _cells("base_bucket", "margin@all", {"x": [(0.8, 0.9)], "y": [(0.3, 0.5)], "z": [(0.5, 0.5)]})
+        _cells("base_bucket", "confidence@all", {"x": [(0.8, 0.9)], "y": [(0.3, 0.5)], "z": [(0.5, 0.5)]})
         + _cells("cleanlab5_high_lr", "confidence@last", {"x": [(0.6, 0.8)], "y": [(0.4, 0.5)]})
     )
     meta = pd.DataFrame([
