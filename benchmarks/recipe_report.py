@@ -74,7 +74,7 @@ def scores_of(data: dict) -> dict[str, np.ndarray]:
     return out
 
 
-def suggestion_rows(data: dict, n_classes: int, top_frac: float = 0.05, score: str = "margin") -> list[dict]:
+def suggestion_rows(data: dict, n_classes: int, top_frac: float = 0.05, score: str = "confidence") -> list[dict]:
     """How often the suggested label is right, by how many passes supported it."""
     traj, noisy, true = data["traj"], data["noisy"], data["true"]
     suggested = metrics.suggested_label(traj, noisy, n_classes)
@@ -335,7 +335,7 @@ def write_report(runs: Path) -> str:
             "",
             "`support` = least share of passes that predicted the suggestion for it to be offered. flipped_fixed = share of flipped "
             "labels whose offered suggestion is the true label; clean_broken = share of correct labels given a different suggestion "
-            "(what a bulk accept would break); offered_top5 = share of the top 5% (by margin) that get a suggestion, "
+            "(what a bulk accept would break); offered_top5 = share of the top 5% (by the default score, confidence) that get a suggestion, "
             "offered_top5_right = how often those are the true label. Mean over the sets.",
             "",
             _md_table(table),
