@@ -4,11 +4,15 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/recipe.py --sweep --sizes 500 --recipes base plain_bucket --datasets trec sst2
     .venv/bin/python benchmarks/recipe.py --report                      # tables from the saved runs
 
-What was run (2026-12-01, a 2-core CPU shared with other jobs): ``--sizes 500``, seed 0,
-uniform 3%, recipes ``base`` and ``plain_bucket`` on the eight sets as far as time allowed,
-``plain`` on TREC and ``high_lr_b32`` on a few; see ``results/recipe.md`` ("What was run").
-Single-threaded processes, two at a time: on an oversubscribed machine a 2-thread torch
-process spent most of its time in OpenMP barriers (one step 20 s against 3 s).
+What was run (a 2-core CPU shared with other jobs; ``results/recipe.md``, "What was run"):
+2026-12-01, ``--sizes 500``, seed 0, uniform 3%: ``base``, ``plain_bucket`` and ``high_lr_b32``
+on the eight sets, ``plain`` on two. 2026-12-02, ``--sizes 1000``, seed 0: ``base_bucket``,
+``high_lr_b32``, ``plain_bucket`` and ``xfit2_high_lr`` on the eight, ``cleanlab5_high_lr`` on
+four; ``--sizes 2000``: ``base_bucket`` (the shipped recipe) with seeds 0-2 on the eight, and
+seed 0 of ``cleanlab5_high_lr`` and ``high_lr_b32`` (uniform 3%) and of ``base_bucket`` at
+``uniform-10`` and ``confusable-10``. Single-threaded processes, two at a time: on an
+oversubscribed machine a 2-thread torch process spent most of its time in OpenMP barriers
+(one step 20 s against 3 s).
 
 ``benchmarks/detection.py`` compares *scores* on TREC and SST-2 under one recipe; this one
 compares *recipes* (learning rate, batch size, warm-up, epochs, max length, length-bucketed
