@@ -52,23 +52,26 @@ BUCKET_CHUNK_BATCHES = 50
 TRUNCATION_WARN_SHARE = 0.05
 
 
-def truncation_report(tokenizer: Any, texts: Sequence[str], input_ids: Sequence[Sequence[int]], max_length: int, model_limit: int | None) -> dict:
+def truncation_report(tokenizer: Any, texts: Sequence[str], token_lengths: np.ndarray, max_length: int, model_limit: int | None) -> dict:
     """How many texts ``max_length`` cut, and a limit that would keep 95% of them whole.
 
-    Only the texts that reached the limit are tokenized again (untruncated), so the check
-    costs a fraction of the first tokenization.
+    ``token_lengths`` are the lengths after truncation; only the texts that reached the limit
+    are tokenized again (untruncated), so the check costs a fraction of the first tokenization.
+    ``suggested_max_length`` is capped at ``model_limit``; ``fits`` says whether that cap
+    still keeps 95% of the texts whole.
     """
-    at_limit = [i for i, row in enumerate(input_ids) if len(row) >= max_length]
-    lengths = np.fromiter((len(row) for row in input_ids), dtype=np.int64, count=len(input_ids))
-    if at_limit:
+    lengths = np.array(token_lengths, dtype=np.int64)
+    at_limit = np.flatnonzero(lengths >= max_length)
+    if at_limit.size:
         full = tokenizer([texts[i] for i in at_limit], truncation=False, verbose=False)["input_ids"]
         lengths[at_limit] = [len(row) for row in full]
     cut = int((lengths > max_length).sum())
-    p95 = int(np.percentile(lengths, 95)) if len(lengths) else 0
+    p95 = int(np.ceil(np.percentile(lengths, 95))) if lengths.size else 0
     suggested = int(math.ceil(p95 / 32) * 32)
     if model_limit:
         suggested = min(suggested, int(model_limit))
-    return {"truncated": cut, "share": cut / max(1, len(lengths)), "p95_tokens": p95, "suggested_max_length": max(suggested, max_length) if cut else max_length}
+    suggested = max(suggested, max_length) if cut else max_length
+    return {"truncated": cut, "share": cut / max(1, lengths.size), "p95_tokens": p95, "suggested_max_length": suggested, "fits": suggested >= p95}
 
 
 def default_model_path() -> str:
@@ -230,11 +233,16 @@ def fine_tune(
 
     encodings = tokenizer(texts, truncation=True, max_length=max_length)
     input_ids = encodings["input_ids"]
-    truncation = truncation_report(tokenizer, texts, input_ids, max_length, limit)
+    token_lengths = np.fromiter((len(row) for row in input_ids), dtype=np.int64, count=len(input_ids))
+    truncation = truncation_report(tokenizer, texts, token_lengths, max_length, limit)
     if truncation["share"] > TRUNCATION_WARN_SHARE:
-        if truncation["suggested_max_length"] > max_length:
-            remedy = (f"95% of the texts fit in {truncation['p95_tokens']} tokens: max_length="
-                      f"{truncation['suggested_max_length']} keeps them whole (longer texts cost more time per step)")
+        suggested = truncation["suggested_max_length"]
+        if truncation["fits"]:
+            remedy = (f"95% of the texts fit in {truncation['p95_tokens']} tokens: max_length={suggested} keeps them "
+                      "whole (longer texts cost more time per step)")
+        elif suggested > max_length:
+            remedy = (f"95% of the texts need {truncation['p95_tokens']} tokens, more than this model reads: max_length="
+                      f"{suggested} keeps more of each; split long texts into parts, or use a model with a longer context")
         else:
             remedy = f"this model reads at most {max_length} tokens: split long texts into parts, or use a model with a longer context"
         warnings.warn(
@@ -243,7 +251,6 @@ def fine_tune(
             f"beginning. {remedy}.",
             UserWarning, stacklevel=2,
         )
-    token_lengths = np.fromiter((len(row) for row in input_ids), dtype=np.int64, count=len(input_ids))
     gold = torch.as_tensor(tracker.labels, dtype=torch.long)
     positions = tracker.index_of(ids)
 

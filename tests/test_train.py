@@ -137,15 +137,19 @@ def test_the_truncation_report_counts_the_texts_cut_at_max_length():
 
     tokenizer = AutoTokenizer.from_pretrained(default_model_path())
     texts = ["short one"] * 6 + [" ".join(["word"] * 40)] * 2 + [" ".join(["word"] * 200)]
-    ids = tokenizer(texts, truncation=True, max_length=16)["input_ids"]
-    report = truncation_report(tokenizer, texts, ids, 16, 512)
+
+    def lengths(max_length):
+        return np.array([len(row) for row in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]])
+
+    report = truncation_report(tokenizer, texts, lengths(16), 16, 512)
     assert report["truncated"] == 3 and report["share"] == pytest.approx(3 / 9)
     # 95% of the texts fit in the 95th-percentile length, rounded up to a multiple of 32.
     assert report["p95_tokens"] > 42 and report["suggested_max_length"] % 32 == 0
-    assert report["suggested_max_length"] >= report["p95_tokens"]
-    assert truncation_report(tokenizer, texts, ids, 16, 64)["suggested_max_length"] == 64  # never past the model
-    whole = tokenizer(texts, truncation=True, max_length=256)["input_ids"]
-    assert truncation_report(tokenizer, texts, whole, 256, 512) == {"truncated": 0, "share": 0.0, "p95_tokens": report["p95_tokens"], "suggested_max_length": 256}
+    assert report["suggested_max_length"] >= report["p95_tokens"] and report["fits"]
+    capped = truncation_report(tokenizer, texts, lengths(16), 16, 64)
+    assert capped["suggested_max_length"] == 64 and not capped["fits"]  # never past the model, and says it falls short
+    whole = truncation_report(tokenizer, texts, lengths(256), 256, 512)
+    assert whole == {"truncated": 0, "share": 0.0, "p95_tokens": report["p95_tokens"], "suggested_max_length": 256, "fits": True}
 
 
 def test_fine_tune_warns_when_many_texts_are_cut_and_refuses_a_limit_past_the_model(small_sample):
