@@ -316,3 +316,12 @@ def test_every_output_is_checked_before_training(tmp_path, capsys, monkeypatch):
     # With good outputs, the same command trains once and writes the folder.
     assert main(["train", data, "--quiet", "--out", str(tmp_path / "ok")]) == 0 and fake.calls == 1
     assert (tmp_path / "ok" / "datamap.parquet").exists()
+
+
+def test_texts_cut_at_max_length_are_one_warning_line_in_the_commands_voice(trec_small, tmp_path, capsys):
+    code, err = run_cli(["train", str(trec_small), "--out", str(tmp_path / "cut"), "--epochs", "1", "--max-length", "8", "--quiet"], capsys)
+    assert code == 0
+    warning = [line for line in err.splitlines() if "were cut" in line]
+    assert len(warning) == 1 and warning[0].startswith("datamap: warning: ") and "max_length=8" in warning[0]
+    assert "UserWarning" not in err and "fine_tune(" not in err  # no Python source location
+    assert json.loads((tmp_path / "cut" / "run.json").read_text())["settings"]["truncated_texts"] > 0
