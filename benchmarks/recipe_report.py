@@ -168,6 +168,15 @@ SHIPPED = ("base_bucket", "confidence@all")  # train.DEFAULTS and metrics.DEFAUL
 CLEANLAB = ("cleanlab5_high_lr", "confidence@last")
 
 
+def _overview(ap: pd.DataFrame, r5: pd.DataFrame) -> pd.DataFrame:
+    """Per candidate (rows) over the sets (columns): mean / worst AP and R@5%, sets at the 80% target."""
+    return pd.DataFrame({
+        "sets": ap.shape[1], "mean AP": ap.mean(axis=1), "worst AP": ap.min(axis=1),
+        "mean R@5%": r5.mean(axis=1), "worst R@5%": r5.min(axis=1),
+        "sets with R@5% >= 0.8": (r5 >= 0.8 - 1e-9).sum(axis=1),
+    }).sort_values("mean AP", ascending=False)
+
+
 def seed_means(frame: pd.DataFrame, size: int, noise: str) -> pd.DataFrame:
     """Per (recipe, score, set): mean and std of AP and R@5% over the seeds, and how many seeds."""
     part = frame[(frame["size"] == size) & (frame["noise"] == noise)]
@@ -188,11 +197,7 @@ def seed_mean_section(frame: pd.DataFrame, size: int, noise: str) -> tuple[list[
     summary: dict = {}
     if ap.empty:
         return [], summary
-    overview = pd.DataFrame({
-        "sets": ap.shape[1], "mean AP": ap.mean(axis=1), "worst AP": ap.min(axis=1),
-        "mean R@5%": r5.mean(axis=1), "worst R@5%": r5.min(axis=1),
-        "sets with R@5% >= 0.8": (r5 >= 0.8 - 1e-9).sum(axis=1),
-    }).sort_values("mean AP", ascending=False)
+    overview = _overview(ap, r5)
     parts += [
         f"Candidates measured on every set with all {n_seeds} seeds; a set's value is the mean over the seeds.", "",
         "### Overview (top 15 by mean AP)", "", _md_table(overview.head(15).reset_index()), "",
@@ -289,11 +294,7 @@ def write_report(runs: Path) -> str:
         r5 = part.pivot_table(index=["recipe", "score"], columns="dataset", values="recall@5%", aggfunc="mean")
         ap, r5 = ap.dropna(), r5.reindex(ap.index)
         if not ap.empty:
-            overview = pd.DataFrame({
-                "sets": ap.shape[1], "mean AP": ap.mean(axis=1), "worst AP": ap.min(axis=1),
-                "mean R@5%": r5.mean(axis=1), "worst R@5%": r5.min(axis=1),
-                "sets with R@5% >= 0.8": (r5 >= 0.8 - 1e-9).sum(axis=1),
-            }).sort_values("mean AP", ascending=False)
+            overview = _overview(ap, r5)
             parts += ["### Overview: candidates measured on every set, by mean AP (top 15)", "", _md_table(overview.head(15).reset_index()), ""]
         for metric, label in (("ap", "AP"), ("recall@5%", "R@5%")):
             table = part.pivot_table(index=["recipe", "score"], columns="dataset", values=metric, aggfunc="mean")
