@@ -131,6 +131,7 @@ def _load_run(folder: str) -> tuple[Any, dict[str, Any], Any]:
 
 
 def _add_train(commands: Any) -> None:
+    from .long_text import LONG_TEXT_MODES
     from .train import DEFAULTS
 
     p = commands.add_parser(
@@ -148,7 +149,15 @@ def _add_train(commands: Any) -> None:
     p.add_argument("--model", default=None, help="Hugging Face model path or name (default: the embedded all-MiniLM-L6-v2)")
     p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help=f"passes over the data (default: {DEFAULTS['epochs']})")
     p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help=f"default: {DEFAULTS['batch_size']}")
-    p.add_argument("--max-length", type=int, default=DEFAULTS["max_length"], help=f"tokens per text (default: {DEFAULTS['max_length']})")
+    p.add_argument("--max-length", type=int, default=DEFAULTS["max_length"], help=f"tokens the model reads at a time (default: {DEFAULTS['max_length']})")
+    p.add_argument(
+        "--long-text", choices=LONG_TEXT_MODES, default=DEFAULTS["long_text"],
+        help="what the model reads of a text longer than --max-length: head (its beginning), head_tail (beginning and "
+        "end, same cost), windows (every token, in overlapping windows; several times the time per pass) "
+        f"(default: {DEFAULTS['long_text']})",
+    )
+    p.add_argument("--stride", type=int, default=DEFAULTS["stride"], help=f"windows: tokens consecutive windows share (default: {DEFAULTS['stride']})")
+    p.add_argument("--max-windows", type=int, default=DEFAULTS["max_windows"], help=f"windows: most windows per text, spread evenly over longer ones (default: {DEFAULTS['max_windows']})")
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help=f"learning rate (default: {DEFAULTS['lr']})")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help=f"default: {DEFAULTS['seed']}")
     p.add_argument("--device", default=None, help="cpu, cuda, mps… (default: a GPU when there is one)")
@@ -318,6 +327,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             batch_size=args.batch_size,
             max_length=args.max_length,
+            long_text=args.long_text,
+            stride=args.stride,
+            max_windows=args.max_windows,
             lr=args.lr,
             seed=args.seed,
             device=args.device,
@@ -391,6 +403,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(format_suspects(dmap.suspects(top=args.top), texts_by_id))
     print()
     print(f"wrote {out / DATAMAP_FILE}, {out / RUN_FILE} in {run.timings['total_s']:.0f} s ({run.device})")
+    from .long_text import describe_reading
+
+    print(describe_reading(run.settings["read"]))
     if found_line:
         print(found_line)
     if saved_line:

