@@ -239,10 +239,40 @@ def _pick_columns(frame: Any, args: argparse.Namespace, source: str) -> tuple[An
         ids = None  # row numbers
     if labels.isna().any():
         raise UsageError(f"{source}: column {args.label_column!r} has {int(labels.isna().sum())} missing label(s)")
+    _check_label_column(labels, args.label_column, source)
     if texts.isna().any():
         raise UsageError(f"{source}: column {args.text_column!r} has {int(texts.isna().sum())} missing text(s)")
     labels = labels.astype(str) if labels.dtype.kind not in "iu" else labels
     return texts.astype(str).tolist(), labels.tolist(), (list(range(len(frame))) if ids is None else ids.tolist())
+
+
+def _check_label_column(labels: Any, column: str, source: str) -> None:
+    """Refuse labels that would silently become other classes when read as names: True/False,
+    and values of different types that print alike (JSON's 1 and "1" would merge into one class)."""
+    import pandas as pd
+
+    bools = "holds True/False; give the classes as names (e.g. 'yes'/'no') or whole numbers (0/1)"
+    if labels.dtype.kind == "b":
+        raise UsageError(f"{source}: column {column!r} {bools}")
+    if labels.dtype.kind != "O":
+        return
+    kind = pd.api.types.infer_dtype(labels, skipna=True)  # one pass in C; the rest only on a mixed column
+    if kind == "boolean":
+        raise UsageError(f"{source}: column {column!r} {bools}")
+    if not kind.startswith("mixed"):
+        return
+    types = labels.map(lambda v: type(v).__name__)
+    if types.isin(["bool", "bool_"]).any():
+        raise UsageError(f"{source}: column {column!r} mixes True/False with other labels; {bools.split('; ')[1]}")
+    seen = pd.DataFrame({"text": labels.astype(str), "type": types, "value": labels}).drop_duplicates(["text", "type"])
+    clash = seen[seen["text"].duplicated(keep=False)]
+    if len(clash):
+        same = clash[clash["text"] == clash["text"].iloc[0]]
+        both = " and ".join(f"{v!r} ({t})" for v, t in zip(same["value"], same["type"]))
+        raise UsageError(
+            f"{source}: column {column!r} holds {both}, which would merge into one class "
+            f"{clash['text'].iloc[0]!r}; write each label one way (all strings, or all numbers)"
+        )
 
 
 def _check_id_column(ids: Any, column: str, source: str) -> Any:

@@ -389,3 +389,46 @@ def test_no_control_character_from_the_data_reaches_the_terminal(tmp_path, capsy
     assert main(["suspects", str(folder), "--format", "csv"]) == 0
     shown = capsys.readouterr().out
     assert "\x1b" not in shown and "\\x1b]0;TITLE\\x07" in shown
+
+
+# ------------------------------------------------------------------ clearer refusals (issue 27, item 9)
+
+
+def _jsonl(tmp_path, lines, name="d.jsonl", encoding="utf-8"):
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding=encoding)
+    return path
+
+
+@pytest.mark.parametrize(
+    "labels, said",
+    [
+        ([1, "1", 2, 2], "column 'label' holds 1 (int) and '1' (str), which would merge into one class '1'"),
+        ([True, False, True, False], "column 'label' holds True/False; give the classes as names"),
+    ],
+)
+def test_labels_that_would_merge_or_become_classes_are_refused_naming_them(tmp_path, capsys, labels, said):
+    path = _jsonl(tmp_path, [{"text": f"text {i}", "label": label} for i, label in enumerate(labels)])
+    out = tmp_path / "o"
+    line = _one_line_error(*run_cli(["train", str(path), "--out", str(out)], capsys))
+    assert said in line and not out.exists(), line
+
+
+def test_a_jsonl_file_with_a_byte_order_mark_is_read(tmp_path):
+    from datamap_widget.data import read_table
+
+    rows = [{"id": i, "text": f"text {i}", "label": "xy"[i % 2]} for i in range(4)]
+    frame = read_table(_jsonl(tmp_path, rows, encoding="utf-8-sig"))  # was "could not be read as JSONL"
+    assert frame.columns.tolist() == ["id", "text", "label"] and frame["id"].tolist() == [0, 1, 2, 3]
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line_and_status_130(monkeypatch, capsys):
+    import datamap_widget.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt  # as if Ctrl-C landed while build_parser imported the training code
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["suspects", "x"]) == 130
+    err = capsys.readouterr().err
+    assert err == "datamap: interrupted\n"
