@@ -225,6 +225,25 @@ def _id_mismatch(df: pd.DataFrame, df_ids: Any, map_ids: pd.Index, id_column: st
     return message + "; pass id_column= naming the id column"
 
 
+def _check_storable(ids: pd.Index, label_names: list[str]) -> None:
+    """Refuse, before any review, str ids and label names no store backend can keep (a NUL, a
+    lone surrogate): every action on one would be refused by the store, only later."""
+    from .store import unstorable_text
+
+    names = [("label name", name) for name in label_names]
+    if not pd.api.types.is_numeric_dtype(ids.dtype):
+        values = ids.tolist()
+        if unstorable_text("".join(values)) is not None:  # one pass; the culprit is sought on failure only
+            names = [("id", next(v for v in values if unstorable_text(v) is not None))] + names
+    for what, value in names:
+        why = unstorable_text(value)
+        if why is not None:
+            raise ValueError(
+                f"the map's {what} {value!r} cannot be kept in the store: it {why}; "
+                f"rename it, or make the widget without store= (reviews then live in this session only)."
+            )
+
+
 def _same_ids(data_ids: pd.Series, ids: pd.Index) -> bool:
     """Whether ``data_ids`` are exactly ``ids``, in order (vectorized; Arrow strings compared as Arrow)."""
     if data_ids.dtype != ids.dtype:
@@ -419,6 +438,8 @@ class DataMapWidget(anywidget.AnyWidget):
         if len(self._label_names) > MAX_LABELS:
             raise ValueError(f"at most {MAX_LABELS} labels are supported, got {len(self._label_names)}.")
         self.label_names = list(self._label_names)
+        if self._store is not None:
+            _check_storable(self._ids, self._label_names)
         self._session = ReviewSession(
             self._ids, self._label_names, self._codes(frame["label"], "label"),
             np.asarray(frame["reviewed"], dtype=bool).astype(np.uint8) * CONFIRMED,
