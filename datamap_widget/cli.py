@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -54,13 +55,63 @@ def _versions() -> dict[str, str]:
     return out
 
 
+#: What a terminal may act on rather than show: C0 controls (ESC starts the sequences that
+#: retitle a terminal or rewrite the screen), DEL, C1 controls (0x9b is a one-byte CSI), the
+#: Unicode line and paragraph separators, bidirectional overrides (they reorder what is shown)
+#: and lone surrogates (which cannot even be encoded for output).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group()
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: Any) -> str:
+    """``text`` with every control character shown escaped (``\\x1b``, ``\\t``, ``\\n``, ``\\u202e``…).
+
+    The one helper for data the CLI shows a person: ids, labels and texts are untrusted, and
+    ``\\x1b]0;TITLE\\x07`` in one would retitle the terminal. It also keeps a message on one line.
+    """
+    return _CONTROL.sub(_escape, str(text))
+
+
+def _say(message: Any, file: Any = None) -> None:
+    """Print one line of the command's own output or messages, control characters escaped."""
+    print(terminal_safe(message), file=sys.stdout if file is None else file)
+
+
+class _TerminalStream:
+    """Standard output while it is a terminal: control characters in whatever is written
+    (CSV or JSONL rows, paths) are shown escaped; line breaks stay. Piped output is untouched,
+    so a CSV written to a pipe or file keeps every byte of the data."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(_CONTROL_BUT_NEWLINE.sub(_escape, text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _shorten(text: Any, width: int) -> str:
-    text = " ".join(str(text).split())
+    text = " ".join(terminal_safe(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def format_suspects(rows: Any, texts: Any = None, width: int = 60) -> str:
-    """A plain-text table of suspects: rank, id, label, suggested label, score, text start."""
+    """A plain-text table of suspects: rank, id, label, suggested label, score, text start.
+
+    Every cell is shown through :func:`terminal_safe`: control characters, tabs and line
+    breaks in ids, labels and texts appear escaped (``\\t``, ``\\n``), never acted on."""
     lines = []
     header = f"{'rank':>4}  {'id':<20} {'label':<12} {'suggested':<12} {'score':>6}"
     if texts is not None:
@@ -197,10 +248,40 @@ def _pick_columns(frame: Any, args: argparse.Namespace, source: str) -> tuple[An
         ids = None  # row numbers
     if labels.isna().any():
         raise UsageError(f"{source}: column {args.label_column!r} has {int(labels.isna().sum())} missing label(s)")
+    _check_label_column(labels, args.label_column, source)
     if texts.isna().any():
         raise UsageError(f"{source}: column {args.text_column!r} has {int(texts.isna().sum())} missing text(s)")
     labels = labels.astype(str) if labels.dtype.kind not in "iu" else labels
     return texts.astype(str).tolist(), labels.tolist(), (list(range(len(frame))) if ids is None else ids.tolist())
+
+
+def _check_label_column(labels: Any, column: str, source: str) -> None:
+    """Refuse labels that would silently become other classes when read as names: True/False,
+    and values of different types that print alike (JSON's 1 and "1" would merge into one class)."""
+    import pandas as pd
+
+    bools = "holds True/False; give the classes as names (e.g. 'yes'/'no') or whole numbers (0/1)"
+    if labels.dtype.kind == "b":
+        raise UsageError(f"{source}: column {column!r} {bools}")
+    if labels.dtype.kind != "O":
+        return
+    kind = pd.api.types.infer_dtype(labels, skipna=True)  # one pass in C; the rest only on a mixed column
+    if kind == "boolean":
+        raise UsageError(f"{source}: column {column!r} {bools}")
+    if not kind.startswith("mixed"):
+        return
+    types = labels.map(lambda v: type(v).__name__)
+    if types.isin(["bool", "bool_"]).any():
+        raise UsageError(f"{source}: column {column!r} mixes True/False with other labels; {bools.split('; ')[1]}")
+    seen = pd.DataFrame({"text": labels.astype(str), "type": types, "value": labels}).drop_duplicates(["text", "type"])
+    clash = seen[seen["text"].duplicated(keep=False)]
+    if len(clash):
+        same = clash[clash["text"] == clash["text"].iloc[0]]
+        both = " and ".join(f"{v!r} ({t})" for v, t in zip(same["value"], same["type"]))
+        raise UsageError(
+            f"{source}: column {column!r} holds {both}, which would merge into one class "
+            f"{clash['text'].iloc[0]!r}; write each label one way (all strings, or all numbers)"
+        )
 
 
 def _check_id_column(ids: Any, column: str, source: str) -> Any:
@@ -317,7 +398,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.store:
         with _open_store(args.store) as store:
             _store_call(args.store, store.check_writable, args.dataset)
-    print(f"datamap: training on {len(texts)} examples from {path} ({len(set(map(str, labels)))} classes)", file=sys.stderr)
+    _say(f"datamap: training on {len(texts)} examples from {path} ({len(set(map(str, labels)))} classes)", file=sys.stderr)
     try:
         run = fine_tune(
             texts,
@@ -411,7 +492,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if saved_line:
         print(saved_line)
     for failure in failures:
-        print(f"datamap: error: {failure}", file=sys.stderr)
+        _say(f"datamap: error: {failure}", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -427,6 +508,7 @@ def _add_suspects(commands: Any) -> None:
     p.add_argument("--method", default=None, help="rank by another score (see `datamap_widget.metrics.SCORE_METHODS`)")
     p.add_argument("--include-reviewed", action="store_true", help="also list examples already reviewed")
     p.add_argument("--format", choices=("table", "csv", "jsonl"), default="table", help="output format (default: table)")
+    _add_excel_safe(p)
     _add_store_options(p, "list the store's latest run of --dataset (or RUN), leaving reviewed examples out")
     p.set_defaults(handler=_cmd_suspects)
 
@@ -467,7 +549,7 @@ def _cmd_suspects(args: argparse.Namespace) -> int:
     if texts is not None:
         table["text"] = texts.reindex(rows.index).to_numpy()
     if args.format == "csv":
-        table.to_csv(sys.stdout, index=False)
+        _write_csv(table, sys.stdout, args.excel_safe)
     else:
         table.to_json(sys.stdout, orient="records", lines=True, force_ascii=False)
     return 0
@@ -533,7 +615,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except ImportError as error:  # vl-convert missing: say which package, not a traceback
         raise UsageError(str(error)) from error
     for path in written:
-        print(f"wrote {path}")
+        _say(f"wrote {path}")
     return 0
 
 
@@ -572,6 +654,53 @@ def _store_call(url: str, method: Any, *args: Any, **kwargs: Any) -> Any:
         raise UsageError(f"--store: {error}") from error
 
 
+# ------------------------------------------------------------------------------ CSV
+
+#: A str cell a spreadsheet would run as a formula: it starts with =, +, -, @ (or a tab or
+#: carriage return, OWASP's list) and is not simply a number such as -1 or +2.5.
+_FORMULA = re.compile(r"^(?![+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$)[=+\-@\t\r]")
+
+
+def _write_csv(table: Any, target: Any, excel_safe: bool = False) -> None:
+    """Write ``table`` as CSV that ``pd.read_csv`` reads back cell for cell.
+
+    Every str cell is quoted (``QUOTE_NONNUMERIC``), so a carriage return, a NUL or a line
+    break inside an id, label or text stays inside its cell: unquoted, a bare ``\\r`` started
+    a new row for the reader. With ``excel_safe``, str cells a spreadsheet would run as a
+    formula get a leading ``'`` (shown as text, not run); without it they are written as they
+    are, and a warning says how many there are.
+    """
+    import csv
+
+    import pandas as pd
+
+    table = table.copy()
+    text_columns = [c for c in table.columns if table[c].dtype == object or pd.api.types.is_string_dtype(table[c].dtype)]
+    risky = 0
+    for column in text_columns:
+        values = table[column]
+        is_str = values.map(type).eq(str)  # object columns may mix str with other values
+        hit = is_str & values.where(is_str, "").astype(object).str.contains(_FORMULA).astype(bool)
+        risky += int(hit.sum())
+        if excel_safe and hit.any():
+            table[column] = values.astype(object).mask(hit, "'" + values.where(hit, "").astype(str))
+    if risky and not excel_safe:
+        warnings.warn(
+            f"{risky} cell(s) start with =, +, - or @ and a spreadsheet may run them as formulas; "
+            "they are written unchanged, so the file reads back exactly: pass --excel-safe if it is for a spreadsheet",
+            UserWarning,
+        )
+    table.to_csv(target, index=False, quoting=csv.QUOTE_NONNUMERIC)
+
+
+def _add_excel_safe(p: Any) -> None:
+    p.add_argument(
+        "--excel-safe", action="store_true",
+        help="prefix a ' to text cells a spreadsheet would run as formulas (starting with =, +, - or @); "
+        "the file then no longer reads back exactly",
+    )
+
+
 # ------------------------------------------------------------------------------ export
 
 
@@ -586,6 +715,7 @@ def _add_export(commands: Any) -> None:
     p.add_argument("run", nargs="?", help="a run folder written by `datamap train --out` (optional with --store)")
     p.add_argument("--out", required=True, help="CSV file to write ('-' for standard output)")
     _add_store_options(p, "apply the reviews of --dataset in this store")
+    _add_excel_safe(p)
     p.set_defaults(handler=_cmd_export)
 
 
@@ -621,9 +751,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         out = Path(args.out)
         if not out.parent.is_dir():
             raise UsageError(f"--out: the folder {out.parent} does not exist")
-    table.to_csv(target, index=False)
+    _write_csv(table, target, args.excel_safe)
     if args.out != "-":
-        print(f"wrote {len(table)} labels ({int(table['changed'].sum())} changed) to {args.out}")
+        _say(f"wrote {len(table)} labels ({int(table['changed'].sum())} changed) to {args.out}")
     return 0
 
 
@@ -634,7 +764,7 @@ SUBCOMMANDS = [_add_train, _add_suspects, _add_report, _add_export]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="datamap",
         description="Find mislabeled examples from training dynamics (Dataset Cartography).",
     )
@@ -648,33 +778,45 @@ def build_parser() -> argparse.ArgumentParser:
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
     # The library's warnings (texts cut at max_length, an exact neighbour search at scale…)
     # speak to the user: one line in the command's own voice, not a Python source location.
-    print(f"datamap: warning: {message}", file=sys.stderr)
+    _say(f"datamap: warning: {message}", file=sys.stderr)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its error line (which quotes what was typed) shown terminal-safe."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, terminal_safe(f"{self.prog}: error: {message}") + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``datamap`` command; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    with warnings.catch_warnings():
-        warnings.showwarning = _show_warning
-        return _run(args)
+    """Run the ``datamap`` command; returns the exit status.
+
+    Ctrl-C at any point (the imports of torch and transformers take seconds) ends with one
+    line and status 130, never a traceback.
+    """
+    stdout = sys.stdout
+    try:
+        if getattr(stdout, "isatty", lambda: False)():
+            sys.stdout = _TerminalStream(stdout)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return _run(args)
+    except KeyboardInterrupt:
+        print("datamap: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        sys.stdout = stdout
 
 
 def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.handler(args) or 0)
-    except UsageError as error:
-        print(f"datamap: error: {error}", file=sys.stderr)
+    except (UsageError, OSError, MissingExtraError) as error:  # OSError: e.g. a report into a read-only folder
+        _say(f"datamap: error: {error}", file=sys.stderr)
         return 2
-    except OSError as error:  # e.g. a report written into a missing or read-only folder
-        print(f"datamap: error: {error}", file=sys.stderr)
-        return 2
-    except MissingExtraError as error:
-        print(f"datamap: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # pragma: no cover
-        print("datamap: interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,12 +13,14 @@ __all__ = ["SAMPLE_NAME", "read_table", "sample_path", "load_sample"]
 #: on purpose (3%, seeded; ``true_label`` keeps the original). ``scripts/make_sample.py`` made it.
 SAMPLE_NAME = "trec_600.jsonl"
 
+# Text files are read as "utf-8-sig": UTF-8 with or without the byte-order mark that Windows
+# editors and Excel put first (plain "utf-8" keeps it as part of the first line, which JSON refuses).
 _READERS = {
-    ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=False),
-    ".ndjson": lambda p: pd.read_json(p, lines=True, dtype=False),
-    ".json": lambda p: pd.read_json(p, dtype=False),
-    ".csv": lambda p: pd.read_csv(p, keep_default_na=False, na_values=[""]),
-    ".tsv": lambda p: pd.read_csv(p, sep="\t", keep_default_na=False, na_values=[""]),
+    ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=False, encoding="utf-8-sig"),
+    ".ndjson": lambda p: pd.read_json(p, lines=True, dtype=False, encoding="utf-8-sig"),
+    ".json": lambda p: pd.read_json(p, dtype=False, encoding="utf-8-sig"),
+    ".csv": lambda p: pd.read_csv(p, keep_default_na=False, na_values=[""], encoding="utf-8-sig"),
+    ".tsv": lambda p: pd.read_csv(p, sep="\t", keep_default_na=False, na_values=[""], encoding="utf-8-sig"),
     ".parquet": pd.read_parquet,
     ".pq": pd.read_parquet,
 }

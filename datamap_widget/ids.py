@@ -45,6 +45,8 @@ def as_ids(values: Any, argument: str = "ids") -> np.ndarray:
     ValueError for a shape other than 1-D or ints that fit neither int64 nor uint64.
     """
     if _is_tensor(values):
+        if values.device.type == "meta":
+            raise TypeError(f"{argument} are on the 'meta' device, which holds shapes but no values; pass the real ids")
         values = values.detach().cpu().numpy()
     if isinstance(values, (str, bytes)) or np.isscalar(values):
         values = [values]
@@ -77,6 +79,7 @@ def _narrow_objects(array: np.ndarray, argument: str) -> np.ndarray:
         return np.empty(0, dtype=object)
     kinds = set(map(type, array))  # C-level iteration; one type for real data
     if all(issubclass(k, str) for k in kinds):
+        _check_encodable(array, argument)
         return array
     is_int = all(issubclass(k, (int, np.integer)) and not issubclass(k, (bool, np.bool_)) for k in kinds)
     if not is_int:
@@ -98,6 +101,24 @@ def _narrow_objects(array: np.ndarray, argument: str) -> np.ndarray:
             f"{argument} has int ids that fit neither int64 nor uint64 (e.g. negative ids beside ids of "
             "2**63 or more); use str ids"
         ) from None
+
+
+def _check_encodable(ids: np.ndarray, argument: str) -> None:
+    """Refuse str ids that are not valid Unicode (a lone surrogate such as ``'\\ud800'``, from
+    a bad decode): no file, database or browser can hold them, so they would fail only later, in
+    ``to_parquet`` or the store. One C-level encode of all ids; the culprit is sought on failure only."""
+    try:
+        "".join(ids.tolist()).encode("utf-8")
+    except UnicodeEncodeError:
+        for value in ids.tolist():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(
+                    f"{argument} has an id that is not valid Unicode text: {value!r} (a lone surrogate, "
+                    "usually from decoding bytes with errors='surrogateescape'); it could not be saved. "
+                    "Decode the ids as UTF-8, or use int ids"
+                ) from None
 
 
 def _str_hashes(ids: np.ndarray) -> np.ndarray:

@@ -40,6 +40,7 @@ __all__ = [
     "SUGGESTION_MIN_SUPPORT",
     "summarize",
     "REGION_QUANTILES",
+    "REGION_BOUNDS",
     "NEIGHBOUR_METHODS",
     "average_rank",
     "knn_disagreement",
@@ -60,7 +61,26 @@ DEFAULT_THRESHOLDS: dict[str, float] = {"confidence": 0.5, "variability": 0.2}
 #: quantiles): the top third by variability is *ambiguous*, and of the rest, examples below
 #: the lowest third of confidence are *hard-to-learn*. Fixed thresholds put 95% of the
 #: shipped sample in one region; quantiles keep every region meaningful on any data.
+#: The quantile cuts are kept within :data:`REGION_BOUNDS`, so that the regions keep their
+#: meaning on maps where the quantiles tie or sit at an extreme (see :func:`quantile_thresholds`).
 REGION_QUANTILES: dict[str, float] = {"confidence": 1 / 3, "variability": 2 / 3}
+
+#: Where the quantile cuts may lie, so that a region's name stays true on any map:
+#:
+#: - an example whose gold probability stayed **below 0.1** in every pass (never learned) has
+#:   confidence below 0.1 and variability below 0.05: it is *hard-to-learn*, since the
+#:   confidence cut is at least 0.1 and the variability cut at least 0.05;
+#: - one whose gold probability stayed **above 0.9** in every pass (learned) has confidence above
+#:   0.9 and variability below 0.05: it is *easy-to-learn*, since the confidence cut is at most 0.9.
+#:
+#: Without the bounds, a map where most examples are learned perfectly has a variability cut of
+#: 0.0 (every example "ambiguous") and a confidence cut near 1.0 (a learned 0.98 "hard").
+#: On ordinary maps the quantiles lie inside the bounds and nothing moves.
+REGION_BOUNDS: dict[str, tuple[float, float]] = {"confidence": (0.1, 0.9), "variability": (0.05, 1.0)}
+
+#: A map on which at least this share of the examples was never seen in any recorded pass
+#: warns (those examples have no region, score or suggestion).
+NEVER_SEEN_WARN_SHARE = 0.1
 
 #: Names a ``thresholds`` argument may take instead of a mapping of values.
 THRESHOLD_RULES = ("quantile", "fixed")
@@ -257,7 +277,8 @@ def categorize(
 ) -> np.ndarray:
     """Region of each example as an int8 code into :data:`CATEGORIES` (-1 if never seen).
 
-    Rules, with ``thresholds`` defaulting to :data:`DEFAULT_THRESHOLDS`:
+    Rules, with ``thresholds`` defaulting to :data:`DEFAULT_THRESHOLDS` (a map's default,
+    ``"quantile"``, takes them from :func:`quantile_thresholds`, within :data:`REGION_BOUNDS`):
 
     - *ambiguous*: ``variability >= thresholds["variability"]`` (the model changed its mind);
     - *easy-to-learn*: otherwise, ``confidence >= thresholds["confidence"]``;
@@ -279,7 +300,11 @@ def categorize(
 def resolve_thresholds(thresholds: Mapping[str, float] | str | None, gold_prob: np.ndarray) -> dict[str, float]:
     """The numeric region thresholds for a map: ``"quantile"`` (the default, ``None``) takes
     them from the data's confidence and variability at :data:`REGION_QUANTILES`; ``"fixed"``
-    is :data:`DEFAULT_THRESHOLDS`; a mapping gives the values (missing keys fixed)."""
+    is :data:`DEFAULT_THRESHOLDS`; a mapping gives the values (missing keys fixed).
+
+    Warns when at least :data:`NEVER_SEEN_WARN_SHARE` of the examples were never seen in
+    the recorded passes: they get no region, and the regions describe the others only."""
+    _warn_never_seen(gold_prob)
     if thresholds is None or (isinstance(thresholds, str) and thresholds == "quantile"):
         return quantile_thresholds(confidence(gold_prob), variability(gold_prob))
     if isinstance(thresholds, str):
@@ -289,25 +314,52 @@ def resolve_thresholds(thresholds: Mapping[str, float] | str | None, gold_prob: 
     return _check_thresholds(thresholds)
 
 
+def _warn_never_seen(gold_prob: np.ndarray) -> None:
+    gold_prob = np.asarray(gold_prob)
+    if gold_prob.ndim != 2 or gold_prob.shape[1] == 0 or gold_prob.shape[0] == 0:
+        return  # no closed pass yet: the tracker says so itself
+    unseen = int(np.isnan(gold_prob).all(axis=1).sum())
+    if unseen and unseen >= NEVER_SEEN_WARN_SHARE * gold_prob.shape[0]:
+        n = gold_prob.shape[0]
+        warnings.warn(
+            f"{unseen} of the map's {n} examples ({unseen / n:.0%}) were never seen in the "
+            f"{gold_prob.shape[1]} recorded pass(es), so they have no region, score or suggestion; "
+            "were they left out of training, or recorded under other ids?",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def quantile_thresholds(
     confidence: np.ndarray, variability: np.ndarray, quantiles: Mapping[str, float] | None = None
 ) -> dict[str, float]:
     """Thresholds at the given quantiles (default :data:`REGION_QUANTILES`) of the seen
-    examples' confidence and variability; the fixed defaults when no example was seen."""
+    examples' confidence and variability, kept within :data:`REGION_BOUNDS`.
+
+    An axis on which every seen example has the same value (identical trajectories, or a
+    single pass for variability) has no quantile to cut at: its fixed threshold
+    (:data:`DEFAULT_THRESHOLDS`) applies, so the tie lands in the region its value means
+    rather than all in whichever side ``>=`` favours. No example seen: the fixed thresholds.
+    """
     q = {**REGION_QUANTILES, **(quantiles or {})}
     for key, value in q.items():
         if key not in REGION_QUANTILES or not 0.0 <= float(value) <= 1.0:
             raise ValueError(f"quantiles must map {sorted(REGION_QUANTILES)} to values in [0, 1], got {dict(quantiles or {})}")
-    confidence = np.asarray(confidence, dtype=np.float64)
-    variability = np.asarray(variability, dtype=np.float64)
-    seen = ~np.isnan(confidence)
+    values = {"confidence": np.asarray(confidence, dtype=np.float64), "variability": np.asarray(variability, dtype=np.float64)}
+    seen = ~np.isnan(values["confidence"])
     if not seen.any():
         return dict(DEFAULT_THRESHOLDS)
-    # Round to 4 decimals: the guides and the saved run show them, and the regions do not move.
-    return {
-        "confidence": round(float(np.quantile(confidence[seen], q["confidence"])), 4),
-        "variability": round(float(np.quantile(variability[seen], q["variability"])), 4),
-    }
+    out = {}
+    for key, column in values.items():
+        column = column[seen]
+        if column.max() - column.min() <= 1e-12:
+            cut = DEFAULT_THRESHOLDS[key]
+        else:
+            cut = float(np.quantile(column, q[key]))
+        low, high = REGION_BOUNDS[key]
+        # Round to 4 decimals: the guides and the saved run show them, and the regions do not move.
+        out[key] = round(min(max(cut, low), high), 4)
+    return out
 
 
 def _check_thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:

@@ -220,6 +220,8 @@ class ReviewSession:
         self.run = check_run(run)
         self.history: list[dict[str, Any]] = []
         self.pending: list[dict[str, Any]] = []
+        #: Review rows the store refused for what they hold (never retried), each with the reason.
+        self.refused: list[tuple[dict[str, Any], str]] = []
         self.conflicts: list[dict[str, Any]] = []
         self.save_status = ""
         # Widget messages may be handled on another thread than the user's cell (ipykernel 7
@@ -333,10 +335,22 @@ class ReviewSession:
                 if len(self.pending) == before:  # nothing matched: do not loop forever
                     break
                 continue
+            except (ValueError, TypeError):
+                # The store refused what a row holds, not the connection: a retry would fail the
+                # same way and hold every later action back. Write row by row, set the refused aside.
+                if not self._write_one_by_one():
+                    return False
+                continue
             except Exception as exc:  # the store may fail in any way; keep the actions and say why
                 self.save_status = f"{len(self.pending)} actions not saved: {type(exc).__name__}: {exc}"
                 return False
             self.pending.clear()
+        if self.refused:  # said on every later save too, until the session ends: nothing hides them
+            shown = "; ".join(f"{r['example_id']!r} ({why})" for r, why in self.refused[:3])
+            self.save_status = (
+                f"saved, except {len(self.refused)} action(s) the store refused and will not take on a retry: {shown}"
+            )
+            return not self.pending
         if refused:
             shown = ", ".join(f"{c['id']!r} is now {c['current_label']!r}" for c in self.conflicts[-refused:][:3])
             self.save_status = (
@@ -346,6 +360,30 @@ class ReviewSession:
         else:
             self.save_status = "saved"
         return not self.pending
+
+    def _write_one_by_one(self) -> bool:
+        """After the store refused a batch's content: write each pending row alone, keep the rows
+        it refuses in :attr:`refused` (with why) and go on. False when the store failed otherwise
+        (those rows stay pending, ``save_status`` says why)."""
+        while self.pending:
+            row = self.pending[0]
+            try:
+                self.store.add_reviews(self.dataset, [row])
+            except ReviewConflict as conflict:
+                self._take_conflict(conflict)
+                if self.pending and self.pending[0] is row:  # not about this row: leave it
+                    self.pending.pop(0)
+                    self.refused.append((row, f"{type(conflict).__name__}: {conflict}"))
+                continue
+            except (ValueError, TypeError) as exc:
+                self.pending.pop(0)
+                self.refused.append((row, f"{type(exc).__name__}: {exc}"))
+                continue
+            except Exception as exc:
+                self.save_status = f"{len(self.pending)} actions not saved: {type(exc).__name__}: {exc}"
+                return False
+            self.pending.pop(0)
+        return True
 
     def _take_conflict(self, conflict: ReviewConflict) -> None:
         """Another reviewer changed these examples first: show their label, drop our rows for them, say so."""

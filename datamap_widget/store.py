@@ -1002,6 +1002,11 @@ def _bad_text(text: str) -> str | None:
     return None
 
 
+def unstorable_text(text: str) -> str | None:
+    """Why ``text`` cannot be stored on every backend (``"holds a NUL character …"``), or None."""
+    return _bad_text(text)
+
+
 def _check_text(text: str, where: str) -> str:
     why = _bad_text(text)
     if why is not None:

@@ -59,6 +59,25 @@ def _to_numpy(value: Any, name: str = "labels") -> np.ndarray:
     return np.asarray(value)
 
 
+def _numbers_to_numpy(values: Any, name: str = "logits") -> np.ndarray:
+    """Logits (or embeddings) as a real numeric numpy array: a list of lists is read as numbers
+    (never as labels), and object, complex or bool values are refused (complex would lose its
+    imaginary part silently; bools are not scores)."""
+    if isinstance(values, (list, tuple)):
+        try:
+            array = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"{name} must be numbers of shape (batch, n); this list could not be read as numbers ({error})") from None
+    else:
+        array = _to_numpy(values, name)
+    if array.dtype.kind not in "fiu":
+        what = {"c": "complex", "b": "bool", "O": "object (Python objects)", "U": "str", "S": "bytes"}.get(
+            array.dtype.kind, str(array.dtype)
+        )
+        raise TypeError(f"{name} must be real numbers, got {what} values (dtype {array.dtype})")
+    return array
+
+
 def _torch():
     import torch
 
@@ -215,6 +234,8 @@ class Tracker:
                 "logits are on the 'meta' device, which holds shapes but no values; record the real "
                 "forward pass's logits (on the CPU or an accelerator)"
             )
+        if _is_tensor(logits) and (logits.dtype.is_complex or logits.dtype == _torch().bool):
+            raise TypeError(f"logits must be real numbers (the model's raw outputs), got a {logits.dtype} tensor")
         if embeddings is not None:
             self._record_embeddings(batch_ids, embeddings, len(logits))
         if _is_tensor(logits) and (logits.device.type != "cpu" or getattr(self, "_force_device_path", False)):
@@ -227,7 +248,7 @@ class Tracker:
                 self._device_pass.add(positions, logits)
             return
 
-        values = _to_numpy(logits)
+        values = _numbers_to_numpy(logits, "logits")
         positions = self.index_of(batch_ids, "batch_ids")
         self._check_logits_shape(values, len(positions))
         finite = np.isfinite(values).all(axis=1)
@@ -272,11 +293,9 @@ class Tracker:
     embeddings: np.ndarray | None = None
 
     def _record_embeddings(self, batch_ids: Any, embeddings: Any, n_logits: int) -> None:
-        values = _to_numpy(embeddings, "embeddings")
+        values = _numbers_to_numpy(embeddings, "embeddings")
         if values.ndim != 2 or values.shape[0] != n_logits:
             raise ValueError(f"embeddings must have shape ({n_logits}, D) like logits' rows, got shape {values.shape}")
-        if not np.issubdtype(values.dtype, np.number):
-            raise TypeError(f"embeddings must be numeric, got dtype {values.dtype}")
         positions = self.index_of(batch_ids, "batch_ids")
         with self._lock:
             if self.embeddings is None:
@@ -368,6 +387,15 @@ class Tracker:
             hook = self.pass_hook if self.pass_hook is not None else self._rank_merger()
             if hook is not None:
                 self._apply_pass_hook(hook)
+            if not self._count.any() and not problems:
+                # Warn, not raise: an epoch boundary is no place to end a training run, and the pass
+                # still counts so that pass t stays epoch t (and ranks under DDP stay in step).
+                warnings.warn(
+                    f"end_epoch closed pass {self._n_closed + 1} with nothing recorded in it: every example "
+                    "is missing from that pass; call tracker.record(batch_ids, logits) for each batch before end_epoch",
+                    UserWarning,
+                    stacklevel=2,
+                )
             self._close_pass()
             self._reset_pass()
         for listener in list(self._listeners):
@@ -608,9 +636,18 @@ class Tracker:
         return f"Tracker({self.n_examples} examples, {self.n_classes} classes, {self.n_passes} passes)"
 
 
+def _refuse_bools(kinds: set, name: str) -> None:
+    if any(issubclass(k, (bool, np.bool_)) for k in kinds):
+        raise TypeError(
+            f"{name} holds True/False, which would silently become the classes 1 and 0 (or 'True'/'False'); "
+            "give str names (e.g. 'yes'/'no') or int codes"
+        )
+
+
 def _narrow_object_labels(batch: np.ndarray, name: str = "labels") -> np.ndarray:
     """An object array of labels as str or int64; a mix is ambiguous, so it raises."""
     kinds = {type(i) for i in batch}
+    _refuse_bools(kinds, name)
     if all(issubclass(k, str) for k in kinds):
         return batch.astype(str)
     if all(issubclass(k, (int, np.integer)) for k in kinds):
@@ -654,8 +691,11 @@ def _encode_labels(labels: np.ndarray, label_names: Sequence[str] | None) -> tup
             raise ValueError(f"label_names must be unique, got {label_names}")
         if not label_names:
             raise ValueError("label_names is empty")
+    if labels.dtype.kind == "b":
+        _refuse_bools({bool}, "labels")
     if labels.dtype.kind == "O":
         kinds = {type(v) for v in labels}
+        _refuse_bools(kinds, "labels")
         if all(issubclass(k, str) for k in kinds):
             labels = labels.astype(str)
         elif all(issubclass(k, (int, np.integer)) for k in kinds):

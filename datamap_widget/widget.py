@@ -81,6 +81,7 @@ import pandas as pd
 import traitlets
 
 from .background import KernelThreadCall
+from .ids import describe_ids
 from .dependencies import install_command
 from .metrics import CATEGORIES, DEFAULT_THRESHOLDS, nearest_neighbours
 from .projection import FALLBACK_PROJECTION, resolve_method
@@ -193,6 +194,54 @@ def _rerank_order(order: np.ndarray, score: np.ndarray, pinned: np.ndarray) -> n
     out = order.copy()
     out[free_slot] = free_rows[_suspect_order(score[free_rows])]
     return out
+
+
+def _id_kind(values: Any) -> str:
+    """``str``, ``int``, ``float``…: the kind of a column of ids, for messages."""
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    return {"string": "str", "integer": "int", "floating": "float", "boolean": "bool"}.get(kind, kind)
+
+
+def _id_mismatch(df: pd.DataFrame, df_ids: Any, map_ids: pd.Index, id_column: str, name: str) -> str:
+    """Why ``df_ids`` match none of ``map_ids``: what was tried, an id from each side, and a likely fix."""
+    source = f"its column {id_column!r}" if id_column in df.columns else "its index"
+    df_values, map_values = np.asarray(df_ids), map_ids.to_numpy()
+    message = (
+        f"{name}'s ids ({source}) match none of the map's ids: {name} has {describe_ids(df_values, 3)}, "
+        f"the map has {describe_ids(map_values, 3)}"
+    )
+    near = [c for c in df.columns if isinstance(c, str) and c != id_column and c.lower() == id_column.lower()]
+    if near:
+        return message + f"; {name} has a column {near[0]!r}: pass id_column={near[0]!r}"
+    if id_column not in df.columns:
+        return message + f"; {name} has no column {id_column!r}, so its index was tried: pass id_column= naming the id column"
+    df_kind, map_kind = _id_kind(df_values), _id_kind(map_values)
+    if df_kind != map_kind:
+        first = lambda a: repr(a[0].item() if isinstance(a[0], np.generic) else a[0])  # noqa: E731
+        return message + (
+            f"; {name}'s ids are {df_kind} ({first(df_values)}), the map's are {map_kind} ({first(map_values)}): "
+            f"convert them (e.g. .astype({map_kind}))"
+        )
+    return message + "; pass id_column= naming the id column"
+
+
+def _check_storable(ids: pd.Index, label_names: list[str]) -> None:
+    """Refuse, before any review, str ids and label names no store backend can keep (a NUL, a
+    lone surrogate): every action on one would be refused by the store, only later."""
+    from .store import unstorable_text
+
+    names = [("label name", name) for name in label_names]
+    if not pd.api.types.is_numeric_dtype(ids.dtype):
+        values = ids.tolist()
+        if unstorable_text("".join(values)) is not None:  # one pass; the culprit is sought on failure only
+            names = [("id", next(v for v in values if unstorable_text(v) is not None))] + names
+    for what, value in names:
+        why = unstorable_text(value)
+        if why is not None:
+            raise ValueError(
+                f"the map's {what} {value!r} cannot be kept in the store: it {why}; "
+                f"rename it, or make the widget without store= (reviews then live in this session only)."
+            )
 
 
 def _same_ids(data_ids: pd.Series, ids: pd.Index) -> bool:
@@ -389,6 +438,8 @@ class DataMapWidget(anywidget.AnyWidget):
         if len(self._label_names) > MAX_LABELS:
             raise ValueError(f"at most {MAX_LABELS} labels are supported, got {len(self._label_names)}.")
         self.label_names = list(self._label_names)
+        if self._store is not None:
+            _check_storable(self._ids, self._label_names)
         self._session = ReviewSession(
             self._ids, self._label_names, self._codes(frame["label"], "label"),
             np.asarray(frame["reviewed"], dtype=bool).astype(np.uint8) * CONFIRMED,
@@ -419,12 +470,8 @@ class DataMapWidget(anywidget.AnyWidget):
         else:
             map_rows = self._map_rows_of(dmap, data_ids)
             known = map_rows >= 0
-            source = f"column {self._id_column!r}" if self._id_column in self._data.columns else "index"
             if len(data_ids) and not known.any():
-                raise ValueError(
-                    f"data's ids (its {source}) match none of the map's ids: data has {_preview(list(data_ids[:3]), 3)}, "
-                    f"the map has {_preview(list(self._ids[:3]), 3)}; pass id_column= naming the id column."
-                )
+                raise ValueError(_id_mismatch(self._data, data_ids, self._ids, self._id_column, "data") + ".")
             hit_rows, data_rows = map_rows[known], np.flatnonzero(known)
             first = np.full(n, -1, dtype=np.int64)
             if len(hit_rows) and np.bincount(hit_rows, minlength=n).max() > 1:
@@ -856,10 +903,13 @@ class DataMapWidget(anywidget.AnyWidget):
         """Actions in effect (undone ones left out), one row per example and action: id, old_label, new_label, action, at."""
         return self._session.changes()
 
-    def apply(self, df: pd.DataFrame, label_column: str = "label", *, codes: Any = None) -> pd.DataFrame:
+    def apply(self, df: pd.DataFrame, label_column: str = "label", *, codes: Any = None, id_column: str | None = None) -> pd.DataFrame:
         """A copy of ``df`` with the relabels written into ``label_column``; ``df`` itself is untouched.
 
-        Rows are matched by ``id_column`` (else the index). Only rows somebody relabeled
+        Rows are matched by ``id_column`` (default: the widget's ``id_column``; else the index).
+        ids that match none of the map's raise ValueError (naming what was tried, with an id
+        from each side); relabeled ids missing from ``df`` warn, since their new labels cannot
+        be written. Only rows somebody relabeled
         change, and the column keeps its dtype: names for a str/object column, a category
         for a categorical (gaining new categories when needed), and for an integer column
         the integer of each new label's name, read from ``codes`` (a dict name -> int, or
@@ -868,7 +918,24 @@ class DataMapWidget(anywidget.AnyWidget):
         """
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}.")
-        return self._session.apply(df, self._data_id_series(df, "df"), label_column, codes=codes)
+        column = self._id_column if id_column is None else id_column
+        df_ids = df[column] if column in df.columns else pd.Series(df.index, index=df.index)
+        if len(df_ids):
+            rows = self._ids.get_indexer(pd.Index(df_ids))
+            if not (rows >= 0).any():
+                raise ValueError(_id_mismatch(df, df_ids, self._ids, column, "df") + ".")
+            relabeled = np.flatnonzero(self._session.codes != self._session.original)
+            lost = relabeled[~np.isin(relabeled, rows)]
+            if len(lost):
+                where = f"its column {column!r}" if column in df.columns else "its index"
+                warnings.warn(
+                    f"{len(lost)} of the {len(relabeled)} relabeled ids {'is' if len(lost) == 1 else 'are'} not in "
+                    f"df's {where[4:]} (e.g. {describe_ids(self._ids[lost].to_numpy(), 3)}; df has "
+                    f"{describe_ids(df_ids.to_numpy(), 3)}): their new labels were not written.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        return self._session.apply(df, df_ids, label_column, codes=codes)
 
     # -------------------------------------------------------------- requests
     def _on_custom_msg(self, _widget: Any, content: Any, buffers: list) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -325,3 +326,109 @@ def test_texts_cut_at_max_length_are_one_warning_line_in_the_commands_voice(trec
     assert len(warning) == 1 and warning[0].startswith("datamap: warning: ") and "max_length=8" in warning[0]
     assert "UserWarning" not in err and "fine_tune(" not in err  # no Python source location
     assert json.loads((tmp_path / "cut" / "run.json").read_text())["settings"]["truncated_texts"] > 0
+
+
+# ------------------------------------------------------------------ what the data holds, kept whole and shown safely (issue 27)
+
+TITLE = "\x1b]0;TITLE\x07"  # retitles a terminal that prints it raw
+
+
+def _odd_run(tmp_path, ids, label_names=None, texts=None):
+    """A run folder whose ids, label names and texts are the given untrusted strings."""
+    from synthetic_maps import random_datamap
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    dmap = random_datamap(len(ids), n_classes=len(label_names or [0, 1]), ids=np.array(ids, dtype=object), label_names=label_names)
+    dmap.to_parquet(str(folder / "datamap.parquet"))
+    texts = texts or [f"text {i}" for i in range(len(ids))]
+    pd.DataFrame({"id": dmap.ids, "text": texts}).to_parquet(folder / "texts.parquet")
+    return folder, dmap
+
+
+def test_export_round_trips_any_id_and_label_through_pandas(tmp_path, capsys):
+    """Item 5: a carriage return in an id gave 41 rows for 40 examples; a NUL was written raw."""
+    ids = [f"e{i}" for i in range(34)] + ["cr\rin the middle", "nul\x00", "line\nbreak", 'quote " and, comma', "=HYPERLINK(1)", "NA"]
+    names = ["neg\r", "=pos"]
+    folder, dmap = _odd_run(tmp_path, ids, names)
+    out = tmp_path / "labels.csv"
+    assert main(["export", str(folder), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert len(pd.read_csv(out)) == 40  # the plain call counts the rows right
+    back = pd.read_csv(out, dtype={"id": str, "label": str, "original_label": str}, keep_default_na=False)  # the README's call
+    assert back["id"].tolist() == ids
+    assert back["label"].tolist() == [names[c] for c in dmap.labels]
+    # Formula-looking cells are written as they are (so they read back), with one warning line.
+    assert err.count("datamap: warning: ") == 1 and "cell(s) start with =, +, - or @" in err
+    assert main(["export", str(folder), "--out", str(out), "--excel-safe"]) == 0
+    safe = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert safe["id"].tolist()[-2] == "'=HYPERLINK(1)" and not safe.isin(["=HYPERLINK(1)", "=pos"]).any().any()
+
+
+def test_no_control_character_from_the_data_reaches_the_terminal(tmp_path, capsys, monkeypatch):
+    """Item 6: an id or a text holding an escape sequence retitled the terminal."""
+    ids = [f"plain{i}" for i in range(19)] + [TITLE]
+    texts = [f"text {i}" for i in range(19)] + [f"tab\there{TITLE}\nnext line"]
+    folder, _ = _odd_run(tmp_path, ids, texts=texts)
+    assert main(["suspects", str(folder), "--top", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\t" not in out
+    assert "\\x1b]0;TITLE\\x07" in out and "tab\\there\\x1b]0;TITLE\\x07\\nnext line" in out
+    assert len(out.strip().splitlines()) == 21  # a header and one line per suspect
+    # Errors quote what was typed, escaped, on one line.
+    line = _one_line_error(*run_cli(["suspects", str(tmp_path / f"gone{TITLE}")], capsys))
+    assert "gone\\x1b]0;TITLE\\x07" in line
+    with pytest.raises(SystemExit) as exit_:  # argparse's own refusal quotes the argument too
+        main(["suspects", str(folder), f"extra{TITLE}"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "\x1b" not in err and "extra\\x1b" in err
+    # CSV on a terminal shows the escapes; piped, it keeps the bytes.
+    assert main(["suspects", str(folder), "--format", "csv"]) == 0
+    assert TITLE in capsys.readouterr().out
+    monkeypatch.setattr(type(sys.stdout), "isatty", lambda self: True, raising=False)
+    assert main(["suspects", str(folder), "--format", "csv"]) == 0
+    shown = capsys.readouterr().out
+    assert "\x1b" not in shown and "\\x1b]0;TITLE\\x07" in shown
+
+
+# ------------------------------------------------------------------ clearer refusals (issue 27, item 9)
+
+
+def _jsonl(tmp_path, lines, name="d.jsonl", encoding="utf-8"):
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding=encoding)
+    return path
+
+
+@pytest.mark.parametrize(
+    "labels, said",
+    [
+        ([1, "1", 2, 2], "column 'label' holds 1 (int) and '1' (str), which would merge into one class '1'"),
+        ([True, False, True, False], "column 'label' holds True/False; give the classes as names"),
+    ],
+)
+def test_labels_that_would_merge_or_become_classes_are_refused_naming_them(tmp_path, capsys, labels, said):
+    path = _jsonl(tmp_path, [{"text": f"text {i}", "label": label} for i, label in enumerate(labels)])
+    out = tmp_path / "o"
+    line = _one_line_error(*run_cli(["train", str(path), "--out", str(out)], capsys))
+    assert said in line and not out.exists(), line
+
+
+def test_a_jsonl_file_with_a_byte_order_mark_is_read(tmp_path):
+    from datamap_widget.data import read_table
+
+    rows = [{"id": i, "text": f"text {i}", "label": "xy"[i % 2]} for i in range(4)]
+    frame = read_table(_jsonl(tmp_path, rows, encoding="utf-8-sig"))  # was "could not be read as JSONL"
+    assert frame.columns.tolist() == ["id", "text", "label"] and frame["id"].tolist() == [0, 1, 2, 3]
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line_and_status_130(monkeypatch, capsys):
+    import datamap_widget.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt  # as if Ctrl-C landed while build_parser imported the training code
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["suspects", "x"]) == 130
+    err = capsys.readouterr().err
+    assert err == "datamap: interrupted\n"

@@ -278,8 +278,9 @@ def test_threshold_rules_are_checked():
         metrics.resolve_thresholds("quantiles", gold)
     with pytest.raises(ValueError, match="quantiles must map"):
         metrics.quantile_thresholds(gold[:, 0], gold[:, 0], {"confidence": 2})
-    # No example seen: nothing to take quantiles of, the fixed rule applies.
-    assert metrics.resolve_thresholds(None, np.full((3, 2), NAN)) == metrics.DEFAULT_THRESHOLDS
+    # No example seen: nothing to take quantiles of, the fixed rule applies (and it warns).
+    with pytest.warns(UserWarning, match="never seen"):
+        assert metrics.resolve_thresholds(None, np.full((3, 2), NAN)) == metrics.DEFAULT_THRESHOLDS
 
 
 def test_with_many_classes_the_default_puts_the_least_believed_label_first():
@@ -296,3 +297,65 @@ def test_with_many_classes_the_default_puts_the_least_believed_label_first():
     # On two classes the two scores are the same ranking.
     two = trajectories([[0.2, 0.4], [0.3, 0.35], [0.45, 0.1], [0.9, 0.8]])
     np.testing.assert_array_equal(np.argsort(metrics.mislabel_score(two)), np.argsort(metrics.mislabel_score(two, "margin")))
+
+
+# ---------------------------------------------------------------- regions on degenerate maps (issue 27, item 8)
+
+
+def _regions(gold, seed=0):
+    """The region names a DataMap shows for gold-probability trajectories ``gold`` (N, T)."""
+    from datamap_widget import DataMap
+
+    gold = np.asarray(gold, dtype=np.float32)
+    n = len(gold)
+    traj = trajectories(gold)
+    dmap = DataMap(np.array([f"e{i}" for i in range(n)]), np.zeros(n, dtype=np.int64), ["a", "b"], traj)
+    return dmap.frame["category"].tolist()
+
+
+LEARNED = [0.999, 0.9995, 0.9999, 0.9999]  # right from the first pass, with the usual float jitter
+NEVER = [0.002, 0.001, 0.003, 0.001]  # consistently, confidently wrong
+
+
+def test_a_well_learned_map_keeps_its_one_wrong_example_apart():
+    # 40 examples learned perfectly, one consistently, confidently wrong: the variability
+    # quantile is 0.0, and ">= 0.0" called all 41 ambiguous.
+    regions = _regions([LEARNED] * 40 + [NEVER])
+    assert regions == ["easy-to-learn"] * 40 + ["hard-to-learn"]
+
+
+def test_never_learned_is_hard_and_learned_is_easy_on_an_ordinary_map():
+    rng = np.random.default_rng(3)
+    wavering = np.clip(rng.uniform(0.2, 0.8, (60, 1)) + rng.normal(0, 0.2, (60, 4)), 0, 1)
+    regions = _regions(np.vstack([wavering, [NEVER], [LEARNED]]))
+    assert regions[-2:] == ["hard-to-learn", "easy-to-learn"]
+    assert len(set(regions[:60])) == 3  # the ordinary examples still fill all three regions
+
+
+@pytest.mark.parametrize(
+    "name, gold, expected",
+    [
+        ("all learned", [LEARNED, [0.99, 0.995, 0.999, 0.9999], [0.95, 0.97, 0.99, 0.999]] * 10, "easy-to-learn"),
+        ("all wrong", [NEVER, [0.01, 0.02, 0.005, 0.001], [0.05, 0.03, 0.01, 0.01]] * 10, "hard-to-learn"),
+        ("identical, learned", [[0.7, 0.8, 0.8, 0.9]] * 30, "easy-to-learn"),
+        ("identical, not learned", [[0.3, 0.3, 0.25, 0.3]] * 30, "hard-to-learn"),
+        ("identical, wavering", [[0.1, 0.9, 0.1, 0.9]] * 30, "ambiguous"),
+    ],
+)
+def test_degenerate_maps_land_in_the_region_their_trajectories_mean(name, gold, expected):
+    assert set(_regions(gold)) == {expected}, name
+
+
+def test_one_pass_splits_learned_from_never_learned_without_calling_anything_ambiguous():
+    with pytest.warns(UserWarning, match="at least two passes"):
+        regions = _regions([[0.99]] * 20 + [[0.6]] * 5 + [[0.01]] * 5)
+    assert regions[:20] == ["easy-to-learn"] * 20 and regions[-5:] == ["hard-to-learn"] * 5
+    assert "ambiguous" not in regions
+
+
+def test_half_never_seen_warns_and_the_seen_half_keeps_its_regions():
+    gold = [LEARNED] * 10 + [NEVER] * 2 + [[NAN] * 4] * 12
+    with pytest.warns(UserWarning, match=r"12 of the map's 24 examples \(50%\) were never seen"):
+        regions = _regions(gold)
+    assert regions[:12] == ["easy-to-learn"] * 10 + ["hard-to-learn"] * 2
+    assert all(r is None or r != r for r in regions[12:])  # no region at all

@@ -708,9 +708,13 @@ def test_nul_and_lone_surrogates_are_refused_alike_on_both_backends(store: Store
     ids = np.array([f"doc-{i}" for i in range(30)], dtype=object)
     ids[17] = bad
     dmap = make_map()
-    dmap = DataMap(ids, dmap.labels, dmap.label_names, dmap.trajectories)
-    with pytest.raises(ValueError, match=rf"dmap.ids\[17\] holds a {why}"):
-        store.save_run(dmap, "trec")
+    if why == "lone surrogate":  # DataMap() itself refuses it now, naming it (issue 27), before any store
+        with pytest.raises(ValueError, match=r"ids has an id that is not valid Unicode text: 'a\\ud800b'"):
+            DataMap(ids, dmap.labels, dmap.label_names, dmap.trajectories)
+    else:
+        dmap = DataMap(ids, dmap.labels, dmap.label_names, dmap.trajectories)
+        with pytest.raises(ValueError, match=rf"dmap.ids\[17\] holds a {why}"):
+            store.save_run(dmap, "trec")
     # Nothing was written by any refused call; the store still works.
     assert len(store.runs("trec")) == 1 and len(store.reviews("trec")) == len(before)
     store.add_reviews("trec", [confirm("doc-1")])

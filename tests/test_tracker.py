@@ -127,9 +127,10 @@ def test_subscribers_hear_every_end_epoch(tracker):
     unsubscribe = tracker.subscribe(lambda t: heard.append(t.n_passes))
     tracker.record(["a", "b", "c"], np.zeros((3, 2)))
     tracker.end_epoch()
-    tracker.end_epoch()
-    unsubscribe()
-    tracker.end_epoch()
+    with pytest.warns(UserWarning, match="nothing recorded"):
+        tracker.end_epoch()
+        unsubscribe()
+        tracker.end_epoch()
     assert heard == [1, 2]
 
 
@@ -457,3 +458,64 @@ def test_class_probabilities_are_a_snapshot_later_passes_do_not_change(tracker):
     np.testing.assert_allclose(first.class_probabilities, 0.5)
     assert not first.class_probabilities.flags.writeable
     assert tracker.datamap().class_probabilities[0, 0] == pytest.approx((0.5 + 1.0) / 2, abs=1e-6)
+
+
+# ---------------------------------------------------------------- clearer refusals (issue 27, item 9)
+
+
+def test_logits_as_a_list_of_lists_are_numbers_not_labels(tracker):
+    tracker.record(["a", "b", "c"], [[2.0, 0.0], [0.0, 1.0], [1, 1]])  # said "labels must be all str or all int"
+    tracker.end_epoch()
+    assert tracker.trajectories()["gold_prob"][:, 0] == pytest.approx(softmax(np.array([[2.0, 0.0], [0.0, 1.0], [1, 1]]))[[0, 1, 2], [1, 0, 1]])
+    with pytest.raises(TypeError, match=r"logits must be numbers .*could not be read as numbers"):
+        tracker.record(["a"], [["high", "low"]])
+
+
+@pytest.mark.parametrize(
+    "logits, said",
+    [
+        (np.array([[1.0, None]], dtype=object), r"logits must be real numbers, got object \(Python objects\) values"),
+        (np.array([[1.0 + 2j, 0.0]]), r"logits must be real numbers, got complex values"),  # the imaginary part was dropped
+        (torch.tensor([[1.0 + 2j, 0.0]]), r"logits must be real numbers .*got a torch.complex64 tensor"),
+        (np.array([[True, False]]), r"logits must be real numbers, got bool values"),
+    ],
+)
+def test_logits_that_are_not_real_numbers_are_refused_by_name(tracker, logits, said):
+    with pytest.raises(TypeError, match=said):
+        tracker.record(["a"], logits)
+    assert tracker.pending == 0
+
+
+def test_ids_on_the_meta_device_are_refused_in_one_line():
+    with pytest.raises(TypeError, match=r"ids are on the 'meta' device, which holds shapes but no values"):
+        Tracker(torch.arange(3, device="meta"), [0, 1, 0])
+    tracker = Tracker([0, 1, 2], [0, 1, 0])
+    with pytest.raises(TypeError, match=r"batch_ids are on the 'meta' device"):
+        tracker.record(torch.arange(3, device="meta"), np.zeros((3, 2)))
+
+
+def test_an_id_that_is_not_valid_unicode_is_refused_at_construction_naming_it():
+    # It used to be accepted and only fail in to_parquet, after the training.
+    for make in (lambda: Tracker(["fine", "bad\ud800"], ["x", "y"]),
+                 lambda: DataMap(np.array(["fine", "bad\ud800"], dtype=object), np.array([0, 1]), ["x", "y"],
+                                 {k: np.zeros((2, 1)) for k in ("gold_prob", "other_prob", "margin", "correct", "argmax", "other_class")})):
+        with pytest.raises(ValueError, match=r"ids has an id that is not valid Unicode text: 'bad\\ud800'"):
+            make()
+
+
+@pytest.mark.parametrize("labels", [[True, False, True], np.array([True, False, True]), np.array([True, False, True], dtype=object)])
+def test_bool_labels_are_refused_not_turned_into_classes(labels):
+    with pytest.raises(TypeError, match=r"labels holds True/False, which would silently become the classes 1 and 0"):
+        Tracker(["a", "b", "c"], labels)
+
+
+def test_end_epoch_with_nothing_recorded_warns_and_still_counts_the_pass(tracker):
+    with pytest.warns(UserWarning, match=r"end_epoch closed pass 1 with nothing recorded in it"):
+        tracker.end_epoch()
+    assert tracker.n_passes == 1  # pass t stays epoch t
+    tracker.record(["a", "b", "c"], np.zeros((3, 2)))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tracker.end_epoch()  # a pass with records: no warning

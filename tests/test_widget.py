@@ -803,3 +803,36 @@ def test_the_pane_normalises_the_embeddings_once_per_map_not_per_document(monkey
     for row in (1, 2, 0):
         request(w, "document", {"row": row})
     assert calls == [12] and request(w, "document", {"row": 0})[0]["result"]["neighbors"]["items"] == first
+
+
+# ----------------------------------------------------------------- apply to a frame whose ids do not match (issue 27, item 3)
+
+
+def test_apply_refuses_a_frame_whose_ids_match_none_of_the_maps():
+    w = DataMapWidget(fixed_tracker().datamap())
+    w.relabel("ex4", "neg")
+    labels = [LABELS[i % 3] for i in range(12)]
+    # No id column and an index that is not the ids: the relabel would silently go nowhere.
+    with pytest.raises(ValueError, match=r"df's ids \(its index\) match none.*df has \[0, 1, 2 and 9 more\].*'ex0'.*no column 'id', so its index was tried"):
+        w.apply(pd.DataFrame({"label": labels}))
+    # The ids sit in a column called ID: the message names it, and id_column= takes it.
+    shouting = pd.DataFrame({"ID": [f"ex{i}" for i in range(12)], "label": labels})
+    with pytest.raises(ValueError, match=r"df has a column 'ID'.*id_column='ID'"):
+        w.apply(shouting)
+    assert w.apply(shouting, id_column="ID")["label"].tolist()[4] == "neg"
+
+
+def test_apply_refuses_str_ids_for_an_int_id_map_and_warns_on_relabels_it_cannot_place():
+    tracker = Tracker(list(range(6)), ["neg", "pos"] * 3)
+    for _ in range(2):
+        tracker.record(list(range(6)), np.tile([[0.2, 0.1]], (6, 1)))
+        tracker.end_epoch()
+    w = DataMapWidget(tracker.datamap())
+    w.relabel([1, 5], "neg")
+    as_text = pd.DataFrame({"id": [str(i) for i in range(6)], "label": ["neg", "pos"] * 3})
+    with pytest.raises(ValueError, match=r"df's ids are str \('0'\), the map's are int \(0\)"):
+        w.apply(as_text)
+    part = pd.DataFrame({"id": [0, 1, 2, 3], "label": ["neg", "pos"] * 2})  # 5 is not there
+    with pytest.warns(UserWarning, match=r"1 of the 2 relabeled ids is not in df's column 'id' \(e\.g\. \[5\]; df has \[0, 1, 2 and 1 more\]\)"):
+        out = w.apply(part)
+    assert out["label"].tolist() == ["neg", "neg", "neg", "pos"]

@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from datamap_widget import Store
+from datamap_widget import Store, Tracker
 from datamap_widget.widget import DataMapWidget
 from test_widget import LABELS, fixed_tracker
 
@@ -162,3 +162,44 @@ def test_reopening_a_learning_map_re_ranks_from_the_stored_reviews(store):
     score = again.datamap.frame["mislabel_score"].to_numpy()
     unreviewed = order[~np.isin(order, again.datamap.positions(["ex0", "ex1", "ex30"]))]
     assert order.size == 40 and (np.diff(score[unreviewed]) <= 0).all()
+
+
+# ---------------------------------------------------------------- nothing lost at the edges (issue 27, item 4)
+
+
+def test_an_id_the_store_cannot_keep_is_refused_when_the_widget_is_made(store):
+    # 'a\x00' is a fine Tracker id, but no store backend keeps a NUL: every action on it
+    # used to stay pending, holding back every later action too.
+    ids = ["a\x00"] + [f"ex{i}" for i in range(1, 12)]
+    tracker = Tracker(ids, [LABELS[i % 3] for i in range(12)], label_names=LABELS)
+    for _ in range(2):
+        tracker.record(ids, np.tile(np.eye(3, dtype=np.float32), (4, 1)))
+        tracker.end_epoch()
+    with pytest.raises(ValueError, match=r"the map's id 'a\\x00' cannot be kept in the store: .*NUL"):
+        DataMapWidget(tracker.datamap(), store=store, dataset="toy")
+    DataMapWidget(tracker.datamap())  # without a store it is a fine id
+
+
+class _Picky:
+    """A store that refuses any batch holding one particular example (as PostgreSQL refuses a NUL)."""
+
+    def __init__(self, store, refuse):
+        self._store, self._refuse = store, refuse
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def add_reviews(self, dataset, rows):
+        if any(r["example_id"] == self._refuse for r in rows):
+            raise ValueError(f"rows[0]['example_id'] {self._refuse!r} cannot be stored")
+        return self._store.add_reviews(dataset, rows)
+
+
+def test_one_refused_action_never_holds_back_the_others(store):
+    w = DataMapWidget(fixed_tracker().datamap(), store=_Picky(store, "ex3"), dataset="toy")
+    w.relabel(["ex3"], "pos")
+    for i in (0, 1, 2, 4, 5, 6, 7, 8, 9, 10):
+        w.relabel([f"ex{i}"], "neutral" if i % 3 != 2 else "neg")
+    assert len(store.reviews("toy")) == 10  # were 0: all eleven stayed pending behind ex3
+    assert w.retry_save() is True  # nothing is left pending that a retry could save
+    assert "1 action(s) the store refused" in w.save_status and "ex3" in w.save_status
