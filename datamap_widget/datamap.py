@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .atomic import atomic_open
 from .ids import IdIndex, as_ids
 from .neighbours import NeighbourIndex
 from .ranking import ReviewRanking, learns_from_reviews
@@ -417,6 +418,12 @@ class DataMap:
 
         ``path`` is a local path or an fsspec URL (``s3://…``, ``memory://…``). Ids keep
         their type (str or int), so :meth:`read_parquet` gives back an equal map.
+
+        A local file is written whole or not at all (see :mod:`datamap_widget.atomic`): the
+        map goes to a temporary file beside ``path`` that replaces it only once complete, so
+        a failed write (a full disk) leaves an earlier map at ``path`` readable. An fsspec
+        URL is written as that file system writes it (object stores such as S3 publish an
+        object only when its upload completes; a ``file://`` URL is written in place).
         """
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -466,8 +473,12 @@ class DataMap:
         if self._projection is not None:
             meta["projection_method"] = self.projection_method
         table = pa.table(columns).replace_schema_metadata({_METADATA_KEY: json.dumps(meta).encode()})
-        with _open(path, "wb") as handle:
-            pq.write_table(table, handle)
+        if "://" in str(path):
+            with _open(path, "wb") as handle:
+                pq.write_table(table, handle)
+        else:
+            with atomic_open(path, "wb") as handle:
+                pq.write_table(table, handle)
 
     @classmethod
     def read_parquet(cls, path: str) -> "DataMap":
