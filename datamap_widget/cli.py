@@ -10,13 +10,14 @@ A run folder (``--out DIR``) holds:
   mislabel_score, suggested_label (+ n_passes, reviewed and the per-pass trajectories);
 - ``run.json``: every setting, package versions, timings and a summary;
 - ``texts.parquet``: id and text, so reports can show documents without the source file.
+
+Writing and reading it is :mod:`datamap_widget.run`; every file written here is written
+whole or not at all (:mod:`datamap_widget.atomic`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import platform
 import sys
 import tempfile
@@ -29,12 +30,10 @@ from typing import Any, Sequence
 
 from . import __version__
 from .dependencies import MissingExtraError
+from .run import TEXTS_FILE  # noqa: F401  (the run folder's file names stay importable from here)
+from .run import DATAMAP_FILE, RUN_FILE, RunFolderError, prepare_folder, read_run, remove_if_empty, write_run
 
 __all__ = ["main"]
-
-DATAMAP_FILE = "datamap.parquet"
-RUN_FILE = "run.json"
-TEXTS_FILE = "texts.parquet"
 
 
 class UsageError(Exception):
@@ -77,54 +76,17 @@ def format_suspects(rows: Any, texts: Any = None, width: int = 60) -> str:
     return "\n".join(lines)
 
 
-def _unreadable(path: Path, error: Exception, what: str) -> UsageError:
-    detail = " ".join(str(error).split())[:200] or type(error).__name__
-    return UsageError(f"{path} could not be read as {what} ({type(error).__name__}: {detail}); was the run folder damaged?")
-
-
-def _read_errors() -> tuple[type[BaseException], ...]:
-    """What reading a damaged or foreign file raises: I/O, parse and missing-column errors."""
-    import pyarrow
-
-    return (OSError, ValueError, KeyError, TypeError, IndexError, pyarrow.ArrowException)
-
-
 def _load_run(folder: str) -> tuple[Any, dict[str, Any], Any]:
     """The DataMap, run record and texts (a Series by id, or None) of a run folder.
 
-    Any file of the folder that is damaged (empty, truncated, a folder, not Parquet/JSON,
-    missing columns) is a one-line UsageError naming it, never a traceback.
+    Not a run folder, or a damaged file in it: a one-line UsageError naming it (see
+    :func:`datamap_widget.run.read_run`), never a traceback.
     """
-    import pandas as pd
-
-    from .datamap import DataMap
-
-    path = Path(folder)
-    if not path.is_dir():
-        raise UsageError(f"{path} is not a run folder: {'it is a file' if path.exists() else 'it does not exist'} (make one with `datamap train --out`)")
-    if not (path / DATAMAP_FILE).exists():
-        raise UsageError(f"{path} is not a run folder: {DATAMAP_FILE} is missing (make one with `datamap train`)")
     try:
-        dmap = DataMap.read_parquet(str(path / DATAMAP_FILE))
-    except _read_errors() as error:
-        raise _unreadable(path / DATAMAP_FILE, error, "a data map") from error
-    run: dict[str, Any] = {}
-    if (path / RUN_FILE).exists():
-        try:
-            run = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise _unreadable(path / RUN_FILE, error, "a run record (JSON)") from error
-        if not isinstance(run, dict):
-            raise UsageError(f"{path / RUN_FILE} holds a JSON {type(run).__name__}, not the run record (an object)")
-    texts = None
-    if (path / TEXTS_FILE).exists():
-        try:
-            frame = pd.read_parquet(path / TEXTS_FILE)
-            ids = frame["id"].astype(str) if dmap.ids.dtype.kind in "OUS" else frame["id"]
-            texts = pd.Series(frame["text"].to_numpy(), index=ids)
-        except _read_errors() as error:
-            raise _unreadable(path / TEXTS_FILE, error, "texts (columns id, text)") from error
-    return dmap, run, texts
+        dmap, texts, record = read_run(folder)
+    except RunFolderError as error:
+        raise UsageError(str(error)) from error
+    return dmap, record, texts
 
 
 # ------------------------------------------------------------------------------ train
@@ -251,34 +213,12 @@ def _check_device(device: str | None) -> None:
 
 def _prepare_out(out: Path) -> bool:
     """Make sure ``--out`` can take the run before training; returns whether it was created here."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file; give a folder (it is created if missing)")
-    created = not out.exists()
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".datamap-write-check-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        return prepare_folder(out)
+    except RunFolderError as error:
+        raise UsageError(f"--out {error}") from None
     except OSError as error:
-        if created:
-            _remove_if_empty(out)
         raise UsageError(f"--out {out} cannot be written ({error.strerror or error}); nothing was trained") from None
-    return created
-
-
-def _remove_if_empty(folder: Path) -> None:
-    try:
-        folder.rmdir()  # only succeeds when empty: a user's files are never removed
-    except OSError:
-        pass
-
-
-def _write_run_folder(out: Path, dmap: Any, texts: list[str], record: dict[str, Any]) -> None:
-    import pandas as pd
-
-    dmap.to_parquet(str(out / DATAMAP_FILE))
-    pd.DataFrame({"id": dmap.ids, "text": texts}).to_parquet(out / TEXTS_FILE, index=False)
-    (out / RUN_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -326,11 +266,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
     except (ValueError, TypeError) as error:
         if created:
-            _remove_if_empty(out)  # bad input leaves no empty --out folder behind
+            remove_if_empty(out)  # bad input leaves no empty --out folder behind
         raise UsageError(str(error)) from error
     except BaseException:
         if created:
-            _remove_if_empty(out)
+            remove_if_empty(out)
         raise
     dmap = run.datamap
     written = time.perf_counter()
@@ -367,11 +307,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     }
     failures: list[str] = []
     try:
-        _write_run_folder(out, dmap, texts, record)
+        write_run(out, dmap, texts, record, overwrite=True)
     except OSError as error:
-        # A finished run is never thrown away: write it where we can, and say where.
+        # A finished run is never thrown away: write it where we can, and say where. The files
+        # it had begun in --out are gone (see write_run), and so is a folder made here for it.
+        if created:
+            remove_if_empty(out)
         fallback = Path(tempfile.mkdtemp(prefix="datamap-run-"))
-        _write_run_folder(fallback, dmap, texts, record)
+        write_run(fallback, dmap, texts, record)
         failures.append(f"could not write the run to {out} ({error.strerror or error}); it was written to {fallback} instead")
         out = fallback
     saved_line = None

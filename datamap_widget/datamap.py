@@ -6,8 +6,10 @@ re-scored later (:meth:`DataMap.rescore`) without training again.
 
 from __future__ import annotations
 
+import errno
 import json
 import numbers
+import os
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -29,6 +31,9 @@ _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or pd.get_option("mode.c
 
 #: Version of the parquet layout written by :meth:`DataMap.to_parquet`.
 PARQUET_FORMAT = 1
+#: The map's file in a run folder (see :mod:`datamap_widget.run`), which :meth:`DataMap.read_parquet` opens
+#: when given the folder.
+DATAMAP_FILE = "datamap.parquet"
 _METADATA_KEY = b"datamap_widget"
 
 #: Columns of :attr:`DataMap.frame`, in order (the index is ``id``).
@@ -481,13 +486,20 @@ class DataMap:
                 pq.write_table(table, handle)
 
     @classmethod
-    def read_parquet(cls, path: str) -> "DataMap":
+    def read_parquet(cls, path: str | os.PathLike) -> "DataMap":
         """Load a map saved by :meth:`to_parquet` (local path or fsspec URL).
 
-        A file written before class probabilities were saved loads with
-        :attr:`class_probabilities` None.
+        ``path`` may also be a local run folder (``datamap train --out DIR``): its
+        ``datamap.parquet`` is read. To open a run folder with its texts and record, use
+        :func:`datamap_widget.run.read_run`. A file written before class probabilities were
+        saved loads with :attr:`class_probabilities` None.
         """
         import pyarrow.parquet as pq
+
+        if "://" not in str(path) and os.path.isdir(path):
+            if not os.path.exists(os.path.join(path, DATAMAP_FILE)):
+                raise FileNotFoundError(errno.ENOENT, f"{path} is a folder but not a run folder: it has no {DATAMAP_FILE}")
+            path = os.path.join(path, DATAMAP_FILE)
 
         with _open(path, "rb") as handle:
             table = pq.read_table(handle)

@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -28,13 +29,19 @@ def postgres_url(postgres_server: PostgresServer) -> str:
 
 
 class DiskFills:
-    """Stands in for ``pyarrow.parquet.write_table`` (which DataMap.to_parquet and pandas call):
-    from write number ``at`` on, half the file reaches the disk, then it is full (ENOSPC)."""
+    """Stands in for ``pyarrow.parquet.write_table`` (which DataMap.to_parquet and pandas call).
 
-    def __init__(self, real, at: int = 1):
-        self.real, self.at, self.calls = real, at, 0
+    From the ``at``-th parquet write on (counting only files under the folder ``under``, when
+    given), half the file reaches the disk, then the disk is full (OSError ENOSPC).
+    """
+
+    def __init__(self, real, at: int = 1, under=None):
+        self.real, self.at, self.under, self.calls = real, at, under, 0
 
     def __call__(self, table, where, *args, **kwargs):
+        name = getattr(where, "name", where)
+        if self.under is not None and not (isinstance(name, (str, os.PathLike)) and Path(name).is_relative_to(self.under)):
+            return self.real(table, where, *args, **kwargs)
         self.calls += 1
         if self.calls < self.at:
             return self.real(table, where, *args, **kwargs)
@@ -52,11 +59,11 @@ class DiskFills:
 
 @pytest.fixture
 def disk_fills(monkeypatch):
-    """Make the next parquet write (or the ``at``-th: ``disk_fills(at=2)``) fail halfway with a full disk."""
+    """``disk_fills(at=1, under=None)``: parquet writes fail halfway with a full disk (see DiskFills)."""
     import pyarrow.parquet as pq
 
-    def arm(at: int = 1) -> DiskFills:
-        fake = DiskFills(pq.write_table, at)
+    def arm(at: int = 1, under=None) -> DiskFills:
+        fake = DiskFills(pq.write_table, at, under)
         monkeypatch.setattr(pq, "write_table", fake)
         return fake
 

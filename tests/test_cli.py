@@ -286,6 +286,21 @@ def test_an_output_error_after_training_keeps_the_run_and_says_where(tmp_path, c
     assert (saved / "run.json").exists() and (saved / "texts.parquet").exists()
 
 
+def test_a_full_disk_while_writing_a_new_out_leaves_no_partial_file_there(tmp_path, capsys, monkeypatch, disk_fills):
+    import datamap_widget.train
+
+    monkeypatch.setattr(datamap_widget.train, "fine_tune", FakeTraining())
+    out = tmp_path / "new"
+    disk_fills(under=out)  # the disk holding --out is full; the fallback's is not
+    code = main(["train", str(_data(tmp_path, [f"d{i}" for i in range(8)])), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "No space left on device" in err and "it was written to" in err
+    # Not a truncated datamap.parquet that `suspects` and `report` would call damaged: no file at all.
+    assert not out.exists(), sorted(p.name for p in out.iterdir())
+    saved = Path(err.split("it was written to ")[1].split(" instead")[0])
+    assert len(DataMap.read_parquet(saved)) == 8
+
+
 def test_every_output_is_checked_before_training(tmp_path, capsys, monkeypatch):
     import torch
 

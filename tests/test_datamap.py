@@ -177,6 +177,17 @@ def test_saving_over_a_map_keeps_its_permissions_and_replaces_it_whole(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["map.parquet"]
 
 
+def test_read_parquet_opens_a_run_folder(tmp_path):
+    dmap = make_tracker([f"doc-{i}" for i in range(30)]).datamap()
+    folder = tmp_path / "runs" / "sample"
+    folder.mkdir(parents=True)
+    dmap.to_parquet(str(folder / "datamap.parquet"))
+    assert DataMap.read_parquet(str(folder)) == dmap
+    assert DataMap.read_parquet(folder) == dmap  # a Path too
+    with pytest.raises(FileNotFoundError, match="is a folder but not a run folder: it has no datamap.parquet"):
+        DataMap.read_parquet(str(tmp_path / "runs"))
+
+
 def test_missing_passes_survive_the_round_trip(tmp_path):
     tracker = Tracker(["a", "b"], [0, 1])
     tracker.record(["a", "b"], np.zeros((2, 2)))
