@@ -31,7 +31,7 @@ from typing import Any, Sequence
 from . import __version__
 from .dependencies import MissingExtraError
 from .run import TEXTS_FILE  # noqa: F401  (the run folder's file names stay importable from here)
-from .run import DATAMAP_FILE, RUN_FILE, RunFolderError, prepare_folder, read_run, remove_if_empty, write_run
+from .run import DATAMAP_FILE, RUN_FILE, RunFolderError, prepare_folder, read_run, remove_if_empty, run_files, write_run
 
 __all__ = ["main"]
 
@@ -103,7 +103,11 @@ def _add_train(commands: Any) -> None:
     )
     p.add_argument("data", nargs="?", help="a .jsonl, .csv or .parquet file of labeled texts")
     p.add_argument("--sample", action="store_true", help="use the sample shipped in the package (600 TREC questions, 18 flipped labels)")
-    p.add_argument("--out", required=True, help="run folder to write (created if missing)")
+    p.add_argument("--out", required=True, help="run folder to write (created if missing; one that holds a run needs --overwrite)")
+    p.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the run already in --out; its files stay until the new run is written whole",
+    )
     p.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
     p.add_argument("--label-column", default="label", help="column holding the labels (default: label)")
     p.add_argument("--id-column", default="id", help="column holding unique ids (default: id; the row number if absent)")
@@ -211,8 +215,19 @@ def _check_device(device: str | None) -> None:
         raise UsageError(f"--device {device}: this machine has {count()} {parsed.type} device(s) (0 to {count() - 1})")
 
 
-def _prepare_out(out: Path) -> bool:
-    """Make sure ``--out`` can take the run before training; returns whether it was created here."""
+def _prepare_out(out: Path, overwrite: bool) -> bool:
+    """Make sure ``--out`` can take the run before training; returns whether it was created here.
+
+    A folder that holds a run already is refused without ``--overwrite``: a second ``train``
+    into it would otherwise replace the first run silently. Other files (a user's notes, a
+    report) are no run and do not count.
+    """
+    existing = run_files(out) if out.is_dir() else []
+    if existing and not overwrite:
+        raise UsageError(
+            f"--out {out} already holds a run ({', '.join(existing)}); pass --overwrite to replace it "
+            "(the old run stays until the new one is written whole) or give another folder; nothing was trained"
+        )
     try:
         return prepare_folder(out)
     except RunFolderError as error:
@@ -244,7 +259,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     # Every output is checked before training, so a bad one costs seconds, not a run.
     out = Path(args.out)
-    created = _prepare_out(out)
+    created = _prepare_out(out, args.overwrite)
     if args.store:
         with _open_store(args.store) as store:
             _store_call(args.store, store.check_writable, args.dataset)
@@ -307,7 +322,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     }
     failures: list[str] = []
     try:
-        write_run(out, dmap, texts, record, overwrite=True)
+        write_run(out, dmap, texts, record, overwrite=args.overwrite)
     except OSError as error:
         # A finished run is never thrown away: write it where we can, and say where. The files
         # it had begun in --out are gone (see write_run), and so is a folder made here for it.

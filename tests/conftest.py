@@ -7,7 +7,6 @@ import io
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -31,19 +30,16 @@ def postgres_url(postgres_server: PostgresServer) -> str:
 class DiskFills:
     """Stands in for ``pyarrow.parquet.write_table`` (which DataMap.to_parquet and pandas call).
 
-    From the ``at``-th parquet write on (counting only files under the folder ``under``, when
-    given), half the file reaches the disk, then the disk is full (OSError ENOSPC).
+    Parquet writes number ``at`` to ``at + times - 1`` fail as on a full disk: half the file
+    reaches the disk, then OSError ENOSPC. The others are written as usual.
     """
 
-    def __init__(self, real, at: int = 1, under=None):
-        self.real, self.at, self.under, self.calls = real, at, under, 0
+    def __init__(self, real, at: int = 1, times: int = 1):
+        self.real, self.at, self.times, self.calls = real, at, times, 0
 
     def __call__(self, table, where, *args, **kwargs):
-        name = getattr(where, "name", where)
-        if self.under is not None and not (isinstance(name, (str, os.PathLike)) and Path(name).is_relative_to(self.under)):
-            return self.real(table, where, *args, **kwargs)
         self.calls += 1
-        if self.calls < self.at:
+        if not self.at <= self.calls < self.at + self.times:
             return self.real(table, where, *args, **kwargs)
         buffer = io.BytesIO()
         self.real(table, buffer, *args, **kwargs)
@@ -59,11 +55,11 @@ class DiskFills:
 
 @pytest.fixture
 def disk_fills(monkeypatch):
-    """``disk_fills(at=1, under=None)``: parquet writes fail halfway with a full disk (see DiskFills)."""
+    """``disk_fills(at=1, times=1)``: that parquet write (and ``times - 1`` more) fails halfway, disk full."""
     import pyarrow.parquet as pq
 
-    def arm(at: int = 1, under=None) -> DiskFills:
-        fake = DiskFills(pq.write_table, at, under)
+    def arm(at: int = 1, times: int = 1) -> DiskFills:
+        fake = DiskFills(pq.write_table, at, times)
         monkeypatch.setattr(pq, "write_table", fake)
         return fake
 

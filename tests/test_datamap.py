@@ -141,7 +141,7 @@ def test_a_failed_save_over_a_map_leaves_the_earlier_map_readable(tmp_path, disk
     first = make_tracker([f"doc-{i}" for i in range(30)]).datamap()
     first.to_parquet(str(path))
     before = path.read_bytes()
-    fake = disk_fills()
+    fake = disk_fills(times=2)
     with pytest.raises(OSError, match="No space left"):
         make_tracker([f"other-{i}" for i in range(50)], seed=1).datamap().to_parquet(str(path))
     assert fake.calls == 1
