@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
+from .atomic import atomic_paths
 from .dependencies import MissingExtraError
 from .run import TEXTS_FILE  # noqa: F401  (the run folder's file names stay importable from here)
 from .run import DATAMAP_FILE, RUN_FILE, RunFolderError, prepare_folder, read_run, remove_if_empty, run_files, write_run
@@ -559,12 +560,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
     table["original_label"] = original.reindex(current.index).to_numpy()
     table["changed"] = table["label"].astype(object) != table["original_label"].astype(object)
     table["reviewed"] = table["id"].isin(reviewed)
-    target = sys.stdout if args.out == "-" else args.out
-    if args.out != "-":
+    if args.out == "-":
+        table.to_csv(sys.stdout, index=False)
+    else:
         out = Path(args.out)
         if not out.parent.is_dir():
             raise UsageError(f"--out: the folder {out.parent} does not exist")
-    table.to_csv(target, index=False)
+        with atomic_paths(out) as (temporary,):  # whole or not at all: an earlier export stays as it was
+            table.to_csv(temporary, index=False)
     if args.out != "-":
         print(f"wrote {len(table)} labels ({int(table['changed'].sum())} changed) to {args.out}")
     return 0

@@ -211,6 +211,28 @@ def test_a_damaged_run_folder_gives_a_one_line_error(good_run, capsys, name, dam
         assert said in line, line
 
 
+def test_a_failed_export_leaves_the_earlier_export_whole(good_run, tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    target = tmp_path / "labels.csv"
+    assert main(["export", str(good_run), "--out", str(target)]) == 0
+    before = target.read_bytes()
+    real = pd.DataFrame.to_csv
+
+    def disk_fills(self, path_or_buf=None, *args, **kwargs):
+        text = real(self, None, *args, **kwargs)
+        with open(path_or_buf, "w") as handle:
+            handle.write(text[: len(text) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", disk_fills)
+    line = _one_line_error(*run_cli(["export", str(good_run), "--out", str(target)], capsys))
+    assert "No space left on device" in line
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.csv", "run"]  # no temporary file left
+
+
 def _data(tmp_path, ids, name="d.jsonl"):
     path = tmp_path / name
     n = len(ids)
