@@ -18,6 +18,7 @@ This module imports only the standard library, so any module may use it.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import stat
@@ -42,6 +43,9 @@ def atomic_paths(*targets: str | os.PathLike) -> Iterator[tuple[Path, ...]]:
     replaced, the link stays). A target that exists keeps its permission bits.
     """
     paths = [_resolve(Path(target)) for target in targets]
+    for path in paths:
+        if path.is_dir():  # what open(path, "w") says, not a rename error naming a temporary file
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     modes = [_mode(path) for path in paths]
     temps: list[Path] = []
     try:
@@ -99,6 +103,8 @@ def _create_temp(path: Path) -> Path:
             os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:  # pragma: no cover - a 32-bit random name taken
             continue
+        except OSError as error:  # no such folder, no permission: name the file the caller asked for
+            raise type(error)(error.errno, error.strerror, str(path)) from None
         return temp
 
 

@@ -568,7 +568,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
             raise UsageError(f"--out: the folder {out.parent} does not exist")
         with atomic_paths(out) as (temporary,):  # whole or not at all: an earlier export stays as it was
             table.to_csv(temporary, index=False)
-    if args.out != "-":
         print(f"wrote {len(table)} labels ({int(table['changed'].sum())} changed) to {args.out}")
     return 0
 
