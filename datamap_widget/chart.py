@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .atomic import atomic_open
 from .dependencies import require
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -399,9 +400,11 @@ def save_chart(chart: "alt.TopLevelMixin", path: str | Path, scale: float = 2.0)
     vl_convert = _vl_convert()
     spec, vl_version = _spec(chart)
     if suffix == ".svg":
-        target.write_text(vl_convert.vegalite_to_svg(spec, vl_version=vl_version, allowed_base_urls=[]), encoding="utf-8")
+        content: bytes = vl_convert.vegalite_to_svg(spec, vl_version=vl_version, allowed_base_urls=[]).encode("utf-8")
     elif suffix == ".png":
-        target.write_bytes(vl_convert.vegalite_to_png(spec, vl_version=vl_version, scale=scale, allowed_base_urls=[]))
+        content = vl_convert.vegalite_to_png(spec, vl_version=vl_version, scale=scale, allowed_base_urls=[])
     else:
-        target.write_bytes(vl_convert.vegalite_to_pdf(spec, vl_version=vl_version, allowed_base_urls=[]))
+        content = vl_convert.vegalite_to_pdf(spec, vl_version=vl_version, allowed_base_urls=[])
+    with atomic_open(target, "wb") as handle:  # whole or not at all: an earlier figure stays readable
+        handle.write(content)
     return target

@@ -22,10 +22,14 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import os
 import warnings
+from pathlib import Path
 from typing import Any
 
 import altair as alt
+
+from .atomic import atomic_paths
 
 __all__ = ["DataMapChart", "ScriptSafeJSONEncoder", "script_safe_json"]
 
@@ -125,7 +129,20 @@ class DataMapChart(alt.ConcatChart):
         return super().to_html(*args, json_kwds=_safe_json_kwds(json_kwds), inline=_inline(inline), **kwds)
 
     def save(self, fp: Any, format: str | None = None, *args: Any, json_kwds: dict[str, Any] | None = None, inline: bool | None = None, **kwds: Any) -> None:
-        """Altair's ``save``; HTML gets script-safe JSON and, unless ``inline=False``, the Vega bundle inlined."""
+        """Altair's ``save``; HTML gets script-safe JSON and, unless ``inline=False``, the Vega bundle inlined.
+
+        A file path is written whole or not at all (see :mod:`datamap_widget.atomic`): an
+        earlier file there stays as it was if the export fails.
+        """
+        if isinstance(fp, (str, os.PathLike)):
+            suffix = Path(fp).suffix.lstrip(".").lower()
+            if format is not None or suffix:  # else Altair says a format is needed
+                with atomic_paths(fp) as (temporary,):
+                    self._save(str(temporary), format or ("html" if suffix == "htm" else suffix), *args, json_kwds=json_kwds, inline=inline, **kwds)
+                return
+        self._save(fp, format, *args, json_kwds=json_kwds, inline=inline, **kwds)
+
+    def _save(self, fp: Any, format: str | None, *args: Any, json_kwds: dict[str, Any] | None, inline: bool | None, **kwds: Any) -> None:
         is_html = format == "html" or (format is None and str(getattr(fp, "name", fp)).lower().endswith((".html", ".htm")))
         if is_html:
             super().save(fp, "html", *args, json_kwds=_safe_json_kwds(json_kwds), inline=_inline(inline), **kwds)

@@ -10,13 +10,14 @@ A run folder (``--out DIR``) holds:
   mislabel_score, suggested_label (+ n_passes, reviewed and the per-pass trajectories);
 - ``run.json``: every setting, package versions, timings and a summary;
 - ``texts.parquet``: id and text, so reports can show documents without the source file.
+
+Writing and reading it is :mod:`datamap_widget.run`; every file written here is written
+whole or not at all (:mod:`datamap_widget.atomic`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import platform
 import re
 import sys
@@ -29,13 +30,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
+from .atomic import atomic_paths
 from .dependencies import MissingExtraError
+from .run import TEXTS_FILE  # noqa: F401  (the run folder's file names stay importable from here)
+from .run import DATAMAP_FILE, RUN_FILE, RunFolderError, prepare_folder, read_run, remove_if_empty, run_files, write_run
 
 __all__ = ["main"]
-
-DATAMAP_FILE = "datamap.parquet"
-RUN_FILE = "run.json"
-TEXTS_FILE = "texts.parquet"
 
 
 class UsageError(Exception):
@@ -128,54 +128,17 @@ def format_suspects(rows: Any, texts: Any = None, width: int = 60) -> str:
     return "\n".join(lines)
 
 
-def _unreadable(path: Path, error: Exception, what: str) -> UsageError:
-    detail = " ".join(str(error).split())[:200] or type(error).__name__
-    return UsageError(f"{path} could not be read as {what} ({type(error).__name__}: {detail}); was the run folder damaged?")
-
-
-def _read_errors() -> tuple[type[BaseException], ...]:
-    """What reading a damaged or foreign file raises: I/O, parse and missing-column errors."""
-    import pyarrow
-
-    return (OSError, ValueError, KeyError, TypeError, IndexError, pyarrow.ArrowException)
-
-
 def _load_run(folder: str) -> tuple[Any, dict[str, Any], Any]:
     """The DataMap, run record and texts (a Series by id, or None) of a run folder.
 
-    Any file of the folder that is damaged (empty, truncated, a folder, not Parquet/JSON,
-    missing columns) is a one-line UsageError naming it, never a traceback.
+    Not a run folder, or a damaged file in it: a one-line UsageError naming it (see
+    :func:`datamap_widget.run.read_run`), never a traceback.
     """
-    import pandas as pd
-
-    from .datamap import DataMap
-
-    path = Path(folder)
-    if not path.is_dir():
-        raise UsageError(f"{path} is not a run folder: {'it is a file' if path.exists() else 'it does not exist'} (make one with `datamap train --out`)")
-    if not (path / DATAMAP_FILE).exists():
-        raise UsageError(f"{path} is not a run folder: {DATAMAP_FILE} is missing (make one with `datamap train`)")
     try:
-        dmap = DataMap.read_parquet(str(path / DATAMAP_FILE))
-    except _read_errors() as error:
-        raise _unreadable(path / DATAMAP_FILE, error, "a data map") from error
-    run: dict[str, Any] = {}
-    if (path / RUN_FILE).exists():
-        try:
-            run = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise _unreadable(path / RUN_FILE, error, "a run record (JSON)") from error
-        if not isinstance(run, dict):
-            raise UsageError(f"{path / RUN_FILE} holds a JSON {type(run).__name__}, not the run record (an object)")
-    texts = None
-    if (path / TEXTS_FILE).exists():
-        try:
-            frame = pd.read_parquet(path / TEXTS_FILE)
-            ids = frame["id"].astype(str) if dmap.ids.dtype.kind in "OUS" else frame["id"]
-            texts = pd.Series(frame["text"].to_numpy(), index=ids)
-        except _read_errors() as error:
-            raise _unreadable(path / TEXTS_FILE, error, "texts (columns id, text)") from error
-    return dmap, run, texts
+        dmap, texts, record = read_run(folder)
+    except RunFolderError as error:
+        raise UsageError(str(error)) from error
+    return dmap, record, texts
 
 
 # ------------------------------------------------------------------------------ train
@@ -193,7 +156,11 @@ def _add_train(commands: Any) -> None:
     )
     p.add_argument("data", nargs="?", help="a .jsonl, .csv or .parquet file of labeled texts")
     p.add_argument("--sample", action="store_true", help="use the sample shipped in the package (600 TREC questions, 18 flipped labels)")
-    p.add_argument("--out", required=True, help="run folder to write (created if missing)")
+    p.add_argument("--out", required=True, help="run folder to write (created if missing; one that holds a run needs --overwrite)")
+    p.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the run already in --out; its files stay until the new run is written whole",
+    )
     p.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
     p.add_argument("--label-column", default="label", help="column holding the labels (default: label)")
     p.add_argument("--id-column", default="id", help="column holding unique ids (default: id; the row number if absent)")
@@ -339,36 +306,25 @@ def _check_device(device: str | None) -> None:
         raise UsageError(f"--device {device}: this machine has {count()} {parsed.type} device(s) (0 to {count() - 1})")
 
 
-def _prepare_out(out: Path) -> bool:
-    """Make sure ``--out`` can take the run before training; returns whether it was created here."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file; give a folder (it is created if missing)")
-    created = not out.exists()
+def _prepare_out(out: Path, overwrite: bool) -> bool:
+    """Make sure ``--out`` can take the run before training; returns whether it was created here.
+
+    A folder that holds a run already is refused without ``--overwrite``: a second ``train``
+    into it would otherwise replace the first run silently. Other files (a user's notes, a
+    report) are no run and do not count.
+    """
+    existing = run_files(out) if out.is_dir() else []
+    if existing and not overwrite:
+        raise UsageError(
+            f"--out {out} already holds a run ({', '.join(existing)}); pass --overwrite to replace it "
+            "(the old run stays until the new one is written whole) or give another folder; nothing was trained"
+        )
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".datamap-write-check-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        return prepare_folder(out)
+    except RunFolderError as error:
+        raise UsageError(f"--out {error}") from None
     except OSError as error:
-        if created:
-            _remove_if_empty(out)
         raise UsageError(f"--out {out} cannot be written ({error.strerror or error}); nothing was trained") from None
-    return created
-
-
-def _remove_if_empty(folder: Path) -> None:
-    try:
-        folder.rmdir()  # only succeeds when empty: a user's files are never removed
-    except OSError:
-        pass
-
-
-def _write_run_folder(out: Path, dmap: Any, texts: list[str], record: dict[str, Any]) -> None:
-    import pandas as pd
-
-    dmap.to_parquet(str(out / DATAMAP_FILE))
-    pd.DataFrame({"id": dmap.ids, "text": texts}).to_parquet(out / TEXTS_FILE, index=False)
-    (out / RUN_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -394,7 +350,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     # Every output is checked before training, so a bad one costs seconds, not a run.
     out = Path(args.out)
-    created = _prepare_out(out)
+    created = _prepare_out(out, args.overwrite)
     if args.store:
         with _open_store(args.store) as store:
             _store_call(args.store, store.check_writable, args.dataset)
@@ -419,11 +375,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
     except (ValueError, TypeError) as error:
         if created:
-            _remove_if_empty(out)  # bad input leaves no empty --out folder behind
+            remove_if_empty(out)  # bad input leaves no empty --out folder behind
         raise UsageError(str(error)) from error
     except BaseException:
         if created:
-            _remove_if_empty(out)
+            remove_if_empty(out)
         raise
     dmap = run.datamap
     written = time.perf_counter()
@@ -460,11 +416,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     }
     failures: list[str] = []
     try:
-        _write_run_folder(out, dmap, texts, record)
+        write_run(out, dmap, texts, record, overwrite=args.overwrite)
     except OSError as error:
-        # A finished run is never thrown away: write it where we can, and say where.
+        # A finished run is never thrown away: write it where we can, and say where. The files
+        # it had begun in --out are gone (see write_run), and so is a folder made here for it.
+        if created:
+            remove_if_empty(out)
         fallback = Path(tempfile.mkdtemp(prefix="datamap-run-"))
-        _write_run_folder(fallback, dmap, texts, record)
+        write_run(fallback, dmap, texts, record)
         failures.append(f"could not write the run to {out} ({error.strerror or error}); it was written to {fallback} instead")
         out = fallback
     saved_line = None
@@ -486,7 +445,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"wrote {out / DATAMAP_FILE}, {out / RUN_FILE} in {run.timings['total_s']:.0f} s ({run.device})")
     from .long_text import describe_reading
 
-    print(describe_reading(run.settings["read"]))
+    if run.settings.get("read"):
+        print(terminal_safe(describe_reading(run.settings["read"])))
     if found_line:
         print(found_line)
     if saved_line:
@@ -746,13 +706,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
     table["original_label"] = original.reindex(current.index).to_numpy()
     table["changed"] = table["label"].astype(object) != table["original_label"].astype(object)
     table["reviewed"] = table["id"].isin(reviewed)
-    target = sys.stdout if args.out == "-" else args.out
-    if args.out != "-":
+    if args.out == "-":
+        _write_csv(table, sys.stdout, args.excel_safe)
+    else:
         out = Path(args.out)
         if not out.parent.is_dir():
             raise UsageError(f"--out: the folder {out.parent} does not exist")
-    _write_csv(table, target, args.excel_safe)
-    if args.out != "-":
+        with atomic_paths(out) as (temporary,):  # whole or not at all: an earlier export stays as it was
+            _write_csv(table, temporary, args.excel_safe)
         _say(f"wrote {len(table)} labels ({int(table['changed'].sum())} changed) to {args.out}")
     return 0
 

@@ -6,14 +6,17 @@ re-scored later (:meth:`DataMap.rescore`) without training again.
 
 from __future__ import annotations
 
+import errno
 import json
 import numbers
+import os
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from . import metrics
+from .atomic import atomic_open
 from .ids import IdIndex, as_ids
 from .neighbours import NeighbourIndex
 from .ranking import ReviewRanking, learns_from_reviews
@@ -28,6 +31,9 @@ _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or pd.get_option("mode.c
 
 #: Version of the parquet layout written by :meth:`DataMap.to_parquet`.
 PARQUET_FORMAT = 1
+#: The map's file in a run folder (see :mod:`datamap_widget.run`), which :meth:`DataMap.read_parquet` opens
+#: when given the folder.
+DATAMAP_FILE = "datamap.parquet"
 _METADATA_KEY = b"datamap_widget"
 
 #: Columns of :attr:`DataMap.frame`, in order (the index is ``id``).
@@ -417,6 +423,12 @@ class DataMap:
 
         ``path`` is a local path or an fsspec URL (``s3://…``, ``memory://…``). Ids keep
         their type (str or int), so :meth:`read_parquet` gives back an equal map.
+
+        A local file is written whole or not at all (see :mod:`datamap_widget.atomic`): the
+        map goes to a temporary file beside ``path`` that replaces it only once complete, so
+        a failed write (a full disk) leaves an earlier map at ``path`` readable. An fsspec
+        URL is written as that file system writes it (object stores such as S3 publish an
+        object only when its upload completes; a ``file://`` URL is written in place).
         """
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -466,17 +478,28 @@ class DataMap:
         if self._projection is not None:
             meta["projection_method"] = self.projection_method
         table = pa.table(columns).replace_schema_metadata({_METADATA_KEY: json.dumps(meta).encode()})
-        with _open(path, "wb") as handle:
-            pq.write_table(table, handle)
+        if "://" in str(path):
+            with _open(path, "wb") as handle:
+                pq.write_table(table, handle)
+        else:
+            with atomic_open(path, "wb") as handle:
+                pq.write_table(table, handle)
 
     @classmethod
-    def read_parquet(cls, path: str) -> "DataMap":
+    def read_parquet(cls, path: str | os.PathLike) -> "DataMap":
         """Load a map saved by :meth:`to_parquet` (local path or fsspec URL).
 
-        A file written before class probabilities were saved loads with
-        :attr:`class_probabilities` None.
+        ``path`` may also be a local run folder (``datamap train --out DIR``): its
+        ``datamap.parquet`` is read. To open a run folder with its texts and record, use
+        :func:`datamap_widget.run.read_run`. A file written before class probabilities were
+        saved loads with :attr:`class_probabilities` None.
         """
         import pyarrow.parquet as pq
+
+        if "://" not in str(path) and os.path.isdir(path):
+            if not os.path.exists(os.path.join(path, DATAMAP_FILE)):
+                raise FileNotFoundError(errno.ENOENT, f"{path} is a folder but not a run folder: it has no {DATAMAP_FILE}")
+            path = os.path.join(path, DATAMAP_FILE)
 
         with _open(path, "rb") as handle:
             table = pq.read_table(handle)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .atomic import atomic_open
 from .dependencies import MissingExtraError, require
 from .report_svg import datamap_svg
 
@@ -400,5 +401,6 @@ def write_report(
     page = render_report(
         dmap, texts, run=run, top=top, frac=frac, title=title, chart_options=chart_options, max_text_chars=max_text_chars
     )
-    target.write_text(page, encoding="utf-8")
+    with atomic_open(target, "w", encoding="utf-8") as handle:  # whole or not at all: an earlier report stays readable
+        handle.write(page)
     return target

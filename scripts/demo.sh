@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-exec .venv/bin/datamap train --sample --out runs/sample "$@"
+# --overwrite: running the demo again replaces its own earlier run (kept until the new one is written).
+exec .venv/bin/datamap train --sample --out runs/sample --overwrite "$@"

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import io
+import os
+import shutil
+import subprocess
+
 import pytest
 
 from pgserver import PostgresServer, start_server
@@ -19,3 +25,63 @@ def postgres_url(postgres_server: PostgresServer) -> str:
     name = postgres_server.create_database()
     yield postgres_server.url(name)
     postgres_server.drop_database(name)
+
+
+class DiskFills:
+    """Stands in for ``pyarrow.parquet.write_table`` (which DataMap.to_parquet and pandas call).
+
+    Parquet writes number ``at`` to ``at + times - 1`` fail as on a full disk: half the file
+    reaches the disk, then OSError ENOSPC. The others are written as usual.
+    """
+
+    def __init__(self, real, at: int = 1, times: int = 1):
+        self.real, self.at, self.times, self.calls = real, at, times, 0
+
+    def __call__(self, table, where, *args, **kwargs):
+        self.calls += 1
+        if not self.at <= self.calls < self.at + self.times:
+            return self.real(table, where, *args, **kwargs)
+        buffer = io.BytesIO()
+        self.real(table, buffer, *args, **kwargs)
+        data = buffer.getvalue()[: len(buffer.getvalue()) // 2]
+        if hasattr(where, "write"):
+            where.write(data)
+            where.flush()
+        else:
+            with open(where, "wb") as handle:
+                handle.write(data)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.fixture
+def disk_fills(monkeypatch):
+    """``disk_fills(at=1, times=1)``: that parquet write (and ``times - 1`` more) fails halfway, disk full."""
+    import pyarrow.parquet as pq
+
+    def arm(at: int = 1, times: int = 1) -> DiskFills:
+        fake = DiskFills(pq.write_table, at, times)
+        monkeypatch.setattr(pq, "write_table", fake)
+        return fake
+
+    return arm
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 512 KiB file system (tmpfs) mounted for one test, so a write can really fill it.
+
+    Skipped where mounting is not allowed (not root, no ``mount``, a container without the right).
+    """
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    if shutil.which("mount") is None or shutil.which("umount") is None:
+        pytest.skip("no mount/umount command on this machine")
+    folder = tmp_path / "tiny_disk"
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(folder)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

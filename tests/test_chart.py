@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import numpy as np
 import pytest
 
@@ -133,6 +135,25 @@ def test_save_chart_writes_svg_png_and_pdf(tmp_path):
     # The documented Altair route works too (it goes through vl-convert).
     chart.save(tmp_path / "altair.png")
     assert (tmp_path / "altair.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_chart_saved_over_an_earlier_file_that_fails_halfway_leaves_that_file_whole(tmp_path, monkeypatch):
+    import altair as alt
+
+    chart = random_datamap(50, seed=6).chart()
+    chart.save(tmp_path / "map.html")
+    before = (tmp_path / "map.html").read_bytes()
+
+    def altair_writes_half(self, fp, *args, **kwargs):  # Altair's own save, cut short by a full disk
+        with open(fp, "w") as handle:
+            handle.write("<html>half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(alt.ConcatChart, "save", altair_writes_half)
+    with pytest.raises(OSError, match="No space left"):
+        chart.save(tmp_path / "map.html")
+    assert (tmp_path / "map.html").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["map.html"]  # no temporary file left
 
 
 def test_100k_map_renders_to_a_modest_svg(tmp_path):

@@ -212,6 +212,28 @@ def test_a_damaged_run_folder_gives_a_one_line_error(good_run, capsys, name, dam
         assert said in line, line
 
 
+def test_a_failed_export_leaves_the_earlier_export_whole(good_run, tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    target = tmp_path / "labels.csv"
+    assert main(["export", str(good_run), "--out", str(target)]) == 0
+    before = target.read_bytes()
+    real = pd.DataFrame.to_csv
+
+    def disk_fills(self, path_or_buf=None, *args, **kwargs):
+        text = real(self, None, *args, **kwargs)
+        with open(path_or_buf, "w") as handle:
+            handle.write(text[: len(text) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", disk_fills)
+    line = _one_line_error(*run_cli(["export", str(good_run), "--out", str(target)], capsys))
+    assert "No space left on device" in line
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.csv", "run"]  # no temporary file left
+
+
 def _data(tmp_path, ids, name="d.jsonl"):
     path = tmp_path / name
     n = len(ids)
@@ -285,6 +307,91 @@ def test_an_output_error_after_training_keeps_the_run_and_says_where(tmp_path, c
     saved = Path(line.split("it was written to ")[1].split(" instead")[0])
     assert sorted(DataMap.read_parquet(str(saved / "datamap.parquet")).ids.tolist()) == [f"d{i}" for i in range(8)]
     assert (saved / "run.json").exists() and (saved / "texts.parquet").exists()
+
+
+def test_a_full_disk_while_writing_a_new_out_leaves_no_partial_file_there(tmp_path, capsys, monkeypatch, disk_fills):
+    import datamap_widget.train
+
+    monkeypatch.setattr(datamap_widget.train, "fine_tune", FakeTraining())
+    out = tmp_path / "new"
+    disk_fills(at=1)  # the first file written in --out fails; the fallback folder's are written
+    code = main(["train", str(_data(tmp_path, [f"d{i}" for i in range(8)])), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "No space left on device" in err and "it was written to" in err
+    # Not a truncated datamap.parquet that `suspects` and `report` would call damaged: no file at all.
+    assert not out.exists(), sorted(p.name for p in out.iterdir())
+    saved = Path(err.split("it was written to ")[1].split(" instead")[0])
+    assert len(DataMap.read_parquet(saved)) == 8
+
+
+def _files(folder):
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_a_second_train_into_the_same_folder_is_refused_unless_overwrite(tmp_path, capsys, monkeypatch):
+    import datamap_widget.train
+
+    fake = FakeTraining()
+    monkeypatch.setattr(datamap_widget.train, "fine_tune", fake)
+    out = tmp_path / "run"
+    first, other = _data(tmp_path, [f"a{i}" for i in range(8)], "a.jsonl"), _data(tmp_path, [f"b{i}" for i in range(6)], "b.jsonl")
+    assert main(["train", str(first), "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    before = _files(out)
+    line = _one_line_error(*run_cli(["train", str(other), "--out", str(out), "--quiet"], capsys))
+    assert f"--out {out} already holds a run" in line and "--overwrite" in line, line
+    assert fake.calls == 1, "the second run trained although its output was refused"
+    assert _files(out) == before
+    # --overwrite replaces it, and leaves nothing else behind.
+    assert main(["train", str(other), "--out", str(out), "--quiet", "--overwrite"]) == 0
+    assert sorted(DataMap.read_parquet(out).ids.tolist()) == [f"b{i}" for i in range(6)]
+    assert sorted(_files(out)) == ["datamap.parquet", "run.json", "texts.parquet"]
+    assert json.loads((out / "run.json").read_text())["data"] == str(other)
+
+
+def test_a_folder_without_a_run_is_written_into_as_it_is(tmp_path, monkeypatch):
+    import datamap_widget.train
+
+    monkeypatch.setattr(datamap_widget.train, "fine_tune", FakeTraining())
+    data = str(_data(tmp_path, [f"d{i}" for i in range(8)]))
+    empty, mine = tmp_path / "empty", tmp_path / "mine"
+    empty.mkdir()
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    (mine / "report.html").write_text("<p>an old report is not a run</p>")
+    for folder in (empty, mine):
+        assert main(["train", data, "--out", str(folder), "--quiet"]) == 0
+        assert len(DataMap.read_parquet(folder)) == 8
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("fails_at", [1, 2], ids=["texts", "map"])
+def test_a_full_disk_during_overwrite_leaves_the_earlier_run_byte_identical(tmp_path, capsys, monkeypatch, disk_fills, fails_at):
+    import datamap_widget.train
+
+    monkeypatch.setattr(datamap_widget.train, "fine_tune", FakeTraining())
+    out = tmp_path / "run"
+    assert main(["train", str(_data(tmp_path, [f"a{i}" for i in range(8)], "a.jsonl")), "--out", str(out), "--quiet"]) == 0
+    before = _files(out)
+    disk_fills(at=fails_at)  # the texts are written first, then the map
+    code = main(["train", str(_data(tmp_path, [f"b{i}" for i in range(6)], "b.jsonl")), "--out", str(out), "--quiet", "--overwrite"])
+    err = capsys.readouterr().err
+    assert code == 1 and "No space left on device" in err and "it was written to" in err
+    assert _files(out) == before  # the earlier run, whole, and no temporary file
+    assert main(["suspects", str(out), "--top", "3"]) == 0
+
+
+def test_a_train_overwrite_that_really_fills_the_disk_keeps_the_earlier_run(tiny_disk, tmp_path, capsys, monkeypatch):
+    import datamap_widget.train
+
+    monkeypatch.setattr(datamap_widget.train, "fine_tune", FakeTraining())
+    out = tiny_disk / "run"
+    assert main(["train", str(_data(tmp_path, [f"a{i}" for i in range(8)], "a.jsonl")), "--out", str(out), "--quiet"]) == 0
+    before = _files(out)
+    big = _data(tmp_path, [f"b{i}" for i in range(20_000)], "b.jsonl")  # megabytes of map, on a 512 KiB disk
+    assert main(["train", str(big), "--out", str(out), "--quiet", "--overwrite", "--top", "1"]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert _files(out) == before
 
 
 def test_every_output_is_checked_before_training(tmp_path, capsys, monkeypatch):

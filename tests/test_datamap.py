@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -132,6 +134,58 @@ def test_parquet_round_trip_through_an_fsspec_url():
     dmap = make_tracker(["a", "b", "c", "d"], passes=2).datamap()
     dmap.to_parquet("memory://maps/run.parquet")
     assert DataMap.read_parquet("memory://maps/run.parquet") == dmap
+
+
+def test_a_failed_save_over_a_map_leaves_the_earlier_map_readable(tmp_path, disk_fills):
+    path = tmp_path / "map.parquet"
+    first = make_tracker([f"doc-{i}" for i in range(30)]).datamap()
+    first.to_parquet(str(path))
+    before = path.read_bytes()
+    fake = disk_fills(times=2)
+    with pytest.raises(OSError, match="No space left"):
+        make_tracker([f"other-{i}" for i in range(50)], seed=1).datamap().to_parquet(str(path))
+    assert fake.calls == 1
+    assert path.read_bytes() == before and DataMap.read_parquet(str(path)) == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.parquet"]  # no temporary file left
+    # A save that fails into a new file leaves no file at all (not a truncated one).
+    with pytest.raises(OSError, match="No space left"):
+        first.to_parquet(str(tmp_path / "new.parquet"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.parquet"]
+
+
+def test_a_save_that_really_fills_the_disk_leaves_the_earlier_map_readable(tiny_disk):
+    from synthetic_maps import random_datamap
+
+    path = tiny_disk / "map.parquet"
+    small = random_datamap(20)
+    small.to_parquet(str(path))
+    with pytest.raises(OSError) as raised:
+        random_datamap(20_000).to_parquet(str(path))  # megabytes, on a 512 KiB disk
+    assert raised.value.errno == errno.ENOSPC or "No space left" in str(raised.value)
+    assert DataMap.read_parquet(str(path)) == small
+    assert [p.name for p in tiny_disk.iterdir()] == ["map.parquet"]
+
+
+def test_saving_over_a_map_keeps_its_permissions_and_replaces_it_whole(tmp_path):
+    path = tmp_path / "map.parquet"
+    make_tracker([f"doc-{i}" for i in range(30)]).datamap().to_parquet(str(path))
+    path.chmod(0o640)
+    second = make_tracker([f"other-{i}" for i in range(10)], seed=1).datamap()
+    second.to_parquet(str(path))
+    assert DataMap.read_parquet(str(path)) == second
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["map.parquet"]
+
+
+def test_read_parquet_opens_a_run_folder(tmp_path):
+    dmap = make_tracker([f"doc-{i}" for i in range(30)]).datamap()
+    folder = tmp_path / "runs" / "sample"
+    folder.mkdir(parents=True)
+    dmap.to_parquet(str(folder / "datamap.parquet"))
+    assert DataMap.read_parquet(str(folder)) == dmap
+    assert DataMap.read_parquet(folder) == dmap  # a Path too
+    with pytest.raises(FileNotFoundError, match="is a folder but not a run folder: it has no datamap.parquet"):
+        DataMap.read_parquet(str(tmp_path / "runs"))
 
 
 def test_missing_passes_survive_the_round_trip(tmp_path):

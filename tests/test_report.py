@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -161,6 +163,48 @@ def test_report_opens_offline_in_chromium_with_no_error_and_text_shown_as_text(d
 
 
 # ------------------------------------------------------------------------------ the command
+
+
+class _HalfWrittenFile:
+    """A file that takes half of each write, then reports a full disk."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def write(self, data):
+        self.handle.write(data[: len(data) // 2])
+        self.handle.flush()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+
+def test_a_report_that_fails_halfway_leaves_the_earlier_report_whole(dmap_and_texts, tmp_path, monkeypatch):
+    import datamap_widget.atomic
+
+    dmap, texts = dmap_and_texts
+    path = dmap.report(tmp_path / "report.html", texts)
+    before = path.read_bytes()
+    monkeypatch.setattr(datamap_widget.atomic, "open", lambda *a, **k: _HalfWrittenFile(open(*a, **k)), raising=False)
+    with pytest.raises(OSError, match="No space left"):
+        dmap.report(tmp_path / "report.html", texts, top=3)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temporary file left
+
+
+def test_a_report_that_really_fills_the_disk_leaves_the_earlier_report_whole(tiny_disk):
+    dmap = random_datamap(200)
+    path = dmap.report(tiny_disk / "report.html", top=5)
+    before = path.read_bytes()
+    texts = pd.Series(["word " * 4_000] * 200, index=dmap.ids)
+    with pytest.raises(OSError):
+        dmap.report(tiny_disk / "report.html", texts, top=100, max_text_chars=20_000)  # about 2 MB, on a 512 KiB disk
+    assert path.read_bytes() == before
+    assert [p.name for p in tiny_disk.iterdir()] == ["report.html"]
 
 
 def _run_folder(tmp_path: Path, dmap, texts: pd.Series, with_run: bool = True) -> Path:
