@@ -175,6 +175,11 @@ def _add_train(commands: Any) -> None:
         f"(default: {DEFAULTS['long_text']})",
     )
     p.add_argument("--stride", type=int, default=DEFAULTS["stride"], help=f"windows: tokens consecutive windows share (default: {DEFAULTS['stride']})")
+    p.add_argument(
+        "--text-view", choices=("auto", "on", "off"), default="auto",
+        help="also rank with a bag of words that reads every word (out-of-fold TF-IDF; seconds to a minute): "
+        "auto turns it on when more than 5%% of the texts are longer than --max-length (default: auto)",
+    )
     p.add_argument("--max-windows", type=int, default=DEFAULTS["max_windows"], help=f"windows: most windows per text, spread evenly over longer ones (default: {DEFAULTS['max_windows']})")
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help=f"learning rate (default: {DEFAULTS['lr']})")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help=f"default: {DEFAULTS['seed']}")
@@ -367,6 +372,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             long_text=args.long_text,
             stride=args.stride,
             max_windows=args.max_windows,
+            text_view={"auto": "auto", "on": True, "off": False}[args.text_view],
             lr=args.lr,
             seed=args.seed,
             device=args.device,

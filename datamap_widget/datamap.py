@@ -78,6 +78,11 @@ class DataMap:
         :meth:`Tracker.record`), kept as float16; the neighbour-based scores need them.
     class_probabilities : optional ``(N, C)`` mean over the passes of each example's softmax
         over the ``C`` classes of ``label_names`` (see :attr:`class_probabilities`).
+    text_probabilities : optional ``(N, C)`` out-of-fold class probabilities of the text view
+        (:mod:`datamap_widget.text_view`); the ``text`` scores need them.
+    reading : optional summary of what the model read of the texts (``long_text`` mode,
+        ``max_length``, share of the tokens read…: ``fine_tune``'s ``settings["read"]``),
+        kept with the map so the widget and the report can say it.
     """
 
     def __init__(
@@ -93,6 +98,8 @@ class DataMap:
         id_index: IdIndex | None = None,
         embeddings: np.ndarray | None = None,
         class_probabilities: np.ndarray | None = None,
+        text_probabilities: np.ndarray | None = None,
+        reading: Mapping[str, Any] | None = None,
     ):
         if id_index is not None and id_index.ids is ids:
             self.ids = ids
@@ -138,6 +145,18 @@ class DataMap:
         #: map without them (``Tracker(class_probabilities=False)``, an older parquet file, a
         #: map loaded from a Store). Read-only.
         self.class_probabilities: np.ndarray | None = class_probabilities
+        #: ``(N, C)`` float32, rows in map order, columns in :attr:`label_names` order: the text
+        #: view's out-of-fold class probabilities (a bag of words that read every word and never
+        #: saw the example's label); None when the run had no text view. Read-only.
+        self.text_probabilities: np.ndarray | None = _class_matrix(text_probabilities, n, self.label_names, "text_probabilities")
+        #: What the model read of the texts (see ``reading`` above), or None.
+        self.reading: dict[str, Any] | None = None if reading is None else dict(reading)
+        if self.method in metrics.TEXT_METHODS and self.text_probabilities is None:
+            raise ValueError(
+                f"method {self.method!r} needs the text view's probabilities and this map has none; pick one of "
+                f"{sorted(set(metrics.SCORE_METHODS) - set(metrics.TEXT_METHODS) - set(metrics.NEIGHBOUR_METHODS))} "
+                "or train with text_view=True"
+            )
         if self.method in metrics.NEIGHBOUR_METHODS and embeddings is None:
             raise ValueError(
                 f"method {self.method!r} needs the embeddings recorded in training and this map has none; "
@@ -203,7 +222,7 @@ class DataMap:
             neighbours = self.neighbour_index.all_neighbours(min(metrics.KNN_K, len(self) - 1))[0]
         summary = metrics.summarize(
             self.trajectories, self.labels, len(self.label_names), self.method, self.thresholds,
-            embeddings=self.embeddings, neighbours=neighbours,
+            embeddings=self.embeddings, neighbours=neighbours, text_probabilities=self.text_probabilities,
         )
         if neighbours is not None and self._ranking is None:
             self._ranking = ReviewRanking(self.trajectories, self.labels, self.method, neighbours)
@@ -408,6 +427,8 @@ class DataMap:
             id_index=self._id_index_cache,
             embeddings=self.embeddings,
             class_probabilities=self.class_probabilities,
+            text_probabilities=self.text_probabilities,
+            reading=self.reading,
         )
         other._reviewed = self._reviewed.copy()
         other._projection, other.projection_method = self._projection, self.projection_method  # same embeddings
@@ -465,6 +486,9 @@ class DataMap:
         if self.class_probabilities is not None:
             flat = np.ascontiguousarray(self.class_probabilities, dtype=np.float32).reshape(-1)
             columns["class_probabilities"] = pa.FixedSizeListArray.from_arrays(pa.array(flat), len(self.label_names))
+        if self.text_probabilities is not None:
+            flat = np.ascontiguousarray(self.text_probabilities, dtype=np.float32).reshape(-1)
+            columns["text_probabilities"] = pa.FixedSizeListArray.from_arrays(pa.array(flat), len(self.label_names))
         if self._projection is not None:  # made once (it can take a minute): saved, not recomputed on load
             columns["projection_x"] = pa.array(self._projection[:, 0])
             columns["projection_y"] = pa.array(self._projection[:, 1])
@@ -477,6 +501,8 @@ class DataMap:
         }
         if self._projection is not None:
             meta["projection_method"] = self.projection_method
+        if self.reading is not None:
+            meta["reading"] = self.reading
         table = pa.table(columns).replace_schema_metadata({_METADATA_KEY: json.dumps(meta).encode()})
         if "://" in str(path):
             with _open(path, "wb") as handle:
@@ -532,10 +558,14 @@ class DataMap:
             column = table.column("class_probabilities").combine_chunks()
             flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
             class_probabilities = flat.reshape(n, len(names))
+        text_probabilities = None
+        if "text_probabilities" in table.column_names:  # absent in maps saved before the text view
+            column = table.column("text_probabilities").combine_chunks()
+            text_probabilities = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(n, len(names))
         reviewed = table.column("reviewed").to_numpy(zero_copy_only=False).astype(bool)
         dmap = cls(
             ids, labels, names, trajectories, meta["method"], meta["thresholds"], embeddings=embeddings,
-            class_probabilities=class_probabilities,
+            class_probabilities=class_probabilities, text_probabilities=text_probabilities, reading=meta.get("reading"),
         )
         dmap._reviewed = reviewed
         if "projection_x" in table.column_names:  # absent in maps saved before the embedding view
@@ -595,6 +625,21 @@ class DataMap:
         from .widget import DataMapWidget  # anywidget/ipywidgets load only when a widget is made
 
         return DataMapWidget(self, data=data, **kwargs)
+
+
+def _class_matrix(values: Any, n: int, label_names: list[str], name: str) -> np.ndarray | None:
+    """An optional ``(N, C)`` float matrix as a read-only float32 view, or None."""
+    if values is None:
+        return None
+    values = np.asarray(values)
+    expected = (n, len(label_names))
+    if values.shape != expected:
+        raise ValueError(f"{name} must have shape {expected} (one row per id, one column per label name), got {values.shape}")
+    if not np.issubdtype(values.dtype, np.floating):
+        raise TypeError(f"{name} must be floats, got dtype {values.dtype}")
+    values = values.astype(np.float32, copy=False).view()
+    values.flags.writeable = False
+    return values
 
 
 def check_suspect_size(frac: Any, top: Any) -> None:

@@ -42,6 +42,7 @@ __all__ = [
     "REGION_QUANTILES",
     "REGION_BOUNDS",
     "NEIGHBOUR_METHODS",
+    "TEXT_METHODS",
     "average_rank",
     "knn_disagreement",
     "nearest_neighbours",
@@ -103,10 +104,17 @@ SCORE_METHODS: dict[str, str] = {
     "aum_knn": "rank average of aum and knn (needs embeddings)",
     "confidence_knn": "1 - confidence x share of neighbours agreeing: a product of the model's and "
     "the neighbourhood's probability of the label (needs embeddings)",
+    "text": "1 - the text view's probability of the label: a TF-IDF + logistic regression model that "
+    "reads every word and never saw the example (out of fold; needs text probabilities)",
+    "confidence_text": "1 - the mean of confidence and the text view's probability of the label: the "
+    "fine-tuned model and the bag of words that reads every word (needs text probabilities)",
 }
 
 #: The scores that need the embeddings recorded in training (see ``Tracker.record``).
 NEIGHBOUR_METHODS = ("knn", "margin_knn", "aum_knn", "confidence_knn")
+
+#: The scores that need the text view's out-of-fold probabilities (``datamap_widget.text_view``).
+TEXT_METHODS = ("text", "confidence_text")
 
 #: Neighbours the ``knn`` scores count (fewer on a set of at most this many examples).
 KNN_K = 10
@@ -400,8 +408,17 @@ def _first_half(values: np.ndarray) -> np.ndarray:
 
 
 def _compute_score(
-    trajectories: Trajectories, method: str, labels: Any = None, embeddings: Any = None, neighbours: Any = None
+    trajectories: Trajectories, method: str, labels: Any = None, embeddings: Any = None, neighbours: Any = None,
+    text_probabilities: Any = None,
 ) -> np.ndarray:
+    if method in TEXT_METHODS:
+        codes = np.asarray(labels, dtype=np.int64)
+        text_gold = np.asarray(text_probabilities, dtype=np.float64)[np.arange(len(codes)), codes]
+        if method == "text":
+            return 1.0 - text_gold
+        # The mean of two probabilities of the label, not of their ranks: a confident verdict of
+        # either view counts in full (benchmarks/results/long_documents.md compares the rank mean).
+        return 1.0 - (_nanmean_rows(np.asarray(trajectories["gold_prob"], dtype=np.float32)) + text_gold) / 2.0
     if method in NEIGHBOUR_METHODS:
         n = len(labels)
         if n < 2:
@@ -454,6 +471,7 @@ def mislabel_score(
     *,
     labels: np.ndarray | None = None,
     embeddings: np.ndarray | None = None,
+    text_probabilities: np.ndarray | None = None,
 ) -> np.ndarray:
     """How likely each example is mislabeled, **higher = more suspect**.
 
@@ -464,6 +482,9 @@ def mislabel_score(
     labels, embeddings : ``(N,)`` int codes and ``(N, D)`` sentence embeddings, needed by
         the :data:`NEIGHBOUR_METHODS` only (exact neighbour search: ``O(N^2 D)``, seconds at
         10^4 examples, minutes at 10^5).
+    text_probabilities : ``(N, C)`` out-of-fold class probabilities of the text view
+        (:func:`datamap_widget.text_view.out_of_fold_probabilities`), needed by the
+        :data:`TEXT_METHODS` only (with ``labels``).
 
     Returns
     -------
@@ -476,7 +497,22 @@ def mislabel_score(
     _check_trajectories(trajectories, ("gold_prob", "other_prob", "margin", "correct"))
     if method in NEIGHBOUR_METHODS:
         _check_neighbour_inputs(method, trajectories, labels, embeddings)
-    return _compute_score(trajectories, method, labels, embeddings)
+    if method in TEXT_METHODS:
+        _check_text_inputs(method, trajectories, labels, text_probabilities)
+    return _compute_score(trajectories, method, labels, embeddings, text_probabilities=text_probabilities)
+
+
+def _check_text_inputs(method: str, trajectories: Trajectories, labels: Any, text_probabilities: Any) -> None:
+    n = np.shape(trajectories["gold_prob"])[0]
+    if text_probabilities is None:
+        raise ValueError(
+            f"method {method!r} needs the text view's probabilities (N, C); none were given: train with "
+            "text_view=True (datamap train --text-view) or pick a method not in " + str(list(TEXT_METHODS))
+        )
+    if labels is None or np.shape(labels) != (n,):
+        raise ValueError(f"method {method!r} needs labels of shape ({n},), got {None if labels is None else np.shape(labels)}")
+    if np.ndim(text_probabilities) != 2 or np.shape(text_probabilities)[0] != n:
+        raise ValueError(f"text_probabilities must have shape ({n}, C), got {np.shape(text_probabilities)}")
 
 
 def _check_neighbour_inputs(method: str, trajectories: Trajectories, labels: Any, embeddings: Any) -> None:
@@ -585,6 +621,7 @@ def summarize(
     *,
     embeddings: np.ndarray | None = None,
     neighbours: np.ndarray | None = None,
+    text_probabilities: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """All per-example metrics at once: what a :class:`~datamap_widget.DataMap` shows.
 
@@ -603,6 +640,8 @@ def summarize(
     _check_trajectories(trajectories, TRAJECTORY_FIELDS)
     if method in NEIGHBOUR_METHODS:
         _check_neighbour_inputs(method, trajectories, labels, embeddings)
+    if method in TEXT_METHODS:
+        _check_text_inputs(method, trajectories, labels, text_probabilities)
     gold = np.asarray(trajectories["gold_prob"], dtype=np.float32)
     n_seen = (~np.isnan(gold)).sum(axis=1)
     if gold.shape[1] == 1:
@@ -621,7 +660,7 @@ def summarize(
         "variability": var,
         "correctness": _nanmean_rows(np.asarray(trajectories["correct"], dtype=np.float32)),
         "category": categorize(conf, var, thresholds),
-        "mislabel_score": _compute_score(trajectories, method, np.asarray(labels), embeddings, neighbours),
+        "mislabel_score": _compute_score(trajectories, method, np.asarray(labels), embeddings, neighbours, text_probabilities),
         "suggested_label": suggested,
         "suggestion_support": support,
         "suggestion_confident": (suggested != np.asarray(labels)) & (suggested >= 0) & (support >= SUGGESTION_MIN_SUPPORT),

@@ -55,6 +55,7 @@ import json
 import math
 import os
 import re
+import warnings
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -641,7 +642,17 @@ class Store:
         names = list(run["label_names"])
         codes = pd.Categorical(labels_text, categories=names).codes.astype(np.int64)
         trajectories = _unpack(blobs, run["trajectory_layout"], len(rows), run["n_passes"])
-        dmap = DataMap(ids, codes, names, trajectories, run["method"], run["thresholds"])
+        method = run["method"]
+        if method in metrics.TEXT_METHODS or method in metrics.NEIGHBOUR_METHODS:
+            # The store keeps the trajectories, not the text view or the embeddings these scores
+            # need: rank by the default, and say so (the run folder's map keeps them).
+            warnings.warn(
+                f"run {run['id']} was ranked by {method!r}, which needs data a store does not keep; it is ranked by "
+                f"{metrics.DEFAULT_METHOD!r} here (DataMap.read_parquet of its run folder ranks as it did)",
+                UserWarning, stacklevel=2,
+            )
+            method = metrics.DEFAULT_METHOD
+        dmap = DataMap(ids, codes, names, trajectories, method, run["thresholds"])
         hidden = hidden_by_reviews(review_state(log), np.asarray(ids_text, dtype=object), np.asarray(labels_text, dtype=object),
                          run["id"], run["created_at"])
         if hidden.any():

@@ -43,7 +43,14 @@ DEFAULTS: dict[str, Any] = {
     "long_text": "head",
     "stride": DEFAULT_STRIDE,
     "max_windows": DEFAULT_MAX_WINDOWS,
+    "text_view": "auto",
 }
+
+#: ``text_view="auto"`` adds the text view when more than this share of the texts is longer
+#: than ``max_length``: a bag of words needs many words to be right, and long texts are where
+#: it found what the fine-tuned model missed (benchmarks/results/long_documents.md); on the
+#: eight short sets it lowered the mean AP (0.596 against 0.616), so short texts go without.
+TEXT_VIEW_LONG_SHARE = 0.05
 
 #: Batches of similar length are drawn from shuffled chunks of this many batches (the
 #: "bucketing" samplers of fairseq / HF ``group_by_length`` use the same idea): padding
@@ -215,6 +222,7 @@ def fine_tune(
     stride: int = DEFAULTS["stride"],
     max_windows: int = DEFAULTS["max_windows"],
     keep_unit_logits: bool = False,
+    text_view: bool | str = DEFAULTS["text_view"],
 ) -> TrainingRun:
     """Fine-tune ``model`` on ``(texts, labels)`` and record the dynamics of every pass.
 
@@ -251,11 +259,17 @@ def fine_tune(
         text tokens), and the most windows per text (more are spread evenly over the text).
     keep_unit_logits : keep every unit's (window's) logits of every pass in
         ``run.unit_logits`` with ``run.unit_doc`` (for benchmarks comparing aggregations).
+    text_view : also fit the text view (:mod:`datamap_widget.text_view`: out-of-fold TF-IDF
+        class probabilities, seconds to a minute) and rank by ``confidence_text``, the mean of
+        the model's and the bag of words' probability of each label. ``"auto"``: when more than
+        ``TEXT_VIEW_LONG_SHARE`` of the texts are longer than ``max_length`` tokens.
 
     Progress (epoch, step, loss) is reported through ``tracker.set_progress``, so a live
     widget shows it.
     """
     texts, labels, ids, tracker = _prepare(texts, labels, ids, label_names, tracker, epochs, batch_size, max_length, lr, long_text, stride, max_windows)
+    if text_view not in (True, False, "auto"):
+        raise ValueError(f"text_view must be True, False or 'auto', got {text_view!r}")
     if held_out_texts is not None:
         held_out_texts = list(held_out_texts)
         bad = next((i for i, t in enumerate(held_out_texts) if not isinstance(t, str)), None)
@@ -385,6 +399,23 @@ def fine_tune(
             stopped = True
             break
     bar.close()
+    dmap = tracker.datamap()
+    use_text_view = text_view is True or (text_view == "auto" and read["texts_longer_than_max_length"] > TEXT_VIEW_LONG_SHARE * len(texts))
+    text_seconds = None
+    if use_text_view:
+        tracker.set_progress(message="fitting the text view (TF-IDF, 5 folds)")
+        text_started = time.perf_counter()
+        from .text_view import out_of_fold_probabilities
+
+        text_probabilities = out_of_fold_probabilities(texts, tracker.labels[positions], tracker.n_classes, seed=seed)
+        aligned = np.empty_like(text_probabilities)
+        aligned[positions] = text_probabilities  # rows in the map's order, whatever order ids came in
+        text_seconds = time.perf_counter() - text_started
+    dmap = DataMap(
+        dmap.ids, dmap.labels, dmap.label_names, dmap.trajectories, "confidence_text" if use_text_view else None,
+        dmap.thresholds, id_index=dmap.id_index, embeddings=dmap.embeddings, class_probabilities=dmap.class_probabilities,
+        text_probabilities=aligned if use_text_view else None, reading=read,
+    )
     tracker.set_progress("stopped" if stopped else "done")
     finished = time.perf_counter()
     settings = {
@@ -405,6 +436,7 @@ def fine_tune(
         "max_windows": max_windows if long_text == "windows" else None,
         "truncated_texts": read["texts_not_read_whole"],
         "read": read,
+        "text_view": bool(use_text_view),
         "label_names": tracker.label_names,
         "stopped_early": stopped,
     }
@@ -413,9 +445,10 @@ def fine_tune(
         "train_s": round(finished - loaded, 3),
         "epoch_s": [round(t, 3) for t in epoch_times],
         "total_s": round(finished - started, 3),
+        **({"text_view_s": round(text_seconds, 3)} if text_seconds is not None else {}),
     }
     return TrainingRun(
-        datamap=tracker.datamap(),
+        datamap=dmap,
         settings=settings,
         timings=timings,
         device=f"{device} ({platform.processor() or platform.machine()})",
@@ -529,7 +562,7 @@ def cross_fit(
         run = fine_tune(
             [texts[r] for r in train_rows], [combined.label_names[c] for c in combined.labels[train_rows]],
             [ids[r] for r in train_rows], label_names=combined.label_names, seed=seed + fold,
-            held_out_texts=[texts[r] for r in held_rows], **options,
+            held_out_texts=[texts[r] for r in held_rows], text_view=False, **options,
         )
         runs.append((held_rows, run))
     passes = min(len(run.held_out_logits) for _, run in runs)  # a stopped fold has fewer
@@ -624,6 +657,8 @@ def train_datamap(
     if "stop_requested" in options:
         raise TypeError("stop_requested is for fine_tune(); with background=True use handle.stop()")
     checked = {key: options.get(key, DEFAULTS[key]) for key in ("epochs", "batch_size", "max_length", "lr", "long_text", "stride", "max_windows")}
+    if options.get("text_view", DEFAULTS["text_view"]) not in (True, False, "auto"):
+        raise ValueError(f"text_view must be True, False or 'auto', got {options['text_view']!r}")
     texts, labels, ids, tracker = _prepare(
         texts, labels, ids, options.pop("label_names", None), options.pop("tracker", None), **checked
     )

@@ -392,3 +392,24 @@ def test_neighbors_explain_what_is_missing():
     plain = make_tracker(list(range(20))).datamap()
     with pytest.raises(ValueError, match="no embeddings"):
         plain.neighbors([0])
+
+
+def test_the_text_view_and_what_was_read_survive_the_parquet_round_trip_and_rescoring(tmp_path):
+    base = make_tracker(list(range(10))).datamap()
+    text = np.random.default_rng(1).dirichlet(np.ones(3), size=10).astype(np.float32)
+    reading = {"mode": "head_tail", "max_length": 128, "texts": 10, "texts_longer_than_max_length": 7, "mean_share_read": 0.4}
+    dmap = DataMap(base.ids, base.labels, base.label_names, base.trajectories, "confidence_text",
+                   text_probabilities=text, reading=reading)
+    expected = 1 - (base.frame["confidence"].to_numpy() + text[np.arange(10), base.labels]) / 2
+    np.testing.assert_allclose(dmap.frame["mislabel_score"].to_numpy(), expected, rtol=1e-6)
+    dmap.to_parquet(str(tmp_path / "m.parquet"))
+    back = DataMap.read_parquet(str(tmp_path / "m.parquet"))
+    assert back.method == "confidence_text" and back.reading == reading
+    np.testing.assert_array_equal(back.text_probabilities, text)
+    np.testing.assert_allclose(back.frame["mislabel_score"], dmap.frame["mislabel_score"])
+    assert back.rescore("confidence").text_probabilities is not None  # rescoring keeps the view
+    assert not back.text_probabilities.flags.writeable
+    with pytest.raises(ValueError, match=r"method 'confidence_text' needs the text view's probabilities and this map has none"):
+        DataMap(base.ids, base.labels, base.label_names, base.trajectories, "confidence_text")
+    with pytest.raises(ValueError, match=r"text_probabilities must have shape \(10, 3\)"):
+        DataMap(base.ids, base.labels, base.label_names, base.trajectories, text_probabilities=text[:, :2])

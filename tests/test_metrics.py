@@ -105,7 +105,7 @@ def test_scores_run_higher_for_more_suspect_examples():
         other_prob=[[0.3, 0.05, 0.03], [0.8, 0.9, 0.6]],
         margin=[[1.0, 3.0, 4.0], [-2.0, -3.0, -1.0]],
     )
-    for method in set(metrics.SCORE_METHODS) - set(metrics.NEIGHBOUR_METHODS):
+    for method in set(metrics.SCORE_METHODS) - set(metrics.NEIGHBOUR_METHODS) - set(metrics.TEXT_METHODS):
         score = metrics.mislabel_score(traj, method)
         assert score[1] > score[0], method
     margin = metrics.mislabel_score(traj, "margin")
@@ -359,3 +359,23 @@ def test_half_never_seen_warns_and_the_seen_half_keeps_its_regions():
         regions = _regions(gold)
     assert regions[:12] == ["easy-to-learn"] * 10 + ["hard-to-learn"] * 2
     assert all(r is None or r != r for r in regions[12:])  # no region at all
+
+
+def test_the_text_scores_combine_the_models_and_the_bag_of_words_probability_of_the_label():
+    # row 0: both views believe the label; row 1: the model memorised it, the bag of words doubts it;
+    # row 2: both doubt it.
+    traj = trajectories(
+        gold_prob=[[0.9, 0.95], [0.8, 0.9], [0.2, 0.3]],
+        other_prob=[[0.05, 0.03], [0.1, 0.05], [0.7, 0.6]],
+        margin=[[3.0, 4.0], [2.0, 3.0], [-2.0, -1.0]],
+    )
+    labels = np.array([0, 1, 0])
+    text = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]])
+    combined = metrics.mislabel_score(traj, "confidence_text", labels=labels, text_probabilities=text)
+    np.testing.assert_allclose(combined, [1 - (0.925 + 0.9) / 2, 1 - (0.85 + 0.2) / 2, 1 - (0.25 + 0.3) / 2], rtol=1e-6)
+    assert combined[1] > combined[0] and combined[2] > combined[1]
+    np.testing.assert_allclose(metrics.mislabel_score(traj, "text", labels=labels, text_probabilities=text), [0.1, 0.8, 0.7])
+    with pytest.raises(ValueError, match=r"method 'confidence_text' needs the text view's probabilities .* text_view=True"):
+        metrics.mislabel_score(traj, "confidence_text", labels=labels)
+    with pytest.raises(ValueError, match=r"text_probabilities must have shape \(3, C\)"):
+        metrics.mislabel_score(traj, "text", labels=labels, text_probabilities=text[:2])

@@ -192,3 +192,23 @@ def test_a_mode_that_reads_the_end_learns_labels_that_only_the_end_carries(mode)
     assert read_end.settings["read"]["mode"] == mode and read_end.settings["read"]["texts_longer_than_max_length"] == 24
     if mode == "windows":
         assert read_end.settings["read"]["mean_share_read"] == 1.0 and read_end.settings["read"]["units_per_text"] > 5
+
+
+@pytest.mark.slow
+def test_long_texts_get_the_text_view_by_default_and_short_ones_do_not(small_sample):
+    texts, labels, ids = _verdict_last(40)
+    options = dict(epochs=1, batch_size=8, max_length=64, progress=False, embeddings=False)
+    with pytest.warns(UserWarning, match="were cut"):
+        long_run = fine_tune(texts, labels, ids, long_text="head", **options)
+    dmap = long_run.datamap
+    assert dmap.method == "confidence_text" and long_run.settings["text_view"]
+    assert dmap.text_probabilities.shape == (40, 2) and np.allclose(dmap.text_probabilities.sum(axis=1), 1)
+    # The bag of words reads the verdicts the head never sees: out of fold it gets them right.
+    assert (dmap.text_probabilities.argmax(axis=1) == dmap.labels).mean() >= 0.9
+    assert dmap.reading["mode"] == "head" and dmap.reading["texts_longer_than_max_length"] == 40
+    short = fine_tune(*small_sample, **options)
+    assert short.datamap.method == "confidence" and short.datamap.text_probabilities is None and not short.settings["text_view"]
+    forced = fine_tune(*small_sample, text_view=True, **options)
+    assert forced.datamap.method == "confidence_text" and "text_view_s" in forced.timings
+    with pytest.raises(ValueError, match="text_view must be True, False or 'auto'"):
+        fine_tune(*small_sample, text_view="yes", **options)
