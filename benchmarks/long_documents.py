@@ -160,19 +160,35 @@ def _confidence(gold: np.ndarray) -> np.ndarray:
     return np.nanmean(gold.astype(np.float64), axis=1)
 
 
-def pooled_by_logits(npz: dict) -> np.ndarray:
-    """Per-pass gold probability when a text's windows are pooled by the mean of their logits."""
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def pooled_gold(npz: dict, how: str) -> np.ndarray:
+    """Per-pass gold probability ``(N, T)`` of each text from its windows' logits, pooled by
+    ``how``: ``probs`` (mean of the class probabilities, what ships), ``logits`` (mean of the
+    logits) or ``certainty`` (the probabilities weighted by each window's certainty, so the
+    windows that decide the label outweigh those that say nothing)."""
+    from datamap_widget.train import window_weights
+
     logits = npz["unit_logits"].astype(np.float64)  # (T, U, C)
     doc = npz["unit_doc"]
-    n = len(npz["noisy"])
-    sums = np.zeros((logits.shape[0], n, logits.shape[2]))
-    for t in range(logits.shape[0]):
-        np.add.at(sums[t], doc, logits[t])
-    mean = sums / np.bincount(doc, minlength=n)[None, :, None]
-    mean -= mean.max(axis=2, keepdims=True)
-    probs = np.exp(mean)
-    probs /= probs.sum(axis=2, keepdims=True)
-    return probs[:, np.arange(n), npz["noisy"]].T  # (N, T)
+    n, (t_passes, _, c) = len(npz["noisy"]), logits.shape
+    out = np.empty((n, t_passes))
+    for t in range(t_passes):
+        if how == "logits":
+            sums = np.zeros((n, c))
+            np.add.at(sums, doc, logits[t])
+            pooled = _softmax(sums / np.bincount(doc, minlength=n)[:, None])
+        else:
+            probs = _softmax(logits[t])
+            weights = window_weights(probs) if how == "certainty" else np.ones(len(doc))
+            sums = np.zeros((n, c))
+            np.add.at(sums, doc, probs * weights[:, None])
+            pooled = sums / np.bincount(doc, weights=weights, minlength=n)[:, None]
+        out[:, t] = pooled[np.arange(n), npz["noisy"]]
+    return out
 
 
 def bbc_rows() -> list[dict]:
@@ -194,11 +210,12 @@ def bbc_rows() -> list[dict]:
             label = "text view alone" if name == "text" else name
             rows.append({**base, "dataset": "bbc", "score": label, "ap": m["ap"], "r5": m["recall@5%"], **cost})
         if record["mode"] == "windows":
-            lc = _confidence(pooled_by_logits(npz))
-            for name, score in combinations(1.0 - lc, text_gold, lc).items():
-                if name in ("map", "rank_mean"):
-                    m = detection_metrics(score, is_error)
-                    rows.append({**base, "mode": "windows (logit mean)", "dataset": "bbc", "score": name, "ap": m["ap"], "r5": m["recall@5%"], **cost})
+            for how in ("probs", "logits", "certainty"):
+                lc = _confidence(pooled_gold(npz, how))
+                for name, score in combinations(1.0 - lc, text_gold, lc).items():
+                    if name in ("map", "prob_mean"):
+                        m = detection_metrics(score, is_error)
+                        rows.append({**base, "mode": f"windows (pool {how})", "dataset": "bbc", "score": name, "ap": m["ap"], "r5": m["recall@5%"], **cost})
     return rows
 
 

@@ -462,6 +462,18 @@ def fine_tune(
     )
 
 
+def window_weights(probs: np.ndarray) -> np.ndarray:
+    """How much each window's prediction counts when its text's windows are pooled: its
+    certainty, ``(max probability - 1/C) / (1 - 1/C)`` (0 for a window that says nothing, 1 for
+    a sure one), plus a floor so a text whose windows all hesitate is their plain mean."""
+    c = probs.shape[1]
+    return (probs.max(axis=1) - 1.0 / c) / (1.0 - 1.0 / c) + WINDOW_WEIGHT_FLOOR
+
+
+#: Keeps every window's weight positive (see :func:`window_weights`).
+WINDOW_WEIGHT_FLOOR = 0.01
+
+
 class _WindowPool:
     """A pass's windows pooled per text: the mean of their class probabilities, recorded as
     its log (``softmax(log p) = p``), so the tracker's gold probability, correctness and
