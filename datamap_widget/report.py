@@ -333,6 +333,12 @@ def render_report(
         f"{dmap.thresholds['confidence']:g}, else <b>hard-to-learn</b>. Hard-to-learn examples are the "
         "usual home of label errors."
     )
+    read_line = ""
+    if dmap.reading:
+        from .long_text import describe_reading
+
+        # What the model read of the texts: a head-only run on long texts ranks their openings.
+        read_line = f'<p class="muted">{_e(describe_reading(dmap.reading))}.</p>'
     n_suspects = rows["label"].value_counts()
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     parts = [
@@ -343,6 +349,7 @@ def render_report(
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>",
         f"<h1>{_e(title)}</h1><p class=\"lead\">{facts}</p>",
+        read_line,
         f'<figure aria-label="data map">{svg}</figure>',
         f'<p class="muted">{rules}</p>',
         "<h2>Summary</h2>",

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 from pgserver import PostgresServer, start_server
@@ -85,3 +86,25 @@ def tiny_disk(tmp_path):
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def _verdict_last(n: int, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
+    """Long texts whose label is only in their last sentence, after 150 words that do not
+    tell the classes apart: a reader of the beginning cannot learn them (a review whose
+    verdict comes last, in miniature)."""
+    rng = np.random.default_rng(seed)
+    filler = "the plot follows a family across three summers by the sea and the cast is large".split()
+    texts, labels = [], []
+    for i in range(n):
+        label = ("positive", "negative")[i % 2]
+        opening = " ".join(rng.choice(filler, size=150))
+        verdict = "all in all wonderful, I loved it" if label == "positive" else "all in all dreadful, I hated it"
+        texts.append(f"{opening}. {verdict}.")
+        labels.append(label)
+    return texts, labels, [f"doc-{i}" for i in range(n)]
+
+
+@pytest.fixture
+def verdict_last():
+    """Make ``n`` synthetic long texts whose label only their end carries: ``(texts, labels, ids)``."""
+    return _verdict_last

@@ -539,3 +539,26 @@ def test_ctrl_c_while_the_command_loads_is_one_line_and_status_130(monkeypatch, 
     assert cli.main(["suspects", "x"]) == 130
     err = capsys.readouterr().err
     assert err == "datamap: interrupted\n"
+
+
+@pytest.mark.slow
+def test_train_on_long_texts_says_what_it_read_in_the_summary_and_the_run_record(tmp_path, capsys, verdict_last):
+    texts, labels, ids = verdict_last(40)
+    data = tmp_path / "long.jsonl"
+    pd.DataFrame({"id": ids, "text": texts, "label": labels}).to_json(data, orient="records", lines=True)
+    code = main(["train", str(data), "--out", str(tmp_path / "run"), "--epochs", "1", "--max-length", "64", "--quiet", "--top", "3"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    from datamap_widget.train import DEFAULTS
+
+    mode = DEFAULTS["long_text"]
+    read_line = [line for line in out.splitlines() if line.startswith("read:")]
+    assert read_line == [read_line[0]] and f"mode {mode}, max_length=64: 40 of 40 texts are longer" in read_line[0]
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["settings"]["read"]["mode"] == mode and record["settings"]["read"]["texts"] == 40
+    assert record["settings"]["text_view"] is True and record["settings"]["method"] == "confidence_text"
+    dmap = DataMap.read_parquet(str(tmp_path / "run"))
+    assert dmap.reading["mode"] == mode and dmap.text_probabilities.shape == (40, 2)
+    report = tmp_path / "report.html"
+    assert main(["report", str(tmp_path / "run"), "--output", str(report)]) == 0
+    assert f"read: mode {mode}, max_length=64: 40 of 40 texts are longer" in report.read_text()

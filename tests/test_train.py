@@ -161,25 +161,10 @@ def test_fine_tune_warns_when_many_texts_are_cut_naming_the_modes_that_read_them
         fine_tune(texts[:8], labels[:8], ids[:8], long_text="everything", progress=False)
 
 
-def _verdict_last(n: int, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
-    """Long texts whose label is only in their last sentence, after 150 words that do not
-    tell the classes apart: a reader of the beginning cannot learn them."""
-    rng = np.random.default_rng(seed)
-    filler = "the plot follows a family across three summers by the sea and the cast is large".split()
-    texts, labels = [], []
-    for i in range(n):
-        label = ("positive", "negative")[i % 2]
-        opening = " ".join(rng.choice(filler, size=150))
-        verdict = "all in all wonderful, I loved it" if label == "positive" else "all in all dreadful, I hated it"
-        texts.append(f"{opening}. {verdict}.")
-        labels.append(label)
-    return texts, labels, [f"doc-{i}" for i in range(n)]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["head_tail", "windows"])
-def test_a_mode_that_reads_the_end_learns_labels_that_only_the_end_carries(mode):
-    texts, labels, ids = _verdict_last(24)
+def test_a_mode_that_reads_the_end_learns_labels_that_only_the_end_carries(mode, verdict_last):
+    texts, labels, ids = verdict_last(24)
     options = dict(epochs=6, batch_size=4, max_length=64, stride=16, lr=2e-4, progress=False, embeddings=False)
     with pytest.warns(UserWarning, match="were cut"):
         head = fine_tune(texts, labels, ids, long_text="head", **options)
@@ -191,12 +176,12 @@ def test_a_mode_that_reads_the_end_learns_labels_that_only_the_end_carries(mode)
     assert len(read_end.datamap) == 24 and (read_end.datamap.frame["n_passes"] == 6).all()
     assert read_end.settings["read"]["mode"] == mode and read_end.settings["read"]["texts_longer_than_max_length"] == 24
     if mode == "windows":
-        assert read_end.settings["read"]["mean_share_read"] == 1.0 and read_end.settings["read"]["units_per_text"] > 5
+        assert read_end.settings["read"]["mean_share_read"] == 1.0 and read_end.settings["read"]["units_per_text"] >= 3
 
 
 @pytest.mark.slow
-def test_long_texts_get_the_text_view_by_default_and_short_ones_do_not(small_sample):
-    texts, labels, ids = _verdict_last(40)
+def test_long_texts_get_the_text_view_by_default_and_short_ones_do_not(small_sample, verdict_last):
+    texts, labels, ids = verdict_last(40)
     options = dict(epochs=1, batch_size=8, max_length=64, progress=False, embeddings=False)
     with pytest.warns(UserWarning, match="were cut"):
         long_run = fine_tune(texts, labels, ids, long_text="head", **options)
