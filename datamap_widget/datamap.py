@@ -199,11 +199,11 @@ class DataMap:
         Columns: ``label`` (gold), ``confidence``, ``variability``, ``correctness`` (all in
         [0, 1]), ``category`` (one of :data:`~datamap_widget.metrics.CATEGORIES`, missing
         for an example never seen), ``mislabel_score`` (higher = more suspect),
-        ``suggested_label`` (the class the model preferred most consistently),
-        ``suggestion_support`` (share of passes that predicted it), ``suggestion_confident``
-        (it differs from ``label`` with support of at least
-        :data:`~datamap_widget.metrics.SUGGESTION_MIN_SUPPORT`: the suggestions worth
-        offering), ``n_passes`` (passes the example was seen in) and ``reviewed``.
+        ``suggested_label`` (the label to offer: another class where the map shows one, else
+        the example's own label; see :func:`~datamap_widget.metrics.suggest_labels`),
+        ``suggestion_support`` (the early passes' mean probability of the suggested label),
+        ``suggestion_confident`` (another label is shown: exactly where ``suggested_label``
+        differs from ``label``), ``n_passes`` (passes the example was seen in) and ``reviewed``.
         """
         if self._frame is None:
             self._frame = self._build_frame()

@@ -38,6 +38,11 @@ __all__ = [
     "suggested_label",
     "suggestion_support",
     "SUGGESTION_MIN_SUPPORT",
+    "suggest_labels",
+    "SUGGESTION_EARLY_SHARE",
+    "SUGGESTION_MIN_MARGIN",
+    "SUGGESTION_ERROR_MARGIN",
+    "SUGGESTION_ZONE_SHARE",
     "summarize",
     "REGION_QUANTILES",
     "REGION_BOUNDS",
@@ -544,7 +549,12 @@ def average_rank(values: np.ndarray) -> np.ndarray:
 
 
 def suggested_label(trajectories: Trajectories, labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """The class the model most consistently preferred, as an int code (-1 if never seen).
+    """The class the model most consistently preferred over all passes, as an int code (-1 if never seen).
+
+    This was the map's suggestion until ``benchmarks/suggestions.py`` measured it: by the last
+    passes the model has memorised the given label, so the vote mostly repeats it (right for
+    45% of the flipped labels among the top 5% suspects). The map now suggests by
+    :func:`suggest_labels`; this vote stays for comparison and as a summary of the predictions.
 
     Every pass votes for its predicted class with that class's probability (the gold
     probability when it predicted the gold label, else the largest other probability), so
@@ -592,8 +602,8 @@ def suggested_label(trajectories: Trajectories, labels: np.ndarray, n_classes: i
     return best.astype(np.int64)
 
 
-#: A suggestion that differs from the label is *offered* (``suggestion_confident``) only when
-#: at least this share of the passes predicted it (5 of 6 epochs). Measured in
+#: The former rule (see :func:`suggested_label`, kept for comparison): a vote that differs from
+#: the label was offered only when at least this share of the passes predicted it (5 of 6 epochs). Measured in
 #: ``benchmarks/results/recipe.md`` (shipped recipe, six sets, 500 examples, 3% flips): at
 #: 0.5 a suggestion went to 11% of the correct labels and fixed 27% of the flipped ones; at
 #: 0.67, 3.7% and 14%. Wrong suggestions cost more than missing ones (a reviewer trusts them),
@@ -610,6 +620,132 @@ def suggestion_support(trajectories: Trajectories, suggested: np.ndarray) -> np.
     hits = ((argmax == np.asarray(suggested)[:, None]) & seen).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)
+
+
+#: The map's suggestion (:func:`suggest_labels`) reads the first this share of the recorded
+#: passes (rounded up: 3 of 6), before the model memorises a wrong label. Chosen with the
+#: three constants below by ``benchmarks/suggestions.py`` (``results/suggestions.md``): eight
+#: sets, 2,000 examples, 3% flips, seeds 0-2, leave-one-set-out; every fold picked these values.
+SUGGESTION_EARLY_SHARE = 0.5
+
+#: A suggestion other than the label is shown only when the early passes gave it at least this
+#: much more probability than the label (mean over those passes).
+SUGGESTION_MIN_MARGIN = 0.2
+
+#: An example whose early passes prefer another class by more than this margin counts towards
+#: the estimated number of label errors (as cleanlab's confident joint counts them).
+SUGGESTION_ERROR_MARGIN = 0.3
+
+#: Suggestions are shown only within the map's top suspects (by ``mislabel_score``): this share
+#: of the estimated number of label errors. The zone follows the data's own noise, so the rule
+#: holds at 3% and at 10% flips; outside it a wrong suggestion would cost more than it fixes.
+SUGGESTION_ZONE_SHARE = 0.75
+
+
+def suggest_labels(
+    trajectories: Trajectories,
+    labels: np.ndarray,
+    score: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The label to offer a reviewer for each example, and whether to offer another one.
+
+    The model memorises a flipped label by the last passes, so a vote over all passes mostly
+    repeats it. The first :data:`SUGGESTION_EARLY_SHARE` of the passes still show what the model
+    learned from the other examples: each class gets its mean probability there (the gold
+    probability for the label; the best other class's probability in each pass for the others),
+    and the best class other than the label is the *alternative*. It is shown when
+
+    - the early passes prefer it over the label by more than :data:`SUGGESTION_MIN_MARGIN`, and
+    - the example is among the top suspects by ``score`` (higher = more suspect), as many as
+      :data:`SUGGESTION_ZONE_SHARE` x the examples whose early passes prefer another class by
+      more than :data:`SUGGESTION_ERROR_MARGIN` (an estimate of the number of label errors).
+
+    Measured (``benchmarks/suggestions.py``, eight sets, 3% flips, leave-one-set-out): among the
+    true errors in the top 5% it shows the true label for 73% (the former vote: 45%), while 1.1%
+    of the correct labels are shown another one (0.7%). Adding the neighbours' labels or the text
+    view's probabilities to the evidence moved neither number beyond the seed noise, so the rule
+    needs only the trajectories and works on every map.
+
+    Parameters
+    ----------
+    trajectories : the per-pass arrays (``gold_prob``, ``other_prob``, ``other_class``), ``(N, T)``.
+    labels : ``(N,)`` int label codes the model trained on.
+    score : ``(N,)`` the map's ``mislabel_score`` (NaN = never seen).
+
+    Returns
+    -------
+    dict of ``(N,)`` arrays: ``suggested_label`` (int code: the alternative where shown, else the
+    label; -1 for an example never seen), ``suggestion_support`` (float64 in [0, 1]: the early
+    passes' mean probability of the suggested label; NaN if never seen), ``suggestion_confident``
+    (bool: another label is shown), ``alternative`` (int: the best class other than the label,
+    -1 if none) and ``suggestion_weak`` (bool: the early passes prefer the alternative, but too
+    little or outside the top suspects to show it; a widget may mark it as a weak hint).
+    """
+    _check_trajectories(trajectories, ("gold_prob", "other_prob", "other_class"))
+    labels = np.asarray(labels)
+    n = np.shape(trajectories["gold_prob"])[0]
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
+    score = np.asarray(score, dtype=np.float64)
+    if score.shape != (n,):
+        raise ValueError(f"score must have shape ({n},) like labels, got {score.shape}")
+    return _compute_suggestions(trajectories, labels.astype(np.int64), score)
+
+
+def _early_evidence(gold: np.ndarray, other: np.ndarray, other_class: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(mean gold probability, best other class, its mean probability) over the given passes.
+
+    A class's mean counts the passes in which it was the best other class (0 elsewhere), over
+    the passes the example was seen in; never an ``(N, C)`` table: the winner is one of the
+    passes' other classes, so one sweep per pass."""
+    seen = ~np.isnan(gold)
+    counts = seen.sum(axis=1)
+    gold_mean = _nanmean_rows(gold)
+    weight = np.where(seen & (other_class >= 0), np.nan_to_num(other), 0.0).astype(np.float32)
+    best = np.full(gold.shape[0], -1, dtype=np.int64)
+    best_sum = np.zeros(gold.shape[0], dtype=np.float64)
+    for s in range(gold.shape[1]):
+        candidate = other_class[:, s].astype(np.int64)
+        total = (weight * (other_class == candidate[:, None])).sum(axis=1, dtype=np.float64)
+        better = (candidate >= 0) & ((total > best_sum) | ((total == best_sum) & ((best < 0) | (candidate < best))))
+        np.copyto(best, candidate, where=better)
+        np.copyto(best_sum, total, where=better)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        best_mean = np.where(counts > 0, best_sum / np.maximum(counts, 1), np.nan)
+    return gold_mean, best, best_mean
+
+
+def _compute_suggestions(trajectories: Trajectories, labels: np.ndarray, score: np.ndarray) -> dict[str, np.ndarray]:
+    gold = np.asarray(trajectories["gold_prob"], dtype=np.float32)
+    other = np.asarray(trajectories["other_prob"], dtype=np.float32)
+    other_class = np.asarray(trajectories["other_class"])
+    n, t = gold.shape
+    early = max(1, int(np.ceil(SUGGESTION_EARLY_SHARE * t))) if t else 0
+    gold_early, alternative, alt_early = _early_evidence(gold[:, :early], other[:, :early], other_class[:, :early])
+    # An example not seen in the early passes (a pass cut short) is judged on all its passes.
+    late = np.isnan(gold_early) & (~np.isnan(gold)).any(axis=1)
+    if late.any():
+        g, a, p = _early_evidence(gold[late], other[late], other_class[late])
+        gold_early[late], alternative[late], alt_early[late] = g, a, p
+    seen = ~np.isnan(gold_early)
+    with np.errstate(invalid="ignore"):
+        preference = np.where(seen & (alternative >= 0), alt_early - gold_early, -np.inf)
+    # The suspect zone: the top-scored examples, as many as the estimated label errors allow.
+    zone_size = int(np.floor(SUGGESTION_ZONE_SHARE * np.count_nonzero(preference > SUGGESTION_ERROR_MARGIN) + 0.5))
+    zone = np.zeros(n, dtype=bool)
+    if zone_size:
+        order = np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")
+        zone[order[:zone_size]] = True
+    shown = zone & (preference > SUGGESTION_MIN_MARGIN) & ~np.isnan(score)
+    suggested = np.where(shown, alternative, labels)
+    suggested[~seen] = -1
+    return {
+        "suggested_label": suggested.astype(np.int64),
+        "suggestion_support": np.where(shown, alt_early, gold_early),
+        "suggestion_confident": shown,
+        "alternative": np.where(seen, alternative, -1).astype(np.int64),
+        "suggestion_weak": ~shown & (preference > 0),
+    }
 
 
 def summarize(
@@ -630,10 +766,13 @@ def summarize(
     of searching the embeddings again.
 
     Returns ``confidence``, ``variability``, ``correctness``, ``category`` (int8 codes into
-    :data:`CATEGORIES`), ``mislabel_score``, ``suggested_label`` (int codes),
-    ``suggestion_support`` (share of passes that predicted it), ``suggestion_confident``
-    (it differs from the label and has at least :data:`SUGGESTION_MIN_SUPPORT`) and
-    ``n_passes`` (passes in which each example was seen), each of shape ``(N,)``.
+    :data:`CATEGORIES`), ``mislabel_score``, ``suggested_label`` (int codes: the label to offer,
+    which is the example's own label unless another is shown), ``suggestion_support`` (the early
+    passes' mean probability of it), ``suggestion_confident`` (another label is shown),
+    ``suggestion_weak`` (the early passes lean to another class, too little to show it; see
+    :func:`suggest_labels`) and ``n_passes`` (passes in which each example was seen), each of
+    shape ``(N,)``. One suggestion for every view: the widget, ``accept_suggestions``, export and
+    report all read these.
     """
     if method not in SCORE_METHODS:
         raise ValueError(f"method must be one of {sorted(SCORE_METHODS)}, got {method!r}")
@@ -653,17 +792,19 @@ def summarize(
         )
     conf = _nanmean_rows(gold)
     var = _nanstd_rows(gold, conf)
-    suggested = suggested_label(trajectories, labels, n_classes)
-    support = suggestion_support(trajectories, suggested)
+    labels = np.asarray(labels)
+    score = _compute_score(trajectories, method, labels, embeddings, neighbours, text_probabilities)
+    suggestion = _compute_suggestions(trajectories, labels.astype(np.int64), score)
     return {
         "confidence": conf,
         "variability": var,
         "correctness": _nanmean_rows(np.asarray(trajectories["correct"], dtype=np.float32)),
         "category": categorize(conf, var, thresholds),
-        "mislabel_score": _compute_score(trajectories, method, np.asarray(labels), embeddings, neighbours, text_probabilities),
-        "suggested_label": suggested,
-        "suggestion_support": support,
-        "suggestion_confident": (suggested != np.asarray(labels)) & (suggested >= 0) & (support >= SUGGESTION_MIN_SUPPORT),
+        "mislabel_score": score,
+        "suggested_label": suggestion["suggested_label"],
+        "suggestion_support": suggestion["suggestion_support"],
+        "suggestion_confident": suggestion["suggestion_confident"],
+        "suggestion_weak": suggestion["suggestion_weak"],
         "n_passes": n_seen.astype(np.int64),
     }
 

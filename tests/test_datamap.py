@@ -326,8 +326,9 @@ def test_a_neighbour_score_on_a_map_without_embeddings_says_what_is_missing():
         DataMap(dmap.ids, dmap.labels, dmap.label_names, dmap.trajectories, embeddings=np.zeros((3, 4)))
 
 
-def test_a_suggestion_is_offered_only_when_it_differs_and_enough_passes_backed_it():
-    # 4 passes of 2 classes; gold label 0 for all three examples.
+def test_a_suggestion_is_offered_only_where_the_early_passes_preferred_it():
+    # 4 passes of 2 classes; gold label 0 for all three examples. The suggestion reads the
+    # first half of the passes (metrics.suggest_labels): "flip" was b there, "unsure" a.
     tracker = Tracker(["same", "flip", "unsure"], [0, 0, 0], label_names=["a", "b"])
     per_pass = [  # logits per pass: "flip" predicted b in 3 of 4 passes, "unsure" in 1 of 4
         [[2, 0], [0, 2], [2, 0]],
@@ -340,7 +341,8 @@ def test_a_suggestion_is_offered_only_when_it_differs_and_enough_passes_backed_i
         tracker.end_epoch()
     frame = tracker.datamap().frame
     assert frame["suggested_label"].tolist() == ["a", "b", "a"]
-    assert frame["suggestion_support"].tolist() == [1.0, 0.75, 0.75]
+    p = float(1 / (1 + np.exp(-2.0)))  # softmax of logits (2, 0): the early passes' probability
+    assert frame["suggestion_support"].tolist() == pytest.approx([p, p, p])
     assert frame["suggestion_confident"].tolist() == [False, True, False]
 
 

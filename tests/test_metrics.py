@@ -379,3 +379,55 @@ def test_the_text_scores_combine_the_models_and_the_bag_of_words_probability_of_
         metrics.mislabel_score(traj, "confidence_text", labels=labels)
     with pytest.raises(ValueError, match=r"text_probabilities must have shape \(3, C\)"):
         metrics.mislabel_score(traj, "text", labels=labels, text_probabilities=text[:2])
+
+
+# ---------------------------------------------------------------- suggestions (issue 29, item 1)
+
+
+def _memorising_run(n=400, t=6, c=4, flips=12, seed=5):
+    """Flipped labels the model learns the true class of early, then memorises by the last passes."""
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, c, size=n)
+    noisy = true.copy()
+    flipped = rng.choice(n, size=flips, replace=False)
+    noisy[flipped] = (true[flipped] + rng.integers(1, c, size=flips)) % c
+    stats = []
+    for epoch in range(t):
+        logits = rng.normal(scale=0.3, size=(n, c))
+        logits[np.arange(n), true] += 3.0
+        logits[flipped, noisy[flipped]] += 1.6 * epoch  # memorised: the given label wins late
+        stats.append(metrics.batch_statistics(logits, noisy))
+    traj = {k: np.stack([s[k] for s in stats], axis=1) for k in metrics.TRAJECTORY_FIELDS}
+    return traj, noisy, true, flipped
+
+
+def test_a_label_memorised_late_gets_the_class_of_its_early_passes():
+    traj, noisy, true, flipped = _memorising_run()
+    assert (metrics.suggested_label(traj, noisy, 4)[flipped] == noisy[flipped]).mean() > 0.5  # the old vote repeats it
+    out = metrics.suggest_labels(traj, noisy, metrics.mislabel_score(traj, "confidence"))
+    shown = out["suggestion_confident"]
+    assert shown[flipped].mean() >= 0.5  # the zone is 3/4 of the estimated errors: the least suspect wait
+    assert (out["suggested_label"][flipped][shown[flipped]] == true[flipped][shown[flipped]]).all()
+    # One suggestion everywhere: another label exactly where one is shown.
+    np.testing.assert_array_equal(out["suggested_label"] != noisy, shown)
+
+
+def test_a_correct_label_is_never_shown_another_suggestion():
+    traj, noisy, true, flipped = _memorising_run()
+    out = metrics.summarize(traj, noisy, 4)
+    correct = np.ones(len(noisy), bool)
+    correct[flipped] = False
+    assert not out["suggestion_confident"][correct].any()
+    assert (out["suggested_label"][correct] == noisy[correct]).all()
+
+
+def test_a_thin_preference_is_a_weak_hint_not_a_suggestion():
+    # Label 0 for both; "leans" has class 1 barely ahead in its early passes (0.57 against 0.43).
+    stats = [metrics.batch_statistics(np.array([[0, 3.0], [0, 0.3]]), np.array([0, 0])) for _ in range(4)]
+    traj = {k: np.stack([s[k] for s in stats], axis=1) for k in metrics.TRAJECTORY_FIELDS}
+    out = metrics.suggest_labels(traj, np.array([0, 0]), metrics.mislabel_score(traj, "confidence"))
+    assert out["suggestion_confident"].tolist() == [True, False]
+    assert out["suggested_label"].tolist() == [1, 0]
+    assert out["suggestion_weak"].tolist() == [False, True] and out["alternative"].tolist() == [1, 1]
+    with pytest.raises(ValueError, match=r"score must have shape \(2,\)"):
+        metrics.suggest_labels(traj, np.array([0, 0]), np.zeros(3))
