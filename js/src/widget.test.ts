@@ -878,4 +878,45 @@ describe("DataMapWidget view", () => {
     expect(overlayLabel()).toContain("t-SNE projection");
     expect(el.querySelector(".dmw-status")!.textContent).toBe("");
   });
+
+  // ------------------------------------------------------------ the reviewer's session (issue 29)
+  const labelChip = (name: string) => [...el.querySelectorAll<HTMLInputElement>(".dmw-filter-labels input")].find((c) => c.value === name)!;
+
+  it("filters narrow a selection's table, and the buttons act on exactly the rows the table lists", async () => {
+    const { model, calls } = mount(30);
+    const kernel = model.kernel;
+    model.kernel = (method, args, buffers) => (method === "accept_preview" ? [{ change: 2, confirm: 0, unknown: 0 }, []] : kernel(method, args, buffers));
+    await settle();
+    model.pythonSets("selection", new DataView(Uint32Array.of(1, 2, 3, 4, 5, 9).buffer));
+    await settle();
+    const chip = labelChip("neg"); // rows 0, 2, 4, ... are labelled neg
+    chip.checked = true;
+    chip.dispatchEvent(new Event("change"));
+    await settle();
+    expect(rowsShown().map((r) => r.dataset.row)).toEqual(["2", "4"]);
+    expect(el.querySelector(".dmw-table-title")!.textContent).toContain("2 of 6 selected match the filters");
+    (el.querySelector(".dmw-review") as HTMLButtonElement).click();
+    (el.querySelector(".dmw-relabel") as HTMLButtonElement).click();
+    (el.querySelector(".dmw-accept") as HTMLButtonElement).click();
+    await settle();
+    (el.querySelector(".dmw-accept-apply") as HTMLButtonElement).click();
+    await settle();
+    expect(calls.filter((c) => c.method === "mark_reviewed").map((c) => c.rows)).toEqual([[2, 4]]);
+    expect(calls.filter((c) => c.method === "relabel").map((c) => c.rows)).toEqual([[2, 4]]);
+    expect(model.requests("accept_preview").map((s) => [...decode(s.buffers[0] as DataView, Uint32Array)])).toEqual([[2, 4]]);
+    expect(calls.filter((c) => c.method === "accept_suggestions").map((c) => c.rows)).toEqual([[2, 4]]);
+    // None shown: the buttons say why and send nothing.
+    const pos = labelChip("pos");
+    chip.checked = false;
+    chip.dispatchEvent(new Event("change"));
+    model.pythonSets("selection", new DataView(Uint32Array.of(2, 4).buffer));
+    pos.checked = true;
+    pos.dispatchEvent(new Event("change"));
+    await settle();
+    expect(rowsShown().length).toBe(0);
+    (el.querySelector(".dmw-review") as HTMLButtonElement).click();
+    await settle();
+    expect(calls.filter((c) => c.method === "mark_reviewed").length).toBe(1);
+    expect(el.querySelector(".dmw-status")!.textContent).toContain("None of the 2 selected documents match the filters");
+  });
 });

@@ -280,15 +280,23 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     map.redraw();
   }
 
-  /** The selection narrowed by the search, when both are there: what the table lists and buttons act on. */
-  const searchNarrows = () => selection.length > 0 && searchHits !== null;
-  const inTargets = (r: number) => !!selMask?.[r] && (!searchNarrows() || !!searchHits![r]);
+  /** One meaning of "shown" for the table, the map and the buttons: the rows passing the filters
+   * (search and confusion pair included), and of those only the selected ones when there is a
+   * selection. The map draws the rest dimmed; the table lists exactly these; buttons act on them. */
+  const filtersNarrow = () => selection.length > 0 && visible !== null;
+  const inTargets = (r: number) => !!selMask?.[r] && (!visible || !!visible[r]);
+  /** What narrows a selection, in words: "“query”" for a search alone, else "the filters". */
+  const narrowedBy = () => {
+    const f = filters();
+    const other = f.categories.length > 0 || f.labels.length > 0 || f.suspects_k > 0 || f.reviewed !== "all" || pair !== null;
+    return lastQuery && !other ? `“${lastQuery}”` : "the filters";
+  };
 
-  /** Table rows: the selection (narrowed by a search), or the rows passing the filters; most
-   * suspect first. The cursor follows the current document. */
+  /** Table rows: the shown rows (see filtersNarrow), most suspect first. The cursor follows the
+   * current document. */
   function rebuildTable(): void {
     const mask = selection.length ? selMask : visible;
-    const narrow = searchNarrows() ? searchHits : null;
+    const narrow = filtersNarrow() ? visible : null;
     const out = new Uint32Array(mask ? selection.length || points.n : points.n);
     let m = 0;
     for (let j = 0; j < points.order.length; j++) {
@@ -301,7 +309,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     const sel = selection.length.toLocaleString();
     const what = !selection.length
       ? `${rows.length.toLocaleString()} of ${points.n.toLocaleString()} shown`
-      : narrow ? `${rows.length.toLocaleString()} of ${sel} selected match “${lastQuery}”` : `${sel} selected`;
+      : narrow ? `${rows.length.toLocaleString()} of ${sel} selected match ${narrowedBy()}` : `${sel} selected`;
     const narrowed = pair && !selection.length ? ` · labelled ${labelName(pair.given)}, suggested ${labelName(pair.suggested)}` : "";
     tableTitle.textContent = `${what}${narrowed} · most suspect first`;
     renderProgress();
@@ -476,7 +484,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   function outsideHint(r: number): string | undefined {
     if (!selection.length || inTargets(r)) return undefined;
     const n = targetRows().length;
-    const where = searchNarrows() ? `selected documents that match “${lastQuery}”` : "selected";
+    const where = filtersNarrow() ? `selected documents that match ${narrowedBy()}` : "selected";
     return `This document is not in the selection: keys act on it, buttons on the ${n.toLocaleString()} ${where}.`;
   }
 
@@ -518,10 +526,10 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     });
   }
 
-  /** Buttons act on the selection (narrowed by a search, as the table lists it), or on the
-   * current document when nothing is selected. */
+  /** Buttons act on the selection narrowed by the filters, exactly as the table lists it, or on
+   * the current document when nothing is selected. */
   function targetRows(): Uint32Array {
-    if (searchNarrows()) return selection.filter((r) => !!searchHits![r]);
+    if (filtersNarrow()) return selection.filter((r) => r < points.n && !!visible![r]);
     if (selection.length) return selection;
     return ctl.current >= 0 ? Uint32Array.of(ctl.current) : new Uint32Array(0);
   }
@@ -555,7 +563,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   let lastActionDone = false;
 
   const nothingChosen = "Nothing to act on: click a row or a point, or select points (lasso, box).";
-  const noneMatch = () => `None of the ${selection.length.toLocaleString()} selected documents match “${lastQuery}”.`;
+  const noneMatch = () => `None of the ${selection.length.toLocaleString()} selected documents match ${narrowedBy()}.`;
   listen(toolbar.relabelButton, "click", () => {
     const rows = targetRows();
     if (!rows.length) return status.show(selection.length ? noneMatch() : nothingChosen, "error");
