@@ -93,7 +93,7 @@ export class Toolbar {
       this.colorSelect.appendChild(o);
     }
     const tools = h("span", "dmw-group");
-    for (const [tool, text, tip] of [["lasso", "Lasso", "Drag a freeform lasso (shift adds)"], ["box", "Box", "Drag a box (shift adds)"], ["pan", "Pan", "Drag to pan; the wheel zooms"]] as const) {
+    for (const [tool, text, tip] of [["lasso", "Lasso", "Drag a freeform lasso (shift adds)"], ["box", "Box", "Drag a box (shift adds)"], ["pan", "Pan", "Drag to pan; Ctrl + wheel zooms (a plain wheel too once the map is clicked)"]] as const) {
       const b = h("button", `dmw-tool dmw-tool-${tool}`, text);
       b.title = tip;
       this.toolButtons.set(tool, b);
