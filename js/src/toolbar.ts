@@ -175,8 +175,8 @@ export class StatusLine {
     this.el.dataset.kind = kind;
     if (kind !== "sticky" && text) this.timer = setTimeout(() => this.clear(), kind === "error" ? this.errorMs : this.infoMs);
     if (kind === "sticky" && extra.length) {
-      // The status line sits under the map and table, often below the fold: a question the
-      // user must answer (e.g. "Apply (12)") is brought into view and its first button focused.
+      // A question the user must answer (e.g. "Apply (12)") is brought into view (the toolbar
+      // may have scrolled off) and its first button focused.
       this.el.scrollIntoView?.({ block: "nearest" });
       extra[0].focus({ preventScroll: true });
     }

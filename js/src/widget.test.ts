@@ -919,4 +919,21 @@ describe("DataMapWidget view", () => {
     expect(calls.filter((c) => c.method === "mark_reviewed").length).toBe(1);
     expect(el.querySelector(".dmw-status")!.textContent).toContain("None of the 2 selected documents match the filters");
   });
+
+  it("the bulk-accept question and every message sit right under the toolbar, by the buttons", async () => {
+    const { model } = mount(20);
+    const kernel = model.kernel;
+    model.kernel = (method, args, buffers) => (method === "accept_preview" ? [{ change: 2, confirm: 1, unknown: 0 }, []] : kernel(method, args, buffers));
+    await settle();
+    model.pythonSets("selection", new DataView(Uint32Array.of(2, 5, 9).buffer));
+    (el.querySelector(".dmw-accept") as HTMLButtonElement).click();
+    await settle();
+    const status = el.querySelector<HTMLElement>(".dmw-status")!;
+    expect(status.querySelector(".dmw-accept-apply")).not.toBeNull();
+    expect(status.previousElementSibling!.classList.contains("dmw-toolbar")).toBe(true);
+    // Before the map, the table and the pane (not ~700 px below the button).
+    for (const later of [".dmw-main", ".dmw-filters"]) {
+      expect(status.compareDocumentPosition(el.querySelector(later)!) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    }
+  });
 });

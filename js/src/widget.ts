@@ -113,7 +113,9 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const progressLine = filterBar.progress;
   const main = h("div", "dmw-main");
   const status = new StatusLine();
-  root.append(toolbar.el, keysLine, filterBar.el, main, status.el);
+  // The status line sits right under the toolbar, where the eye is after pressing a button: a
+  // question such as the bulk accept's "Apply (12)" and every message appear by their cause.
+  root.append(toolbar.el, status.el, keysLine, filterBar.el, main);
   for (const [tool, b] of toolbar.toolButtons) listen(b, "click", () => setTool(tool));
   for (const [view, b] of toolbar.views.buttons) {
     listen(b, "click", () => {
