@@ -120,3 +120,32 @@ describe("map wheel: zooms only when asked, within bounds (issue 29, item 7)", (
     expect(sy).toBeGreaterThanOrEqual((home.y1 - home.y0) / 100 - 1e-9);
   });
 });
+
+describe("map guides say what they are (issue 29, item 8)", () => {
+  let rec: ReturnType<typeof recorder>;
+  let spy: any;
+  beforeEach(() => {
+    rec = recorder();
+    spy = vi.spyOn(HTMLCanvasElement.prototype, "getContext").mockImplementation(((kind: string) => (kind === "2d" ? rec.ctx : null)) as any);
+  });
+  afterEach(() => spy.mockRestore());
+
+  it("each dashed line is labelled with its threshold and what it divides, from the thresholds given", () => {
+    const parent = document.createElement("div");
+    document.body.appendChild(parent);
+    const map = new MapView(parent, () => null, { onPolygon() {}, onClick() {}, onHover() {}, onLeave() {} });
+    map.resize(560, 460, 1);
+    map.thresholds = { confidence: 0.62, variability: 0.17 };
+    rec.calls.length = 0;
+    map.drawOverlay();
+    const texts = rec.calls.filter((c) => c.op === "fillText").map((c) => c.args[0]);
+    expect(texts).toContain("confidence 0.62: easy-to-learn above, hard-to-learn below");
+    expect(texts).toContain("variability 0.17: ambiguous to the right");
+    map.axes = { x: "UMAP 1", y: "UMAP 2", guides: false };
+    rec.calls.length = 0;
+    map.drawOverlay();
+    expect(rec.calls.filter((c) => c.op === "fillText").map((c) => String(c.args[0])).some((t) => t.includes("0.62"))).toBe(false);
+    map.destroy();
+    parent.remove();
+  });
+});

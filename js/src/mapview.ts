@@ -365,6 +365,12 @@ export class MapView {
       const mid = clampY((Math.max(t, this.toPixel(0, 1)[1]) + Math.min(b, this.toPixel(0, 0)[1])) / 2);
       label("ambiguous", r - 6, mid, "right", "middle");
     }
+    // Each dashed line says which threshold it is and what it divides, where it is drawn.
+    ctx.font = "10px sans-serif";
+    const cText = `confidence ${fmt(this.thresholds.confidence)}: easy-to-learn above, hard-to-learn below`;
+    const vText = `variability ${fmt(this.thresholds.variability)}: ambiguous to the right`;
+    if (gy > t + 14 && gy < b - 2 && gx > l + 40) label(cText, clampX(l + 6), gy - 2, "left", "bottom");
+    if (gx > l && gx < r - 40) label(vText, gx + 4, b - 4, "left", "bottom");
     } // region guides
     // Markers.
     for (let k = 0; k + 1 < this.markers.length; k += 2) {

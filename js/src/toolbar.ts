@@ -81,6 +81,7 @@ export class Toolbar {
   readonly reviewButton = h("button", "dmw-review", "Mark reviewed");
   readonly acceptButton = h("button", "dmw-accept", "Accept suggestions…");
   readonly undoButton = h("button", "dmw-undo", "Undo");
+  readonly helpButton = h("button", "dmw-help-button", "?");
   readonly passes = h("span", "dmw-passes");
   readonly progress = h("span", "dmw-progress");
   readonly views = new ViewSwitch();
@@ -102,9 +103,16 @@ export class Toolbar {
     this.relabelButton.title = "Relabel the selection, or the document shown when nothing is selected";
     this.reviewButton.title = "Confirm the label of the selection, or of the document shown";
     this.acceptButton.title = "Give the selection (or the document shown) its suggested labels; says how many change first";
+    this.homeButton.title = "Back to the whole map (double-click on the map does the same)";
+    this.clearButton.title = "Clear the selection (Escape): the table lists every document passing the filters again";
+    this.relabelSelect.title = "The label Relabel gives (keys 1–9 relabel the document shown directly)";
+    this.undoButton.title = "Undo the last action (u)";
+    this.helpButton.title = "Keyboard help (?)";
+    this.helpButton.type = "button";
+    this.passes.title = "Training passes (epochs) behind the map";
     this.progress.style.display = "none";
     this.el.append(this.views.el, this.colorSelect, tools, this.homeButton, this.clearButton, h("span", "dmw-sep"), this.relabelSelect,
-      this.relabelButton, this.reviewButton, this.acceptButton, this.undoButton, this.progress, this.passes);
+      this.relabelButton, this.reviewButton, this.acceptButton, this.undoButton, this.progress, this.passes, this.helpButton);
   }
 
   setTool(tool: Tool): void {
@@ -144,7 +152,7 @@ export function progressText(p: Progress | undefined): string {
 /** The key → action legend, one line under the toolbar. */
 export function keyLegend(names: string[]): string {
   const keys = names.slice(0, 9).map((n, i) => `${i + 1} ${n}`);
-  return `keys: ${keys.join(" · ")}${names.length > 9 ? ` (labels after the 9th: the Relabel menu)` : ""} · a accept suggestion · r confirm · u undo · j/k next/previous · click opens, shift+click selects`;
+  return `keys: ${keys.join(" · ")}${names.length > 9 ? ` (labels after the 9th: the Relabel menu)` : ""} · a accept suggestion · r confirm · u undo · j/k next/previous · click opens, shift+click selects · ? help`;
 }
 
 type Kind = "info" | "error" | "sticky";

@@ -936,4 +936,73 @@ describe("DataMapWidget view", () => {
       expect(status.compareDocumentPosition(el.querySelector(later)!) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
     }
   });
+
+  it("every control says what it does in a tooltip; 'possibly mislabeled: top k' is explained", async () => {
+    mount(20, { label_names: ["neg", "pos", "neutral"] });
+    await settle();
+    const untitled = [...el.querySelectorAll<HTMLElement>(".dmw-toolbar button, .dmw-toolbar select, .dmw-filters input, .dmw-filters select, .dmw-status button")]
+      .filter((c) => !(c.title || (c.closest("label") as HTMLElement | null)?.title || (c.closest(".dmw-group") as HTMLElement | null)?.title))
+      .map((c) => c.className || c.tagName);
+    expect(untitled).toEqual([]);
+    const suspects = el.querySelector<HTMLInputElement>(".dmw-suspects")!.closest("label")!;
+    expect(suspects.title).toContain("highest mislabel score");
+    expect(el.querySelector<HTMLElement>(".dmw-search")!.title).toContain("Escape");
+  });
+
+  it("a first-step hint says where to start and goes once the reviewer has acted or dismissed it", async () => {
+    const { model } = mount(20);
+    await settle();
+    const hint = () => el.querySelector<HTMLElement>(".dmw-start-hint");
+    expect(hint()!.textContent).toContain("Start here: the table lists the most likely mislabeled documents first");
+    expect(hint()!.textContent).toContain("? for help");
+    expect(hint()!.style.display).not.toBe("none");
+    model.pythonSets("history_size", 1);
+    await settle();
+    expect(hint()!.style.display).toBe("none");
+    // A fresh view (another session) offers it again until dismissed.
+    cleanup?.();
+    mount(20);
+    await settle();
+    el.querySelector<HTMLButtonElement>(".dmw-start-hint button")!.click();
+    expect(hint()!.style.display).toBe("none");
+  });
+
+  it("? opens the keyboard help; Escape or its Close button closes it and leaves the selection alone", async () => {
+    const { model } = mount(20, { label_names: ["neg", "pos", "neutral"] });
+    await settle();
+    model.pythonSets("selection", new DataView(Uint32Array.of(2, 5).buffer));
+    const help = () => el.querySelector<HTMLElement>(".dmw-help");
+    expect(help() === null || help()!.hidden).toBe(true);
+    press("?");
+    expect(help()!.hidden).toBe(false);
+    expect(help()!.getAttribute("role")).toBe("dialog");
+    const text = help()!.textContent!;
+    for (const k of ["j / ↓", "k / ↑", "1 neg", "3 neutral", "r / Enter", "a", "u", "Escape", "?"]) expect(text).toContain(k);
+    press("Escape");
+    expect(help()!.hidden).toBe(true);
+    expect(decode(model.get("selection"), Uint32Array).length).toBe(2); // Escape closed the help only
+    el.querySelector<HTMLButtonElement>(".dmw-help-button")!.click(); // the toolbar's "?" button
+    expect(help()!.hidden).toBe(false);
+    help()!.querySelector<HTMLButtonElement>(".dmw-help-close")!.click();
+    expect(help()!.hidden).toBe(true);
+  });
+
+  it("Escape in the search box leaves it and gives the keys back to the widget", async () => {
+    const { calls } = mount(20);
+    await settle();
+    const root = el.querySelector<HTMLElement>(".dmw-root")!;
+    const search = el.querySelector<HTMLInputElement>(".dmw-search")!;
+    search.focus();
+    search.value = "needle";
+    search.dispatchEvent(new Event("input"));
+    await settle();
+    const esc = new KeyboardEvent("keydown", { key: "Escape", bubbles: true, cancelable: true });
+    search.dispatchEvent(esc);
+    expect(document.activeElement).toBe(root);
+    expect(search.value).toBe("needle"); // leaving is not clearing
+    root.dispatchEvent(new KeyboardEvent("keydown", { key: "j", bubbles: true }));
+    root.dispatchEvent(new KeyboardEvent("keydown", { key: "r", bubbles: true }));
+    await settle();
+    expect(calls.filter((c) => c.method === "mark_reviewed").map((c) => c.rows)).toEqual([[2]]);
+  });
 });

@@ -12,6 +12,7 @@ import { PointGrid, indicesInPolygon, toggle, union, type Polygon } from "./lass
 import { MapView, type Tool } from "./mapview";
 import { ConfusionTable, EMPTY_FILTERS, FilterBar, confusionCounts, visibleMask, withPair, type LabelPair } from "./filters";
 import { DetailPane, type DocDetail } from "./pane";
+import { HelpOverlay, StartHint } from "./help";
 import { CONFIRMED, NO_LABEL, RELABELED, ReviewController, suspectProgress, type Action } from "./review";
 import { createWebGLScatter, type ScatterFactory } from "./scatter";
 import { Sync, decode, decodePoints, encode, type Filters, type MapViewName, type Model, type Points } from "./sync";
@@ -115,7 +116,10 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const status = new StatusLine();
   // The status line sits right under the toolbar, where the eye is after pressing a button: a
   // question such as the bulk accept's "Apply (12)" and every message appear by their cause.
-  root.append(toolbar.el, status.el, keysLine, filterBar.el, main);
+  const startHint = new StartHint();
+  const help = new HelpOverlay(() => root.focus({ preventScroll: true }));
+  root.append(toolbar.el, status.el, startHint.el, keysLine, filterBar.el, main, help.el);
+  listen(toolbar.helpButton, "click", () => help.show(names()));
   for (const [tool, b] of toolbar.toolButtons) listen(b, "click", () => setTool(tool));
   for (const [view, b] of toolbar.views.buttons) {
     listen(b, "click", () => {
@@ -549,6 +553,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   const retryButton = h("button", "dmw-retry", "Retry saving");
+  retryButton.title = "Write the pending actions to the store again";
   listen(retryButton, "click", () => {
     status.show("saving…", "sticky");
     sync.request("retry_save", {}).then(() => showSaveStatus(), (err: Error) => status.show(`Retry failed: ${err.message}`, "error"));
@@ -599,6 +604,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
         }
         const apply = h("button", "dmw-accept-apply", `Apply (${res.change})`);
         const cancel = h("button", "dmw-accept-cancel", "Cancel");
+        apply.title = "Apply exactly these changes (undo takes them back in one step)";
+        cancel.title = "Change nothing (Escape)";
         apply.addEventListener("click", () => {
           status.clear();
           const optimistic: Array<[number, number, number]> = [];
@@ -623,6 +630,18 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   });
   listen(root, "keydown", (e: KeyboardEvent) => {
     const t = e.target as HTMLElement;
+    if (help.open && e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      return help.close();
+    }
+    if (t === filterBar.searchInput && e.key === "Escape") {
+      // Leave the box (keeping the query, which Chromium would clear) and give the keys back.
+      e.preventDefault();
+      e.stopPropagation();
+      root.focus({ preventScroll: true });
+      return;
+    }
     if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const key = e.key;
@@ -645,6 +664,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       else relabel(Uint32Array.of(current), labelName(points.suggested[current]), true);
     } else if (key === "u") {
       undo();
+    } else if (key === "?") {
+      help.show(names());
     } else if (key === "Escape") {
       setSelection(new Uint32Array(0));
     } else return;
@@ -718,6 +739,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     const th = sync.get("thresholds");
     if (th) map.thresholds = { confidence: th.confidence, variability: th.variability };
     toolbar.undoButton.disabled = (sync.get("historySize") ?? 0) === 0 && !ctl.queued;
+    startHint.update(sync.get("historySize") ?? 0);
     toolbar.setProgress(sync.get("progress"));
   }
 
