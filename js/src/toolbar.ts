@@ -3,7 +3,7 @@
  * the review progress line and the status line with self-clearing messages. DOM only:
  * the wiring in widget.ts decides what the controls do.
  */
-import type { EmbeddingView, MapViewName, Progress } from "./sync";
+import type { EmbeddingView, MapViewName, Progress, ReviewSummary } from "./sync";
 import type { Tool } from "./mapview";
 
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text?: string): HTMLElementTagNameMap[K] {
@@ -82,6 +82,8 @@ export class Toolbar {
   readonly acceptButton = h("button", "dmw-accept", "Accept suggestions…");
   readonly undoButton = h("button", "dmw-undo", "Undo");
   readonly helpButton = h("button", "dmw-help-button", "?");
+  readonly saveButton = h("button", "dmw-save-labels", "Save labels");
+  readonly saveState = h("span", "dmw-save-state");
   readonly passes = h("span", "dmw-passes");
   readonly progress = h("span", "dmw-progress");
   readonly views = new ViewSwitch();
@@ -108,11 +110,13 @@ export class Toolbar {
     this.relabelSelect.title = "The label Relabel gives (keys 1–9 relabel the document shown directly)";
     this.undoButton.title = "Undo the last action (u)";
     this.helpButton.title = "Keyboard help (?)";
+    this.saveButton.title = "Write every document's current label (id, label, original_label, changed, reviewed) as CSV next to the notebook; says where";
     this.helpButton.type = "button";
     this.passes.title = "Training passes (epochs) behind the map";
     this.progress.style.display = "none";
     this.el.append(this.views.el, this.colorSelect, tools, this.homeButton, this.clearButton, h("span", "dmw-sep"), this.relabelSelect,
-      this.relabelButton, this.reviewButton, this.acceptButton, this.undoButton, this.progress, this.passes, this.helpButton);
+      this.relabelButton, this.reviewButton, this.acceptButton, this.undoButton, h("span", "dmw-sep"),
+      this.saveButton, this.saveState, this.progress, this.passes, this.helpButton);
   }
 
   setTool(tool: Tool): void {
@@ -138,6 +142,22 @@ export class Toolbar {
     this.progress.title = p?.message ?? "";
     this.progress.classList.toggle("dmw-error", p?.state === "failed");
   }
+}
+
+/** "3 labels changed · not saved", or where they are kept: the line beside Save labels. */
+export function saveStateText(s: ReviewSummary, saveStatus: string): { text: string; title: string } {
+  const n = `${s.changed.toLocaleString()} label${s.changed === 1 ? "" : "s"} changed`;
+  if (s.store) {
+    const ok = saveStatus === "" || saveStatus === "saved";
+    return {
+      text: `${n} · ${ok ? "saved" : "not yet saved"} to ${s.store}`,
+      title: ok ? `Every action is written to the store ${s.store} as it happens.` : `Pending: ${saveStatus}`,
+    };
+  }
+  const kernelOnly = "Without a store the reviews live only in this kernel: a restart loses them. Save labels writes them to a file; DataMapWidget(..., store=Store(...)) keeps every action.";
+  if (s.exported && s.exported_current) return { text: `${n} · saved to ${s.exported}`, title: kernelOnly };
+  if (s.exported) return { text: `${n} · not saved since the last export`, title: `Last export: ${s.exported}. ${kernelOnly}` };
+  return { text: `${n} · not saved`, title: kernelOnly };
 }
 
 export function progressText(p: Progress | undefined): string {

@@ -1005,4 +1005,32 @@ describe("DataMapWidget view", () => {
     await settle();
     expect(calls.filter((c) => c.method === "mark_reviewed").map((c) => c.rows)).toEqual([[2]]);
   });
+
+  it("says how many labels changed and that they are not saved; Save labels writes them and says where", async () => {
+    const { model } = mount(20);
+    const kernel = model.kernel;
+    model.kernel = (method, args, buffers) =>
+      method === "save_labels" ? [{ path: "/home/ann/notebooks/datamap-labels.csv", rows: 20, changed: 3 }, []] : kernel(method, args, buffers);
+    await settle();
+    const state = () => el.querySelector<HTMLElement>(".dmw-save-state")!;
+    expect(state().textContent).toBe("0 labels changed · not saved");
+    expect(state().title).toContain("only in this kernel");
+    model.pythonSets("review_summary", { changed: 3, reviewed: 4, store: "", exported: "", exported_current: false });
+    expect(state().textContent).toBe("3 labels changed · not saved");
+    const save = el.querySelector<HTMLButtonElement>(".dmw-save-labels")!;
+    expect(save.title).toContain("CSV");
+    save.click();
+    await settle();
+    expect(model.requests("save_labels").length).toBe(1);
+    expect(el.querySelector(".dmw-status")!.textContent).toContain("Saved 20 labels (3 changed) to /home/ann/notebooks/datamap-labels.csv");
+    model.pythonSets("review_summary", { changed: 3, reviewed: 4, store: "", exported: "/home/ann/notebooks/datamap-labels.csv", exported_current: true });
+    expect(state().textContent).toBe("3 labels changed · saved to /home/ann/notebooks/datamap-labels.csv");
+    model.pythonSets("review_summary", { changed: 4, reviewed: 5, store: "", exported: "/home/ann/notebooks/datamap-labels.csv", exported_current: false });
+    expect(state().textContent).toBe("4 labels changed · not saved since the last export");
+    model.pythonSets("review_summary", { changed: 1, reviewed: 1, store: "sqlite:///reviews.db", exported: "", exported_current: false });
+    model.pythonSets("save_status", "saved");
+    expect(state().textContent).toBe("1 label changed · saved to sqlite:///reviews.db");
+    model.pythonSets("save_status", "1 action not saved: the store is unreachable");
+    expect(state().textContent).toBe("1 label changed · not yet saved to sqlite:///reviews.db");
+  });
 });

@@ -17,7 +17,7 @@ import { CONFIRMED, NO_LABEL, RELABELED, ReviewController, suspectProgress, type
 import { createWebGLScatter, type ScatterFactory } from "./scatter";
 import { Sync, decode, decodePoints, encode, type Filters, type MapViewName, type Model, type Points } from "./sync";
 import { VirtualTable } from "./table";
-import { StatusLine, Toolbar, h, keyLegend, methodName } from "./toolbar";
+import { StatusLine, Toolbar, h, keyLegend, methodName, saveStateText } from "./toolbar";
 import type { View } from "./scatter";
 
 export interface Options {
@@ -583,6 +583,13 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   });
   listen(toolbar.acceptButton, "click", () => previewAccept());
   listen(toolbar.undoButton, "click", () => undo());
+  listen(toolbar.saveButton, "click", () => {
+    status.show("writing the labels…", "sticky");
+    sync
+      .request("save_labels", {})
+      .then(([res]) => status.show(`Saved ${res.rows.toLocaleString()} labels (${res.changed.toLocaleString()} changed) to ${res.path}`, "info"))
+      .catch((err: Error) => status.show(`Could not save the labels: ${err.message}`, "error"));
+  });
   listen(toolbar.clearButton, "click", () => setSelection(new Uint32Array(0)));
   listen(toolbar.homeButton, "click", () => map.home());
   listen(toolbar.colorSelect, "change", () => {
@@ -720,6 +727,15 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     filterBar.render(f, sync.get("categories") ?? [], names());
     renderLegend();
     renderPasses();
+    renderSaveState();
+  }
+
+  function renderSaveState(): void {
+    const summary = sync.get("reviewSummary");
+    if (!summary) return;
+    const { text, title } = saveStateText(summary, sync.get("saveStatus") ?? "");
+    toolbar.saveState.textContent = text;
+    toolbar.saveState.title = title;
   }
 
   function renderLegend(): void {
@@ -815,7 +831,11 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     map.redraw();
   });
   sync.on("historySize", renderPasses);
-  sync.on("saveStatus", showSaveStatus);
+  sync.on("saveStatus", () => {
+    showSaveStatus();
+    renderSaveState();
+  });
+  sync.on("reviewSummary", renderSaveState);
 
   // --------------------------------------------------------------- sizing
   let ro: ResizeObserver | undefined;
