@@ -153,7 +153,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const table = new VirtualTable(side, {
     columns: [
       { key: "id", title: "id", width: "9em", get: (r) => previews.get(r)?.id ?? "…", className: "dmw-c-id" },
-      { key: "text", title: "text", width: "minmax(16em, 1fr)", get: (r) => previews.get(r)?.text ?? "", className: "dmw-c-text" },
+      { key: "text", title: "text", width: "minmax(var(--dmw-text-min, 16em), 1fr)", get: (r) => previews.get(r)?.text ?? "", className: "dmw-c-text" },
       { key: "label", title: "label", width: "5em", get: (r) => labelName(points.labels[r]), className: "dmw-c-label" },
       { key: "suggested", title: "suggested", width: "6.2em", get: (r) => labelName(points.suggested[r]) },
       { key: "confidence", title: "conf", width: "3.4em", get: (r) => f2(points.y[r]) },
