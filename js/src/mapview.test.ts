@@ -84,6 +84,7 @@ describe("map wheel: zooms only when asked, within bounds (issue 29, item 7)", (
     const hint = map.el.querySelector<HTMLElement>(".dmw-wheel-hint")!;
     expect(hint.textContent).toBe("Ctrl + wheel to zoom (or click the map first)");
     expect(hint.style.display).not.toBe("none");
+    expect(parseFloat(hint.style.top)).toBe(200 - 12); // by the pointer, not at the map's top (maybe scrolled off)
   });
 
   it("Ctrl/⌘ + wheel zooms; after a click into the map a plain wheel zooms too", () => {

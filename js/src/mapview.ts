@@ -243,7 +243,9 @@ export class MapView {
 
   private wheel(e: WheelEvent): void {
     if (!this.engaged && !e.ctrlKey && !e.metaKey) {
-      // The page scrolls on; say once, briefly, how to zoom.
+      // The page scrolls on; say briefly, by the pointer (the map's top may be scrolled off), how to zoom.
+      const [, py] = this.local(e);
+      this.wheelHint.style.top = `${Math.round(Math.max(4, Math.min(this.height - 28, py - 12)))}px`;
       this.wheelHint.style.display = "block";
       if (this.hintTimer !== undefined) clearTimeout(this.hintTimer);
       this.hintTimer = setTimeout(() => (this.wheelHint.style.display = "none"), 1500);

@@ -171,6 +171,8 @@ def test_the_wheel_scrolls_the_notebook_until_the_map_is_clicked_and_zooms_withi
     assert gl_signature(page) == home, "the map should not zoom"
     hint = page.locator(".dmw-wheel-hint").first
     assert hint.is_visible() and hint.inner_text() == "Ctrl + wheel to zoom (or click the map first)"
+    at = hint.bounding_box()
+    assert 0 <= at["y"] and at["y"] + at["height"] <= page.viewport_size["height"], at  # on screen, where the eye is
     page.screenshot(path=str(artifacts / "session-4-wheel-hint.png"))
     # Ctrl + wheel zooms in; zooming out as far as the wheel goes stops at the home view.
     page.locator(".dmw-root").first.scroll_into_view_if_needed()
