@@ -54,6 +54,8 @@ message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
   ``accept_suggestions`` would do;
 * ``search`` (args ``query``) -> ``{"count"}`` + buffer: uint32 matching rows
 * ``projection`` -> ``{"method"}``: makes the map's projection (once) and sends it in ``points``;
+* ``save_labels`` -> ``{"path", "rows", "changed"}``: :meth:`DataMapWidget.export_labels` to
+  EXPORT_NAME in the kernel's working folder (the "Save labels…" button);
 * ``relabel`` (buffer: rows; args ``label`` name), ``mark_reviewed`` (buffer: rows),
   ``accept_suggestions`` (buffer: rows), ``undo`` (answers with a buffer: the uint32 rows
   whose action was undone) — each with optional ``current``: the row the reviewer's pane shows
@@ -67,6 +69,7 @@ this module only translates between it and the wire.
 
 from __future__ import annotations
 
+import csv
 import math
 import pathlib
 import time
@@ -80,6 +83,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
+from .atomic import atomic_paths
 from .background import KernelThreadCall
 from .ids import describe_ids
 from .dependencies import install_command
@@ -134,6 +138,8 @@ MAP_VIEWS = ("data_map", "embedding")
 #: makes it when the embedding view is first asked for, once.
 EAGER_PROJECTION_MAX = 0
 REVIEWED_FILTERS = ("all", "reviewed", "unreviewed")
+#: Where "Save labels…" writes, in the kernel's working folder (a notebook's own folder).
+EXPORT_NAME = "datamap-labels.csv"
 #: Least time between two progress messages within one epoch (the epoch's last step always goes).
 PROGRESS_INTERVAL_S = 0.2
 
@@ -244,6 +250,16 @@ def _check_storable(ids: pd.Index, label_names: list[str]) -> None:
             )
 
 
+def _store_name(store: Any) -> str:
+    """The store as the widget names it ("" for none): its URL without the password, else its repr."""
+    if store is None:
+        return ""
+    url = getattr(store, "url", None)
+    if hasattr(url, "render_as_string"):
+        return str(url.render_as_string(hide_password=True))
+    return repr(store)
+
+
 def _same_ids(data_ids: pd.Series, ids: pd.Index) -> bool:
     """Whether ``data_ids`` are exactly ``ids``, in order (vectorized; Arrow strings compared as Arrow)."""
     if data_ids.dtype != ids.dtype:
@@ -325,6 +341,12 @@ class DataMapWidget(anywidget.AnyWidget):
     ).tag(sync=True)
     save_status = traitlets.Unicode("", help='"" without a store, "saved", or what is pending and why.').tag(sync=True)
     history_size = traitlets.Int(0, help="Actions that undo can take back.").tag(sync=True)
+    review_summary = traitlets.Dict(
+        default_value={"changed": 0, "reviewed": 0, "store": "", "exported": "", "exported_current": False},
+        help='What the reviews amount to and where they are kept: "changed" labels, "reviewed" examples, the '
+        '"store" they are written to ("" without one: they live in this kernel only), the file of the last '
+        '"exported" labels and whether it still holds them ("exported_current").',
+    ).tag(sync=True)
     has_text = traitlets.Bool(False).tag(sync=True)
     progress = traitlets.Dict(
         default_value={"state": "idle"},
@@ -402,6 +424,8 @@ class DataMapWidget(anywidget.AnyWidget):
         self._dmap: Any = None
         self._order = np.zeros(0, dtype=np.int64)
         self._current_row = -1  # the pane's document while an action from the front end runs
+        self._revision = 0  # actions taken (and undone): an export is current while it holds the last one
+        self._exported: tuple[str, int] | None = None
         super().__init__(**kwargs)
 
         with warnings.catch_warnings():
@@ -820,9 +844,22 @@ class DataMapWidget(anywidget.AnyWidget):
             self.history_size = len(session.history)
             if session.store is not None:
                 self.save_status = session.save_status
+            self._publish_summary()
+
+    def _publish_summary(self) -> None:
+        session = self._session
+        exported, at = self._exported or ("", -1)
+        self.review_summary = {
+            "changed": int(np.count_nonzero(session.codes != session.original)),
+            "reviewed": int(np.count_nonzero(session.reviewed)),
+            "store": _store_name(self._store),
+            "exported": exported,
+            "exported_current": bool(exported) and at == self._revision,
+        }
 
     def _after_action(self, rows: np.ndarray) -> None:
         """The session has written through to the store: tell the DataMap, then the front end (one message)."""
+        self._revision += 1
         self._sync_dmap_reviewed(rows)
         with self.hold_sync():
             self._publish_review_state()
@@ -881,6 +918,40 @@ class DataMapWidget(anywidget.AnyWidget):
         with self.hold_sync():
             self._publish_review_state()
             self._rerank()
+
+    def export_labels(self, path: str | pathlib.Path | None = None) -> pathlib.Path:
+        """Write the corrected labels to ``path`` (``.csv`` or ``.parquet``), whole or not at all.
+
+        One row per example, in the map's order: ``id``, ``label`` (current), ``original_label``,
+        ``changed`` and ``reviewed`` (confirmed or relabeled). The default path is
+        ``datamap-labels.csv`` in the working folder (a notebook's own folder); an existing file
+        there is replaced. Returns the path written. The widget's "Save labels…" button calls this.
+        """
+        target = pathlib.Path(EXPORT_NAME if path is None else path)
+        suffix = target.suffix.lower()
+        if suffix not in (".csv", ".parquet"):
+            raise ValueError(f"path must end in .csv or .parquet, got {str(target)!r}.")
+        session = self._session
+        names = np.asarray(self._label_names, dtype=object)
+        table = pd.DataFrame(
+            {
+                "id": self._ids.to_numpy(),
+                "label": names[session.codes],
+                "original_label": names[session.original],
+                "changed": session.codes != session.original,
+                "reviewed": np.asarray(session.reviewed, dtype=bool),
+            }
+        )
+        with atomic_paths(target) as (temporary,):  # an earlier export stays whole if this one fails
+            if suffix == ".csv":
+                # Every str cell quoted: a line break or carriage return inside an id stays in its cell.
+                table.to_csv(temporary, index=False, quoting=csv.QUOTE_NONNUMERIC)
+            else:
+                table.to_parquet(temporary, index=False)
+        written = target.resolve()
+        self._exported = (str(written), self._revision)
+        self._publish_summary()
+        return written
 
     @property
     def conflicts(self) -> pd.DataFrame:
@@ -995,9 +1066,13 @@ class DataMapWidget(anywidget.AnyWidget):
             return self._make_projection(), []
         if method == "retry_save":
             return {"saved": self.retry_save(), "save_status": self.save_status}, []
+        if method == "save_labels":
+            path = self.export_labels()
+            summary = self.review_summary
+            return {"path": str(path), "rows": len(self._ids), "changed": summary["changed"]}, []
         raise ValueError(
             f"unknown request method {method!r}; expected page, document, search, projection, relabel, mark_reviewed, "
-            "accept_preview, accept_suggestions, undo or retry_save."
+            "accept_preview, accept_suggestions, undo, retry_save or save_labels."
         )
 
     def _page(self, rows: np.ndarray, full: bool) -> dict[str, Any]:

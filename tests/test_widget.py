@@ -836,3 +836,47 @@ def test_apply_refuses_str_ids_for_an_int_id_map_and_warns_on_relabels_it_cannot
     with pytest.warns(UserWarning, match=r"1 of the 2 relabeled ids is not in df's column 'id' \(e\.g\. \[5\]; df has \[0, 1, 2 and 1 more\]\)"):
         out = w.apply(part)
     assert out["label"].tolist() == ["neg", "neg", "neg", "pos"]
+
+
+# ------------------------------------------------- saving from the widget (issue 29, item 9)
+
+
+def test_export_labels_writes_the_corrected_labels_as_csv_or_parquet(widget, tmp_path):
+    widget.relabel(["ex0"], "pos")
+    widget.mark_reviewed(["ex5"])
+    path = widget.export_labels(tmp_path / "labels.csv")
+    assert path == tmp_path / "labels.csv"
+    table = pd.read_csv(path)
+    assert list(table.columns) == ["id", "label", "original_label", "changed", "reviewed"]
+    assert table["id"].tolist() == [f"ex{i}" for i in range(12)]
+    assert table.loc[0, ["label", "original_label"]].tolist() == ["pos", "neg"]
+    assert table["changed"].tolist() == [True] + [False] * 11
+    assert table.loc[table["reviewed"], "id"].tolist() == ["ex0", "ex5"]
+    back = pd.read_parquet(widget.export_labels(tmp_path / "labels.parquet"))
+    assert back.equals(table)
+    with pytest.raises(ValueError, match=r"path must end in \.csv or \.parquet"):
+        widget.export_labels(tmp_path / "labels.xlsx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.csv", "labels.parquet"]  # no temporary file left
+
+
+def test_save_labels_request_writes_next_to_the_notebook_and_says_where(widget, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a kernel runs in its notebook's folder
+    widget.relabel(["ex1", "ex2"], "neg")
+    reply, _ = request(widget, "save_labels")
+    assert reply["ok"], reply
+    path = tmp_path / "datamap-labels.csv"
+    assert reply["result"] == {"path": str(path), "rows": 12, "changed": 2}
+    assert pd.read_csv(path)["changed"].sum() == 2
+    assert widget.review_summary == {"changed": 2, "reviewed": 2, "store": "", "exported": str(path), "exported_current": True}
+    widget.undo()
+    assert widget.review_summary["exported_current"] is False  # the file no longer holds what is on screen
+
+
+def test_review_summary_counts_changed_labels_and_names_the_store(widget):
+    assert widget.review_summary == {"changed": 0, "reviewed": 0, "store": "", "exported": "", "exported_current": False}
+    widget.relabel(["ex0", "ex1"], "neutral")
+    widget.mark_reviewed(["ex5"])
+    assert widget.review_summary["changed"] == 2 and widget.review_summary["reviewed"] == 3
+    store = FakeStore()
+    w = DataMapWidget(fixed_tracker().datamap(), store=store, dataset="toy")
+    assert w.review_summary["store"] == repr(store)

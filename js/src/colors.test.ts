@@ -15,6 +15,26 @@ function ranked(n: number, unseen: number): Points {
   };
 }
 
+const parse = (css: string) => css.match(/\d+/g)!.slice(0, 3).map(Number);
+const luminance = (c: number[]) => {
+  const [r, g, b] = c.map((v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const contrast = (a: number[], b: number[]) => {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+};
+const hue = ([r, g, b]: number[]) => {
+  const max = Math.max(r, g, b), min = Math.min(r, g, b), d = max - min;
+  if (!d) return 0;
+  const h = max === r ? ((g - b) / d) % 6 : max === g ? (b - r) / d + 2 : (r - g) / d + 4;
+  return (h * 60 + 360) % 360;
+};
+const hueGap = (a: number[], b: number[]) => {
+  const d = Math.abs(hue(a) - hue(b));
+  return Math.min(d, 360 - d);
+};
+
 describe("colour by mislabel score", () => {
   it("bands the scored points by rank: top 1%, 5%, 20%, the rest; unscored ones get none", () => {
     const p = ranked(210, 10); // 200 scored
@@ -27,9 +47,22 @@ describe("colour by mislabel score", () => {
     expect(byRank.slice(200).every((b) => b === 255)).toBe(true);
     const rgba = pointColors(p, "mislabel_score", null, null);
     const rgb = (r: number) => [...rgba.slice(r * 4, r * 4 + 3)];
-    expect(rgb(p.order[0])).toEqual([189, 0, 38]);
+    expect(rgb(p.order[0])).toEqual(parse(legend("mislabel_score", [], [])[0].color));
     expect(rgb(p.order[100])).toEqual([150, 170, 190]);
     expect(rgb(0)).toEqual([200, 200, 200]); // never seen: the missing grey
+  });
+
+  it("tells the top 1% from the top 5% apart by lightness and hue, so colour-blind eyes do too", () => {
+    const [top1, top5, top20, rest] = legend("mislabel_score", [], []).map((e) => parse(e.color));
+    // Colour-vision deficiencies keep luminance: adjacent top bands differ by >= 2:1 in it.
+    expect(contrast(top1, top5)).toBeGreaterThanOrEqual(2);
+    expect(contrast(top5, top20)).toBeGreaterThanOrEqual(1.5);
+    // The most suspect points stand out on the light and the dark map alike.
+    expect(contrast(top1, [255, 255, 255])).toBeGreaterThanOrEqual(3);
+    expect(contrast(top1, [17, 17, 17])).toBeGreaterThanOrEqual(3);
+    // And not two reds: their hues lie >= 60 degrees apart.
+    expect(hueGap(top1, top5)).toBeGreaterThanOrEqual(60);
+    expect(rest).not.toEqual(top20);
   });
 
   it("has a legend of its bands", () => {

@@ -19,7 +19,10 @@ const CATEGORY: Rgb[] = [[44, 160, 44], [255, 127, 14], [214, 39, 40]]; // easy,
 const REVIEWED: Rgb[] = [[170, 170, 170], [31, 119, 180], [230, 85, 13]];
 const MISSING: Rgb = [200, 200, 200];
 // Mislabel score by rank: the top 1%, 5% and 20% of suspects, then the rest (see SCORE_BANDS).
-const SCORE: Rgb[] = [[189, 0, 38], [240, 59, 32], [253, 141, 60], [150, 170, 190]];
+// Two reds told the top bands apart by hue alone: now magenta, orange, pale yellow, then a quiet
+// grey-blue, stepping in lightness (>= 2:1 between the top two, which survives colour-blind
+// vision) and in hue; the top 1% keeps >= 3:1 on the light and the dark map (colors.test.ts).
+const SCORE: Rgb[] = [[204, 0, 153], [240, 150, 0], [250, 215, 120], [150, 170, 190]];
 /** Upper edges of the suspect bands, as shares of the scored points (most suspect first). */
 export const SCORE_BANDS = [0.01, 0.05, 0.2, 1];
 // Viridis-like stops for correctness 0 -> 1.

@@ -145,6 +145,7 @@ export function makeState(n: number, labelNames = ["neg", "pos"]): ModelState {
     filters: { categories: [], labels: [], suspects_k: 0, reviewed: "all", search: "" },
     save_status: "",
     history_size: 0,
+    review_summary: { changed: 0, reviewed: 0, store: "", exported: "", exported_current: false },
     has_text: true,
     live: false,
     progress: { state: "idle" },

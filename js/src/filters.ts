@@ -67,7 +67,14 @@ export class FilterBar {
     this.suspectsK.min = "1";
     this.suspectsK.value = "50";
     const suspectsLabel = h("label", "dmw-group");
+    suspectsLabel.title =
+      "Show only the k documents with the highest mislabel score (most likely mislabeled) not reviewed yet; " +
+      "a reviewed one makes room for the next";
     suspectsLabel.append(this.suspectsCheck, document.createTextNode(" possibly mislabeled: top "), this.suspectsK);
+    this.reviewedSelect.title = "Show documents by review state (reviewed: confirmed or relabeled)";
+    this.catBox.title = "Show only these regions of the map (none ticked: all)";
+    this.labelBox.title = "Show only documents with these current labels (none ticked: all)";
+    this.progress.title = "How many of the top suspects (the top k, or 50) are reviewed";
     for (const [v, t] of [["all", "reviewed or not"], ["unreviewed", "not reviewed"], ["reviewed", "reviewed"]]) {
       const o = h("option", "", t);
       o.value = v;
@@ -75,6 +82,7 @@ export class FilterBar {
     }
     this.searchInput.type = "search";
     this.searchInput.placeholder = "search text or id";
+    this.searchInput.title = "Show documents whose text or id contains this; Escape leaves the box (the keys work again)";
     this.el.append(this.catBox, this.labelBox, suspectsLabel, this.reviewedSelect, this.searchInput, this.progress);
 
     const k = () => Math.max(1, Number(this.suspectsK.value) || 50);

@@ -54,3 +54,99 @@ describe("map overlay: region names", () => {
     });
   }
 });
+
+describe("map wheel: zooms only when asked, within bounds (issue 29, item 7)", () => {
+  let parent: HTMLElement;
+  let map: MapView;
+  beforeEach(() => {
+    parent = document.createElement("div");
+    document.body.appendChild(parent);
+    map = new MapView(parent, () => null, { onPolygon() {}, onClick() {}, onHover() {}, onLeave() {} });
+    map.resize(560, 460, 1);
+    map.setPositions(Float32Array.of(0, 0.4), Float32Array.of(0, 1), true);
+  });
+  afterEach(() => {
+    map.destroy();
+    parent.remove();
+  });
+  const wheel = (deltaY: number, init: WheelEventInit = {}) => {
+    const e = new WheelEvent("wheel", { deltaY, clientX: 280, clientY: 200, bubbles: true, cancelable: true, ...init });
+    map.overlay.dispatchEvent(e);
+    return e;
+  };
+  const span = () => [map.view.x1 - map.view.x0, map.view.y1 - map.view.y0];
+
+  it("a plain wheel scrolls the page, leaves the view alone and hints Ctrl + wheel", () => {
+    const home = { ...map.view };
+    const e = wheel(-200);
+    expect(e.defaultPrevented).toBe(false);
+    expect(map.view).toEqual(home);
+    const hint = map.el.querySelector<HTMLElement>(".dmw-wheel-hint")!;
+    expect(hint.textContent).toBe("Ctrl + wheel to zoom (or click the map first)");
+    expect(hint.style.display).not.toBe("none");
+    expect(parseFloat(hint.style.top)).toBe(200 - 12); // by the pointer, not at the map's top (maybe scrolled off)
+  });
+
+  it("Ctrl/⌘ + wheel zooms; after a click into the map a plain wheel zooms too", () => {
+    const home = span();
+    expect(wheel(-200, { ctrlKey: true }).defaultPrevented).toBe(true);
+    expect(span()[1]).toBeLessThan(home[1]);
+    map.home();
+    expect(wheel(-200, { metaKey: true }).defaultPrevented).toBe(true);
+    map.home();
+    map.overlay.dispatchEvent(new MouseEvent("mousedown", { clientX: 100, clientY: 100, button: 0, bubbles: true }));
+    window.dispatchEvent(new MouseEvent("mouseup", { clientX: 100, clientY: 100, button: 0, bubbles: true }));
+    expect(wheel(-200).defaultPrevented).toBe(true);
+    expect(span()[1]).toBeLessThan(home[1]);
+    // A click elsewhere on the page gives the wheel back to the page.
+    document.body.dispatchEvent(new MouseEvent("mousedown", { bubbles: true }));
+    const before = { ...map.view };
+    expect(wheel(-200).defaultPrevented).toBe(false);
+    expect(map.view).toEqual(before);
+  });
+
+  it("never zooms out past the home view, and stops at a minimum span zooming in", () => {
+    const home = { ...map.view };
+    for (let i = 0; i < 20; i++) wheel(500, { ctrlKey: true });
+    expect(map.view).toEqual(home);
+    wheel(-300, { ctrlKey: true });
+    wheel(500, { ctrlKey: true, clientX: 500, clientY: 50 }); // out again, off centre: back inside home
+    expect(map.view.x0).toBeGreaterThanOrEqual(home.x0 - 1e-9);
+    expect(map.view.x1).toBeLessThanOrEqual(home.x1 + 1e-9);
+    expect(map.view.y0).toBeGreaterThanOrEqual(home.y0 - 1e-9);
+    expect(map.view.y1).toBeLessThanOrEqual(home.y1 + 1e-9);
+    for (let i = 0; i < 200; i++) wheel(-500, { ctrlKey: true });
+    const [sx, sy] = span();
+    expect(sx).toBeGreaterThanOrEqual((home.x1 - home.x0) / 100 - 1e-9);
+    expect(sy).toBeGreaterThanOrEqual((home.y1 - home.y0) / 100 - 1e-9);
+  });
+});
+
+describe("map guides say what they are (issue 29, item 8)", () => {
+  let rec: ReturnType<typeof recorder>;
+  let spy: any;
+  beforeEach(() => {
+    rec = recorder();
+    spy = vi.spyOn(HTMLCanvasElement.prototype, "getContext").mockImplementation(((kind: string) => (kind === "2d" ? rec.ctx : null)) as any);
+  });
+  afterEach(() => spy.mockRestore());
+
+  it("each dashed line is labelled with its threshold and what it divides, from the thresholds given", () => {
+    const parent = document.createElement("div");
+    document.body.appendChild(parent);
+    const map = new MapView(parent, () => null, { onPolygon() {}, onClick() {}, onHover() {}, onLeave() {} });
+    map.resize(560, 460, 1);
+    map.thresholds = { confidence: 0.62, variability: 0.17 };
+    rec.calls.length = 0;
+    map.drawOverlay();
+    const texts = rec.calls.filter((c) => c.op === "fillText").map((c) => c.args[0]);
+    expect(texts).toContain("confidence 0.62: easy-to-learn above, hard-to-learn below");
+    expect(texts).toContain("variability 0.17: ambiguous to the right");
+    map.axes = { x: "UMAP 1", y: "UMAP 2", guides: false };
+    rec.calls.length = 0;
+    map.drawOverlay();
+    expect(rec.calls.filter((c) => c.op === "fillText").map((c) => String(c.args[0])).some((t) => t.includes("0.62"))).toBe(false);
+    map.destroy();
+    parent.remove();
+  });
+});

@@ -53,7 +53,7 @@ export class MapView {
     this.overlay = document.createElement("canvas");
     this.overlay.className = "dmw-overlay";
     this.overlay.setAttribute("role", "img");
-    this.overlay.setAttribute("aria-label", "Data map: variability (x) against confidence (y). Drag to select, wheel to zoom, double-click to reset.");
+    this.overlay.setAttribute("aria-label", "Data map: variability (x) against confidence (y). Drag to select, Ctrl + wheel (or click, then wheel) to zoom, double-click to reset.");
     this.message = document.createElement("div");
     this.message.className = "dmw-message";
     this.el.append(this.canvas, this.overlay, this.message);
@@ -76,6 +76,16 @@ export class MapView {
     this.listen(window, "mouseup", (e) => this.up(e as MouseEvent));
     this.listen(this.overlay, "mouseleave", () => this.cb.onLeave());
     this.listen(this.overlay, "wheel", (e) => this.wheel(e as WheelEvent), { passive: false });
+    // The wheel belongs to the page (scrolling the notebook) until the map is clicked into; a
+    // click anywhere else gives it back. Ctrl/⌘ + wheel zooms at any time, as on web maps.
+    this.listen(window, "mousedown", (e) => {
+      if (!this.el.contains(e.target as Node)) this.setEngaged(false);
+    });
+    this.wheelHint.className = "dmw-wheel-hint";
+    this.wheelHint.textContent = "Ctrl + wheel to zoom (or click the map first)";
+    this.wheelHint.style.display = "none";
+    this.wheelHint.setAttribute("aria-live", "polite");
+    this.el.appendChild(this.wheelHint);
     this.listen(this.overlay, "dblclick", () => this.home());
   }
 
@@ -96,7 +106,7 @@ export class MapView {
   /** Switch the axis titles (and the region guides with them) and say so to screen readers. */
   setAxes(x: string, y: string, guides: boolean, description: string): void {
     this.axes = { x, y, guides };
-    this.overlay.setAttribute("aria-label", `${description} Drag to select, wheel to zoom, double-click to reset.`);
+    this.overlay.setAttribute("aria-label", `${description} Drag to select, Ctrl + wheel (or click, then wheel) to zoom, double-click to reset.`);
     this.redraw();
   }
 
@@ -156,8 +166,19 @@ export class MapView {
     return [e.clientX - r.left, e.clientY - r.top];
   }
 
+  /** Whether a plain wheel zooms the map: after a click into it, until a click elsewhere. */
+  private engaged = false;
+  private readonly wheelHint = document.createElement("div");
+  private hintTimer: ReturnType<typeof setTimeout> | undefined;
+
+  private setEngaged(on: boolean): void {
+    this.engaged = on;
+    this.el.classList.toggle("dmw-map-engaged", on);
+  }
+
   private down(e: MouseEvent): void {
     if (e.button !== 0) return;
+    this.setEngaged(true);
     e.preventDefault();
     const [x, y] = this.local(e);
     this.drag = { x, y, path: [[x, y]], moved: false, additive: e.shiftKey, view: { ...this.view } };
@@ -221,10 +242,20 @@ export class MapView {
   }
 
   private wheel(e: WheelEvent): void {
+    if (!this.engaged && !e.ctrlKey && !e.metaKey) {
+      // The page scrolls on; say briefly, by the pointer (the map's top may be scrolled off), how to zoom.
+      const [, py] = this.local(e);
+      this.wheelHint.style.top = `${Math.round(Math.max(4, Math.min(this.height - 28, py - 12)))}px`;
+      this.wheelHint.style.display = "block";
+      if (this.hintTimer !== undefined) clearTimeout(this.hintTimer);
+      this.hintTimer = setTimeout(() => (this.wheelHint.style.display = "none"), 1500);
+      return;
+    }
     e.preventDefault();
+    this.wheelHint.style.display = "none";
     const [x, y] = this.local(e);
     const [cx, cy] = this.toData(x, y);
-    this.view = zoomView(this.view, Math.exp(Math.max(-1, Math.min(1, e.deltaY * 0.002))), cx, cy);
+    this.view = boundedZoom(this.view, this.homeV, Math.exp(Math.max(-1, Math.min(1, e.deltaY * 0.002))), cx, cy);
     this.redraw();
   }
 
@@ -336,6 +367,12 @@ export class MapView {
       const mid = clampY((Math.max(t, this.toPixel(0, 1)[1]) + Math.min(b, this.toPixel(0, 0)[1])) / 2);
       label("ambiguous", r - 6, mid, "right", "middle");
     }
+    // Each dashed line says which threshold it is and what it divides, where it is drawn.
+    ctx.font = "10px sans-serif";
+    const cText = `confidence ${fmt(this.thresholds.confidence)}: easy-to-learn above, hard-to-learn below`;
+    const vText = `variability ${fmt(this.thresholds.variability)}: ambiguous to the right`;
+    if (gy > t + 14 && gy < b - 2 && gx > l + 40) label(cText, clampX(l + 6), gy - 2, "left", "bottom");
+    if (gx > l && gx < r - 40) label(vText, gx + 4, b - 4, "left", "bottom");
     } // region guides
     // Markers.
     for (let k = 0; k + 1 < this.markers.length; k += 2) {
@@ -370,6 +407,7 @@ export class MapView {
   }
 
   destroy(): void {
+    if (this.hintTimer !== undefined) clearTimeout(this.hintTimer);
     for (const f of this.disposers) f();
     this.disposers = [];
     if (typeof cancelAnimationFrame === "function") {
@@ -380,6 +418,34 @@ export class MapView {
     this.scatter = null;
     this.el.remove();
   }
+}
+
+/** The smallest span a zoom reaches, as a share of the home view's span (per axis). */
+export const MIN_ZOOM_SPAN = 0.01;
+
+/**
+ * `zoomView` kept sensible: never wider than `home` (zooming out stops at the home view and
+ * slides the view back inside it), never narrower than MIN_ZOOM_SPAN of it.
+ */
+export function boundedZoom(view: View, home: View, factor: number, cx: number, cy: number): View {
+  const hw = home.x1 - home.x0;
+  const hh = home.y1 - home.y0;
+  const w = view.x1 - view.x0;
+  const hgt = view.y1 - view.y0;
+  // One factor for both axes (the aspect stays), limited so neither span leaves its bounds.
+  const lo = Math.max((hw * MIN_ZOOM_SPAN) / w, (hh * MIN_ZOOM_SPAN) / hgt);
+  const hi = Math.min(hw / w, hh / hgt);
+  const f = Math.min(Math.max(factor, Math.min(lo, 1)), Math.max(hi, 1));
+  if (f >= hi) return { ...home };
+  const z = zoomView(view, f, cx, cy);
+  const slide = (a: number, b: number, min: number, max: number): [number, number] =>
+    a < min ? [min, min + (b - a)] : b > max ? [max - (b - a), max] : [a, b];
+  // A view already panned outside home stays where the user put it; zooming out pulls it back.
+  if (f > 1) {
+    [z.x0, z.x1] = slide(z.x0, z.x1, home.x0, home.x1);
+    [z.y0, z.y1] = slide(z.y0, z.y1, home.y0, home.y1);
+  }
+  return z;
 }
 
 /** requestAnimationFrame, or a microtask where there is none (tests). */

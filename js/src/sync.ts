@@ -52,6 +52,17 @@ export interface Progress {
   message?: string;
 }
 
+/** What the reviews amount to and where they are kept (DataMapWidget.review_summary). */
+export interface ReviewSummary {
+  changed: number;
+  reviewed: number;
+  /** The store written to; "" without one (the reviews live in the kernel only). */
+  store: string;
+  /** The file of the last "Save labels", and whether it still holds the labels shown. */
+  exported: string;
+  exported_current: boolean;
+}
+
 /** Mirrors the synced traits of datamap_widget.widget.DataMapWidget. */
 export interface ModelState {
   points: WirePoints;
@@ -68,6 +79,7 @@ export interface ModelState {
   filters: Filters;
   save_status: string;
   history_size: number;
+  review_summary: ReviewSummary;
   has_text: boolean;
   live: boolean;
   progress: Progress;
@@ -102,6 +114,7 @@ export const TRAITS = {
   filters: "filters",
   save_status: "saveStatus",
   history_size: "historySize",
+  review_summary: "reviewSummary",
   has_text: "hasText",
   live: "live",
   progress: "progress",

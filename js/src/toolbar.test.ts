@@ -27,7 +27,7 @@ describe("toolbar parts", () => {
   });
 
   it("lists the keys of the first nine labels", () => {
-    expect(keyLegend(["neg", "pos"])).toBe("keys: 1 neg · 2 pos · a accept suggestion · r confirm · u undo · j/k next/previous · click opens, shift+click selects");
+    expect(keyLegend(["neg", "pos"])).toBe("keys: 1 neg · 2 pos · a accept suggestion · r confirm · u undo · j/k next/previous · click opens, shift+click selects · ? help");
     expect(keyLegend(Array.from({ length: 12 }, (_, i) => `c${i}`))).toContain("9 c8 (labels after the 9th: the Relabel menu)");
   });
   it("a question is brought into view with its first button focused, and Escape dismisses it", () => {

@@ -3,7 +3,7 @@
  * the review progress line and the status line with self-clearing messages. DOM only:
  * the wiring in widget.ts decides what the controls do.
  */
-import type { EmbeddingView, MapViewName, Progress } from "./sync";
+import type { EmbeddingView, MapViewName, Progress, ReviewSummary } from "./sync";
 import type { Tool } from "./mapview";
 
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text?: string): HTMLElementTagNameMap[K] {
@@ -81,6 +81,9 @@ export class Toolbar {
   readonly reviewButton = h("button", "dmw-review", "Mark reviewed");
   readonly acceptButton = h("button", "dmw-accept", "Accept suggestions…");
   readonly undoButton = h("button", "dmw-undo", "Undo");
+  readonly helpButton = h("button", "dmw-help-button", "?");
+  readonly saveButton = h("button", "dmw-save-labels", "Save labels");
+  readonly saveState = h("span", "dmw-save-state");
   readonly passes = h("span", "dmw-passes");
   readonly progress = h("span", "dmw-progress");
   readonly views = new ViewSwitch();
@@ -93,7 +96,7 @@ export class Toolbar {
       this.colorSelect.appendChild(o);
     }
     const tools = h("span", "dmw-group");
-    for (const [tool, text, tip] of [["lasso", "Lasso", "Drag a freeform lasso (shift adds)"], ["box", "Box", "Drag a box (shift adds)"], ["pan", "Pan", "Drag to pan; the wheel zooms"]] as const) {
+    for (const [tool, text, tip] of [["lasso", "Lasso", "Drag a freeform lasso (shift adds)"], ["box", "Box", "Drag a box (shift adds)"], ["pan", "Pan", "Drag to pan; Ctrl + wheel zooms (a plain wheel too once the map is clicked)"]] as const) {
       const b = h("button", `dmw-tool dmw-tool-${tool}`, text);
       b.title = tip;
       this.toolButtons.set(tool, b);
@@ -102,9 +105,18 @@ export class Toolbar {
     this.relabelButton.title = "Relabel the selection, or the document shown when nothing is selected";
     this.reviewButton.title = "Confirm the label of the selection, or of the document shown";
     this.acceptButton.title = "Give the selection (or the document shown) its suggested labels; says how many change first";
+    this.homeButton.title = "Back to the whole map (double-click on the map does the same)";
+    this.clearButton.title = "Clear the selection (Escape): the table lists every document passing the filters again";
+    this.relabelSelect.title = "The label Relabel gives (keys 1–9 relabel the document shown directly)";
+    this.undoButton.title = "Undo the last action (u)";
+    this.helpButton.title = "Keyboard help (?)";
+    this.saveButton.title = "Write every document's current label (id, label, original_label, changed, reviewed) as CSV next to the notebook; says where";
+    this.helpButton.type = "button";
+    this.passes.title = "Training passes (epochs) behind the map";
     this.progress.style.display = "none";
     this.el.append(this.views.el, this.colorSelect, tools, this.homeButton, this.clearButton, h("span", "dmw-sep"), this.relabelSelect,
-      this.relabelButton, this.reviewButton, this.acceptButton, this.undoButton, this.progress, this.passes);
+      this.relabelButton, this.reviewButton, this.acceptButton, this.undoButton, h("span", "dmw-sep"),
+      this.saveButton, this.saveState, this.progress, this.passes, this.helpButton);
   }
 
   setTool(tool: Tool): void {
@@ -132,6 +144,22 @@ export class Toolbar {
   }
 }
 
+/** "3 labels changed · not saved", or where they are kept: the line beside Save labels. */
+export function saveStateText(s: ReviewSummary, saveStatus: string): { text: string; title: string } {
+  const n = `${s.changed.toLocaleString()} label${s.changed === 1 ? "" : "s"} changed`;
+  if (s.store) {
+    const ok = saveStatus === "" || saveStatus === "saved";
+    return {
+      text: `${n} · ${ok ? "saved" : "not yet saved"} to ${s.store}`,
+      title: ok ? `Every action is written to the store ${s.store} as it happens.` : `Pending: ${saveStatus}`,
+    };
+  }
+  const kernelOnly = "Without a store the reviews live only in this kernel: a restart loses them. Save labels writes them to a file; DataMapWidget(..., store=Store(...)) keeps every action.";
+  if (s.exported && s.exported_current) return { text: `${n} · saved to ${s.exported}`, title: kernelOnly };
+  if (s.exported) return { text: `${n} · not saved since the last export`, title: `Last export: ${s.exported}. ${kernelOnly}` };
+  return { text: `${n} · not saved`, title: kernelOnly };
+}
+
 export function progressText(p: Progress | undefined): string {
   if (!p || !p.state || p.state === "idle") return "";
   const epoch = p.epoch ? `epoch ${p.epoch}${p.epochs ? `/${p.epochs}` : ""}` : "";
@@ -144,7 +172,7 @@ export function progressText(p: Progress | undefined): string {
 /** The key → action legend, one line under the toolbar. */
 export function keyLegend(names: string[]): string {
   const keys = names.slice(0, 9).map((n, i) => `${i + 1} ${n}`);
-  return `keys: ${keys.join(" · ")}${names.length > 9 ? ` (labels after the 9th: the Relabel menu)` : ""} · a accept suggestion · r confirm · u undo · j/k next/previous · click opens, shift+click selects`;
+  return `keys: ${keys.join(" · ")}${names.length > 9 ? ` (labels after the 9th: the Relabel menu)` : ""} · a accept suggestion · r confirm · u undo · j/k next/previous · click opens, shift+click selects · ? help`;
 }
 
 type Kind = "info" | "error" | "sticky";
@@ -175,8 +203,8 @@ export class StatusLine {
     this.el.dataset.kind = kind;
     if (kind !== "sticky" && text) this.timer = setTimeout(() => this.clear(), kind === "error" ? this.errorMs : this.infoMs);
     if (kind === "sticky" && extra.length) {
-      // The status line sits under the map and table, often below the fold: a question the
-      // user must answer (e.g. "Apply (12)") is brought into view and its first button focused.
+      // A question the user must answer (e.g. "Apply (12)") is brought into view (the toolbar
+      // may have scrolled off) and its first button focused.
       this.el.scrollIntoView?.({ block: "nearest" });
       extra[0].focus({ preventScroll: true });
     }

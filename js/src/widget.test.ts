@@ -878,4 +878,159 @@ describe("DataMapWidget view", () => {
     expect(overlayLabel()).toContain("t-SNE projection");
     expect(el.querySelector(".dmw-status")!.textContent).toBe("");
   });
+
+  // ------------------------------------------------------------ the reviewer's session (issue 29)
+  const labelChip = (name: string) => [...el.querySelectorAll<HTMLInputElement>(".dmw-filter-labels input")].find((c) => c.value === name)!;
+
+  it("filters narrow a selection's table, and the buttons act on exactly the rows the table lists", async () => {
+    const { model, calls } = mount(30);
+    const kernel = model.kernel;
+    model.kernel = (method, args, buffers) => (method === "accept_preview" ? [{ change: 2, confirm: 0, unknown: 0 }, []] : kernel(method, args, buffers));
+    await settle();
+    model.pythonSets("selection", new DataView(Uint32Array.of(1, 2, 3, 4, 5, 9).buffer));
+    await settle();
+    const chip = labelChip("neg"); // rows 0, 2, 4, ... are labelled neg
+    chip.checked = true;
+    chip.dispatchEvent(new Event("change"));
+    await settle();
+    expect(rowsShown().map((r) => r.dataset.row)).toEqual(["2", "4"]);
+    expect(el.querySelector(".dmw-table-title")!.textContent).toContain("2 of 6 selected match the filters");
+    (el.querySelector(".dmw-review") as HTMLButtonElement).click();
+    (el.querySelector(".dmw-relabel") as HTMLButtonElement).click();
+    (el.querySelector(".dmw-accept") as HTMLButtonElement).click();
+    await settle();
+    (el.querySelector(".dmw-accept-apply") as HTMLButtonElement).click();
+    await settle();
+    expect(calls.filter((c) => c.method === "mark_reviewed").map((c) => c.rows)).toEqual([[2, 4]]);
+    expect(calls.filter((c) => c.method === "relabel").map((c) => c.rows)).toEqual([[2, 4]]);
+    expect(model.requests("accept_preview").map((s) => [...decode(s.buffers[0] as DataView, Uint32Array)])).toEqual([[2, 4]]);
+    expect(calls.filter((c) => c.method === "accept_suggestions").map((c) => c.rows)).toEqual([[2, 4]]);
+    // None shown: the buttons say why and send nothing.
+    const pos = labelChip("pos");
+    chip.checked = false;
+    chip.dispatchEvent(new Event("change"));
+    model.pythonSets("selection", new DataView(Uint32Array.of(2, 4).buffer));
+    pos.checked = true;
+    pos.dispatchEvent(new Event("change"));
+    await settle();
+    expect(rowsShown().length).toBe(0);
+    (el.querySelector(".dmw-review") as HTMLButtonElement).click();
+    await settle();
+    expect(calls.filter((c) => c.method === "mark_reviewed").length).toBe(1);
+    expect(el.querySelector(".dmw-status")!.textContent).toContain("None of the 2 selected documents match the filters");
+  });
+
+  it("the bulk-accept question and every message sit right under the toolbar, by the buttons", async () => {
+    const { model } = mount(20);
+    const kernel = model.kernel;
+    model.kernel = (method, args, buffers) => (method === "accept_preview" ? [{ change: 2, confirm: 1, unknown: 0 }, []] : kernel(method, args, buffers));
+    await settle();
+    model.pythonSets("selection", new DataView(Uint32Array.of(2, 5, 9).buffer));
+    (el.querySelector(".dmw-accept") as HTMLButtonElement).click();
+    await settle();
+    const status = el.querySelector<HTMLElement>(".dmw-status")!;
+    expect(status.querySelector(".dmw-accept-apply")).not.toBeNull();
+    expect(status.previousElementSibling!.classList.contains("dmw-toolbar")).toBe(true);
+    // Before the map, the table and the pane (not ~700 px below the button).
+    for (const later of [".dmw-main", ".dmw-filters"]) {
+      expect(status.compareDocumentPosition(el.querySelector(later)!) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    }
+  });
+
+  it("every control says what it does in a tooltip; 'possibly mislabeled: top k' is explained", async () => {
+    mount(20, { label_names: ["neg", "pos", "neutral"] });
+    await settle();
+    const untitled = [...el.querySelectorAll<HTMLElement>(".dmw-toolbar button, .dmw-toolbar select, .dmw-filters input, .dmw-filters select, .dmw-status button")]
+      .filter((c) => !(c.title || (c.closest("label") as HTMLElement | null)?.title || (c.closest(".dmw-group") as HTMLElement | null)?.title))
+      .map((c) => c.className || c.tagName);
+    expect(untitled).toEqual([]);
+    const suspects = el.querySelector<HTMLInputElement>(".dmw-suspects")!.closest("label")!;
+    expect(suspects.title).toContain("highest mislabel score");
+    expect(el.querySelector<HTMLElement>(".dmw-search")!.title).toContain("Escape");
+  });
+
+  it("a first-step hint says where to start and goes once the reviewer has acted or dismissed it", async () => {
+    const { model } = mount(20);
+    await settle();
+    const hint = () => el.querySelector<HTMLElement>(".dmw-start-hint");
+    expect(hint()!.textContent).toContain("Start here: the table lists the most likely mislabeled documents first");
+    expect(hint()!.textContent).toContain("? for help");
+    expect(hint()!.style.display).not.toBe("none");
+    model.pythonSets("history_size", 1);
+    await settle();
+    expect(hint()!.style.display).toBe("none");
+    // A fresh view (another session) offers it again until dismissed.
+    cleanup?.();
+    mount(20);
+    await settle();
+    el.querySelector<HTMLButtonElement>(".dmw-start-hint button")!.click();
+    expect(hint()!.style.display).toBe("none");
+  });
+
+  it("? opens the keyboard help; Escape or its Close button closes it and leaves the selection alone", async () => {
+    const { model } = mount(20, { label_names: ["neg", "pos", "neutral"] });
+    await settle();
+    model.pythonSets("selection", new DataView(Uint32Array.of(2, 5).buffer));
+    const help = () => el.querySelector<HTMLElement>(".dmw-help");
+    expect(help() === null || help()!.hidden).toBe(true);
+    press("?");
+    expect(help()!.hidden).toBe(false);
+    expect(help()!.getAttribute("role")).toBe("dialog");
+    const text = help()!.textContent!;
+    for (const k of ["j / ↓", "k / ↑", "1 neg", "3 neutral", "r / Enter", "a", "u", "Escape", "?"]) expect(text).toContain(k);
+    press("Escape");
+    expect(help()!.hidden).toBe(true);
+    expect(decode(model.get("selection"), Uint32Array).length).toBe(2); // Escape closed the help only
+    el.querySelector<HTMLButtonElement>(".dmw-help-button")!.click(); // the toolbar's "?" button
+    expect(help()!.hidden).toBe(false);
+    help()!.querySelector<HTMLButtonElement>(".dmw-help-close")!.click();
+    expect(help()!.hidden).toBe(true);
+  });
+
+  it("Escape in the search box leaves it and gives the keys back to the widget", async () => {
+    const { calls } = mount(20);
+    await settle();
+    const root = el.querySelector<HTMLElement>(".dmw-root")!;
+    const search = el.querySelector<HTMLInputElement>(".dmw-search")!;
+    search.focus();
+    search.value = "needle";
+    search.dispatchEvent(new Event("input"));
+    await settle();
+    const esc = new KeyboardEvent("keydown", { key: "Escape", bubbles: true, cancelable: true });
+    search.dispatchEvent(esc);
+    expect(document.activeElement).toBe(root);
+    expect(search.value).toBe("needle"); // leaving is not clearing
+    root.dispatchEvent(new KeyboardEvent("keydown", { key: "j", bubbles: true }));
+    root.dispatchEvent(new KeyboardEvent("keydown", { key: "r", bubbles: true }));
+    await settle();
+    expect(calls.filter((c) => c.method === "mark_reviewed").map((c) => c.rows)).toEqual([[2]]);
+  });
+
+  it("says how many labels changed and that they are not saved; Save labels writes them and says where", async () => {
+    const { model } = mount(20);
+    const kernel = model.kernel;
+    model.kernel = (method, args, buffers) =>
+      method === "save_labels" ? [{ path: "/home/ann/notebooks/datamap-labels.csv", rows: 20, changed: 3 }, []] : kernel(method, args, buffers);
+    await settle();
+    const state = () => el.querySelector<HTMLElement>(".dmw-save-state")!;
+    expect(state().textContent).toBe("0 labels changed · not saved");
+    expect(state().title).toContain("only in this kernel");
+    model.pythonSets("review_summary", { changed: 3, reviewed: 4, store: "", exported: "", exported_current: false });
+    expect(state().textContent).toBe("3 labels changed · not saved");
+    const save = el.querySelector<HTMLButtonElement>(".dmw-save-labels")!;
+    expect(save.title).toContain("CSV");
+    save.click();
+    await settle();
+    expect(model.requests("save_labels").length).toBe(1);
+    expect(el.querySelector(".dmw-status")!.textContent).toContain("Saved 20 labels (3 changed) to /home/ann/notebooks/datamap-labels.csv");
+    model.pythonSets("review_summary", { changed: 3, reviewed: 4, store: "", exported: "/home/ann/notebooks/datamap-labels.csv", exported_current: true });
+    expect(state().textContent).toBe("3 labels changed · saved to /home/ann/notebooks/datamap-labels.csv");
+    model.pythonSets("review_summary", { changed: 4, reviewed: 5, store: "", exported: "/home/ann/notebooks/datamap-labels.csv", exported_current: false });
+    expect(state().textContent).toBe("4 labels changed · not saved since the last export");
+    model.pythonSets("review_summary", { changed: 1, reviewed: 1, store: "sqlite:///reviews.db", exported: "", exported_current: false });
+    model.pythonSets("save_status", "saved");
+    expect(state().textContent).toBe("1 label changed · saved to sqlite:///reviews.db");
+    model.pythonSets("save_status", "1 action not saved: the store is unreachable");
+    expect(state().textContent).toBe("1 label changed · not yet saved to sqlite:///reviews.db");
+  });
 });

@@ -12,11 +12,12 @@ import { PointGrid, indicesInPolygon, toggle, union, type Polygon } from "./lass
 import { MapView, type Tool } from "./mapview";
 import { ConfusionTable, EMPTY_FILTERS, FilterBar, confusionCounts, visibleMask, withPair, type LabelPair } from "./filters";
 import { DetailPane, type DocDetail } from "./pane";
+import { HelpOverlay, StartHint } from "./help";
 import { CONFIRMED, NO_LABEL, RELABELED, ReviewController, suspectProgress, type Action } from "./review";
 import { createWebGLScatter, type ScatterFactory } from "./scatter";
 import { Sync, decode, decodePoints, encode, type Filters, type MapViewName, type Model, type Points } from "./sync";
 import { VirtualTable } from "./table";
-import { StatusLine, Toolbar, h, keyLegend, methodName } from "./toolbar";
+import { StatusLine, Toolbar, h, keyLegend, methodName, saveStateText } from "./toolbar";
 import type { View } from "./scatter";
 
 export interface Options {
@@ -113,7 +114,12 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const progressLine = filterBar.progress;
   const main = h("div", "dmw-main");
   const status = new StatusLine();
-  root.append(toolbar.el, keysLine, filterBar.el, main, status.el);
+  // The status line sits right under the toolbar, where the eye is after pressing a button: a
+  // question such as the bulk accept's "Apply (12)" and every message appear by their cause.
+  const startHint = new StartHint();
+  const help = new HelpOverlay(() => root.focus({ preventScroll: true }));
+  root.append(toolbar.el, status.el, startHint.el, keysLine, filterBar.el, main, help.el);
+  listen(toolbar.helpButton, "click", () => help.show(names()));
   for (const [tool, b] of toolbar.toolButtons) listen(b, "click", () => setTool(tool));
   for (const [view, b] of toolbar.views.buttons) {
     listen(b, "click", () => {
@@ -147,7 +153,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const table = new VirtualTable(side, {
     columns: [
       { key: "id", title: "id", width: "9em", get: (r) => previews.get(r)?.id ?? "…", className: "dmw-c-id" },
-      { key: "text", title: "text", width: "minmax(5.8em, 1fr)", get: (r) => previews.get(r)?.text ?? "", className: "dmw-c-text" },
+      { key: "text", title: "text", width: "minmax(var(--dmw-text-min, 16em), 1fr)", get: (r) => previews.get(r)?.text ?? "", className: "dmw-c-text" },
       { key: "label", title: "label", width: "5em", get: (r) => labelName(points.labels[r]), className: "dmw-c-label" },
       { key: "suggested", title: "suggested", width: "6.2em", get: (r) => labelName(points.suggested[r]) },
       { key: "confidence", title: "conf", width: "3.4em", get: (r) => f2(points.y[r]) },
@@ -280,15 +286,23 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     map.redraw();
   }
 
-  /** The selection narrowed by the search, when both are there: what the table lists and buttons act on. */
-  const searchNarrows = () => selection.length > 0 && searchHits !== null;
-  const inTargets = (r: number) => !!selMask?.[r] && (!searchNarrows() || !!searchHits![r]);
+  /** One meaning of "shown" for the table, the map and the buttons: the rows passing the filters
+   * (search and confusion pair included), and of those only the selected ones when there is a
+   * selection. The map draws the rest dimmed; the table lists exactly these; buttons act on them. */
+  const filtersNarrow = () => selection.length > 0 && visible !== null;
+  const inTargets = (r: number) => !!selMask?.[r] && (!visible || !!visible[r]);
+  /** What narrows a selection, in words: "“query”" for a search alone, else "the filters". */
+  const narrowedBy = () => {
+    const f = filters();
+    const other = f.categories.length > 0 || f.labels.length > 0 || f.suspects_k > 0 || f.reviewed !== "all" || pair !== null;
+    return lastQuery && !other ? `“${lastQuery}”` : "the filters";
+  };
 
-  /** Table rows: the selection (narrowed by a search), or the rows passing the filters; most
-   * suspect first. The cursor follows the current document. */
+  /** Table rows: the shown rows (see filtersNarrow), most suspect first. The cursor follows the
+   * current document. */
   function rebuildTable(): void {
     const mask = selection.length ? selMask : visible;
-    const narrow = searchNarrows() ? searchHits : null;
+    const narrow = filtersNarrow() ? visible : null;
     const out = new Uint32Array(mask ? selection.length || points.n : points.n);
     let m = 0;
     for (let j = 0; j < points.order.length; j++) {
@@ -301,7 +315,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     const sel = selection.length.toLocaleString();
     const what = !selection.length
       ? `${rows.length.toLocaleString()} of ${points.n.toLocaleString()} shown`
-      : narrow ? `${rows.length.toLocaleString()} of ${sel} selected match “${lastQuery}”` : `${sel} selected`;
+      : narrow ? `${rows.length.toLocaleString()} of ${sel} selected match ${narrowedBy()}` : `${sel} selected`;
     const narrowed = pair && !selection.length ? ` · labelled ${labelName(pair.given)}, suggested ${labelName(pair.suggested)}` : "";
     tableTitle.textContent = `${what}${narrowed} · most suspect first`;
     renderProgress();
@@ -476,7 +490,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   function outsideHint(r: number): string | undefined {
     if (!selection.length || inTargets(r)) return undefined;
     const n = targetRows().length;
-    const where = searchNarrows() ? `selected documents that match “${lastQuery}”` : "selected";
+    const where = filtersNarrow() ? `selected documents that match ${narrowedBy()}` : "selected";
     return `This document is not in the selection: keys act on it, buttons on the ${n.toLocaleString()} ${where}.`;
   }
 
@@ -518,10 +532,10 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     });
   }
 
-  /** Buttons act on the selection (narrowed by a search, as the table lists it), or on the
-   * current document when nothing is selected. */
+  /** Buttons act on the selection narrowed by the filters, exactly as the table lists it, or on
+   * the current document when nothing is selected. */
   function targetRows(): Uint32Array {
-    if (searchNarrows()) return selection.filter((r) => !!searchHits![r]);
+    if (filtersNarrow()) return selection.filter((r) => r < points.n && !!visible![r]);
     if (selection.length) return selection;
     return ctl.current >= 0 ? Uint32Array.of(ctl.current) : new Uint32Array(0);
   }
@@ -539,6 +553,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   const retryButton = h("button", "dmw-retry", "Retry saving");
+  retryButton.title = "Write the pending actions to the store again";
   listen(retryButton, "click", () => {
     status.show("saving…", "sticky");
     sync.request("retry_save", {}).then(() => showSaveStatus(), (err: Error) => status.show(`Retry failed: ${err.message}`, "error"));
@@ -555,7 +570,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   let lastActionDone = false;
 
   const nothingChosen = "Nothing to act on: click a row or a point, or select points (lasso, box).";
-  const noneMatch = () => `None of the ${selection.length.toLocaleString()} selected documents match “${lastQuery}”.`;
+  const noneMatch = () => `None of the ${selection.length.toLocaleString()} selected documents match ${narrowedBy()}.`;
   listen(toolbar.relabelButton, "click", () => {
     const rows = targetRows();
     if (!rows.length) return status.show(selection.length ? noneMatch() : nothingChosen, "error");
@@ -568,6 +583,13 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   });
   listen(toolbar.acceptButton, "click", () => previewAccept());
   listen(toolbar.undoButton, "click", () => undo());
+  listen(toolbar.saveButton, "click", () => {
+    status.show("writing the labels…", "sticky");
+    sync
+      .request("save_labels", {})
+      .then(([res]) => status.show(`Saved ${res.rows.toLocaleString()} labels (${res.changed.toLocaleString()} changed) to ${res.path}`, "info"))
+      .catch((err: Error) => status.show(`Could not save the labels: ${err.message}`, "error"));
+  });
   listen(toolbar.clearButton, "click", () => setSelection(new Uint32Array(0)));
   listen(toolbar.homeButton, "click", () => map.home());
   listen(toolbar.colorSelect, "change", () => {
@@ -589,6 +611,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
         }
         const apply = h("button", "dmw-accept-apply", `Apply (${res.change})`);
         const cancel = h("button", "dmw-accept-cancel", "Cancel");
+        apply.title = "Apply exactly these changes (undo takes them back in one step)";
+        cancel.title = "Change nothing (Escape)";
         apply.addEventListener("click", () => {
           status.clear();
           const optimistic: Array<[number, number, number]> = [];
@@ -613,6 +637,18 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   });
   listen(root, "keydown", (e: KeyboardEvent) => {
     const t = e.target as HTMLElement;
+    if (help.open && e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      return help.close();
+    }
+    if (t === filterBar.searchInput && e.key === "Escape") {
+      // Leave the box (keeping the query, which Chromium would clear) and give the keys back.
+      e.preventDefault();
+      e.stopPropagation();
+      root.focus({ preventScroll: true });
+      return;
+    }
     if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const key = e.key;
@@ -635,6 +671,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       else relabel(Uint32Array.of(current), labelName(points.suggested[current]), true);
     } else if (key === "u") {
       undo();
+    } else if (key === "?") {
+      help.show(names());
     } else if (key === "Escape") {
       setSelection(new Uint32Array(0));
     } else return;
@@ -689,6 +727,15 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     filterBar.render(f, sync.get("categories") ?? [], names());
     renderLegend();
     renderPasses();
+    renderSaveState();
+  }
+
+  function renderSaveState(): void {
+    const summary = sync.get("reviewSummary");
+    if (!summary) return;
+    const { text, title } = saveStateText(summary, sync.get("saveStatus") ?? "");
+    toolbar.saveState.textContent = text;
+    toolbar.saveState.title = title;
   }
 
   function renderLegend(): void {
@@ -708,6 +755,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     const th = sync.get("thresholds");
     if (th) map.thresholds = { confidence: th.confidence, variability: th.variability };
     toolbar.undoButton.disabled = (sync.get("historySize") ?? 0) === 0 && !ctl.queued;
+    startHint.update(sync.get("historySize") ?? 0);
     toolbar.setProgress(sync.get("progress"));
   }
 
@@ -783,7 +831,11 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     map.redraw();
   });
   sync.on("historySize", renderPasses);
-  sync.on("saveStatus", showSaveStatus);
+  sync.on("saveStatus", () => {
+    showSaveStatus();
+    renderSaveState();
+  });
+  sync.on("reviewSummary", renderSaveState);
 
   // --------------------------------------------------------------- sizing
   let ro: ResizeObserver | undefined;

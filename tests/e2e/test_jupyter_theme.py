@@ -46,6 +46,7 @@ CONTRASTS = """() => {
   const root = document.querySelector('.dmw-root');
   const targets = {
     'table header': '.dmw-header .dmw-cell',
+    'reviewed header': '.dmw-header .dmw-c-reviewed',
     'table row': '.dmw-table-body .dmw-row:not(.dmw-cursor):not(.dmw-highlight) .dmw-cell',
     'cursor row': '.dmw-table-body .dmw-row.dmw-cursor .dmw-cell',
     'button': 'button.dmw-home',
