@@ -83,6 +83,8 @@ class DataMap:
     reading : optional summary of what the model read of the texts (``long_text`` mode,
         ``max_length``, share of the tokens read…: ``fine_tune``'s ``settings["read"]``),
         kept with the map so the widget and the report can say it.
+    share_read : optional ``(N,)`` share of each text's tokens the model read (1.0 for a
+        text read whole), for the widget's pane.
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class DataMap:
         class_probabilities: np.ndarray | None = None,
         text_probabilities: np.ndarray | None = None,
         reading: Mapping[str, Any] | None = None,
+        share_read: np.ndarray | None = None,
     ):
         if id_index is not None and id_index.ids is ids:
             self.ids = ids
@@ -151,6 +154,14 @@ class DataMap:
         self.text_probabilities: np.ndarray | None = _class_matrix(text_probabilities, n, self.label_names, "text_probabilities")
         #: What the model read of the texts (see ``reading`` above), or None.
         self.reading: dict[str, Any] | None = None if reading is None else dict(reading)
+        if share_read is not None:
+            share_read = np.asarray(share_read, dtype=np.float32)
+            if share_read.shape != (n,):
+                raise ValueError(f"share_read must have shape ({n},), one share per id, got {share_read.shape}")
+            share_read = share_read.view()
+            share_read.flags.writeable = False
+        #: ``(N,)`` float32 share of each text's tokens the model read, or None. Read-only.
+        self.share_read: np.ndarray | None = share_read
         if self.method in metrics.TEXT_METHODS and self.text_probabilities is None:
             raise ValueError(
                 f"method {self.method!r} needs the text view's probabilities and this map has none; pick one of "
@@ -429,6 +440,7 @@ class DataMap:
             class_probabilities=self.class_probabilities,
             text_probabilities=self.text_probabilities,
             reading=self.reading,
+            share_read=self.share_read,
         )
         other._reviewed = self._reviewed.copy()
         other._projection, other.projection_method = self._projection, self.projection_method  # same embeddings
@@ -503,6 +515,8 @@ class DataMap:
             meta["projection_method"] = self.projection_method
         if self.reading is not None:
             meta["reading"] = self.reading
+        if self.share_read is not None:
+            columns["share_read"] = pa.array(self.share_read)
         table = pa.table(columns).replace_schema_metadata({_METADATA_KEY: json.dumps(meta).encode()})
         if "://" in str(path):
             with _open(path, "wb") as handle:
@@ -562,10 +576,14 @@ class DataMap:
         if "text_probabilities" in table.column_names:  # absent in maps saved before the text view
             column = table.column("text_probabilities").combine_chunks()
             text_probabilities = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(n, len(names))
+        share_read = None
+        if "share_read" in table.column_names:
+            share_read = table.column("share_read").to_numpy(zero_copy_only=False).astype(np.float32)
         reviewed = table.column("reviewed").to_numpy(zero_copy_only=False).astype(bool)
         dmap = cls(
             ids, labels, names, trajectories, meta["method"], meta["thresholds"], embeddings=embeddings,
             class_probabilities=class_probabilities, text_probabilities=text_probabilities, reading=meta.get("reading"),
+            share_read=share_read,
         )
         dmap._reviewed = reviewed
         if "projection_x" in table.column_names:  # absent in maps saved before the embedding view

@@ -414,7 +414,7 @@ def fine_tune(
     dmap = DataMap(
         dmap.ids, dmap.labels, dmap.label_names, dmap.trajectories, "confidence_text" if use_text_view else None,
         dmap.thresholds, id_index=dmap.id_index, embeddings=dmap.embeddings, class_probabilities=dmap.class_probabilities,
-        text_probabilities=aligned if use_text_view else None, reading=read,
+        text_probabilities=aligned if use_text_view else None, reading=read, share_read=_in_map_order(units.covered, positions),
     )
     tracker.set_progress("stopped" if stopped else "done")
     finished = time.perf_counter()
@@ -460,6 +460,13 @@ def fine_tune(
         unit_logits=unit_logits,
         unit_doc=units.doc if keep_unit_logits else None,
     )
+
+
+def _in_map_order(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Per-text values (in the order texts came) rearranged into the map's row order."""
+    out = np.empty_like(values)
+    out[positions] = values
+    return out
 
 
 def window_weights(probs: np.ndarray) -> np.ndarray:

@@ -1139,7 +1139,26 @@ class DataMapWidget(anywidget.AnyWidget):
             "classes_from": classes_from,
             "gold_label": self._label_names[int(self._session.original[row])],
             "neighbors": self._pane_neighbours(row),
+            "reading": self._pane_reading(row),
+            "text_view": self._pane_text_view(row),
         }
+
+    def _pane_reading(self, row: int) -> dict[str, Any] | None:
+        """How much of this document the model read, and how (a long text's head only, say)."""
+        share = getattr(self._dmap, "share_read", None)
+        reading = getattr(self._dmap, "reading", None) or {}
+        if share is None or not np.isfinite(share[row]):
+            return None
+        return {"share": float(share[row]), "mode": str(reading.get("mode", "")), "max_length": reading.get("max_length")}
+
+    def _pane_text_view(self, row: int) -> list[list[Any]]:
+        """The text view's top classes for this document (a bag of words that read every word
+        and never saw its label), most probable first; empty without a text view."""
+        probs = getattr(self._dmap, "text_probabilities", None)
+        if probs is None or not np.isfinite(probs[row]).all():
+            return []
+        top = np.argsort(-probs[row], kind="stable")[:PANE_CLASSES]
+        return [[self._label_names[int(c)], float(probs[row][c])] for c in top]
 
     def _pane_neighbours(self, row: int) -> dict[str, Any] | None:
         """The current document's nearest examples in embedding space, with their *current* labels

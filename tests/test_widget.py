@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datamap_widget import Tracker
+from datamap_widget import DataMap, Tracker
 from datamap_widget.store import ACTIONS
 from datamap_widget.widget import BYTES_PER_POINT, DataMapWidget
 
@@ -497,6 +497,23 @@ def test_document_request_gives_the_per_pass_gold_probability_and_the_models_cla
     assert doc["classes"][0][1] > doc["classes"][1][1] >= doc["classes"][2][1]
     reply, _ = request(widget, "document", {"row": 99})
     assert not reply["ok"] and "row must be an int in 0..11" in reply["error"]
+
+
+def test_document_request_says_how_much_of_a_long_text_the_model_read_and_what_the_bag_of_words_thinks():
+    base = fixed_tracker().datamap()
+    n = len(base)
+    text = np.tile(np.array([[0.1, 0.7, 0.2]], dtype=np.float32), (n, 1))
+    share = np.ones(n, dtype=np.float32)
+    share[0] = 0.34
+    dmap = DataMap(base.ids, base.labels, base.label_names, base.trajectories, text_probabilities=text,
+                   reading={"mode": "head_tail", "max_length": 128}, share_read=share)
+    w = DataMapWidget(dmap)
+    doc = request(w, "document", {"row": 0})[0]["result"]
+    assert doc["reading"] == {"share": pytest.approx(0.34), "mode": "head_tail", "max_length": 128}
+    assert doc["text_view"] == [[dmap.label_names[1], pytest.approx(0.7)], [dmap.label_names[2], pytest.approx(0.2)],
+                                [dmap.label_names[0], pytest.approx(0.1)]]
+    plain = request(DataMapWidget(base), "document", {"row": 0})[0]["result"]
+    assert plain["reading"] is None and plain["text_view"] == []
 
 
 def test_document_request_shows_the_top_three_of_many_classes_and_relabels_keep_the_gold_label():

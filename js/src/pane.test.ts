@@ -48,3 +48,23 @@ describe("detail pane: the model's classes", () => {
     expect([percent(0.625), percent(0), percent(1), percent(0.001), percent(NaN)]).toEqual(["63%", "0%", "100%", "<1%", "–"]);
   });
 });
+
+describe("detail pane: what the model read", () => {
+  it("says how much of a long text the model read and how, and nothing for a text read whole", () => {
+    const p = pane();
+    p.render(row({ classes: [], reading: { share: 0.34, mode: "head_tail", max_length: 128 } }));
+    expect(p.el.querySelector(".dmw-detail-reading")!.textContent).toBe(
+      "The model read 34% of this text (its beginning and end, 128 tokens at a time).",
+    );
+    p.render(row({ classes: [], reading: { share: 1, mode: "head_tail", max_length: 128 } }));
+    expect(p.el.querySelector(".dmw-detail-reading")).toBeNull();
+  });
+
+  it("shows the bag of words' classes as text, names included", () => {
+    const p = pane();
+    p.render(row({ classes: [], text_view: [[INJECTION, 0.81], ["neg", 0.19]] }));
+    const line = p.el.querySelector(".dmw-detail-textview")!;
+    expect(line.textContent).toBe(`bag of words (never saw this label): ${INJECTION} 0.81 · neg 0.19`);
+    expect(line.querySelector("img")).toBeNull();
+  });
+});

@@ -26,6 +26,23 @@ export interface DocDetail {
   gold_label?: string;
   /** The nearest examples in embedding space; null when the map has no embeddings. */
   neighbors?: { items: Neighbour[]; summary: string } | null;
+  /** How much of this text the model read (share of its tokens) and the long-text mode. */
+  reading?: { share: number; mode: string; max_length?: number | null } | null;
+  /** The text view's top classes (a bag of words that read every word, out of fold). */
+  text_view?: Array<[string, number]>;
+}
+
+const READ_HOW: Record<string, string> = {
+  head: "its beginning",
+  head_tail: "its beginning and end",
+  windows: "windows spread over it",
+};
+
+/** "The model read 34% of this text (its beginning and end)", or "" for a text read whole. */
+export function readingLine(reading: DocDetail["reading"]): string {
+  if (!reading || !(reading.share < 0.995)) return "";
+  const how = READ_HOW[reading.mode] ?? reading.mode;
+  return `The model read ${Math.round(reading.share * 100)}% of this text (${how}${reading.max_length ? `, ${reading.max_length} tokens at a time` : ""}).`;
 }
 
 /** One neighbour of the current document (label: its current label, relabels included). */
@@ -183,6 +200,13 @@ export class DetailPane {
         model.append(h("span", "dmw-spark-label", " p(label) per pass "), sparkline(detail.gold_prob));
       }
       el.appendChild(model);
+      if (detail.text_view?.length) {
+        el.appendChild(
+          h("div", "dmw-detail-textview", `bag of words (never saw this label): ${detail.text_view.map(([n, p]) => `${n} ${p.toFixed(2)}`).join(" · ")}`),
+        );
+      }
+      const read = readingLine(detail.reading);
+      if (read) el.appendChild(h("div", "dmw-detail-reading", read));
     }
     if (!doc.hasText) {
       el.appendChild(h("div", "dmw-detail-text dmw-hint", "No text: pass data= (a DataFrame with a text column) to DataMapWidget."));
