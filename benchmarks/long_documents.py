@@ -3,6 +3,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/long_documents.py --sweep --modes head head_tail windows \
         --noise uniform-3 --seeds 0 1 2              # BBC News runs (minutes to half an hour each on CPU)
     .venv/bin/python benchmarks/long_documents.py --short   # the text view on the recipe benchmark's saved runs
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/long_documents.py --timing --size 100   # seconds per pass, modes alternated
     .venv/bin/python benchmarks/long_documents.py --report  # tables from every saved run -> results/long_documents.md
 
 Long set: BBC News (``../shared/data/bbc_news.part*``, 2,225 whole articles, 5 topics, median 389
@@ -110,6 +111,27 @@ def sweep(modes, size, noises, seeds) -> None:
         started = time.perf_counter()
         run_one(*args)
         print(f"[{i}/{len(todo)}] {key_of(*args)}: {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def timing(size: int, rounds: int) -> dict:
+    """Seconds per pass of each mode, alternated in one process (ratios stay fair on a busy
+    machine), on ``size`` BBC articles: one pass per mode per round."""
+    from datamap_widget.train import fine_tune
+
+    data = make_bbc(size, "uniform-3", 0)
+    names = data["names"]
+    seconds: dict[str, list[float]] = {m: [] for m in MODES}
+    for _ in range(rounds):
+        for mode in MODES:
+            run = fine_tune(data["texts"], [names[c] for c in data["noisy"]], data["ids"], label_names=names, epochs=1,
+                            progress=False, long_text=mode, embeddings=False, text_view=False)
+            seconds[mode].append(run.timings["epoch_s"][0])
+    _, text_seconds = text_view_for(data, 0)
+    out = {"size": size, "rounds": rounds, "epoch_s": seconds, "text_view_s": round(text_seconds, 2),
+           "ratio_to_head": {m: round(float(np.mean(v) / np.mean(seconds["head"])), 2) for m, v in seconds.items()}}
+    RUNS.mkdir(parents=True, exist_ok=True)
+    (RUNS / f"timing-bbc-{size}.json").write_text(json.dumps(out, indent=1))
+    return out
 
 
 # ------------------------------------------------------------------------------ the short sets
@@ -267,10 +289,11 @@ def write_report() -> str:
             table = part.groupby(["mode", "score"]).agg(ap=("ap", "mean"), r5=("r5", "mean"), seeds=("seed", "nunique"),
                                                         s_per_pass=("s_per_pass", "mean"), units_per_text=("units_per_text", "mean")).reset_index()
             lines += [f"### {noise}", "", _md(table), ""]
-        head = bbc[(bbc["score"] == "map")].groupby(["noise", "seed", "mode"])["s_per_pass"].mean().unstack()
-        if "head" in head:
-            ratio = head.div(head["head"], axis=0).mean()
-            lines += ["Seconds per pass relative to `head` (same size, mean over runs): " + ", ".join(f"{m} {r:.2f}x" for m, r in ratio.items()), ""]
+        for path in sorted(RUNS.glob("timing-bbc-*.json")):
+            t = json.loads(path.read_text())
+            lines += [f"Seconds per pass, the modes alternated in one process ({t['size']} articles, {t['rounds']} rounds; "
+                      "`--timing`): " + ", ".join(f"{m} {np.mean(v):.1f} s ({t['ratio_to_head'][m]:.2f}x head)" for m, v in t["epoch_s"].items())
+                      + f"; the text view {t['text_view_s']:.1f} s once per run.", ""]
     if len(short):
         lines += ["## Eight short sets (2,000 examples; the recipe benchmark's saved runs): score, mean over seeds", ""]
         for noise, part in short.groupby("noise", sort=False):
@@ -300,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--short", action="store_true", help="text views for the recipe benchmark's saved runs")
     parser.add_argument("--report", action="store_true")
+    parser.add_argument("--timing", action="store_true", help="seconds per pass of each mode, alternated in one process")
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--noise", nargs="+", choices=tuple(NOISE_KINDS), default=["uniform-3"])
@@ -309,7 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         sweep(args.modes, args.size, args.noise, args.seeds)
     if args.short:
         short_text_views()
-    if args.report or not (args.sweep or args.short):
+    if args.timing:
+        print(json.dumps(timing(args.size, args.rounds), indent=1))
+    if args.report or not (args.sweep or args.short or args.timing):
         print(write_report())
     return 0
 

@@ -562,3 +562,18 @@ def test_train_on_long_texts_says_what_it_read_in_the_summary_and_the_run_record
     report = tmp_path / "report.html"
     assert main(["report", str(tmp_path / "run"), "--output", str(report)]) == 0
     assert f"read: mode {mode}, max_length=64: 40 of 40 texts are longer" in report.read_text()
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--long-text", "windows", "--stride", "126"], "stride=126 is not smaller than a window's 126 text tokens"),
+        (["--long-text", "windows", "--max-windows", "0"], "max_windows must be an int >= 1"),
+        (["--long-text", "windows", "--max-length", "1024"], "max_length=1024 is more than this model reads (512 tokens"),
+    ],
+)
+def test_long_text_settings_that_cannot_work_are_one_line_and_leave_nothing_behind(tmp_path, capsys, flags, said):
+    out = tmp_path / "never"
+    code, err = run_cli(["train", str(_data(tmp_path, [f"d{i}" for i in range(8)])), "--out", str(out), "--quiet", *flags], capsys)
+    assert code == 2 and err.count("datamap: error:") == 1 and said in err
+    assert not out.exists()
