@@ -324,7 +324,7 @@ def fine_tune(
     # One unit per text (head, head_tail, or windows on texts that all fit): each batch is
     # recorded as it is trained. Several: a text's windows are pooled over the pass first.
     pooled_texts = units.n_units != len(texts)
-    pool = _WindowPool(len(texts), tracker.n_classes) if pooled_texts else None
+    pool = _WindowPool(len(texts), tracker.n_classes, WINDOW_POOL) if pooled_texts else None
 
     steps_per_epoch = math.ceil(units.n_units / batch_size)
     total_steps = steps_per_epoch * epochs
@@ -480,21 +480,35 @@ def window_weights(probs: np.ndarray) -> np.ndarray:
 #: Keeps every window's weight positive (see :func:`window_weights`).
 WINDOW_WEIGHT_FLOOR = 0.01
 
+#: How a text's windows are pooled each pass: ``certainty`` weighs each window's class
+#: probabilities by how sure it is, so the windows that decide the label (a review's verdict)
+#: outweigh those that say nothing; ``mean`` is their plain mean, which pulls every long text
+#: towards 1/C. Chosen in benchmarks/results/long_documents.md.
+WINDOW_POOLS = ("certainty", "mean")
+WINDOW_POOL = "certainty"
+
 
 class _WindowPool:
-    """A pass's windows pooled per text: the mean of their class probabilities, recorded as
-    its log (``softmax(log p) = p``), so the tracker's gold probability, correctness and
-    suggestion of a text are those of its windows' mean prediction. Memory ``N x C`` (and
+    """A pass's windows pooled per text, as the weighted mean of their class probabilities
+    (weights from :func:`window_weights` with ``certainty``, all 1 with ``mean``), recorded
+    as its log (``softmax(log p) = p``), so the tracker's gold probability, correctness and
+    suggestion of a text are those of its windows' pooled prediction. Memory ``N x C`` (and
     ``N x D`` embeddings on the last pass), never per window."""
 
-    def __init__(self, n: int, n_classes: int):
+    def __init__(self, n: int, n_classes: int, how: str = "certainty"):
+        if how not in WINDOW_POOLS:
+            raise ValueError(f"window pool must be one of {list(WINDOW_POOLS)}, got {how!r}")
+        self.how = how
         self.probs = np.zeros((n, n_classes), dtype=np.float64)
+        self.weight = np.zeros(n, dtype=np.float64)
         self.count = np.zeros(n, dtype=np.int64)
         self.embeddings: np.ndarray | None = None
 
     def add(self, docs: np.ndarray, logits: Any, pooled: Any) -> None:
-        probs = logits.float().softmax(dim=1).cpu().numpy()
-        np.add.at(self.probs, docs, probs)
+        probs = logits.float().softmax(dim=1).cpu().numpy().astype(np.float64)
+        weights = window_weights(probs) if self.how == "certainty" else np.ones(len(docs))
+        np.add.at(self.probs, docs, probs * weights[:, None])
+        np.add.at(self.weight, docs, weights)
         np.add.at(self.count, docs, 1)
         if pooled is not None:
             values = pooled.float().cpu().numpy()
@@ -507,11 +521,12 @@ class _WindowPool:
         seen = np.flatnonzero(self.count)
         for start in range(0, len(seen), chunk):
             rows = seen[start : start + chunk]
-            mean = self.probs[rows] / self.count[rows, None]
+            mean = self.probs[rows] / self.weight[rows, None]
             pseudo_logits = np.log(np.clip(mean, 1e-12, 1.0)).astype(np.float32)
             emb = None if self.embeddings is None else (self.embeddings[rows] / self.count[rows, None]).astype(np.float32)
             tracker.record([ids[r] for r in rows], pseudo_logits, embeddings=emb)
         self.probs.fill(0)
+        self.weight.fill(0)
         self.count.fill(0)
         self.embeddings = None
 
