@@ -144,6 +144,14 @@ def sum_across(arrays: Sequence[np.ndarray], ranks: Ranks) -> None:
         array[...] = tensor.cpu().numpy()
 
 
+def wait_for_all(ranks: Ranks) -> None:
+    """A barrier: no rank goes on before every rank got here (a no-op in one process)."""
+    if ranks.distributed:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
 def any_rank(flag: bool, ranks: Ranks) -> bool:
     """Whether any rank says True (so that all stop at the same step)."""
     if not ranks.distributed:

@@ -25,7 +25,7 @@ from .datamap import DataMap
 from .dependencies import require
 from .checkpoint import CheckpointError, data_fingerprint, load_checkpoint, remove_checkpoint, save_checkpoint, settings_json
 from .long_text import DEFAULT_MAX_WINDOWS, DEFAULT_STRIDE, LONG_TEXT_MODES, Units, check_long_text_options, cut_for_tokenizer, plan_units
-from .parallel import Ranks, any_rank, join_ranks, merge_embeddings, on_main, rank_device, shard_steps, steps_per_pass, sum_across
+from .parallel import Ranks, any_rank, join_ranks, merge_embeddings, on_main, rank_device, shard_steps, steps_per_pass, sum_across, wait_for_all
 from .precision import autocast, check_precision, grad_scaler, resolve_precision
 from .tracker import Tracker
 
@@ -448,6 +448,7 @@ def fine_tune(
             )
             if ranks.main:
                 checkpoint_bytes = save_checkpoint(checkpoint_dir, state)
+            wait_for_all(ranks)  # it is on disk before any rank goes on: a rank that dies later leaves it whole
         if stopped or (stop_requested is not None and epoch + 1 < epochs and any_rank(stop_requested(), ranks)):
             stopped = True
             break
