@@ -1,8 +1,10 @@
 """Numeric precision of training: ``fp32``, ``bf16`` or ``fp16`` autocast, and what ``auto`` picks.
 
 ``auto`` is bf16 on a GPU that has bf16 (same range as fp32, no loss scaling needed) and fp32
-elsewhere. On CPUs it stays fp32: bf16 autocast made a pass *slower* on the CPU we measured
-(see ``benchmarks/results/throughput.md``); pass ``bf16`` to use it anyway. ``fp16`` needs a
+elsewhere. On CPUs it stays fp32 although bf16 autocast made a pass 1.5x faster on a CPU with
+AVX512-BF16 (``benchmarks/results/throughput.md``): that gain depends on the CPU's bf16
+instructions, and whether bf16 keeps the ranking's quality is not yet measured
+(``benchmarks/detection.py``); pass ``bf16`` to use it. ``fp16`` needs a
 GPU and a gradient scaler (its range is small: tiny gradients would round to zero), which
 :func:`grad_scaler` provides. Weights, optimizer states and the logits the tracker records
 stay fp32 in every mode: autocast only runs the matrix products in the lower precision.
