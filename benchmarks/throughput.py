@@ -103,6 +103,16 @@ def run_trainer(texts, labels, epochs: int) -> float:
     return float(metrics["train_runtime"]) / epochs
 
 
+def cpu_bf16() -> str:
+    """Whether this CPU has bf16 instructions (what bf16 autocast's speed depends on), in words."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "whose bf16 instructions were not read"
+    found = [name for flag, name in (("avx512_bf16", "AVX512-BF16"), ("amx_bf16", "AMX-BF16")) if flag in flags]
+    return f"with {' and '.join(found)}" if found else "without bf16 instructions"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="texts to train on (default 1000)")
@@ -159,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         "(below 1: `datamap train` is faster; this Trainer's AdamW is fused too (its default), but it batches texts in random order, padding each batch to its longest, where `fine_tune` batches similar lengths; the Trainer records no map).",
         f"- Tracker overhead inside `fine_tune` (A vs C): **{(per_pass['A'] - per_pass['C']) / per_pass['C']:+.1%}** of a pass.",
         f"- bf16 autocast vs fp32 on this CPU (D vs A): **{per_pass['D'] / per_pass['A']:.2f}x** the time per pass "
-        f"({'slower' if per_pass['D'] > per_pass['A'] else 'faster'}, on a CPU with AVX512-BF16; `--precision auto` stays "
+        f"({'slower' if per_pass['D'] > per_pass['A'] else 'faster'}, on a CPU {cpu_bf16()}; `--precision auto` stays "
         "fp32 on CPUs: the gain depends on the CPU's bf16 instructions, and bf16's effect on the ranking's quality is "
         "not measured yet).",
         "- 10k and 100k are per-text time x N from the measured passes, not runs.",

@@ -94,3 +94,15 @@ def test_a_rank_that_dies_fails_the_run_which_resumes_to_the_map_of_the_run_neve
     for name, values in whole.trajectories.items():  # bitwise: same ranks, same steps, restored RNG per rank
         np.testing.assert_array_equal(values, again.trajectories[name], err_msg=name)
     assert json.loads((out / "run.json").read_text())["checkpoint"]["resumed_after_pass"] == 1
+
+
+@pytest.mark.slow
+def test_windows_under_torchrun_pool_each_text_once_per_pass_wherever_its_windows_trained(data18, tmp_path):
+    # 12 tokens a window: most questions are several windows, spread over both ranks.
+    args = [str(data18), "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "4", "--max-length", "12",
+            "--long-text", "windows", "--stride", "4", "--top", "3"]  # fmt: skip
+    done = torchrun(args, tmp_path / "logs")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = read_run(tmp_path / "run")
+    assert (run.datamap.frame["n_passes"] == 1).all() and np.isfinite(run.datamap.embeddings.astype(np.float32)).all()
+    assert run.record["settings"]["read"]["units_per_text"] > 1.2 and run.record["world_size"] == 2
