@@ -9,7 +9,11 @@ A run folder (``--out DIR``) holds:
 - ``datamap.parquet``: id, label, confidence, variability, correctness, category,
   mislabel_score, suggested_label (+ n_passes, reviewed and the per-pass trajectories);
 - ``run.json``: every setting, package versions, timings and a summary;
-- ``texts.parquet``: id and text, so reports can show documents without the source file.
+- ``texts.parquet``: id and text, so reports can show documents without the source file;
+- ``checkpoint.pt`` while the run is unfinished (``--resume`` continues it).
+
+Under ``torchrun`` (or ``accelerate launch``) ``datamap train`` trains one model on all the
+processes; rank 0 alone prints and writes (see :mod:`datamap_widget.parallel`).
 
 Writing and reading it is :mod:`datamap_widget.run`; every file written here is written
 whole or not at all (:mod:`datamap_widget.atomic`).
@@ -33,7 +37,8 @@ from . import __version__
 from .atomic import atomic_paths
 from .dependencies import MissingExtraError
 from .run import TEXTS_FILE  # noqa: F401  (the run folder's file names stay importable from here)
-from .run import DATAMAP_FILE, RUN_FILE, RunFolderError, prepare_folder, read_run, remove_if_empty, run_files, write_run
+from .parallel import launched_ranks
+from .run import CHECKPOINT_FILE, DATAMAP_FILE, RUN_FILE, RunFolderError, prepare_folder, read_run, remove_if_empty, run_files, write_run
 
 __all__ = ["main"]
 
@@ -146,6 +151,7 @@ def _load_run(folder: str) -> tuple[Any, dict[str, Any], Any]:
 
 def _add_train(commands: Any) -> None:
     from .long_text import LONG_TEXT_MODES
+    from .precision import PRECISIONS
     from .train import DEFAULTS
 
     p = commands.add_parser(
@@ -157,9 +163,19 @@ def _add_train(commands: Any) -> None:
     p.add_argument("data", nargs="?", help="a .jsonl, .csv or .parquet file of labeled texts")
     p.add_argument("--sample", action="store_true", help="use the sample shipped in the package (600 TREC questions, 18 flipped labels)")
     p.add_argument("--out", required=True, help="run folder to write (created if missing; one that holds a run needs --overwrite)")
-    p.add_argument(
+    again = p.add_mutually_exclusive_group()
+    again.add_argument(
         "--overwrite", action="store_true",
         help="replace the run already in --out; its files stay until the new run is written whole",
+    )
+    again.add_argument(
+        "--resume", action="store_true",
+        help="continue the unfinished run in --out from its last complete pass (same command, data and number of "
+        "processes); the map equals that of a run never interrupted",
+    )
+    p.add_argument(
+        "--keep-checkpoint", action="store_true",
+        help=f"keep --out/{CHECKPOINT_FILE} (model, optimizer, random states after the last pass) when the run completes",
     )
     p.add_argument("--text-column", default="text", help="column holding the texts (default: text)")
     p.add_argument("--label-column", default="label", help="column holding the labels (default: label)")
@@ -184,6 +200,11 @@ def _add_train(commands: Any) -> None:
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help=f"learning rate (default: {DEFAULTS['lr']})")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help=f"default: {DEFAULTS['seed']}")
     p.add_argument("--device", default=None, help="cpu, cuda, mps… (default: a GPU when there is one)")
+    p.add_argument(
+        "--precision", choices=PRECISIONS, default=DEFAULTS["precision"],
+        help="auto: bf16 on a GPU that has it, fp32 otherwise; bf16/fp16 autocast (fp16 on CUDA, with a gradient scaler) "
+        f"(default: {DEFAULTS['precision']})",
+    )
     p.add_argument(
         "--no-embeddings", action="store_true",
         help="do not keep the last pass's sentence embeddings (saves N x 384 x 2 bytes; the knn scores need them)",
@@ -311,17 +332,22 @@ def _check_device(device: str | None) -> None:
         raise UsageError(f"--device {device}: this machine has {count()} {parsed.type} device(s) (0 to {count() - 1})")
 
 
-def _prepare_out(out: Path, overwrite: bool) -> bool:
+def _prepare_out(out: Path, overwrite: bool, resume: bool = False) -> bool:
     """Make sure ``--out`` can take the run before training; returns whether it was created here.
 
-    A folder that holds a run already is refused without ``--overwrite``: a second ``train``
-    into it would otherwise replace the first run silently. Other files (a user's notes, a
+    A folder that holds a run already (or an unfinished run's checkpoint) is refused without
+    ``--overwrite`` or ``--resume``: a second ``train`` into it would otherwise replace the
+    first run silently. ``--resume`` needs the checkpoint. Other files (a user's notes, a
     report) are no run and do not count.
     """
     existing = run_files(out) if out.is_dir() else []
-    if existing and not overwrite:
+    if resume and CHECKPOINT_FILE not in existing:
+        finished = " (it holds a finished run; its checkpoint was removed when it completed)" if DATAMAP_FILE in existing else ""
+        raise UsageError(f"--resume: {out} holds no checkpoint ({CHECKPOINT_FILE}) to continue{finished}; nothing was trained")
+    if existing and not overwrite and not resume:
+        unfinished = "pass --resume to continue it, " if CHECKPOINT_FILE in existing else ""
         raise UsageError(
-            f"--out {out} already holds a run ({', '.join(existing)}); pass --overwrite to replace it "
+            f"--out {out} already holds a run ({', '.join(existing)}); {unfinished}pass --overwrite to replace it "
             "(the old run stays until the new one is written whole) or give another folder; nothing was trained"
         )
     try:
@@ -333,8 +359,33 @@ def _prepare_out(out: Path, overwrite: bool) -> bool:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    """``datamap train``, in one process or as one rank of torchrun's: every rank trains, rank 0
+    alone checks the outputs, prints and writes (the other ranks say nothing)."""
+    if not launched_ranks().distributed:
+        return _train(args, None)
+    import contextlib
+    import os
+
+    from .parallel import join_ranks, leave_ranks
+
+    ranks = join_ranks()
+    try:
+        if ranks.main:
+            return _train(args, ranks)
+        args.quiet = True
+        with open(os.devnull, "w") as nowhere, contextlib.redirect_stdout(nowhere), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _train(args, ranks)
+    finally:
+        leave_ranks()
+
+
+def _train(args: argparse.Namespace, ranks: Any) -> int:
     from .data import read_table, sample_path
+    from .parallel import Ranks, on_main
     from .train import fine_tune
+
+    ranks = ranks or Ranks()
 
     if args.sample == bool(args.data):
         raise UsageError("give DATA (a file) or --sample, exactly one")
@@ -347,7 +398,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     _check_store_options(args)
     if args.store:  # a bad URL or an unreachable server must not cost a training run first
-        _open_store(args.store).close()
+        on_main(lambda: _open_store(args.store).close(), ranks, (UsageError,))
     texts, labels, ids = _pick_columns(frame, args, str(path))
     if args.true_label_column and args.true_label_column not in frame.columns:
         raise UsageError(f"{path} has no column {args.true_label_column!r} (--true-label-column)")
@@ -355,11 +406,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     # Every output is checked before training, so a bad one costs seconds, not a run.
     out = Path(args.out)
-    created = _prepare_out(out, args.overwrite)
-    if args.store:
-        with _open_store(args.store) as store:
-            _store_call(args.store, store.check_writable, args.dataset)
-    _say(f"datamap: training on {len(texts)} examples from {path} ({len(set(map(str, labels)))} classes)", file=sys.stderr)
+
+    def check_outputs() -> bool:
+        created = _prepare_out(out, args.overwrite, args.resume)
+        if args.store:
+            with _open_store(args.store) as store:
+                _store_call(args.store, store.check_writable, args.dataset)
+        return created
+
+    created = on_main(check_outputs, ranks, (UsageError,))  # every rank stops alike on a bad --out
+    processes = f" on {ranks.world_size} processes" if ranks.distributed else ""
+    again = " (resuming)" if args.resume else ""
+    if ranks.main:
+        _say(f"datamap: training on {len(texts)} examples from {path} ({len(set(map(str, labels)))} classes){processes}{again}", file=sys.stderr)
     try:
         run = fine_tune(
             texts,
@@ -378,15 +437,33 @@ def _cmd_train(args: argparse.Namespace) -> int:
             device=args.device,
             progress=not args.quiet,
             embeddings=not args.no_embeddings,
+            precision=args.precision,
+            checkpoint_dir=out,
+            resume=args.resume,
+            keep_checkpoint=True,  # removed below, once the run is written
         )
     except (ValueError, TypeError) as error:
-        if created:
+        if created and ranks.main:
             remove_if_empty(out)  # bad input leaves no empty --out folder behind
         raise UsageError(str(error)) from error
+    except RuntimeError as error:
+        if not ranks.distributed:
+            raise
+        # Another process died (or this one's collective failed): the checkpoint of the last
+        # complete pass is untouched, so the same command with --resume continues the run.
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        _say(
+            f"datamap: error: rank {ranks.rank}: training stopped ({type(error).__name__}: {first}); the run in {out} "
+            "stays resumable from its last complete pass: rerun the same command with --resume",
+            file=sys.stderr,
+        )
+        return 1
     except BaseException:
-        if created:
+        if created and ranks.main:
             remove_if_empty(out)
         raise
+    if not ranks.main:
+        return 0
     dmap = run.datamap
     written = time.perf_counter()
     frame_out = dmap.frame
@@ -419,10 +496,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "versions": _versions(),
         "timings": {**run.timings, "write_s": round(time.perf_counter() - written, 3)},
         "summary": summary,
+        "world_size": ranks.world_size,
+        "checkpoint": {
+            "bytes": run.settings.get("checkpoint_bytes"),
+            "kept": bool(args.keep_checkpoint),
+            "resumed_after_pass": run.settings.get("resumed_after_pass"),
+        },
     }
     failures: list[str] = []
+    # This run's own checkpoint (or, resuming, the run it continues) is no other run to protect.
+    replace = args.overwrite or args.resume or set(run_files(out)) <= {CHECKPOINT_FILE}
     try:
-        write_run(out, dmap, texts, record, overwrite=args.overwrite)
+        write_run(out, dmap, texts, record, overwrite=replace)
     except OSError as error:
         # A finished run is never thrown away: write it where we can, and say where. The files
         # it had begun in --out are gone (see write_run), and so is a folder made here for it.
@@ -448,7 +533,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"Top {args.top} suspects (highest mislabel_score first; method {dmap.method}):")
     print(format_suspects(dmap.suspects(top=args.top), texts_by_id))
     print()
-    print(f"wrote {out / DATAMAP_FILE}, {out / RUN_FILE} in {run.timings['total_s']:.0f} s ({run.device})")
+    print(f"wrote {out / DATAMAP_FILE}, {out / RUN_FILE} in {run.timings['total_s']:.0f} s ({run.device}{processes})")
+    if not failures and Path(args.out) == out:
+        print(_checkpoint_line(Path(args.out), run.settings.get("checkpoint_bytes"), args.keep_checkpoint))
     from .long_text import describe_reading
 
     if run.settings.get("read"):
@@ -460,6 +547,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for failure in failures:
         _say(f"datamap: error: {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _checkpoint_line(out: Path, size: int | None, keep: bool) -> str:
+    """Say what became of the run's checkpoint (kept or removed), and its size."""
+    from .checkpoint import remove_checkpoint
+
+    if size is None:
+        return "no checkpoint was written"
+    if not keep:
+        remove_checkpoint(out)
+        return f"checkpoint ({size / 2**20:.1f} MiB, rewritten after every pass) removed: the run is complete"
+    return f"kept {out / CHECKPOINT_FILE} ({size / 2**20:.1f} MiB)"
 
 
 # ------------------------------------------------------------------------------ suspects
@@ -782,7 +881,11 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.handler(args) or 0)
     except (UsageError, OSError, MissingExtraError) as error:  # OSError: e.g. a report into a read-only folder
-        _say(f"datamap: error: {error}", file=sys.stderr)
+        ranks = launched_ranks()
+        if ranks.main:  # under torchrun every rank meets the same bad input: rank 0 says it
+            _say(f"datamap: error: {error}", file=sys.stderr)
+        elif not isinstance(error, UsageError):
+            _say(f"datamap: error: rank {ranks.rank}: {error}", file=sys.stderr)
         return 2
 
 

@@ -5,7 +5,10 @@ A run folder holds three files:
 - ``datamap.parquet`` (:data:`DATAMAP_FILE`): the map, as :meth:`DataMap.to_parquet` saves it;
 - ``run.json`` (:data:`RUN_FILE`): every setting, package versions, timings and a summary;
 - ``texts.parquet`` (:data:`TEXTS_FILE`): id and text, so a report shows documents without
-  the source file.
+  the source file;
+- while a run is unfinished, ``checkpoint.pt`` (:data:`CHECKPOINT_FILE`): the end of its last
+  complete pass, which ``datamap train --resume`` continues from (see
+  :mod:`datamap_widget.checkpoint`); removed once the run is written, unless kept.
 
 :func:`write_run` writes them whole or not at all (see :mod:`datamap_widget.atomic`) and
 never replaces another run unless asked; :func:`read_run` opens a folder with its texts::
@@ -27,12 +30,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 import pandas as pd
 
 from .atomic import atomic_paths
+from .checkpoint import CHECKPOINT_FILE
 from .datamap import DATAMAP_FILE, DataMap
 
 if TYPE_CHECKING:  # pragma: no cover
     from .widget import DataMapWidget
 
 __all__ = [
+    "CHECKPOINT_FILE",
     "DATAMAP_FILE",
     "RUN_FILE",
     "TEXTS_FILE",
@@ -73,9 +78,10 @@ class Run(NamedTuple):
 
 
 def run_files(folder: str | os.PathLike) -> list[str]:
-    """The names of the run files (:data:`RUN_FILES`) that ``folder`` holds; empty when it holds no run."""
+    """The names of the run files (:data:`RUN_FILES`, and an unfinished run's
+    :data:`CHECKPOINT_FILE`) that ``folder`` holds; empty when it holds no run."""
     path = Path(folder)
-    return [name for name in (DATAMAP_FILE, RUN_FILE, TEXTS_FILE) if os.path.lexists(path / name)]
+    return [name for name in (DATAMAP_FILE, RUN_FILE, TEXTS_FILE, CHECKPOINT_FILE) if os.path.lexists(path / name)]
 
 
 def read_run(folder: str | os.PathLike) -> Run:
@@ -90,6 +96,11 @@ def read_run(folder: str | os.PathLike) -> Run:
     if not path.is_dir():
         raise RunFolderError(f"{path} is not a run folder: {'it is a file' if path.exists() else 'it does not exist'} (make one with `datamap train --out`)")
     if not (path / DATAMAP_FILE).exists():
+        if (path / CHECKPOINT_FILE).exists():
+            raise RunFolderError(
+                f"{path} holds an unfinished run ({CHECKPOINT_FILE}, no {DATAMAP_FILE} yet): continue it with "
+                "`datamap train ... --resume` (the same command and data)"
+            )
         raise RunFolderError(f"{path} is not a run folder: {DATAMAP_FILE} is missing (make one with `datamap train`)")
     try:
         dmap = DataMap.read_parquet(str(path / DATAMAP_FILE))
@@ -125,7 +136,7 @@ def write_run(
     """Write a run folder: ``dmap``, its ``texts`` (one per example, in map order) and ``record``.
 
     The folder is created if missing. It may hold other files; if it already holds a run
-    (any of :data:`RUN_FILES`), FileExistsError unless ``overwrite``, and then the old run
+    (any of :data:`RUN_FILES` or a checkpoint), FileExistsError unless ``overwrite``, and then the old run
     is replaced only once all three new files are complete: each is written to a temporary
     file beside its target first, then the three are renamed into place (texts, record,
     map). A failed write removes the temporary files and leaves the folder as it was.

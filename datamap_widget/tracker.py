@@ -488,6 +488,52 @@ class Tracker:
         if self._prob_pass is not None:
             self._prob_pass.fill(0)
 
+    # ---------------------------------------------------------------- checkpoints
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The closed passes as plain arrays (copies), for a checkpoint: what
+        :meth:`load_state_dict` needs to continue recording where this tracker stands.
+
+        Keys: each trajectory field (``(T, N)``, pass-major), ``"class_prob_total"`` /
+        ``"class_prob_passes"`` when the tracker keeps class probabilities, and
+        ``"embeddings"`` when it holds some. The open pass is not included: take it between
+        passes, after :meth:`end_epoch`.
+        """
+        with self._lock:
+            state = {name: buffer[: self._n_closed].copy() for name, buffer in self._buffers.items()}
+            if self._prob_total is not None:
+                state["class_prob_total"] = self._prob_total.copy()
+                state["class_prob_passes"] = self._prob_passes.copy()
+            if self.embeddings is not None:
+                state["embeddings"] = self.embeddings.copy()
+            return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Replace the closed passes with those of :meth:`state_dict` (from a tracker of the
+        same ids, labels and classes); the open pass starts empty. Listeners are called, so a
+        live widget shows the restored passes."""
+        n = self.n_examples
+        rows = None
+        for name in self._buffers:
+            if name not in state:
+                raise ValueError(f"state has no {name!r}: it is not a Tracker.state_dict()")
+            values = np.asarray(state[name])
+            if values.ndim != 2 or values.shape[1] != n or (rows is not None and values.shape[0] != rows):
+                raise ValueError(f"state[{name!r}] has shape {values.shape}, expected (passes, {n})")
+            rows = values.shape[0]
+        with self._lock:
+            for name, buffer in self._buffers.items():
+                self._buffers[name] = np.ascontiguousarray(state[name], dtype=buffer.dtype).copy()
+            self._n_closed = int(rows or 0)
+            if self._prob_total is not None and "class_prob_total" in state:
+                self._prob_total[:] = state["class_prob_total"]
+                self._prob_passes[:] = state["class_prob_passes"]
+            emb = state.get("embeddings")
+            self.embeddings = None if emb is None else np.asarray(emb, dtype=np.float16).copy()
+            self._reset_pass()
+        for listener in list(self._listeners):
+            listener(self)
+
     # ---------------------------------------------------------------- results
 
     def trajectories(self) -> dict[str, np.ndarray]:

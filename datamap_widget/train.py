@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
+import random
 import platform
 import time
 import warnings
@@ -21,7 +23,10 @@ import numpy as np
 from .background import TrainingHandle, one_line_error
 from .datamap import DataMap
 from .dependencies import require
+from .checkpoint import CheckpointError, data_fingerprint, load_checkpoint, remove_checkpoint, save_checkpoint, settings_json
 from .long_text import DEFAULT_MAX_WINDOWS, DEFAULT_STRIDE, LONG_TEXT_MODES, Units, check_long_text_options, cut_for_tokenizer, plan_units
+from .parallel import Ranks, any_rank, join_ranks, merge_embeddings, on_main, rank_device, shard_steps, steps_per_pass, sum_across, wait_for_all
+from .precision import autocast, check_precision, grad_scaler, resolve_precision
 from .tracker import Tracker
 
 __all__ = ["TrainingHandle", "TrainingRun", "cross_fit", "default_model_path", "fine_tune", "train_datamap"]
@@ -44,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "stride": DEFAULT_STRIDE,
     "max_windows": DEFAULT_MAX_WINDOWS,
     "text_view": "auto",
+    "precision": "auto",
 }
 
 #: ``text_view="auto"`` adds the text view when more than this share of the texts is longer
@@ -223,6 +229,10 @@ def fine_tune(
     max_windows: int = DEFAULTS["max_windows"],
     keep_unit_logits: bool = False,
     text_view: bool | str = DEFAULTS["text_view"],
+    precision: str = DEFAULTS["precision"],
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    keep_checkpoint: bool = False,
 ) -> TrainingRun:
     """Fine-tune ``model`` on ``(texts, labels)`` and record the dynamics of every pass.
 
@@ -263,6 +273,21 @@ def fine_tune(
         class probabilities, seconds to a minute) and rank by ``confidence_text``, the mean of
         the model's and the bag of words' probability of each label. ``"auto"``: when more than
         ``TEXT_VIEW_LONG_SHARE`` of the texts are longer than ``max_length`` tokens.
+    precision : ``"auto"`` (bf16 on a GPU that has it, fp32 otherwise), ``"fp32"``,
+        ``"bf16"`` (autocast), ``"fp16"`` (autocast with a gradient scaler; GPU only); see
+        :mod:`datamap_widget.precision`.
+    checkpoint_dir : a folder where the end of every pass is kept as a checkpoint
+        (:mod:`datamap_widget.checkpoint`: model, optimizer, scheduler, random states,
+        the tracker's passes), so a killed run can continue; removed when the run
+        completes unless ``keep_checkpoint``. ``run.settings["checkpoint_bytes"]`` is its size.
+    resume : continue the run whose checkpoint is in ``checkpoint_dir`` after its last
+        complete pass; the finished map equals that of the run never interrupted. A
+        CheckpointError (a ValueError) when there is none, it is damaged, or it was made on
+        other data, settings or number of processes.
+
+    Under ``torchrun`` (several processes) one model trains with DistributedDataParallel,
+    each rank on its share of every pass (:mod:`datamap_widget.parallel`); every rank
+    returns the whole map, and only rank 0 writes the checkpoint.
 
     Progress (epoch, step, loss) is reported through ``tracker.set_progress``, so a live
     widget shows it.
@@ -270,6 +295,9 @@ def fine_tune(
     texts, labels, ids, tracker = _prepare(texts, labels, ids, label_names, tracker, epochs, batch_size, max_length, lr, long_text, stride, max_windows)
     if text_view not in (True, False, "auto"):
         raise ValueError(f"text_view must be True, False or 'auto', got {text_view!r}")
+    check_precision(precision)
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs checkpoint_dir, the folder that holds the run's checkpoint")
     if held_out_texts is not None:
         held_out_texts = list(held_out_texts)
         bad = next((i for i, t in enumerate(held_out_texts) if not isinstance(t, str)), None)
@@ -282,8 +310,20 @@ def fine_tune(
     from transformers.utils import logging as hf_logging
 
     started = time.perf_counter()
-    device = _pick_device(device)
+    ranks = join_ranks()
+    device = rank_device(device, ranks, _pick_device)
+    precision = resolve_precision(precision, device)
     model_path = model or default_model_path()
+    # What a checkpoint must have been made with to be continued by this call.
+    run_key = dict(
+        model=model_path, epochs=epochs, batch_size=batch_size, max_length=max_length, lr=lr, weight_decay=weight_decay,
+        warmup=warmup, seed=seed, length_buckets=bool(length_buckets), embeddings=bool(embeddings), long_text=long_text,
+        stride=stride, max_windows=max_windows, precision=precision, keep_unit_logits=bool(keep_unit_logits),
+    )
+    fingerprint = data_fingerprint(texts, labels, ids, held_out_texts or ()) if checkpoint_dir is not None else ""
+    resumed = None
+    if resume:  # refused before any model loads; rank 0 reads it, every rank gets it (no shared disk needed)
+        resumed = on_main(lambda: load_checkpoint(checkpoint_dir, fingerprint, run_key, ranks.world_size), ranks, (CheckpointError,))
     torch.manual_seed(seed)
     np.random.seed(seed)
     verbosity = hf_logging.get_verbosity()
@@ -310,6 +350,7 @@ def fine_tune(
     limit = getattr(net.config, "max_position_embeddings", None)
     check_long_text_options(long_text, max_length, stride, max_windows, limit, sum(map(len, special_tokens(tokenizer))))
     net.to(device)
+    trainee = _wrap_for_ranks(torch, net, device, ranks)
     loaded = time.perf_counter()
 
     units, read = read_texts(tokenizer, texts, long_text, max_length, stride, max_windows)
@@ -326,7 +367,7 @@ def fine_tune(
     pooled_texts = units.n_units != len(texts)
     pool = _WindowPool(len(texts), tracker.n_classes, WINDOW_POOL) if pooled_texts else None
 
-    steps_per_epoch = math.ceil(units.n_units / batch_size)
+    steps_per_epoch = steps_per_pass(math.ceil(units.n_units / batch_size), ranks)
     total_steps = steps_per_epoch * epochs
     optimizer = _adamw(torch, net.parameters(), lr=lr, weight_decay=weight_decay)
     warmup_steps = int(warmup * total_steps)
@@ -337,8 +378,9 @@ def fine_tune(
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    scaler = grad_scaler(torch, device, precision)
     rng = np.random.default_rng(seed)
-    bar = _progress(total_steps, progress)
+    bar = _progress(total_steps, progress and ranks.main)
     train_accuracy = []
     epoch_times = []
     stopped = False
@@ -347,23 +389,35 @@ def fine_tune(
     held_out_embeddings = None
     unit_logits: list[np.ndarray] = []
     held_out_ids = None if held_out_texts is None else tokenizer(held_out_texts, truncation=True, max_length=max_length)["input_ids"]
+    first_epoch = 0
+    checkpoint_bytes = None
+    if resumed is not None:
+        first_epoch, history = _restore(torch, resumed, ranks, net=net, optimizer=optimizer, scheduler=scheduler, scaler=scaler, rng=rng, tracker=tracker)
+        train_accuracy, epoch_times, held_out_logits, held_out_embeddings, unit_logits, loss_value = history
+        bar.update(first_epoch * steps_per_epoch)
     net.train()
-    for epoch in range(epochs):
+    for epoch in range(first_epoch, epochs):
         tracker.set_progress("running", epoch=epoch + 1, epochs=epochs, step=0, steps=steps_per_epoch, message="")
         epoch_start = time.perf_counter()
         correct = 0
         capture = embeddings and epoch == epochs - 1
         pass_logits = np.zeros((units.n_units, tracker.n_classes), dtype=np.float16) if keep_unit_logits else None
-        for step, rows in enumerate(_epoch_batches(rng, token_lengths, batch_size, length_buckets), 1):
-            batch = tokenizer.pad({"input_ids": [input_ids[r] for r in rows]}, return_tensors="pt")
-            batch = {key: value.to(device) for key, value in batch.items()}
-            targets = unit_gold[rows].to(device)
-            outputs = net(**batch, output_hidden_states=capture)
-            logits = outputs.logits
-            loss = torch.nn.functional.cross_entropy(logits, targets)
+        plan = _epoch_batches(rng, token_lengths, batch_size, length_buckets)
+        for step, (rows, step_rows) in enumerate(shard_steps(plan, ranks), 1):
+            if rows is None:  # a rank without a batch in the last step of a pass (see parallel.py)
+                _idle_step(torch, trainee, tokenizer, [input_ids[r] for r in plan[0][:1]], device, precision, optimizer, scaler)
+                scheduler.step()
+                bar.update(1)
+                continue
+            batch = _to_device(tokenizer.pad({"input_ids": [input_ids[r] for r in rows]}, return_tensors="pt"), device)
+            targets = _to_device(unit_gold[rows], device)
+            with autocast(torch, device, precision):
+                outputs = trainee(**batch, output_hidden_states=capture)
+            logits = outputs.logits.float()
+            # The rank's share of the step's rows (1.0 in one process): DDP's mean over ranks is then the step's mean loss.
+            loss = torch.nn.functional.cross_entropy(logits, targets) * (len(rows) * ranks.world_size / step_rows)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            _backward_and_step(loss, optimizer, scaler)
             scheduler.step()
             pooled = _mean_pool(outputs.hidden_states[-1], batch["attention_mask"]) if capture else None
             if pool is not None:
@@ -379,12 +433,15 @@ def fine_tune(
                 bar.set_description(f"epoch {epoch + 1}/{epochs} loss {loss_value:.3f}")
             bar.update(1)
             tracker.set_progress(step=step, loss=loss_value)
-            if stop_requested is not None and stop_requested():
+            if stop_requested is not None and any_rank(stop_requested(), ranks):
                 stopped = True
                 break
         if pool is not None:
+            _pool_across_ranks(pool, ranks, net.config.hidden_size if capture else None)
             pool.flush_into(tracker, ids)
         tracker.end_epoch()
+        if capture:
+            merge_embeddings(tracker, ranks, net.config.hidden_size)
         if pass_logits is not None:
             unit_logits.append(pass_logits)
         if held_out_ids is not None:
@@ -394,8 +451,19 @@ def fine_tune(
                 held_out_embeddings = pooled
         epoch_times.append(time.perf_counter() - epoch_start)
         if device == "cpu" and not stopped:
-            train_accuracy.append(correct / units.n_units)
-        if stopped or (stop_requested is not None and epoch + 1 < epochs and stop_requested()):
+            counted = np.array([correct], dtype=np.int64)
+            sum_across([counted], ranks)
+            train_accuracy.append(int(counted[0]) / units.n_units)
+        if checkpoint_dir is not None and not stopped:  # a complete pass: the run can continue from here
+            state = _checkpoint_state(
+                torch, ranks, epoch + 1, net=net, optimizer=optimizer, scheduler=scheduler, scaler=scaler, rng=rng,
+                tracker=tracker, history=(train_accuracy, epoch_times, held_out_logits, held_out_embeddings, unit_logits, loss_value),
+                fingerprint=fingerprint, run_key=run_key,
+            )
+            if ranks.main:
+                checkpoint_bytes = save_checkpoint(checkpoint_dir, state)
+            wait_for_all(ranks)  # it is on disk before any rank goes on: a rank that dies later leaves it whole
+        if stopped or (stop_requested is not None and epoch + 1 < epochs and any_rank(stop_requested(), ranks)):
             stopped = True
             break
     bar.close()
@@ -416,6 +484,8 @@ def fine_tune(
         dmap.thresholds, id_index=dmap.id_index, embeddings=dmap.embeddings, class_probabilities=dmap.class_probabilities,
         text_probabilities=aligned if use_text_view else None, reading=read, share_read=_in_map_order(units.covered, positions),
     )
+    if checkpoint_dir is not None and not stopped and not keep_checkpoint and ranks.main:
+        remove_checkpoint(checkpoint_dir)  # the run is complete: nothing left to resume
     tracker.set_progress("stopped" if stopped else "done")
     finished = time.perf_counter()
     settings = {
@@ -439,6 +509,10 @@ def fine_tune(
         "text_view": bool(use_text_view),
         "label_names": tracker.label_names,
         "stopped_early": stopped,
+        "precision": precision,
+        "world_size": ranks.world_size,
+        "checkpoint_bytes": checkpoint_bytes,
+        "resumed_after_pass": first_epoch if resumed is not None else None,
     }
     timings = {
         "load_model_s": round(loaded - started, 3),
@@ -748,3 +822,138 @@ def _progress(total: int, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not enabled, unit="batch", leave=False)
+
+
+# ------------------------------------------------------------------ processes, precision, checkpoints
+# Helpers of fine_tune's loop for DDP ranks (parallel.py), autocast (precision.py) and the
+# per-pass checkpoint (checkpoint.py), kept out of its body.
+
+
+def _to_device(value: Any, device: str) -> Any:
+    """A tensor (or a dict of them) on ``device``; to a GPU from pinned memory without
+    waiting, so the copy overlaps the previous step's work."""
+    if isinstance(value, dict):
+        return {key: _to_device(item, device) for key, item in value.items()}
+    if device.startswith("cuda"):
+        return value.pin_memory().to(device, non_blocking=True)
+    return value.to(device)
+
+
+def _wrap_for_ranks(torch: Any, net: Any, device: str, ranks: Ranks) -> Any:
+    """The module the loop calls: ``net`` itself, or under several processes its DDP wrapper
+    (which averages the ranks' gradients in ``backward``; ``net`` keeps the weights)."""
+    if not ranks.distributed:
+        return net
+    from torch.nn.parallel import DistributedDataParallel
+
+    index = torch.device(device).index
+    return DistributedDataParallel(net, device_ids=None if index is None else [index])
+
+
+def _backward_and_step(loss: Any, optimizer: Any, scaler: Any) -> None:
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+        return
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+
+
+def _idle_step(torch: Any, trainee: Any, tokenizer: Any, rows: list, device: str, precision: str, optimizer: Any, scaler: Any) -> None:
+    """A step for a rank with no batch left in a pass: a one-row forward with a zero loss, so
+    it joins the other ranks' gradient all-reduce and optimizer step, and records nothing."""
+    batch = _to_device(tokenizer.pad({"input_ids": rows}, return_tensors="pt"), device)
+    with autocast(torch, device, precision):
+        logits = trainee(**batch).logits
+    optimizer.zero_grad(set_to_none=True)
+    _backward_and_step(logits.float().sum() * 0.0, optimizer, scaler)
+
+
+def _pool_across_ranks(pool: "_WindowPool", ranks: Ranks, hidden: int | None) -> None:
+    """Sum the ranks' window pools, so each text's windows are pooled whole wherever they were trained."""
+    if not ranks.distributed:
+        return
+    arrays = [pool.probs, pool.count]
+    if hidden is not None:
+        if pool.embeddings is None:
+            pool.embeddings = np.zeros((len(pool.count), hidden), dtype=np.float32)
+        arrays.append(pool.embeddings)
+    sum_across(arrays, ranks)
+
+
+def _random_states(torch: Any, ranks: Ranks) -> list[dict[str, Any]]:
+    """Every rank's random generators (dropout differs per rank), gathered on every rank."""
+    legacy = np.random.get_state(legacy=False)
+    state = {
+        "python": random.getstate(),
+        "numpy": {"key": legacy["state"]["key"].tolist(), "pos": int(legacy["state"]["pos"]),
+                  "has_gauss": int(legacy["has_gauss"]), "gauss": float(legacy["gauss"])},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else [],
+    }
+    if not ranks.distributed:
+        return [state]
+    import torch.distributed as dist
+
+    states: list[Any] = [None] * ranks.world_size
+    dist.all_gather_object(states, state)
+    return states
+
+
+def _checkpoint_state(torch: Any, ranks: Ranks, passes: int, *, net: Any, optimizer: Any, scheduler: Any, scaler: Any,
+                      rng: np.random.Generator, tracker: Tracker, history: tuple, fingerprint: str, run_key: dict) -> dict[str, Any]:
+    """Everything needed to train pass ``passes + 1`` onward as if the run had never stopped
+    (a collective under DDP: the ranks' random states are gathered)."""
+    train_accuracy, epoch_times, held_out_logits, held_out_embeddings, unit_logits, loss_value = history
+    as_tensor = lambda a: None if a is None else torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+    return {
+        "passes": passes,
+        "world_size": ranks.world_size,
+        "data_fingerprint": fingerprint,
+        "settings": settings_json(run_key),
+        "model": net.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": None if scaler is None else scaler.state_dict(),
+        "batch_order": rng.bit_generator.state,
+        "random": _random_states(torch, ranks),
+        "tracker": {key: as_tensor(value) for key, value in tracker.state_dict().items()},
+        "train_accuracy": list(train_accuracy),
+        "epoch_s": list(epoch_times),
+        "held_out_logits": [as_tensor(a) for a in held_out_logits],
+        "held_out_embeddings": as_tensor(held_out_embeddings),
+        "unit_logits": [as_tensor(a) for a in unit_logits],
+        "loss": loss_value,
+    }
+
+
+def _restore(torch: Any, state: dict[str, Any], ranks: Ranks, *, net: Any, optimizer: Any, scheduler: Any, scaler: Any,
+             rng: np.random.Generator, tracker: Tracker) -> tuple[int, tuple]:
+    """Put a checkpoint back: weights, optimizer, scheduler, random generators, tracker;
+    returns the passes already done and the run's history so far."""
+    as_array = lambda t: None if t is None else t.numpy()  # noqa: E731
+    net.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    rng.bit_generator.state = state["batch_order"]
+    mine = state["random"][ranks.rank]
+    random.setstate(_as_tuples(mine["python"]))
+    legacy = mine["numpy"]
+    np.random.set_state(("MT19937", np.asarray(legacy["key"], dtype=np.uint32), legacy["pos"], legacy["has_gauss"], legacy["gauss"]))
+    torch.set_rng_state(mine["torch"])
+    if mine["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(mine["cuda"])
+    tracker.load_state_dict({key: as_array(value) for key, value in state["tracker"].items()})
+    history = (
+        list(state["train_accuracy"]), list(state["epoch_s"]), [as_array(t) for t in state["held_out_logits"]],
+        as_array(state["held_out_embeddings"]), [as_array(t) for t in state["unit_logits"]], state["loss"],
+    )
+    return int(state["passes"]), history
+
+
+def _as_tuples(value: Any) -> Any:
+    """``random.getstate()`` as ``setstate`` wants it (a stored tuple may come back as a list)."""
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value

@@ -519,3 +519,28 @@ def test_end_epoch_with_nothing_recorded_warns_and_still_counts_the_pass(tracker
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         tracker.end_epoch()  # a pass with records: no warning
+
+
+def test_a_tracker_restored_from_its_state_dict_continues_as_the_original_would():
+    ids, labels = [f"e{i}" for i in range(6)], ["a", "b", "a", "b", "a", "b"]
+    rng = np.random.default_rng(0)
+    passes = [rng.normal(size=(6, 2)) for _ in range(3)]
+    original = Tracker(ids, labels)
+    for logits in passes[:2]:
+        original.record(ids[:5], logits[:5], embeddings=logits[:5] * 2)  # e5 missing from both passes
+        original.end_epoch()
+    restored = Tracker(ids, labels)
+    seen = []
+    restored.subscribe(lambda tracker: seen.append(tracker.n_passes))
+    restored.load_state_dict(original.state_dict())
+    assert restored.n_passes == 2 and seen == [2]  # a live widget redraws the restored passes
+    for tracker in (original, restored):
+        tracker.record(ids, passes[2])
+        tracker.end_epoch()
+    a, b = original.datamap(), restored.datamap()
+    for name, values in a.trajectories.items():
+        np.testing.assert_array_equal(values, b.trajectories[name])
+    np.testing.assert_array_equal(a.embeddings, b.embeddings)
+    np.testing.assert_array_equal(a.class_probabilities, b.class_probabilities)
+    with pytest.raises(ValueError, match=r"has shape \(3, 6\), expected \(passes, 5\)"):
+        Tracker(ids[:5], labels[:5]).load_state_dict(original.state_dict())
