@@ -48,8 +48,8 @@ def out_of_fold_probabilities(texts: Sequence[str], labels: Sequence[int] | np.n
     if len(texts) != n:
         raise ValueError(f"texts has {len(texts)} entries but labels has {n}")
     out = np.zeros((n, n_classes), dtype=np.float32)
-    k = int(min(folds, n // 2))
-    if n < 4 or len(np.unique(codes)) < 2:
+    k = int(min(folds, np.bincount(codes).max()))  # stratified folds need one class with k members
+    if n < 4 or k < 2 or len(np.unique(codes)) < 2:
         out[:] = np.nan  # too little data to hold any example out
         return out
     # The vocabulary and idf come from every text (no label is used), as cleanlab's TF-IDF

@@ -874,7 +874,7 @@ def _pool_across_ranks(pool: "_WindowPool", ranks: Ranks, hidden: int | None) ->
     """Sum the ranks' window pools, so each text's windows are pooled whole wherever they were trained."""
     if not ranks.distributed:
         return
-    arrays = [pool.probs, pool.count]
+    arrays = [pool.probs, pool.weight, pool.count]
     if hidden is not None:
         if pool.embeddings is None:
             pool.embeddings = np.zeros((len(pool.count), hidden), dtype=np.float32)

@@ -115,7 +115,8 @@ def test_the_reading_line_says_the_mode_and_how_much_was_read():
 # ------------------------------------------------------------------------------ pooling windows
 
 
-def test_windows_are_pooled_per_text_as_the_mean_of_their_class_probabilities():
+@pytest.mark.parametrize("how", ["certainty", "mean"])
+def test_windows_are_pooled_per_text_as_the_weighted_mean_of_their_class_probabilities(how):
     torch = pytest.importorskip("torch")
     from datamap_widget.tracker import Tracker
     from datamap_widget.train import _WindowPool
@@ -126,17 +127,19 @@ def test_windows_are_pooled_per_text_as_the_mean_of_their_class_probabilities():
     tracker = Tracker(ids, labels, ["x", "y", "z"])
     docs = np.array([0, 0, 0, 1, 2, 2, 3, 0])  # text 0 has four windows, 1 and 3 one, 2 two
     logits = rng.normal(size=(len(docs), 3)) * 3
-    pool = _WindowPool(len(ids), 3)
+    pool = _WindowPool(len(ids), 3, how)
     # Windows arrive in batches, in any order, a text's windows split over batches.
     for rows in (np.array([4, 0, 6]), np.array([1, 7]), np.array([2, 3, 5])):
         pool.add(docs[rows], torch.tensor(logits[rows], dtype=torch.float32), None)
     pool.flush_into(tracker, ids)
     tracker.end_epoch()
 
-    # Brute force: the mean softmax of each text's windows.
+    # Brute force: each text's windows' softmax, averaged with weights 1 (mean) or each
+    # window's certainty (max probability - 1/3) / (1 - 1/3) plus the floor.
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     gold = np.array([0, 1, 2, 0])
-    mean = np.stack([probs[docs == d].mean(axis=0) for d in range(4)])
+    weight = (probs.max(axis=1) - 1 / 3) / (2 / 3) + 0.01 if how == "certainty" else np.ones(len(docs))
+    mean = np.stack([(probs[docs == d] * weight[docs == d, None]).sum(axis=0) / weight[docs == d].sum() for d in range(4)])
     traj = tracker.trajectories()
     np.testing.assert_allclose(traj["gold_prob"][:, 0], mean[np.arange(4), gold], rtol=1e-5)
     other = mean.copy()
@@ -159,3 +162,33 @@ def test_a_text_no_window_of_reached_in_a_stopped_pass_stays_unseen_not_zero():
     tracker.end_epoch()
     gold = tracker.trajectories()["gold_prob"][:, 0]
     assert gold[0] > 0.5 and np.isnan(gold[1])
+
+
+def test_the_text_view_scores_every_text_out_of_fold_even_with_tiny_classes():
+    pytest.importorskip("sklearn")
+    from datamap_widget.text_view import out_of_fold_probabilities
+
+    texts = ["apples and pears", "pears and apples", "apples again", "stock markets fell", "markets rose", "a lone odd one"]
+    probs = out_of_fold_probabilities(texts, [0, 0, 0, 1, 1, 2], 3)
+    assert probs.shape == (6, 3) and np.isfinite(probs).all()
+    assert probs[5, 2] == 0.0  # no other text carries its label: the bag of words cannot back it
+    assert np.isnan(out_of_fold_probabilities(texts[:3], [0, 1, 0], 2)).all()  # too few texts to hold any out
+
+
+def test_certainty_pooling_lets_the_window_that_decides_outweigh_those_that_say_nothing():
+    torch = pytest.importorskip("torch")
+    from datamap_widget.tracker import Tracker
+    from datamap_widget.train import _WindowPool
+
+    # One text, four windows: three hesitate (0.5/0.5), the verdict window is sure of the label.
+    logits = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [4.0, -4.0]])
+    gold = {}
+    for how in ("mean", "certainty"):
+        tracker = Tracker(["review"], ["positive"], ["positive", "negative"])
+        pool = _WindowPool(1, 2, how)
+        pool.add(np.zeros(4, dtype=int), logits, None)
+        pool.flush_into(tracker, ["review"])
+        tracker.end_epoch()
+        gold[how] = float(tracker.trajectories()["gold_prob"][0, 0])
+    assert gold["mean"] == pytest.approx((3 * 0.5 + 0.99966) / 4, abs=1e-4)
+    assert gold["certainty"] > 0.98
