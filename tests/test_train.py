@@ -130,6 +130,19 @@ def test_cross_fit_refuses_bad_folds_and_its_own_options(small_sample):
         cross_fit(texts[:5], labels[:5], ids[:5], folds=3)
 
 
+def test_the_default_reads_short_texts_exactly_as_the_tokenizers_truncation_did():
+    from transformers import AutoTokenizer
+
+    from datamap_widget.data import load_sample
+    from datamap_widget.train import DEFAULTS, default_model_path, read_texts
+
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    texts = load_sample()["text"].tolist()
+    units, read = read_texts(tokenizer, texts, DEFAULTS["long_text"], DEFAULTS["max_length"], DEFAULTS["stride"], DEFAULTS["max_windows"])
+    assert read["texts_longer_than_max_length"] == 0 and units.n_units == len(texts)
+    assert units.input_ids == tokenizer(texts, truncation=True, max_length=DEFAULTS["max_length"])["input_ids"]
+
+
 def test_reading_the_texts_counts_what_each_mode_leaves_unread():
     from transformers import AutoTokenizer
 
