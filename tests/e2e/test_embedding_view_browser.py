@@ -138,7 +138,8 @@ def test_switching_views_keeps_the_selection_and_a_lasso_in_the_embedding_view_s
     page.locator(".dmw-relabel-select").first.select_option("neutral")
     page.locator(".dmw-relabel").first.click()
     changes = kernel.until(
-        "import json; print(json.dumps(w.changes[w.changes['old_label'] != w.changes['new_label']][['id', 'new_label']].values.tolist()))",
+        # One snapshot of the changes: the relabel may land between two reads of w.changes.
+        "import json; c = w.changes; print(json.dumps(c[c['old_label'] != c['new_label']][['id', 'new_label']].values.tolist()))",
         lambda v: len(v) >= 1, timeout=30,
     )
     assert changes == [["d05", "neutral"]]
