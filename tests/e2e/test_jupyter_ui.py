@@ -229,7 +229,11 @@ class Geometry:
     """Data <-> screen mapping of the map's plot area at its home view, computed here, independently of the JS."""
 
     def __init__(self, page, x: np.ndarray, y: np.ndarray):
-        rect = page.locator(".dmw-overlay").first.bounding_box()
+        # A person scrolls the map into view before clicking on it (the toolbar, hints and filters
+        # above it can push its lower half below a 1000 px window).
+        overlay = page.locator(".dmw-overlay").first
+        overlay.scroll_into_view_if_needed()
+        rect = overlay.bounding_box()
         self.left, self.top, self.w, self.h = rect["x"], rect["y"], rect["width"], rect["height"]
         xmax = max(0.5, float(np.nanmax(x)))
         self.x0, self.x1, self.y0, self.y1 = -0.04 * xmax, xmax * 1.04, -0.04, 1.04
