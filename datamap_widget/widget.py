@@ -85,7 +85,7 @@ import pandas as pd
 import traitlets
 
 from .atomic import atomic_paths
-from .background import KernelThreadCall
+from .background import KernelThreadCall, watch_relabels
 from .ids import describe_ids
 from .dependencies import install_command
 from .metrics import CATEGORIES, DEFAULT_THRESHOLDS, nearest_neighbours
@@ -139,6 +139,8 @@ MAP_VIEWS = ("data_map", "embedding")
 #: makes it when the embedding view is first asked for, once.
 EAGER_PROJECTION_MAX = 0
 REVIEWED_FILTERS = ("all", "reviewed", "unreviewed")
+#: Progress states after which the feeding training adds no pass: the "live" badge goes.
+ENDED_STATES = ("done", "stopped", "failed")
 #: Where "Save labels…" writes, in the kernel's working folder (a notebook's own folder).
 EXPORT_NAME = "datamap-labels.csv"
 #: Least time between two progress messages within one epoch (the epoch's last step always goes).
@@ -353,7 +355,7 @@ class DataMapWidget(anywidget.AnyWidget):
         default_value={"state": "idle"},
         help='Training progress: state ("idle"|"running"|"done"|"stopped"|"failed"), epoch, epochs, step, steps, loss, message.',
     ).tag(sync=True)
-    live = traitlets.Bool(False, help="Whether a tracker feeds the map.").tag(sync=True)
+    live = traitlets.Bool(False, help="Whether a tracker feeds the map: False once its training finished, failed or was stopped.").tag(sync=True)
     progress = traitlets.Dict(
         default_value={"state": "idle"},
         help="The feeding training's progress (Tracker.progress): state idle|running|done|stopped|failed, "
@@ -449,6 +451,7 @@ class DataMapWidget(anywidget.AnyWidget):
             # like every action from the front end, so the two never interleave.
             redraw = KernelThreadCall(lambda: self._on_epoch(tracker))
             self._unsubscribe = tracker.subscribe(lambda _tracker: redraw())
+            watch_relabels(self)  # handle.wait() warns that its map lacks this widget's relabels
             if callable(getattr(tracker, "subscribe_progress", None)):
                 self._show_progress = KernelThreadCall(self._sync_progress)
                 self._unsubscribe_progress = tracker.subscribe_progress(self._on_progress)
@@ -660,7 +663,10 @@ class DataMapWidget(anywidget.AnyWidget):
         loss = progress.get("loss")
         if loss is not None and not math.isfinite(loss):
             progress["loss"] = None
-        self.progress = progress
+        with self.hold_sync():
+            self.progress = progress
+            # "live" while the training may still add passes: gone once it finished, failed or was stopped.
+            self.live = progress.get("state") not in ENDED_STATES
 
     def close(self) -> None:
         """Stop following the tracker and close the widget."""
@@ -780,6 +786,25 @@ class DataMapWidget(anywidget.AnyWidget):
         frame["label"] = pd.Categorical(self._session.current_names(), categories=self._label_names)
         frame["reviewed"] = self._session.reviewed
         return frame
+
+    @property
+    def current_labels(self) -> pd.Series:
+        """The current label of every example (relabels included), indexed by id, in the map's order.
+
+        The labels to train on next. A map from training (``handle.wait()``, ``tracker.datamap()``)
+        keeps the labels the model trained on; the reviewer's relabels are here, in
+        :attr:`changes` and in :meth:`apply`.
+        """
+        return pd.Series(
+            pd.Categorical(self._session.current_names(), categories=self._label_names),
+            index=self._ids.copy(), name="label",
+        )
+
+    def relabels_for(self, tracker: Any) -> int:
+        """How many labels this widget changed, if it follows ``tracker`` (else 0): read by ``handle.wait()``."""
+        if self._tracker is not tracker or self._unsubscribe is None:
+            return 0
+        return int(np.count_nonzero(self._session.codes != self._session.original))
 
     @property
     def datamap(self) -> Any:
