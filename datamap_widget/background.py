@@ -23,9 +23,22 @@ from __future__ import annotations
 
 import sys
 import threading
+import warnings
+import weakref
 from typing import Any, Callable
 
-__all__ = ["KernelThreadCall", "TrainingHandle", "run_pending_calls"]
+__all__ = ["KernelThreadCall", "TrainingHandle", "run_pending_calls", "watch_relabels"]
+
+#: Objects (widgets) that hold relabels made while a tracker trains: ``holder.relabels_for(tracker)``
+#: -> how many of its examples' labels differ from the ones the tracker trains on (0 if it does
+#: not follow that tracker). Weak: a widget that is gone is forgotten.
+_RELABEL_HOLDERS: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def watch_relabels(holder: Any) -> None:
+    """Let :meth:`TrainingHandle.wait` warn when ``holder`` has relabels its returned map lacks
+    (the training thread's map keeps the model's labels; the widget holds the reviewer's)."""
+    _RELABEL_HOLDERS.add(holder)
 
 
 def one_line_error(error: BaseException) -> str:
@@ -60,6 +73,7 @@ class TrainingHandle:
         self._finished = threading.Event()
         self._result: Any = None
         self._error: BaseException | None = None
+        self._warned_relabels = 0
         tracker.set_progress("running", epoch=None, epochs=None, step=None, steps=None, loss=None, message="starting")
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
@@ -124,6 +138,12 @@ class TrainingHandle:
     def wait(self, timeout: float | None = None) -> Any:
         """Block until training ends and return its result (the map so far after :meth:`stop`).
 
+        The map holds the labels the model trained on: relabels made in a widget during
+        training are not in it (a review never changes a DataMap). They live in the widget:
+        ``w.current_labels``, ``w.changes``, ``w.apply(df)`` (and its store, if it has one);
+        ``w.datamap`` is this map with the widget's reviewed marks. When a widget following
+        this handle's tracker holds relabels, ``wait()`` warns so (once per new count).
+
         Re-raises the exception training raised. With ``timeout`` (seconds) and training still
         running then, raises TimeoutError and training goes on. Interrupting the wait (the
         notebook's stop button) also stops training at the next step.
@@ -142,7 +162,21 @@ class TrainingHandle:
         run_pending_calls()
         if self._error is not None:
             raise self._error
+        self._warn_relabels()
         return self._result
+
+    def _warn_relabels(self) -> None:
+        """Warn when a widget on this tracker holds relabels the returned map does not (once per count)."""
+        count = sum(int(holder.relabels_for(self.tracker)) for holder in list(_RELABEL_HOLDERS))
+        if count and count != self._warned_relabels:
+            self._warned_relabels = count
+            warnings.warn(
+                f"the map handle.wait() returns holds the labels the model trained on: {count} relabel"
+                f"{'s' if count != 1 else ''} made in a widget during training {'are' if count != 1 else 'is'} not in it. "
+                "Take them from the widget: w.apply(df) (a copy of df with the new labels), w.current_labels, w.changes.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def stop(self) -> None:
         """Ask training to end after the current step; returns at once (``wait()`` to block).

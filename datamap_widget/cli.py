@@ -36,6 +36,7 @@ from typing import Any, Sequence
 from . import __version__
 from .atomic import atomic_paths
 from .dependencies import MissingExtraError
+from .metrics import NO_SUGGESTION
 from .run import TEXTS_FILE  # noqa: F401  (the run folder's file names stay importable from here)
 from .parallel import launched_ranks
 from .run import CHECKPOINT_FILE, DATAMAP_FILE, RUN_FILE, RunFolderError, prepare_folder, read_run, remove_if_empty, run_files, write_run
@@ -112,6 +113,14 @@ def _shorten(text: Any, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _shown_suggestion(row: Any) -> str:
+    """The suggestion the widget and the report show: another label, else "—" (never the label again)."""
+    suggested = row["suggested_label"]
+    if isinstance(suggested, float) and suggested != suggested or str(suggested) == str(row["label"]):
+        return NO_SUGGESTION
+    return str(suggested)
+
+
 def format_suspects(rows: Any, texts: Any = None, width: int = 60) -> str:
     """A plain-text table of suspects: rank, id, label, suggested label, score, text start.
 
@@ -125,7 +134,7 @@ def format_suspects(rows: Any, texts: Any = None, width: int = 60) -> str:
     for rank, (example_id, row) in enumerate(rows.iterrows(), start=1):
         line = (
             f"{rank:>4}  {_shorten(example_id, 20):<20} {_shorten(row['label'], 12):<12} "
-            f"{_shorten(row['suggested_label'], 12):<12} {row['mislabel_score']:>6.3f}"
+            f"{_shorten(_shown_suggestion(row), 12):<12} {row['mislabel_score']:>6.3f}"
         )
         if texts is not None:
             line += "  " + _shorten(texts.get(example_id, ""), width)

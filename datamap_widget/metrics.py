@@ -628,6 +628,9 @@ def suggestion_support(trajectories: Trajectories, suggested: np.ndarray) -> np.
 #: sets, 2,000 examples, 3% flips, seeds 0-2, leave-one-set-out; every fold picked these values.
 SUGGESTION_EARLY_SHARE = 0.5
 
+#: What every text view (widget, report, `datamap suspects`) shows where the map suggests no other label.
+NO_SUGGESTION = "—"
+
 #: A suggestion other than the label is shown only when the early passes gave it at least this
 #: much more probability than the label (mean over those passes).
 SUGGESTION_MIN_MARGIN = 0.2

@@ -202,7 +202,8 @@ def _confusion_section(frame: pd.DataFrame, label_names: Sequence[str]) -> str:
         rows.append(cells)
     note = (
         '<p class="muted">Rows: the label each example was given. Columns: the label the model most '
-        "consistently preferred over training. Off-diagonal cells are disagreements worth a look.</p>"
+        "consistently preferred over training. Off-diagonal cells are the suggestions the map shows, worth a look; "
+        "the diagonal holds the examples it suggests nothing else for (shown as “—” in the suspects' table).</p>"
     )
     return "<h3>Given label against suggested label</h3>" + note + _table(header, rows, [False] + [True] * (len(label_names) + 1))
 
@@ -248,7 +249,8 @@ def _suspects_section(dmap: "DataMap", rows: pd.DataFrame, texts: pd.Series | No
             str(rank),
             f'<td class="id">{_clip(example_id, MAX_NAME_CHARS)}</td>',
             _clip(row["label"], MAX_NAME_CHARS),
-            f'<td class="off">{_clip(suggested, MAX_NAME_CHARS)}</td>' if differs else _clip("" if pd.isna(suggested) else suggested, MAX_NAME_CHARS),
+            # The map shows no suggestion where it offers no other label: "—", never the label again.
+            f'<td class="off">{_clip(suggested, MAX_NAME_CHARS)}</td>' if differs else _clip(metrics.NO_SUGGESTION, MAX_NAME_CHARS),
             f"{row['mislabel_score']:.3f}",
             f"{row['confidence']:.3f}",
             f"{row['variability']:.3f}",

@@ -13,7 +13,8 @@ Wire format (see ``js/src/sync.ts`` for the mirror):
        "y": float32[n]            confidence,
        "correctness": float32[n],
        "order": uint32[n]         row indices, most suspect first (mislabel_score desc),
-       "suggested": uint16[n]     code into label_names,
+       "suggested": uint16[n]     code into label_names of the suggestion the map shows
+                                  (another label than the given one); 65535 where it shows none,
        "category": uint8[n]       code into categories,
        "projection_x", "projection_y": float32[n]   only when the map has embeddings: the
                                   2-D projection of DataMap.projection() (NaN: no embedding)}
@@ -50,14 +51,14 @@ message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
   the last pass that saw it; ``gold_label``, the label the model was trained on; and
   ``neighbors``: None without embeddings, else ``{"items": [{row, id, label (current),
   text (cut to PREVIEW_CHARS), similarity}], "summary"}`` for the PANE_NEIGHBOURS nearest;
-* ``accept_preview`` (buffer: rows) -> ``{"change", "confirm", "unknown"}``: what
-  ``accept_suggestions`` would do;
+* ``accept_preview`` (buffer: rows) -> ``{"change", "reviewed", "no_suggestion", "unknown"}``:
+  what ``accept_suggestions`` would do (see :meth:`DataMapWidget.accept_preview`);
 * ``search`` (args ``query``) -> ``{"count"}`` + buffer: uint32 matching rows
 * ``projection`` -> ``{"method"}``: makes the map's projection (once) and sends it in ``points``;
 * ``save_labels`` -> ``{"path", "rows", "changed"}``: :meth:`DataMapWidget.export_labels` to
   EXPORT_NAME in the kernel's working folder (the "Save labels…" button);
 * ``relabel`` (buffer: rows; args ``label`` name), ``mark_reviewed`` (buffer: rows),
-  ``accept_suggestions`` (buffer: rows), ``undo`` (answers with a buffer: the uint32 rows
+  ``accept_suggestions`` (buffer: rows; args ``include_reviewed``), ``undo`` (answers with a buffer: the uint32 rows
   whose action was undone) — each with optional ``current``: the row the reviewer's pane shows
   now, which a re-ranking leaves in place —, ``retry_save`` ->
   ``{"history_size", "save_status", ...}``; the new state itself arrives as trait
@@ -84,7 +85,7 @@ import pandas as pd
 import traitlets
 
 from .atomic import atomic_paths
-from .background import KernelThreadCall
+from .background import KernelThreadCall, watch_relabels
 from .ids import describe_ids
 from .dependencies import install_command
 from .metrics import CATEGORIES, DEFAULT_THRESHOLDS, nearest_neighbours
@@ -138,6 +139,8 @@ MAP_VIEWS = ("data_map", "embedding")
 #: makes it when the embedding view is first asked for, once.
 EAGER_PROJECTION_MAX = 0
 REVIEWED_FILTERS = ("all", "reviewed", "unreviewed")
+#: Progress states after which the feeding training adds no pass: the "live" badge goes.
+ENDED_STATES = ("done", "stopped", "failed")
 #: Where "Save labels…" writes, in the kernel's working folder (a notebook's own folder).
 EXPORT_NAME = "datamap-labels.csv"
 #: Least time between two progress messages within one epoch (the epoch's last step always goes).
@@ -352,7 +355,7 @@ class DataMapWidget(anywidget.AnyWidget):
         default_value={"state": "idle"},
         help='Training progress: state ("idle"|"running"|"done"|"stopped"|"failed"), epoch, epochs, step, steps, loss, message.',
     ).tag(sync=True)
-    live = traitlets.Bool(False, help="Whether a tracker feeds the map.").tag(sync=True)
+    live = traitlets.Bool(False, help="Whether a tracker feeds the map: False once its training finished, failed or was stopped.").tag(sync=True)
     progress = traitlets.Dict(
         default_value={"state": "idle"},
         help="The feeding training's progress (Tracker.progress): state idle|running|done|stopped|failed, "
@@ -448,6 +451,7 @@ class DataMapWidget(anywidget.AnyWidget):
             # like every action from the front end, so the two never interleave.
             redraw = KernelThreadCall(lambda: self._on_epoch(tracker))
             self._unsubscribe = tracker.subscribe(lambda _tracker: redraw())
+            watch_relabels(self)  # handle.wait() warns that its map lacks this widget's relabels
             if callable(getattr(tracker, "subscribe_progress", None)):
                 self._show_progress = KernelThreadCall(self._sync_progress)
                 self._unsubscribe_progress = tracker.subscribe_progress(self._on_progress)
@@ -550,12 +554,13 @@ class DataMapWidget(anywidget.AnyWidget):
         category = _category_codes(frame["category"], CATEGORIES)
         category = np.where(category < 0, 255, category)
         raw = _category_codes(frame["suggested_label"], self._label_names)
-        # Offer another label only where the map calls the suggestion confident (enough passes
-        # backed it, metrics.SUGGESTION_MIN_SUPPORT); elsewhere the suggestion is to keep it.
-        # One array for the screen, the `a` key and accept_suggestions, so all three agree.
-        given = _category_codes(frame["label"], self._label_names)
-        offered = np.where(frame["suggestion_confident"].to_numpy(dtype=bool), raw, given)
-        self._offered = np.where(raw < 0, -1, offered)  # never seen: no suggestion at all
+        # The suggestion the map shows: another label, where the map calls it confident (enough
+        # passes backed it, metrics.SUGGESTION_MIN_SUPPORT); none elsewhere (-1, sent as
+        # MAX_LABELS), never the given label dressed as a suggestion. One array for the screen,
+        # the `a` key, accept_suggestions and `selected`, so all agree (issue 29.2).
+        confident = frame["suggestion_confident"].to_numpy(dtype=bool)
+        self._offered = np.where(confident & (raw >= 0), raw, -1)
+        self._unseen = raw < 0
         suggested = np.where(self._offered < 0, MAX_LABELS, self._offered)
         columns = {
             "x": frame["variability"].to_numpy(dtype=np.float32, na_value=np.nan),
@@ -658,7 +663,10 @@ class DataMapWidget(anywidget.AnyWidget):
         loss = progress.get("loss")
         if loss is not None and not math.isfinite(loss):
             progress["loss"] = None
-        self.progress = progress
+        with self.hold_sync():
+            self.progress = progress
+            # "live" while the training may still add passes: gone once it finished, failed or was stopped.
+            self.live = progress.get("state") not in ENDED_STATES
 
     def close(self) -> None:
         """Stop following the tracker and close the widget."""
@@ -739,7 +747,9 @@ class DataMapWidget(anywidget.AnyWidget):
         The rows of ``data`` (its columns, its index) for the selected ids, or the map's
         frame without ``data``, with the map's columns added (and winning over same-named
         ones, since they are current): ``label`` (the current label, after relabels),
-        ``original_label`` (the label the map was trained on), ``suggested_label``,
+        ``original_label`` (the label the map was trained on), ``suggested_label`` (the
+        suggestion the screen shows: missing where the map suggests no other label, or the
+        label already is the suggestion),
         ``confidence``, ``variability``, ``correctness``, ``mislabel_score``, ``category``
         and ``review`` ("relabeled", "confirmed" or "").
         """
@@ -749,8 +759,10 @@ class DataMapWidget(anywidget.AnyWidget):
         state = self.frame.iloc[rows]
         names = np.asarray(self._label_names, dtype=object)
         marks = self._session.marks[rows]
+        shown = self._shown_suggestions(rows)
         state = state.assign(
             original_label=pd.Categorical(names[self._session.original[rows]], categories=self._label_names),
+            suggested_label=pd.Categorical.from_codes(shown, categories=self._label_names),
             review=np.where(marks == RELABELED, "relabeled", np.where(marks == CONFIRMED, "confirmed", "")),
         )
         columns = ["label", "original_label", "suggested_label", "confidence", "variability", "correctness",
@@ -776,6 +788,25 @@ class DataMapWidget(anywidget.AnyWidget):
         return frame
 
     @property
+    def current_labels(self) -> pd.Series:
+        """The current label of every example (relabels included), indexed by id, in the map's order.
+
+        The labels to train on next. A map from training (``handle.wait()``, ``tracker.datamap()``)
+        keeps the labels the model trained on; the reviewer's relabels are here, in
+        :attr:`changes` and in :meth:`apply`.
+        """
+        return pd.Series(
+            pd.Categorical(self._session.current_names(), categories=self._label_names),
+            index=self._ids.copy(), name="label",
+        )
+
+    def relabels_for(self, tracker: Any) -> int:
+        """How many labels this widget changed, if it follows ``tracker`` (else 0): read by ``handle.wait()``."""
+        if self._tracker is not tracker or self._unsubscribe is None:
+            return 0
+        return int(np.count_nonzero(self._session.codes != self._session.original))
+
+    @property
     def datamap(self) -> Any:
         """The DataMap currently drawn (the latest one while a tracker feeds the widget)."""
         return self._dmap
@@ -794,35 +825,59 @@ class DataMapWidget(anywidget.AnyWidget):
         self._session.confirm(rows)
         self._after_action(rows)
 
-    def _suggestions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rows that have a suggestion, the suggestion the screen shows); never-seen examples have none.
+    def _shown_suggestions(self, rows: np.ndarray) -> np.ndarray:
+        """The suggestion the screen shows for each of ``rows`` (a label code), -1 where it shows none.
 
-        A suggestion the map is not confident about is "keep the map's label", as the table,
-        the pane and the ``a`` key show it: accepting never changes a label the screen said stays.
+        None where the map offers no other label (not confident, or never seen) and where the
+        current label already is the suggestion (accepted: nothing left to suggest), so the
+        table, the pane, the tooltip, the ``a`` key, :meth:`accept_suggestions` and
+        :attr:`selected` show one suggestion.
         """
-        suggested = self._offered[rows]
-        known = suggested >= 0
-        return rows[known], suggested[known].astype(LABEL_DTYPE)
+        offered = self._offered[rows]
+        return np.where(offered == self._session.codes[rows], -1, offered)
+
+    def _accept_plan(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """``rows`` sorted for a bulk accept: ``open`` (unreviewed, with a suggestion), ``reviewed``
+        (a person's decision, with a suggestion that would undo it), ``none`` (no suggestion shown)."""
+        shown = self._shown_suggestions(rows)
+        has = shown >= 0
+        decided = self._session.reviewed[rows]
+        return {"open": rows[has & ~decided], "reviewed": rows[has & decided], "none": rows[~has]}
 
     def accept_preview(self, ids: Any) -> dict[str, int]:
-        """What :meth:`accept_suggestions` would do to ``ids``: labels to ``change``, to ``confirm``, ``unknown``."""
-        rows = self._rows_of(ids, "ids")
-        have, codes = self._suggestions(rows)
-        change = int((self._session.codes[have] != codes).sum())
-        return {"change": change, "confirm": int(have.size) - change, "unknown": int(rows.size - have.size)}
+        """What :meth:`accept_suggestions` would do to ``ids``.
 
-    def accept_suggestions(self, ids: Any) -> int:
-        """Give each of ``ids`` its suggested label (one undo step); returns how many labels changed.
-
-        Examples whose suggestion is their label are confirmed; never-seen ones (no
-        suggestion) are left alone.
+        ``change``: labels it changes by default; ``reviewed``: examples a person already decided
+        (confirmed or relabeled, here or in the store) whose suggestion differs: kept as they are
+        unless ``include_reviewed=True``; ``no_suggestion``: examples the map suggests nothing
+        else for (or whose label already is the suggestion); ``unknown``: of those, the ones never
+        seen in training.
         """
         rows = self._rows_of(ids, "ids")
-        have, codes = self._suggestions(rows)
-        change = int((self._session.codes[have] != codes).sum())
-        self._session.relabel(have, codes)
-        self._after_action(have)
-        return change
+        plan = self._accept_plan(rows)
+        unseen = int(self._unseen[plan["none"]].sum())
+        return {"change": int(plan["open"].size), "reviewed": int(plan["reviewed"].size),
+                "no_suggestion": int(plan["none"].size), "unknown": unseen}
+
+    def accept_suggestions(self, ids: Any, include_reviewed: bool = False) -> int:
+        """Give each of ``ids`` the suggestion the map shows for it (one undo step); returns how many labels changed.
+
+        A person's decisions stay: examples already reviewed (confirmed or relabeled, in this
+        session or loaded from the store) are left alone unless ``include_reviewed=True``.
+        Examples without a suggestion (the map offers no other label, or never saw them) are
+        left alone too. :meth:`accept_preview` says how many fall in each group.
+        """
+        if not isinstance(include_reviewed, (bool, np.bool_)):
+            raise TypeError(f"include_reviewed must be a bool, got {type(include_reviewed).__name__} {include_reviewed!r}.")
+        rows = self._rows_of(ids, "ids")
+        plan = self._accept_plan(rows)
+        change = np.concatenate([plan["open"], plan["reviewed"]]) if include_reviewed else plan["open"]
+        change = np.sort(change)
+        if not change.size:
+            return 0
+        self._session.relabel(change, self._offered[change].astype(LABEL_DTYPE))
+        self._after_action(change)
+        return int(change.size)
 
     def undo(self) -> bool:
         """Take back the last action (from the UI or Python). Returns False when there is none."""
@@ -1055,7 +1110,7 @@ class DataMapWidget(anywidget.AnyWidget):
         if method == "accept_preview":
             return self.accept_preview(self._ids[rows]), []
         if method == "accept_suggestions":
-            changed = self.accept_suggestions(self._ids[rows])
+            changed = self.accept_suggestions(self._ids[rows], include_reviewed=args.get("include_reviewed") is True)
             return {"changed": changed, "history_size": self.history_size, "save_status": self.save_status}, []
         if method == "undo":
             # The undone rows come back so the pane can show the document whose action was undone.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -475,3 +476,68 @@ def test_a_relabel_during_background_training_survives_to_the_end(tiny_bert, row
         reviews = store.reviews("trec")
         assert sorted(reviews["example_id"].tolist()) == sorted([target, confirmed]), "each written once"
         assert w.save_status == "saved"
+
+
+# ------------------------------------------------------------------ the end of live training (issue 29.11)
+
+
+def test_the_live_badge_goes_when_training_ends_fails_or_is_stopped():
+    """Issue 29.11: the widget said "live" after training had ended."""
+    for how in ("done", "failed", "stopped"):
+        tracker = small_tracker()
+        release = threading.Event()
+
+        def train(handle, how=how):
+            release.wait(30)
+            if how == "failed":
+                raise RuntimeError("out of memory")
+            return tracker.datamap()
+
+        handle = TrainingHandle(tracker, train)
+        w = DataMapWidget(handle)
+        assert w.live
+        if how == "stopped":
+            handle.stop()
+        release.set()
+        if how == "failed":
+            with pytest.raises(RuntimeError):
+                handle.wait(30)
+        else:
+            handle.wait(30)
+        assert w.progress["state"] == how and not w.live, how
+        w.close()
+
+
+def test_wait_warns_that_its_map_lacks_the_relabels_made_during_training_and_points_to_them():
+    """Issue 29.11: `dmap = handle.wait()` silently lacked the relabels made in the widget."""
+    tracker = small_tracker()
+    release = threading.Event()
+    handle = TrainingHandle(tracker, lambda h: release.wait(30) and tracker.datamap())
+    w = DataMapWidget(handle)
+    w.relabel(["ex0"], "pos")
+    w.mark_reviewed(["ex1"])
+    release.set()
+    with pytest.warns(UserWarning, match=r"1 relabel made in a widget during training is not in it.*w\.apply\(df\)"):
+        dmap = handle.wait(30)
+    assert dmap.frame.loc["ex0", "label"] == "neg"  # the model's label, as documented
+    assert w.current_labels["ex0"] == "pos" and w.current_labels.index.tolist() == dmap.frame.index.tolist()
+    df = pd.DataFrame({"id": [f"ex{i}" for i in range(6)], "label": ["neg", "pos", "neutral"] * 2})
+    assert w.apply(df)["label"].tolist()[:2] == ["pos", "pos"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        handle.wait(30)  # said once; nothing new to say
+
+
+def test_wait_says_nothing_without_relabels_or_for_a_closed_widget():
+    tracker = small_tracker()
+    handle = TrainingHandle(tracker, lambda h: tracker.datamap())
+    w = DataMapWidget(handle)
+    w.mark_reviewed(["ex1"])  # a confirmation changes no label
+    other = DataMapWidget(small_tracker())
+    other.relabel(["ex0"], "pos")  # follows another tracker
+    closed = DataMapWidget(handle)
+    closed.relabel(["ex0"], "pos")
+    closed.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        handle.wait(30)

@@ -577,3 +577,15 @@ def test_long_text_settings_that_cannot_work_are_one_line_and_leave_nothing_behi
     code, err = run_cli(["train", str(_data(tmp_path, [f"d{i}" for i in range(8)])), "--out", str(out), "--quiet", *flags], capsys)
     assert code == 2 and err.count("datamap: error:") == 1 and said in err
     assert not out.exists()
+
+
+def test_the_suspects_table_shows_no_suggestion_where_the_map_shows_none():
+    """Issue 29.2: `datamap suspects` printed the given label as the suggestion where the map offers none."""
+    from datamap_widget.cli import format_suspects
+
+    rows = pd.DataFrame(
+        {"label": ["a", "a", "b"], "suggested_label": ["b", "a", None], "mislabel_score": [0.9, 0.5, 0.1]},
+        index=["x1", "x2", "x3"],
+    )
+    lines = format_suspects(rows).splitlines()
+    assert [line.split()[3] for line in lines[1:]] == ["b", "—", "—"]

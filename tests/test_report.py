@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import html
 import json
 import os
 from html.parser import HTMLParser
@@ -443,3 +444,20 @@ def test_report_with_the_export_extra_keeps_the_altair_figure(dmap_and_texts):
     dmap, texts = dmap_and_texts
     svg = _figure_svg(render_report(dmap, texts, top=3))
     assert 'class="datamap-svg"' not in svg and 'class="marks"' in svg  # vl-convert's SVG, not the numpy one
+
+
+def test_the_suspects_table_shows_no_suggestion_where_the_map_shows_none(dmap_and_texts):
+    """Issue 29.2: the report listed the given label as the suggestion where the map offers none."""
+    dmap, texts = dmap_and_texts
+    page = render_report(dmap, texts, top=40)
+    frame = dmap.frame
+    cells = {}
+    for chunk in page.split('<td class="id">')[1:]:
+        parts = chunk.split("<td")
+        example_id = chunk.split("<")[0]
+        cells[example_id] = parts[2].split(">", 1)[1].split("<")[0]  # the suggested cell
+    assert len(cells) == 40
+    for example_id, shown in cells.items():
+        row = frame.loc[example_id]
+        assert shown == (html.escape(str(row["suggested_label"]), quote=False) if row["suggestion_confident"] else "—"), example_id
+    assert "—" in cells.values() and any(v != "—" for v in cells.values())

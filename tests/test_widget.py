@@ -108,8 +108,8 @@ def test_point_columns_hold_the_map_metrics(widget):
     assert np.all(np.diff(scores) <= 0), "order runs from most to least suspect"
     assert set(order[:3]) == {0, 1, 2}, "the planted suspects come first"
     suggested = np.frombuffer(p["suggested"], "<u2")
-    offered = frame["suggested_label"].where(frame["suggestion_confident"], frame["label"])
-    assert [LABELS[c] for c in suggested] == offered.astype(str).tolist()
+    shown = frame["suggested_label"].astype(str).where(frame["suggestion_confident"], "none")
+    assert [LABELS[c] if c < len(LABELS) else "none" for c in suggested] == shown.tolist()
     assert np.frombuffer(widget.labels, "<u2").tolist() == [i % 3 for i in range(12)]
     assert widget.label_names == LABELS
 
@@ -415,6 +415,7 @@ def test_selected_carries_current_and_suggested_labels_and_scores_most_suspect_f
     assert by_id.loc["ex2", "label"] == "pos" and by_id.loc["ex2", "original_label"] == "neutral"
     assert by_id.loc["ex2", "review"] == "relabeled" and by_id.loc["ex5", "review"] == ""
     assert by_id.loc["ex2", "suggested_label"] == "neg"  # the map's suggestion for the trained label
+    assert pd.isna(by_id.loc["ex0", "suggested_label"])  # the map suggests nothing else: none, not "neg"
     assert {"mislabel_score", "confidence", "variability", "correctness", "text"} <= set(sel.columns)
     scores = sel["mislabel_score"].to_numpy()
     assert (np.diff(scores) <= 0).all()
@@ -450,7 +451,7 @@ def test_run_must_be_an_int_run_id():
 def test_accept_suggestions_previews_then_changes_exactly_those_labels(widget):
     ids = ["ex1", "ex2", "ex3", "ex4"]  # ex1, ex2 suspects (suggested differs), ex3, ex4 agree
     preview = widget.accept_preview(ids)
-    assert preview == {"change": 2, "confirm": 2, "unknown": 0}
+    assert preview == {"change": 2, "reviewed": 0, "no_suggestion": 2, "unknown": 0}
     reply, _ = request(widget, "accept_preview", {}, [np.array([1, 2, 3, 4], "<u4").tobytes()])
     assert reply["result"] == preview
     before = np.frombuffer(widget.labels, "<u2").copy()
@@ -458,7 +459,7 @@ def test_accept_suggestions_previews_then_changes_exactly_those_labels(widget):
     assert reply["ok"] and reply["result"]["changed"] == 2
     after = np.frombuffer(widget.labels, "<u2")
     assert np.flatnonzero(after != before).tolist() == [1, 2]
-    assert np.frombuffer(widget.reviewed, "<u1")[[1, 2, 3, 4]].tolist() == [2, 2, 1, 1]
+    assert np.frombuffer(widget.reviewed, "<u1")[[1, 2, 3, 4]].tolist() == [2, 2, 0, 0]  # no suggestion: left alone
     assert widget.history_size == 1 and widget.undo() and (np.frombuffer(widget.labels, "<u2") == before).all()
 
 
@@ -571,7 +572,7 @@ def test_the_widget_offers_only_suggestions_the_early_passes_backed():
     assert frame["suggested_label"].astype(str).tolist() == ["neg", "pos", "neg"]
     assert frame["suggestion_confident"].tolist() == [False, True, False]
     suggested = np.frombuffer(widget.points["suggested"], "<u2")
-    assert [LABELS[c] for c in suggested] == ["neg", "pos", "neg"]
+    assert suggested.tolist() == [65535, LABELS.index("pos"), 65535]  # none shown, never "neg" dressed as one
 
 
 def test_accept_suggestions_does_what_the_screen_shows_for_unconfident_suggestions():
@@ -592,12 +593,12 @@ def test_accept_suggestions_does_what_the_screen_shows_for_unconfident_suggestio
     assert frame.loc["unsure", "suggested_label"] == "a" and not frame.loc["unsure", "suggestion_confident"]
     w = DataMapWidget(tracker.datamap())
     shown = np.frombuffer(w.points["suggested"], dtype="<u2")
-    assert [w.label_names[c] for c in shown] == ["b", "a"]  # what the table and the pane show
-    assert w.accept_preview(ids) == {"change": 1, "confirm": 1, "unknown": 0}
+    assert shown.tolist() == [1, 65535]  # "b", and no suggestion: what the table and the pane show
+    assert w.accept_preview(ids) == {"change": 1, "reviewed": 0, "no_suggestion": 1, "unknown": 0}
     assert w.accept_suggestions(ids) == 1
     changes = w.changes.set_index("id")
     assert changes.loc["sure", "new_label"] == "b"
-    assert changes.loc["unsure", "new_label"] == "a" and changes.loc["unsure", "action"] == "confirmed"
+    assert "unsure" not in changes.index  # no suggestion: neither relabeled nor confirmed
 
 
 def _widget_with_embeddings(projected: bool = True) -> DataMapWidget:
@@ -897,3 +898,50 @@ def test_review_summary_counts_changed_labels_and_names_the_store(widget):
     store = FakeStore()
     w = DataMapWidget(fixed_tracker().datamap(), store=store, dataset="toy")
     assert w.review_summary["store"] == repr(store)
+
+
+# ----------------------------------------------------------------- one suggestion, a person's decisions (issue 29)
+
+
+def test_bulk_accept_leaves_a_persons_decisions_alone_unless_asked(widget):
+    """Issue 29.3: on a lasso of hand-reviewed documents, "Accept suggestions" changed 9 of 21
+    back to the model's suggestion, and the preview did not say they had been reviewed."""
+    widget.relabel(["ex1"], "neg")  # the map suggests neutral for ex1 and neg for ex2
+    widget.mark_reviewed(["ex2"])
+    ids = ["ex1", "ex2", "ex3", "ex4"]
+    before = np.frombuffer(widget.labels, "<u2").copy()
+    assert widget.accept_preview(ids) == {"change": 0, "reviewed": 2, "no_suggestion": 2, "unknown": 0}
+    assert widget.accept_suggestions(ids) == 0
+    assert (np.frombuffer(widget.labels, "<u2") == before).all() and widget.history_size == 2
+    rows = [np.array([1, 2, 3, 4], "<u4").tobytes()]
+    reply, _ = request(widget, "accept_preview", {}, rows)
+    assert reply["result"]["reviewed"] == 2
+    reply, _ = request(widget, "accept_suggestions", {"include_reviewed": True}, rows)  # "Include the 2 reviewed"
+    assert reply["ok"] and reply["result"]["changed"] == 2
+    assert widget.frame.loc[["ex1", "ex2"], "label"].astype(str).tolist() == ["neutral", "neg"]
+    assert widget.accept_preview(ids)["reviewed"] == 0  # their labels are the suggestions now: nothing to offer
+    with pytest.raises(TypeError, match="include_reviewed must be a bool"):
+        widget.accept_suggestions(ids, include_reviewed="yes")
+
+
+def test_bulk_accept_leaves_reviews_loaded_from_a_store_alone(tmp_path):
+    from datamap_widget import Store
+
+    store = Store(tmp_path / "reviews.db")
+    dmap = fixed_tracker().datamap()
+    store.save_run(dmap, "toy")
+    first = DataMapWidget(dmap, store=store, dataset="toy")
+    first.relabel(["ex1"], "neg")
+    first.mark_reviewed(["ex2"])
+    w = DataMapWidget(fixed_tracker().datamap(), store=store, dataset="toy")  # a later session
+    assert w.accept_preview(["ex1", "ex2"]) == {"change": 0, "reviewed": 2, "no_suggestion": 0, "unknown": 0}
+    assert w.accept_suggestions(["ex1", "ex2"]) == 0
+    assert w.frame.loc[["ex1", "ex2"], "label"].astype(str).tolist() == ["neg", "neutral"]  # as the person left them
+
+
+def test_the_suggestion_is_gone_once_the_label_is_it(widget):
+    """Issue 29.2: after relabeling to the suggestion the screen kept offering it; Python says none."""
+    widget.relabel(["ex1"], "neutral")  # the map's suggestion for ex1
+    widget.selected_ids = ["ex1"]
+    assert pd.isna(widget.selected.set_index("id").loc["ex1", "suggested_label"])
+    assert widget.accept_preview(["ex1"]) == {"change": 0, "reviewed": 0, "no_suggestion": 1, "unknown": 0}

@@ -109,7 +109,7 @@ export function pointColors(
         c = labelColor(p.labels[i]);
         break;
       case "suggested_label":
-        c = labelColor(p.suggested[i]);
+        c = labelColor(p.suggested[i] === p.labels[i] ? 65535 : p.suggested[i]); // the shown suggestion: none once accepted
         break;
       case "reviewed":
         c = REVIEWED[Math.min(2, p.reviewed[i])];

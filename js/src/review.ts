@@ -18,8 +18,26 @@
 export const UNREVIEWED = 0;
 export const CONFIRMED = 1;
 export const RELABELED = 2;
-/** Code of "no suggestion" (a never-seen example) in the `suggested` column. */
+/** Code of "no suggestion" in the `suggested` column (the map offers no other label, or never saw the example). */
 export const NO_LABEL = 65535;
+
+/**
+ * The suggestion the screen shows for row `r`: the map's other label, or NO_LABEL where the map
+ * offers none and where the current label already is it (accepted: nothing left to suggest).
+ * The table, pane, tooltip, colours, confusion table and the `a` key all ask this, as Python's
+ * `accept_suggestions` and `selected` do (one suggestion everywhere).
+ */
+export function shownSuggestion(suggested: Uint16Array, labels: Uint16Array, r: number): number {
+  const s = suggested[r] ?? NO_LABEL;
+  return s === labels[r] ? NO_LABEL : s;
+}
+
+/** `shownSuggestion` for every row. */
+export function shownSuggestions(suggested: Uint16Array, labels: Uint16Array): Uint16Array {
+  const out = new Uint16Array(suggested.length);
+  for (let r = 0; r < suggested.length; r++) out[r] = suggested[r] === labels[r] ? NO_LABEL : suggested[r];
+  return out;
+}
 
 export type Method = "relabel" | "mark_reviewed" | "accept_suggestions" | "undo";
 

@@ -487,12 +487,12 @@ describe("DataMapWidget view", () => {
   it("bulk accept says how many labels change, then applies to exactly those rows", async () => {
     const { model, calls } = mount(20);
     const kernel = model.kernel;
-    model.kernel = (method, args, buffers) => (method === "accept_preview" ? [{ change: 2, confirm: 1, unknown: 0 }, []] : kernel(method, args, buffers));
+    model.kernel = (method, args, buffers) => (method === "accept_preview" ? [{ change: 2, reviewed: 0, no_suggestion: 1, unknown: 0 }, []] : kernel(method, args, buffers));
     await settle();
     model.pythonSets("selection", new DataView(Uint32Array.of(2, 5, 9).buffer));
     (el.querySelector(".dmw-accept") as HTMLButtonElement).click();
     await settle();
-    expect(el.querySelector(".dmw-status")!.textContent).toContain("2 labels will change, 1 confirmed as they are");
+    expect(el.querySelector(".dmw-status")!.textContent).toContain("2 labels will change, 1 has no suggestion");
     expect(calls.some((c) => c.method === "accept_suggestions")).toBe(false);
     (el.querySelector(".dmw-accept-apply") as HTMLButtonElement).click();
     await settle();
@@ -508,6 +508,66 @@ describe("DataMapWidget view", () => {
     const req = calls.find((c) => c.method === "relabel")!;
     expect(req.rows).toEqual([2]);
     expect(req.args.label).toBe("pos"); // row 2's suggestion: (2 + 1) % 2
+  });
+
+  it("bulk accept keeps a person's decisions, says how many and why, and offers to include them (issue 29.3)", async () => {
+    const { model, calls } = mount(20);
+    const kernel = model.kernel;
+    model.kernel = (method, args, buffers) => (method === "accept_preview" ? [{ change: 1, reviewed: 2, no_suggestion: 0, unknown: 0 }, []] : kernel(method, args, buffers));
+    await settle();
+    const marks = new Uint8Array(20);
+    marks[5] = 2;
+    marks[9] = 1;
+    model.pythonSets("reviewed", new DataView(marks.buffer));
+    model.pythonSets("selection", new DataView(Uint32Array.of(2, 5, 9).buffer));
+    const status = el.querySelector<HTMLElement>(".dmw-status")!;
+    (el.querySelector(".dmw-accept") as HTMLButtonElement).click();
+    await settle();
+    expect(status.textContent).toContain("1 label will change, 2 already reviewed by a person keep their label");
+    expect(status.querySelector(".dmw-accept-apply")!.textContent).toBe("Apply (1)");
+    (status.querySelector(".dmw-accept-apply") as HTMLButtonElement).click();
+    await settle();
+    const sent = () => calls.filter((c) => c.method === "accept_suggestions");
+    expect(sent().map((c) => [c.rows, c.args.include_reviewed])).toEqual([[[2, 5, 9], undefined]]);
+    (el.querySelector(".dmw-accept") as HTMLButtonElement).click();
+    await settle();
+    const include = status.querySelector<HTMLButtonElement>(".dmw-accept-include")!;
+    expect(include.textContent).toBe("Include the 2 reviewed (3)");
+    include.click();
+    await settle();
+    expect(sent()[1].args.include_reviewed).toBe(true);
+  });
+
+  it("shows no suggestion where the map has none or the label already is it, and a says so (issue 29.2)", async () => {
+    const state = makeState(10);
+    const suggested = new Uint16Array(10).map((_, i) => (i + 1) % 2);
+    suggested[3] = 65535; // the map offers nothing else for row 3
+    const { model, calls } = mount(10, { points: { ...state.points, suggested: new DataView(suggested.buffer) } });
+    await settle();
+    const row = (r: number) => rowsShown().find((e) => e.dataset.row === String(r))!;
+    expect(cellText(row(3), 3)).toBe("—");
+    expect(cellText(row(2), 3)).toBe("pos");
+    row(3).click();
+    press("a");
+    await settle();
+    expect(calls.some((c) => c.method === "relabel")).toBe(false);
+    expect(el.querySelector(".dmw-status")!.textContent).toContain("doc-3: no suggestion for this document");
+    // Row 1 (pos, suggested neg) relabeled to its suggestion: nothing is left to suggest, in the
+    // table, the tooltip and the pane.
+    const labels = new Uint16Array(10).map((_, i) => i % 2);
+    labels[1] = 0;
+    model.pythonSets("labels", new DataView(labels.buffer));
+    await settle();
+    expect(cellText(row(1), 3)).toBe("—");
+    const [px, py] = toPixel(0.4 / 9, 1 / 9); // row 1
+    const overlay = el.querySelector<HTMLCanvasElement>(".dmw-overlay")!;
+    overlay.dispatchEvent(new MouseEvent("mousemove", { clientX: px + 1, clientY: py, bubbles: true }));
+    await new Promise((r) => setTimeout(r, 60));
+    await settle();
+    expect(el.querySelector(".dmw-tooltip")!.textContent).toContain("suggested: —");
+    row(1).click();
+    await settle();
+    expect(el.querySelector(".dmw-detail")!.textContent).toContain("suggested —");
   });
 
   it("shows the key legend, review progress, and relabeled and confirmed rows differently", async () => {
@@ -885,7 +945,7 @@ describe("DataMapWidget view", () => {
   it("filters narrow a selection's table, and the buttons act on exactly the rows the table lists", async () => {
     const { model, calls } = mount(30);
     const kernel = model.kernel;
-    model.kernel = (method, args, buffers) => (method === "accept_preview" ? [{ change: 2, confirm: 0, unknown: 0 }, []] : kernel(method, args, buffers));
+    model.kernel = (method, args, buffers) => (method === "accept_preview" ? [{ change: 2, reviewed: 0, no_suggestion: 0, unknown: 0 }, []] : kernel(method, args, buffers));
     await settle();
     model.pythonSets("selection", new DataView(Uint32Array.of(1, 2, 3, 4, 5, 9).buffer));
     await settle();
@@ -923,7 +983,7 @@ describe("DataMapWidget view", () => {
   it("the bulk-accept question and every message sit right under the toolbar, by the buttons", async () => {
     const { model } = mount(20);
     const kernel = model.kernel;
-    model.kernel = (method, args, buffers) => (method === "accept_preview" ? [{ change: 2, confirm: 1, unknown: 0 }, []] : kernel(method, args, buffers));
+    model.kernel = (method, args, buffers) => (method === "accept_preview" ? [{ change: 2, reviewed: 0, no_suggestion: 1, unknown: 0 }, []] : kernel(method, args, buffers));
     await settle();
     model.pythonSets("selection", new DataView(Uint32Array.of(2, 5, 9).buffer));
     (el.querySelector(".dmw-accept") as HTMLButtonElement).click();

@@ -13,7 +13,7 @@ import { MapView, type Tool } from "./mapview";
 import { ConfusionTable, EMPTY_FILTERS, FilterBar, confusionCounts, visibleMask, withPair, type LabelPair } from "./filters";
 import { DetailPane, type DocDetail } from "./pane";
 import { HelpOverlay, StartHint } from "./help";
-import { CONFIRMED, NO_LABEL, RELABELED, ReviewController, suspectProgress, type Action } from "./review";
+import { CONFIRMED, NO_LABEL, RELABELED, ReviewController, shownSuggestion, shownSuggestions, suspectProgress, type Action } from "./review";
 import { createWebGLScatter, type ScatterFactory } from "./scatter";
 import { Sync, decode, decodePoints, encode, type Filters, type MapViewName, type Model, type Points } from "./sync";
 import { VirtualTable } from "./table";
@@ -149,13 +149,16 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   const names = () => sync.get("labelNames") ?? [];
   const labelName = (code: number) => names()[code] ?? "?";
+  /** The suggestion shown for row `r` ("—": none, never the label itself). */
+  const suggestionOf = (r: number) => shownSuggestion(points.suggested, points.labels, r);
+  const suggestionName = (r: number) => (suggestionOf(r) === NO_LABEL ? "—" : labelName(suggestionOf(r)));
   const markText = (mark: number) => (mark === RELABELED ? "✎" : mark === CONFIRMED ? "✓" : "");
   const table = new VirtualTable(side, {
     columns: [
       { key: "id", title: "id", width: "9em", get: (r) => previews.get(r)?.id ?? "…", className: "dmw-c-id" },
       { key: "text", title: "text", width: "minmax(var(--dmw-text-min, 16em), 1fr)", get: (r) => previews.get(r)?.text ?? "", className: "dmw-c-text" },
       { key: "label", title: "label", width: "5em", get: (r) => labelName(points.labels[r]), className: "dmw-c-label" },
-      { key: "suggested", title: "suggested", width: "6.2em", get: (r) => labelName(points.suggested[r]) },
+      { key: "suggested", title: "suggested", width: "6.2em", get: (r) => suggestionName(r) },
       { key: "confidence", title: "conf", width: "3.4em", get: (r) => f2(points.y[r]) },
       { key: "variability", title: "var", width: "3.2em", get: (r) => f2(points.x[r]) },
       { key: "correctness", title: "corr", width: "3.4em", get: (r) => f2(points.correctness[r]) },
@@ -275,7 +278,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   function recompute(): void {
     visible = withPair(visibleMask(points, filters(), sync.get("categories") ?? [], names(), searchHits), points, pair);
-    confusion.render(confusionCounts(points.labels, points.suggested, names().length), names(), pair);
+    confusion.render(confusionCounts(points.labels, shownSuggestions(points.suggested, points.labels), names().length), names(), pair);
     recolor();
     rebuildTable();
   }
@@ -422,7 +425,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     const lines: Array<[string, string]> = [
       ["id", doc?.id ?? "…"],
       ["label", labelName(points.labels[r])],
-      ["suggested", labelName(points.suggested[r])],
+      ["suggested", suggestionName(r)],
       ["confidence", f3(points.y[r])],
       ["variability", f3(points.x[r])],
       ["correctness", f3(points.correctness[r])],
@@ -471,7 +474,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     pane.render({
       row: r,
       label: labelName(points.labels[r]),
-      suggested: labelName(points.suggested[r]),
+      suggested: suggestionName(r),
       confidence: points.y[r],
       variability: points.x[r],
       correctness: points.correctness[r],
@@ -599,34 +602,52 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     recolor();
   });
 
-  /** Bulk accept: first say how many labels change, then apply exactly those on "Apply". */
+  /** Bulk accept: first say how many labels change, then apply exactly those on "Apply". A person's
+   * decisions (confirmed or relabeled) are kept unless "Include the N reviewed" is pressed. */
   function previewAccept(): void {
     const rows = targetRows().slice();
     if (!rows.length) return status.show(selection.length ? noneMatch() : nothingChosen, "error");
     sync
       .request("accept_preview", {}, [rows])
       .then(([res]) => {
-        if (!res.change) {
-          return status.show(`No label would change: the ${what(rows)} already carry their suggested labels${res.unknown ? ` (${res.unknown} have no suggestion)` : ""}.`, "info");
+        const kept = res.reviewed ?? 0;
+        const none = res.no_suggestion ?? 0;
+        const noneText = none ? `${none.toLocaleString()} ha${none === 1 ? "s" : "ve"} no suggestion` : "";
+        const keptText = `${kept.toLocaleString()} already reviewed by a person ${kept === 1 ? "keeps its" : "keep their"} label`;
+        if (!res.change && !kept) {
+          return status.show(`No label would change: ${rows.length === 1 ? `${what(rows)} has` : `the ${what(rows)} have`} no suggestion to accept.`, "info");
         }
-        const apply = h("button", "dmw-accept-apply", `Apply (${res.change})`);
-        const cancel = h("button", "dmw-accept-cancel", "Cancel");
-        apply.title = "Apply exactly these changes (undo takes them back in one step)";
-        cancel.title = "Change nothing (Escape)";
-        apply.addEventListener("click", () => {
+        const accept = (includeReviewed: boolean) => {
           status.clear();
           const optimistic: Array<[number, number, number]> = [];
           for (const r of rows) {
-            const s = points.suggested[r];
-            if (s !== NO_LABEL) optimistic.push([r, s, s !== points.labels[r] ? RELABELED : Math.max(points.reviewed[r], CONFIRMED)]);
+            const s = suggestionOf(r);
+            if (s !== NO_LABEL && (includeReviewed || !points.reviewed[r])) optimistic.push([r, s, RELABELED]);
           }
-          submit({ method: "accept_suggestions", rows, optimistic, describe: `accept the suggestions for ${what(rows)}` });
-        });
+          const args = includeReviewed ? { include_reviewed: true } : {};
+          submit({ method: "accept_suggestions", rows, args, optimistic, describe: `accept the suggestions for ${what(rows)}` });
+        };
+        const buttons: HTMLElement[] = [];
+        if (res.change) {
+          const apply = h("button", "dmw-accept-apply", `Apply (${res.change})`);
+          apply.title = "Apply exactly these changes, keeping what a person decided (undo takes them back in one step)";
+          apply.addEventListener("click", () => accept(false));
+          buttons.push(apply);
+        }
+        if (kept) {
+          const include = h("button", "dmw-accept-include", `Include the ${kept.toLocaleString()} reviewed (${(res.change + kept).toLocaleString()})`);
+          include.title = "Also overwrite what a person confirmed or relabeled with the model's suggestion";
+          include.addEventListener("click", () => accept(true));
+          buttons.push(include);
+        }
+        const cancel = h("button", "dmw-accept-cancel", "Cancel");
+        cancel.title = "Change nothing (Escape)";
         cancel.addEventListener("click", () => status.clear());
+        buttons.push(cancel);
         const parts = [`Accept suggestions for ${what(rows)}: ${res.change.toLocaleString()} label${res.change === 1 ? "" : "s"} will change`];
-        if (res.confirm) parts.push(`${res.confirm.toLocaleString()} confirmed as they are`);
-        if (res.unknown) parts.push(`${res.unknown.toLocaleString()} have no suggestion`);
-        status.show(`${parts.join(", ")}.`, "sticky", apply, cancel);
+        if (kept) parts.push(keptText);
+        if (noneText) parts.push(noneText);
+        status.show(`${parts.join(", ")}.`, "sticky", ...buttons);
       })
       .catch((err: Error) => status.show(`Could not preview: ${err.message}`, "error"));
   }
@@ -667,8 +688,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       else confirm(Uint32Array.of(current), true);
     } else if (key === "a") {
       if (current < 0) status.show(nothingChosen, "error");
-      else if (points.suggested[current] === NO_LABEL) status.show(`${idOf(current)} has no suggestion (never seen in training).`, "error");
-      else relabel(Uint32Array.of(current), labelName(points.suggested[current]), true);
+      else if (suggestionOf(current) === NO_LABEL) status.show(`${idOf(current)}: no suggestion for this document.`, "error");
+      else relabel(Uint32Array.of(current), labelName(suggestionOf(current)), true);
     } else if (key === "u") {
       undo();
     } else if (key === "?") {

@@ -105,7 +105,9 @@ def test_a_click_on_a_neighbour_opens_it_and_a_key_relabels_that_id(kernel, page
 
 def test_a_click_on_a_confusion_cell_shows_exactly_that_pair(kernel, page):
     pairs = kernel.json(
-        "import json; f = w.frame; print(json.dumps(f.groupby([f['label'].astype(str), f['suggested_label'].astype(str)])"
+        # The cells count shown suggestions only: the map's confident ones, not yet the label (issue 29.2).
+        "import json; f = w.frame; f = f[f['suggestion_confident'] & (f['label'].astype(str) != f['suggested_label'].astype(str))];"
+        " print(json.dumps(f.groupby([f['label'].astype(str), f['suggested_label'].astype(str)], observed=True)"
         ".size().reset_index().values.tolist()))"
     )
     names = ["neg", "pos", "neutral"]
@@ -120,7 +122,7 @@ def test_a_click_on_a_confusion_cell_shows_exactly_that_pair(kernel, page):
         ".map(r => [r.children[0].textContent, r.children[2].textContent, r.children[3].textContent])"
     )
     expected = kernel.json(
-        f"import json; f = w.frame; m = (f['label'].astype(str) == {given!r}) & (f['suggested_label'].astype(str) == {suggested!r});"
+        f"import json; f = w.frame; m = f['suggestion_confident'] & (f['label'].astype(str) == {given!r}) & (f['suggested_label'].astype(str) == {suggested!r});"
         " print(json.dumps(sorted(f.index[m].tolist())))"
     )
     assert sorted(r[0] for r in rows) == expected and all(r[1:] == [given, suggested] for r in rows)

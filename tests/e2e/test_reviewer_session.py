@@ -1,7 +1,8 @@
 """The reviewer's session, finished (issue 29), in real JupyterLab driven with mouse and keys.
 
 What a person sees and does: filters narrow a selection's table and the buttons act on what
-the table lists; the bulk-accept question appears by its button; the wheel scrolls the
+the table lists; the bulk-accept question appears by its button and keeps what a person
+decided; the wheel scrolls the
 notebook unless the map is clicked into or Ctrl is held, and zooms within bounds; a first-step
 hint, a keyboard help on ?, Escape out of the search box; the labels saved from the widget to a
 CSV next to the notebook; a readable layout at a 900 px widget. The JupyterLab/Chromium set-up
@@ -31,14 +32,18 @@ n, label_names = 240, ["DESC", "ENTY", "LOC", "HUM"]
 rng = np.random.default_rng(11)
 ids = [f"q{i:03d}" for i in range(n)]
 gold = rng.integers(0, 4, n)
+flip = np.random.default_rng(12).choice(n, 24, replace=False)  # given another label: the map suggests gold
+given = gold.copy()
+given[flip] = (gold[flip] + 1) % 4
 texts = [f"question {i} is about {label_names[g]} and a few more words to read" for i, g in enumerate(gold)]
-df = pd.DataFrame({"id": ids, "text": texts, "label": [label_names[g] for g in gold]})
+df = pd.DataFrame({"id": ids, "text": texts, "label": [label_names[g] for g in given]})
 tracker = Tracker(ids, df["label"], label_names=label_names)
 skill = rng.uniform(-1.5, 3.0, n)
 wobble = rng.uniform(0.0, 2.5, n)
 for t in range(4):
     logits = rng.normal(0, 0.3, (n, 4)).astype(np.float32)
     logits[np.arange(n), gold] += skill + wobble * np.sin(1.7 * t + np.arange(n))
+    logits[flip, gold[flip]] += 2.0
     tracker.record(ids, logits)
     tracker.end_epoch()
 w = DataMapWidget(tracker.datamap(), data=df)
@@ -123,7 +128,7 @@ def test_a_label_filter_narrows_the_selection_in_the_table_and_the_buttons_act_o
 
 def test_the_bulk_accept_question_appears_by_its_button(rs, page, artifacts):  # noqa: F811
     k = rs["kernel"]
-    k.json("import json; f = w.frame; cand = f[f['suggested_label'].astype(str) != f['label'].astype(str)].index[:5].tolist();"
+    k.json("import json; f = w.frame; cand = f[f['suggestion_confident'] & ~f['reviewed']].index[:5].tolist();"
            " w.selected_ids = cand; print(json.dumps(cand))")
     page.wait_for_function("() => document.querySelector('.dmw-table-title').textContent.startsWith('5 selected')", timeout=10_000)
     button = page.locator(".dmw-accept").first
@@ -137,6 +142,35 @@ def test_the_bulk_accept_question_appears_by_its_button(rs, page, artifacts):  #
     assert 0 <= a["y"] and a["y"] + a["height"] <= page.viewport_size["height"]
     page.locator(".dmw-accept-cancel").first.click()
     page.locator(".dmw-clear").first.click()
+
+
+def test_bulk_accept_keeps_what_a_person_decided_and_says_so(rs, page, artifacts):  # noqa: F811
+    """Issue 29.3: "Accept suggestions…" on reviewed documents changed them back to the model's suggestion."""
+    k = rs["kernel"]
+    pick = k.json(
+        "import json; f = w.frame; cand = f[f['suggestion_confident'] & ~f['reviewed']].index[:5].tolist();"
+        " w.mark_reviewed(cand[:2]); w.selected_ids = cand; print(json.dumps(cand))"
+    )
+    assert len(pick) == 5
+    before = k.json("import json; print(json.dumps(w.frame['label'].astype(str).to_dict()))")
+    page.wait_for_function("() => document.querySelector('.dmw-table-title').textContent.startsWith('5 selected')", timeout=10_000)
+    page.locator(".dmw-accept").first.click()
+    page.wait_for_function("() => /will change/.test(document.querySelector('.dmw-status').textContent)", timeout=10_000)
+    status = page.locator(".dmw-status").first.inner_text()
+    assert "3 labels will change, 2 already reviewed by a person keep their label" in status, status
+    assert page.locator(".dmw-accept-include").first.inner_text() == "Include the 2 reviewed (5)"
+    page.screenshot(path=str(artifacts / "session-3b-accept-keeps-reviewed.png"))
+    page.locator(".dmw-accept-apply").first.click()
+    after = k.until("import json; print(json.dumps(w.frame['label'].astype(str).to_dict()))",
+                    lambda v: sum(v[i] != before[i] for i in pick) >= 3)
+    assert sorted(i for i in pick if after[i] != before[i]) == sorted(pick[2:])
+    assert [after[i] for i in pick[:2]] == [before[i] for i in pick[:2]]  # the person's decisions stay
+    # Accepted: the table says there is nothing left to suggest for them.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.dmw-table-body .dmw-row')].filter(r => r.style.display !== 'none')"
+        ".filter(r => r.children[3].textContent === '—').length >= 3", timeout=10_000,
+    )
+    k.json("import json; [w.undo() for _ in range(3)]; w.selected_ids = []; print('null')")
 
 
 def gl_signature(page) -> list[int]:
