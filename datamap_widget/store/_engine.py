@@ -86,7 +86,7 @@ def _dumps(value: Any) -> str:
 
 
 class _Engine:
-    """The connection half of :class:`~datamap_widget.store.Store`: the engine, its errors, transactions.
+    """The connection part of :class:`~datamap_widget.store.Store`: the engine, its errors, transactions.
 
     Sets ``_masked``, ``_password`` and ``_backend`` (``engine.dialect.name``); the store keeps
     the engine in ``_engine`` (None once closed).

@@ -106,7 +106,7 @@ def _base_series(base: Any) -> tuple[pd.Series, Any]:
 
 
 class _Reviews:
-    """The review half of :class:`~datamap_widget.store.Store`.
+    """The review part of :class:`~datamap_widget.store.Store`.
 
     Needs ``_tx``, ``_t``, ``_backend`` and ``_masked`` (:class:`._engine._Engine`), and from
     :class:`._runs._Runs` ``_latest`` and ``_run_row`` (the run a review or a query is about).

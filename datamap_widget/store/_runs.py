@@ -44,7 +44,7 @@ def _unpack(blobs: list[bytes], layout: list[list[str]], n: int, passes: int) ->
 
 
 class _Runs:
-    """The runs half of :class:`~datamap_widget.store.Store`.
+    """The runs part of :class:`~datamap_widget.store.Store`.
 
     Needs ``_tx``, ``_t``, ``_backend`` and ``_masked`` (:class:`._engine._Engine`), and from
     :class:`._reviews._Reviews` ``_ensure_dataset`` (a run's dataset row) and ``_log`` (a loaded
