@@ -28,6 +28,7 @@ def payload(tag: str) -> str:
 
 
 NOTEBOOK_CODE = f"""
+import sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
 import numpy as np
 from tests.harness.maps import random_datamap
