@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.harness.widget import MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, inside, open_widget_notebook, wait_painted
+from tests.harness.widget import MARGIN_BOTTOM, MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, inside, open_widget_notebook, wait_painted
 
 pytestmark = pytest.mark.e2e
 
