@@ -1,8 +1,8 @@
 """Shared set-up of the browser benchmarks: JupyterLab + headless Chromium, as the e2e tests do.
 
-It reuses the e2e fixtures (``tests/e2e/test_jupyter_ui.py``: the ``server`` fixture through
-``__wrapped__``, ``CHROMIUM``, ``CHROMIUM_ARGS``, ``Kernel``) so that a benchmark and the tests
-start JupyterLab the same way: fresh settings, workspace and runtime folders, news off.
+It uses the harness the e2e tests' fixtures wrap (``tests/harness``: ``jupyter_lab``, ``Kernel``,
+Chromium with ``CHROMIUM_ARGS``) so that a benchmark and the tests start JupyterLab the same
+way: fresh settings, workspace and runtime folders, news off.
 
     with lab() as server, notebook_page(server, "bench.ipynb", cells=2) as (page, kernel):
         ...
@@ -14,19 +14,15 @@ the ``longtask`` observer) and ``window.__bench`` helpers (see ``PAGE_HELPERS``)
 from __future__ import annotations
 
 import contextlib
-import sys
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-import test_jupyter_ui as e2e  # noqa: E402  (the e2e server/browser set-up)
+try:
+    from . import _paths  # noqa: F401  # type: ignore[import-not-found]
+except ImportError:  # run as a script from benchmarks/
+    import _paths  # noqa: F401  # type: ignore[no-redef]
 
-CHROMIUM = e2e.CHROMIUM
-CHROMIUM_ARGS = e2e.CHROMIUM_ARGS
-wait_painted = e2e.wait_painted
-Kernel = e2e.Kernel
-VIEWPORT = {"width": 1500, "height": 1000}
+from tests.harness.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, chromium, frame_drawn, open_notebook  # noqa: F401
+from tests.harness.jupyter import Kernel, jupyter_lab, write_notebook  # noqa: F401
+from tests.harness.widget import wait_painted  # noqa: F401
 
 LONGTASK_OBSERVER = (
     "window.__long = 0; new PerformanceObserver(l => { for (const e of l.getEntries()) "
@@ -89,54 +85,16 @@ def synthetic_map(n, passes=4, seed=0):
 """
 
 
-@contextlib.contextmanager
-def lab() -> Iterator[dict]:
-    """A JupyterLab server started like the e2e tests' ``server`` fixture; stopped on exit."""
-
-    class _TmpFactory:
-        def mktemp(self, name: str) -> Path:
-            return Path(tempfile.mkdtemp(prefix=name))
-
-    gen = e2e.server.__wrapped__(_TmpFactory())
-    server = next(gen)
-    try:
-        yield server
-    finally:
-        with contextlib.suppress(StopIteration):
-            next(gen)
-
-
-def write_notebook(server: dict, name: str, sources: list[str]) -> None:
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
-    nbformat.write(nb, server["root"] / name)
+def lab():
+    """A JupyterLab server started like the e2e tests' ``server`` fixture (in a new temporary
+    folder); stopped on exit."""
+    return jupyter_lab()
 
 
 @contextlib.contextmanager
 def chromium_page(playwright):
     """Headless Chromium (the e2e flags) and one page with the long-task observer and helpers."""
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    try:
+    with chromium(playwright) as browser:
         page = browser.new_page(viewport=VIEWPORT)
         page.add_init_script(LONGTASK_OBSERVER + PAGE_HELPERS)
         yield page
-    finally:
-        browser.close()
-
-
-def open_notebook(page, server: dict, name: str, timeout_ms: int = 90_000) -> None:
-    """Open ``name`` in JupyterLab and wait until its kernel is started and idle."""
-    page.goto(f"{server['url']}/lab/tree/{name}", timeout=timeout_ms)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
-    page.wait_for_function(
-        "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
-        timeout=timeout_ms,
-    )
-
-
-def frame_drawn(page) -> None:
-    """Wait two animation frames: what the last input asked for has been drawn."""
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")

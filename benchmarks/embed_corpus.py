@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detection import DATA, RESULTS  # noqa: E402
+from _data import DATA, RESULTS  # noqa: E402
 
 CACHE = RESULTS / "cache"
 FILES = ("trec.jsonl", "sst2.jsonl", "mr.jsonl", "subj.jsonl", "cr.jsonl", "mpqa.jsonl",

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detection import DATA, NOISES, RESULTS, confusable_classes, detection_metrics, inject_noise, stratified_sample  # noqa: E402
+from _data import DATA, NOISES, RESULTS, confusable_classes, detection_metrics, inject_noise, stratified_sample  # noqa: E402
 
 RUNS = RESULTS / "runs" / "long"
 RECIPE_RUNS = RESULTS / "runs" / "recipe"

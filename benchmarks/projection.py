@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from detection import RESULTS  # noqa: E402
+from _data import RESULTS  # noqa: E402
 from embed_corpus import CACHE, corpus_texts, load_corpus  # noqa: E402
 
 from datamap_widget.projection import project  # noqa: E402

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detection import DATA, NOISES, RESULTS, detection_metrics, inject_noise, stratified_sample  # noqa: E402
+from _data import DATA, NOISES, RESULTS, detection_metrics, inject_noise, stratified_sample  # noqa: E402
 
 RUNS = RESULTS / "runs" / "recipe"
 CACHE = RESULTS / "cache"
@@ -98,7 +98,7 @@ def make_data(dataset: str, size: int, noise: str, seed: int) -> dict:
     kind, rate = NOISES[noise]
     confusable = weights = None
     if kind == "confusable":
-        from detection import confusable_classes
+        from _data import confusable_classes
 
         confusable, weights = confusable_classes(frame[~frame["id"].isin(sample["id"])], names, seed)
     noisy, is_error = inject_noise(codes, len(names), kind, rate, seed, confusable, weights)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from detection import RESULTS, detection_metrics
+from _data import RESULTS, detection_metrics
 
 from datamap_widget import metrics
 

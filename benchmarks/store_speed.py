@@ -4,7 +4,7 @@
     python benchmarks/store_speed.py --n 20000 --postgres postgresql+psycopg://user@host/db
 
 Without --postgres, a throwaway PostgreSQL server is started like the tests do
-(tests/pgserver.py; needs scripts/setup.sh --test). Each figure is the best of --repeat runs,
+(tests/harness/postgres.py; needs scripts/setup.sh --test). Each figure is the best of --repeat runs,
 in seconds unless the column says ms. The map is synthetic (random trajectories): the
 store's cost depends on the number of examples and passes, not on the values.
 """
@@ -12,16 +12,12 @@ store's cost depends on the number of examples and passes, not on the values.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
+import _paths  # noqa: F401,E402  (the repository root on sys.path)
 from datamap_widget import DataMap, Store  # noqa: E402
 
 
@@ -82,15 +78,10 @@ def main() -> None:
     if args.postgres:
         results["postgresql"] = measure(args.postgres, dmap, args.repeat)
     else:
-        sys.path.insert(0, str(ROOT / "tests"))
-        from pgserver import start_server
+        from tests.harness.postgres import postgres_server
 
-        server_gen = start_server()
-        server = next(server_gen)
-        try:
+        with postgres_server() as server:
             results["postgresql (local)"] = measure(server.url(server.create_database()), dmap, args.repeat)
-        finally:
-            server_gen.close()
 
     columns = list(next(iter(results.values())))
     print(f"Store speed: {args.n:,} examples x {args.passes} passes (best of {args.repeat}; seconds unless ms)")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detection import RESULTS, stratified_sample  # noqa: E402
+from _data import RESULTS, stratified_sample  # noqa: E402
 from recipe import load_set  # noqa: E402
 
 MODES = ("dynamic padding", "length buckets", "fused AdamW", "length buckets + fused AdamW")

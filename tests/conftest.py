@@ -1,7 +1,8 @@
-"""Shared fixtures. The PostgreSQL server for the store tests lives in tests/pgserver.py."""
+"""Shared fixtures: thin wrappers over tests/harness (the PostgreSQL server: tests/harness/postgres.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -11,13 +12,20 @@ import subprocess
 import numpy as np
 import pytest
 
-from pgserver import PostgresServer, start_server
+from tests.harness import HarnessError
+from tests.harness.postgres import PostgresServer, postgres_server as start_postgres
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> PostgresServer:
-    """A PostgreSQL server started for this test session (see tests/pgserver.py)."""
-    yield from start_server()
+    """A PostgreSQL server started for this test session (see tests/harness/postgres.py).
+    Missing binaries fail the tests, never skip them."""
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(start_postgres())
+        except HarnessError as error:
+            pytest.fail(str(error), pytrace=False)
+        yield server
 
 
 @pytest.fixture

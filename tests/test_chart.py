@@ -10,7 +10,7 @@ import pytest
 from datamap_widget import DataMap, metrics
 from datamap_widget.chart import HEATMAP_BINS, MAX_POINTS, datamap_chart, save_chart
 
-from synthetic_maps import random_datamap
+from tests.harness.maps import random_datamap
 
 
 def _layers(spec: dict) -> list[dict]:

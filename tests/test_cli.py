@@ -174,7 +174,7 @@ def _one_line_error(code, err):
 
 @pytest.fixture
 def good_run(tmp_path):
-    from synthetic_maps import random_datamap
+    from tests.harness.maps import random_datamap
 
     folder = tmp_path / "run"
     folder.mkdir()
@@ -279,7 +279,7 @@ class FakeTraining:
         self.break_out = break_out
 
     def __call__(self, texts, labels, ids, **settings):
-        from synthetic_maps import random_datamap
+        from tests.harness.maps import random_datamap
 
         from datamap_widget.train import TrainingRun
 
@@ -442,7 +442,7 @@ TITLE = "\x1b]0;TITLE\x07"  # retitles a terminal that prints it raw
 
 def _odd_run(tmp_path, ids, label_names=None, texts=None):
     """A run folder whose ids, label names and texts are the given untrusted strings."""
-    from synthetic_maps import random_datamap
+    from tests.harness.maps import random_datamap
 
     folder = tmp_path / "run"
     folder.mkdir()

@@ -154,7 +154,7 @@ def test_a_failed_save_over_a_map_leaves_the_earlier_map_readable(tmp_path, disk
 
 
 def test_a_save_that_really_fills_the_disk_leaves_the_earlier_map_readable(tiny_disk):
-    from synthetic_maps import random_datamap
+    from tests.harness.maps import random_datamap
 
     path = tiny_disk / "map.parquet"
     small = random_datamap(20)

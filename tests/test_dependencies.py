@@ -18,18 +18,10 @@ import pytest
 from datamap_widget import DataMap, Store, Tracker, train_datamap
 from datamap_widget.cli import main
 from datamap_widget.dependencies import EXTRAS, MissingExtraError, install_command, require
-from synthetic_maps import random_datamap
+from tests.harness.imports import hide
+from tests.harness.maps import random_datamap
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def hide(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
-    """Make ``import <module>`` fail as if the package were not installed."""
-    for name in list(sys.modules):
-        if name.split(".")[0] in modules:
-            monkeypatch.delitem(sys.modules, name)
-    for name in modules:
-        monkeypatch.setitem(sys.modules, name, None)
 
 
 def test_chart_without_altair_names_the_export_extra(monkeypatch):

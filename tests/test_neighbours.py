@@ -8,7 +8,7 @@ import pytest
 from datamap_widget import metrics
 from datamap_widget.dependencies import MissingExtraError
 from datamap_widget.neighbours import NeighbourIndex
-from test_dependencies import hide
+from tests.harness.imports import hide
 
 
 def clustered(n: int = 3000, d: int = 24, seed: int = 0) -> np.ndarray:

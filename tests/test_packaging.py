@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from synthetic_maps import random_datamap
+from tests.harness.maps import random_datamap
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,28 +7,9 @@ import pytest
 
 from datamap_widget import DataMap, metrics
 from datamap_widget.ranking import REVIEWED_WEIGHT, ReviewRanking, learns_from_reviews
+from tests.harness.maps import clustered_map
 
 NAMES = ["a", "b"]
-
-
-def clustered_map(method: str = "margin_knn", seed: int = 0) -> DataMap:
-    """Two clusters of 20 in embedding space: ex0..ex19 mostly "a", ex20..ex39 mostly "b";
-    four of each cluster carry the other cluster's label (ex0..3 are "b", ex20..23 are "a")."""
-    rng = np.random.default_rng(seed)
-    n = 40
-    true = np.repeat([0, 1], 20)
-    given = true.copy()
-    given[[0, 1, 2, 3]] = 1
-    given[[20, 21, 22, 23]] = 0
-    centres = np.eye(8, dtype=np.float32)[:2] * 3
-    emb = centres[true] + rng.normal(0, 0.3, (n, 8)).astype(np.float32)
-    steps = []
-    for t in range(4):
-        logits = rng.normal(0, 1, (n, 2)).astype(np.float32)
-        logits[np.arange(n), true] += 0.5 + t
-        steps.append(metrics.batch_statistics(logits, given))
-    traj = {name: np.stack([s[name] for s in steps], axis=1) for name in metrics.TRAJECTORY_FIELDS}
-    return DataMap([f"ex{i}" for i in range(n)], given, NAMES, traj, method, embeddings=emb)
 
 
 def scores(dmap: DataMap) -> np.ndarray:

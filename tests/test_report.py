@@ -16,7 +16,7 @@ import pytest
 from datamap_widget.cli import main
 from datamap_widget.report import DEFAULT_TOP, align_texts, render_report
 
-from synthetic_maps import random_datamap
+from tests.harness.maps import random_datamap
 
 XSS = "<img src=x onerror=alert(1)>"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from synthetic_maps import random_datamap
+from tests.harness.maps import random_datamap
 
 from datamap_widget import DataMap
 from datamap_widget.run import RUN_FILES, RunFolderError, read_run, run_files, write_run

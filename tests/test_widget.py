@@ -14,31 +14,9 @@ import pytest
 from datamap_widget import DataMap, Tracker
 from datamap_widget.store import ACTIONS
 from datamap_widget.widget import BYTES_PER_POINT, DataMapWidget
+from tests.harness.maps import LABELS, clustered_map, fixed_logits, fixed_tracker
 
 INJECTION = "<img src=x onerror=alert(1)>"
-LABELS = ["neg", "pos", "neutral"]
-
-
-def fixed_tracker(n: int = 12, passes: int = 3) -> Tracker:
-    """Examples 0..n-1 with gold label i % 3; the model prefers label (i + 1) % 3 for i < 3 (the suspects)."""
-    ids = [f"ex{i}" for i in range(n)]
-    gold = np.arange(n) % 3
-    tracker = Tracker(ids, [LABELS[g] for g in gold], label_names=LABELS)
-    for t in range(passes):
-        tracker.record(ids, _logits(n, t))
-        tracker.end_epoch()
-    return tracker
-
-
-def _logits(n: int, t: int) -> np.ndarray:
-    gold = np.arange(n) % 3
-    logits = np.zeros((n, 3), dtype=np.float32)
-    rows = np.arange(n)
-    prefer = np.where(rows < 3, (gold + 1) % 3, gold)
-    logits[rows, prefer] = 1.0 + 0.5 * t + 0.1 * (rows % 4)
-    return logits
-
-
 def frame_for(n: int = 12) -> pd.DataFrame:
     texts = [f"document number {i} about things" for i in range(n)]
     texts[4] = INJECTION
@@ -369,7 +347,7 @@ def test_live_widget_follows_the_tracker_each_epoch():
     w.relabel(["ex2"], "neg")
     w.selected_ids = ["ex6"]
     for t in range(3):
-        tracker.record(ids, _logits(n, t))
+        tracker.record(ids, fixed_logits(n, t))
         tracker.end_epoch()
     assert seen == [1, 2, 3]
     expected = tracker.datamap().frame
@@ -379,7 +357,7 @@ def test_live_widget_follows_the_tracker_each_epoch():
     assert w.selected_ids == ["ex6"]
     assert w.datamap.frame.loc["ex2", "reviewed"]
     w.close()
-    tracker.record(ids, _logits(n, 3))
+    tracker.record(ids, fixed_logits(n, 3))
     tracker.end_epoch()
     assert w.n_passes == 3  # closed widgets stop listening
 
@@ -390,7 +368,7 @@ def test_a_failing_redraw_warns_but_never_stops_training(monkeypatch):
     tracker = Tracker(ids, [LABELS[i % 3] for i in range(n)], label_names=LABELS)
     w = DataMapWidget(tracker)
     monkeypatch.setattr(w, "_set_map", lambda dmap: (_ for _ in ()).throw(MemoryError("no room")))
-    tracker.record(ids, _logits(n, 0))
+    tracker.record(ids, fixed_logits(n, 0))
     with pytest.warns(RuntimeWarning, match="could not redraw after pass 1: MemoryError: no room"):
         tracker.end_epoch()
     assert tracker.n_passes == 1
@@ -695,12 +673,12 @@ def test_live_training_turns_the_embedding_view_on_when_the_embeddings_arrive():
     ids = [f"ex{i}" for i in range(n)]
     tracker = Tracker(ids, [LABELS[i % 3] for i in range(n)], label_names=LABELS)
     w = DataMapWidget(tracker, data=frame_for())
-    tracker.record(ids, _logits(n, 0))
+    tracker.record(ids, fixed_logits(n, 0))
     tracker.end_epoch()
     assert w.embedding_view["method"] == "" and "appears when training reaches it" in w.embedding_view["reason"]
     assert "projection_x" not in w.points
     emb = np.random.default_rng(1).normal(size=(n, 5))
-    tracker.record(ids, _logits(n, 1), embeddings=emb)  # the last pass records them
+    tracker.record(ids, fixed_logits(n, 1), embeddings=emb)  # the last pass records them
     tracker.end_epoch()
     # The view is on (pending: made when the reviewer first opens it, not inside end_epoch).
     assert w.embedding_view["pending"] == "tsne" and w.embedding_view["reason"] == ""
@@ -755,7 +733,6 @@ def test_the_widget_opens_at_once_and_makes_the_projection_when_the_embedding_vi
 
 def _learning_widget() -> DataMapWidget:
     """The two-cluster map of test_ranking, scored by margin_knn (a score that learns from reviews)."""
-    from test_ranking import clustered_map
 
     dmap = clustered_map("margin_knn")
     data = pd.DataFrame({"id": list(dmap.ids), "text": [f"text {i}" for i in range(len(dmap))]})

@@ -13,7 +13,7 @@ import pytest
 
 from datamap_widget import Store, Tracker
 from datamap_widget.widget import DataMapWidget
-from test_widget import LABELS, fixed_tracker
+from tests.harness.maps import LABELS, clustered_map, fixed_tracker
 
 
 def labels_of(w: DataMapWidget) -> list[str]:
@@ -93,10 +93,10 @@ def test_a_killed_kernel_loses_no_acknowledged_action(tmp_path):
     script = textwrap.dedent(
         f"""
         import os, signal, sys
-        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))!r})
         from datamap_widget import Store
         from datamap_widget.widget import DataMapWidget
-        from test_widget import fixed_tracker
+        from tests.harness.maps import fixed_tracker
         w = DataMapWidget(fixed_tracker().datamap(), store=Store({url!r}), dataset="toy")
         for i, label in enumerate(["pos", "neutral", "neg", "pos"]):
             w.relabel([f"ex{{i}}"], label)
@@ -146,7 +146,6 @@ def test_a_reopened_widget_keeps_a_twice_changed_relabel_reviewed(store):
 
 
 def test_reopening_a_learning_map_re_ranks_from_the_stored_reviews(store):
-    from test_ranking import clustered_map
 
     first = DataMapWidget(clustered_map("margin_knn"), store=store, dataset="clusters")
     first.relabel(["ex0", "ex1"], "a")

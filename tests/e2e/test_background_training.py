@@ -14,7 +14,9 @@ import time
 
 import pytest
 
-from test_jupyter_ui import TIMEOUT_MS, Kernel, browser, page, server  # noqa: F401  (module-scoped fixtures)
+from tests.harness.browser import TIMEOUT_MS
+from tests.harness.jupyter import Kernel
+
 
 pytestmark = pytest.mark.e2e
 
@@ -57,7 +59,7 @@ def idle_share(page, seconds: float = 2.0) -> float:
     )
 
 
-def test_a_relabel_made_while_the_model_trains_in_the_background_counts_once(server, page):  # noqa: F811
+def test_a_relabel_made_while_the_model_trains_in_the_background_counts_once(server, page):
     (server["root"] / NOTEBOOK).write_text(notebook_json())
     page.goto(f"{server['url']}/lab/tree/{NOTEBOOK}", timeout=TIMEOUT_MS)
     page.wait_for_function(

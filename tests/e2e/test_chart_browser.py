@@ -9,18 +9,15 @@ Vega canvas really has marks on it.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-# The JupyterLab server, browser and kernel client of the widget's e2e tests.
-from test_jupyter_ui import TIMEOUT_MS, Kernel, artifacts, browser, server  # noqa: F401
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from synthetic_maps import random_datamap  # noqa: E402
+from tests.harness.browser import TIMEOUT_MS
+from tests.harness.jupyter import Kernel
+from tests.harness.maps import random_datamap
 
 pytestmark = pytest.mark.e2e
 
@@ -32,9 +29,9 @@ def payload(tag: str) -> str:
 
 NOTEBOOK_CODE = f"""
 import sys
-sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
 import numpy as np
-from synthetic_maps import random_datamap
+from tests.harness.maps import random_datamap
 ids = np.array([{payload('id')!r} + str(i) for i in range(150)], dtype=object)
 dmap = random_datamap(150, ids=ids, label_names=[{payload('label')!r}, "pos", "neu"], seed=3)
 dmap.chart(title={payload('title')!r})
@@ -46,7 +43,7 @@ XSS_GLOBALS = "() => ['id', 'label', 'title'].filter(t => window['__xss_' + t] !
 POINTS_DRAWN = "() => document.querySelectorAll('.vega-embed svg .mark-symbol path').length"
 
 
-def offline_page(browser):  # noqa: F811
+def offline_page(browser):
     """A page whose every request beyond localhost and file:// is aborted (and listed)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     blocked: list[str] = []
@@ -80,7 +77,7 @@ def wait_drawn(page, minimum: int, timeout: float = 60) -> int:
     return n
 
 
-def test_chart_in_jupyterlab_draws_offline_and_runs_no_payload(server, browser, artifacts):  # noqa: F811
+def test_chart_in_jupyterlab_draws_offline_and_runs_no_payload(server, browser, artifacts):
     notebook = {
         "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": NOTEBOOK_CODE}],
         "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
@@ -115,7 +112,7 @@ def test_chart_in_jupyterlab_draws_offline_and_runs_no_payload(server, browser, 
         context.close()
 
 
-def test_saved_chart_html_draws_offline_and_runs_no_payload(browser, tmp_path, artifacts):  # noqa: F811
+def test_saved_chart_html_draws_offline_and_runs_no_payload(browser, tmp_path, artifacts):
     ids = [payload("id") + str(i) for i in range(150)]
     import numpy as np
 

@@ -3,7 +3,7 @@
 Points selected on the data map stay selected when the map switches to the embedding view
 (``w.selected_ids`` in the kernel), and a lasso drawn around a cluster in the embedding
 view selects exactly the ids inside it, ready for one bulk relabel. The JupyterLab/Chromium
-set-up is the one of test_jupyter_ui.py.
+set-up is tests/harness (fixtures: tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -11,20 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from test_jupyter_ui import (  # noqa: F401
-    MARGIN_BOTTOM,
-    MARGIN_LEFT,
-    MARGIN_RIGHT,
-    MARGIN_TOP,
-    TIMEOUT_MS,
-    artifacts,
-    browser,
-    inside,
-    open_notebook,
-    page,
-    server,
-    wait_painted,
-)
+from tests.harness.widget import MARGIN_BOTTOM, MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, inside, open_widget_notebook, wait_painted
 
 pytestmark = pytest.mark.e2e
 
@@ -55,8 +42,8 @@ w
 
 
 @pytest.fixture(scope="module")
-def kernel(server, page):  # noqa: F811
-    k = open_notebook(server, page, NOTEBOOK, BUILD)
+def kernel(server, page):
+    k = open_widget_notebook(server, page, NOTEBOOK, BUILD)
     yield k
     k.client.stop_channels()
 
@@ -87,7 +74,7 @@ def embedding_screen(page, px: np.ndarray, py: np.ndarray):
     return to_screen, to_data
 
 
-def test_switching_views_keeps_the_selection_and_a_lasso_in_the_embedding_view_selects_a_cluster(kernel, page, artifacts):  # noqa: F811
+def test_switching_views_keeps_the_selection_and_a_lasso_in_the_embedding_view_selects_a_cluster(kernel, page, artifacts):
     # Select on the data map: a box over its left half.
     page.locator(".dmw-tool-box").first.click()
     rect = page.locator(".dmw-overlay").first.bounding_box()

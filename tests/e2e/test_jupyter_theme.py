@@ -8,7 +8,6 @@ element boxes at a 900 px and a 1,500 px wide window.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -16,67 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# The JupyterLab server, Chromium and kernel-client helpers are the UI tests' own.
-from test_jupyter_ui import FRAME_CODE, TIMEOUT_MS, Geometry, Kernel, browser, server, wait_painted  # noqa: F401
+from tests.harness.browser import TIMEOUT_MS
+from tests.harness.jupyter import Kernel
+from tests.harness.widget import CONTRASTS, FRAME_CODE, Geometry, switch_theme, wait_painted
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-
-#: In page: WCAG contrast of each text element of the first widget, against what is under it.
-CONTRASTS = """() => {
-  const parse = (c) => {
-    let m = /^rgba?\\(([^)]+)\\)$/.exec(c);
-    if (m) { const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; }
-    m = /^color\\(srgb ([^)]+)\\)$/.exec(c);
-    if (m) { const p = m[1].split(/[\\s\\/]+/).filter(Boolean).map(Number); return [p[0] * 255, p[1] * 255, p[2] * 255, p.length > 3 ? p[3] : 1]; }
-    throw new Error('unparsed colour ' + c);
-  };
-  const over = (top, under) => { const a = top[3]; return [0, 1, 2].map((i) => top[i] * a + under[i] * (1 - a)).concat(1); };
-  const background = (el) => {
-    const layers = [];
-    for (let e = el; e; e = e.parentElement) {
-      const c = parse(getComputedStyle(e).backgroundColor);
-      if (c[3] > 0) layers.push(c);
-      if (c[3] >= 1) break;
-    }
-    return layers.reverse().reduce((under, top) => over(top, under), [255, 255, 255, 1]);
-  };
-  const lum = (c) => { const [r, g, b] = c.slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
-  const root = document.querySelector('.dmw-root');
-  const targets = {
-    'table header': '.dmw-header .dmw-cell',
-    'reviewed header': '.dmw-header .dmw-c-reviewed',
-    'table row': '.dmw-table-body .dmw-row:not(.dmw-cursor):not(.dmw-highlight) .dmw-cell',
-    'cursor row': '.dmw-table-body .dmw-row.dmw-cursor .dmw-cell',
-    'button': 'button.dmw-home',
-    'active button': 'button.dmw-active',
-    'select': 'select.dmw-color-by',
-    'pane': '.dmw-detail-text',
-    'pane head': '.dmw-detail',
-    'tooltip': '.dmw-tooltip .dmw-tip-line',
-    'tooltip text': '.dmw-tooltip .dmw-tip-text',
-    'table title': '.dmw-table-title',
-    'legend': '.dmw-legend-item',
-  };
-  const out = {};
-  for (const [name, selector] of Object.entries(targets)) {
-    const el = root.querySelector(selector);
-    if (!el) { out[name] = null; continue; }
-    const bg = background(el);
-    const fg = over(parse(getComputedStyle(el).color), bg);
-    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
-    out[name] = { ratio: (a + 0.05) / (b + 0.05), fg: fg.map(Math.round), bg: bg.map(Math.round) };
-  }
-  // The map: the WebGL canvas' top-left pixel is its background (no point is drawn in the margin).
-  const gl = root.querySelector('canvas.dmw-gl');
-  const c = document.createElement('canvas'); c.width = gl.width; c.height = gl.height;
-  const ctx = c.getContext('2d'); ctx.drawImage(gl, 0, 0);
-  out['map background'] = Array.from(ctx.getImageData(1, 1, 1, 1).data.slice(0, 3));
-  out['map background luminance'] = lum(out['map background'].concat(1));
-  out['page background luminance'] = lum(background(root));
-  return out;
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +33,7 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="module")
-def lab(server, browser):  # noqa: F811
+def lab(server, browser):
     context = browser.new_context(viewport={"width": 1500, "height": 1000})
     page = context.new_page()
     errors: list[str] = []
@@ -105,16 +50,6 @@ def lab(server, browser):  # noqa: F811
     yield {"page": page, "kernel": kernel, "x": np.array(frame["x"]), "y": np.array(frame["y"]), "errors": errors}
     kernel.client.stop_channels()
     context.close()
-
-
-def switch_theme(page, name: str, layout_color0: str) -> None:
-    page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: {json.dumps(name)}}})")
-    page.wait_for_function(
-        "([name, c]) => document.body.dataset.jpThemeName === name && "
-        "getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === c",
-        arg=[name, layout_color0], timeout=30_000,
-    )
-    page.wait_for_timeout(500)  # the widget redraws its canvases on the next frame
 
 
 def hover_point(lab, pick) -> None:

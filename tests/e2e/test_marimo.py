@@ -19,7 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_jupyter_ui import TIMEOUT_MS, Geometry, _free_port, browser  # noqa: F401
+from tests.harness.browser import TIMEOUT_MS
+from tests.harness.jupyter import free_port
+from tests.harness.widget import Geometry
+
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +44,7 @@ def marimo_server(tmp_path_factory):
         "MARIMO_SKIP_UPDATE_CHECK": "1",
         "HOME": str(base),  # a fresh marimo config, no telemetry prompt
     }
-    port = _free_port()
+    port = free_port()
     log = open(base / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "marimo", "run", str(base / "app.py"), "--headless", "--host", "127.0.0.1",
@@ -100,7 +103,7 @@ def read_state(path: Path, ok=lambda s: True, timeout: float = 20) -> dict:
     return state
 
 
-def test_widget_in_marimo_draws_and_selection_and_relabel_reach_python(marimo_server, browser):  # noqa: F811
+def test_widget_in_marimo_draws_and_selection_and_relabel_reach_python(marimo_server, browser):
     context = browser.new_context(viewport={"width": 1500, "height": 1000})
     page = context.new_page()
     errors: list[str] = []

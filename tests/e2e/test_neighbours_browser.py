@@ -2,7 +2,7 @@
 
 A click on a neighbour makes it the current document: the pane shows it and a number key
 relabels exactly that id. A relabel re-ranks the table (the map's score learns from reviews)
-while the pane keeps the document it moved on to. The JupyterLab/Chromium set-up is the one of test_jupyter_ui.py.
+while the pane keeps the document it moved on to. The JupyterLab/Chromium set-up is tests/harness (fixtures: tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from test_jupyter_theme import CONTRASTS, switch_theme
-from test_jupyter_ui import TIMEOUT_MS, artifacts, browser, open_notebook, page, server, wait_painted  # noqa: F401
+from tests.harness.widget import CONTRASTS, open_widget_notebook, switch_theme
+
 
 pytestmark = pytest.mark.e2e
 
@@ -44,8 +44,8 @@ w
 
 
 @pytest.fixture(scope="module")
-def kernel(server, page):  # noqa: F811
-    k = open_notebook(server, page, NOTEBOOK, BUILD)
+def kernel(server, page):
+    k = open_widget_notebook(server, page, NOTEBOOK, BUILD)
     yield k
     k.client.stop_channels()
 
@@ -58,7 +58,7 @@ TABLE_ORDER = (
 CURSOR_ROW = "() => Number(document.querySelector('.dmw-table-body .dmw-row.dmw-cursor')?.dataset.row ?? -1)"
 
 
-def test_a_relabel_re_ranks_the_table_and_the_pane_keeps_its_document(kernel, page, artifacts):  # noqa: F811
+def test_a_relabel_re_ranks_the_table_and_the_pane_keeps_its_document(kernel, page, artifacts):
     page.locator(".dmw-table-body .dmw-row[data-pos='0']:visible").first.click()
     before = page.evaluate(TABLE_ORDER)
     top, following = before[0], before[1]
@@ -80,7 +80,7 @@ def test_a_relabel_re_ranks_the_table_and_the_pane_keeps_its_document(kernel, pa
     assert not page.errors  # type: ignore[attr-defined]
 
 
-def test_a_click_on_a_neighbour_opens_it_and_a_key_relabels_that_id(kernel, page, artifacts):  # noqa: F811
+def test_a_click_on_a_neighbour_opens_it_and_a_key_relabels_that_id(kernel, page, artifacts):
     page.locator(".dmw-table-body .dmw-row[data-pos='0']:visible").first.click()
     first = page.locator(".dmw-detail-id").first.inner_text()
     page.wait_for_selector(".dmw-neighbour", timeout=10_000)
@@ -129,7 +129,7 @@ def test_a_click_on_a_confusion_cell_shows_exactly_that_pair(kernel, page):
     page.locator(".dmw-confusion-cell.dmw-active").first.click()
     page.wait_for_function("() => document.querySelector('.dmw-table-title').textContent.startsWith('60 of 60 shown')", timeout=10_000)
 
-#: The contrast probe of test_jupyter_theme.py, aimed at the neighbour list's and the confusion table's text.
+#: The contrast probe of tests/harness/widget.py (CONTRASTS), aimed at the neighbour list's and the confusion table's text.
 NEIGHBOUR_CONTRASTS = re.sub(
     r"const targets = \{.*?\};",
     "const targets = {'summary': '.dmw-neighbours-summary', 'similarity': '.dmw-neighbour-sim', "

@@ -4,7 +4,7 @@ Mouse and keyboard only, as a person works: every key and button must act on the
 the detail pane shows, whatever the selection, filters or search did; keys faster than the
 kernel change one document each, once; the colour menu redraws; a bulk accept changes
 exactly what it announced; a busy kernel queues actions instead of timing out; a huge text
-never freezes the tab. The JupyterLab/Chromium set-up is the one of test_jupyter_ui.py.
+never freezes the tab. The JupyterLab/Chromium set-up is tests/harness (fixtures: tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import time
 import numpy as np
 import pytest
 
-from test_jupyter_ui import TIMEOUT_MS, Geometry, artifacts, browser, open_notebook, page, server, wait_painted  # noqa: F401
+from tests.harness.widget import Geometry, open_widget_notebook
+
 
 pytestmark = pytest.mark.e2e
 
@@ -48,8 +49,8 @@ CHANGES = "import json; print(json.dumps(w.changes[['id', 'new_label', 'action']
 
 
 @pytest.fixture(scope="module")
-def rl(server, page):  # noqa: F811
-    kernel = open_notebook(server, page, NOTEBOOK, BUILD)
+def rl(server, page):
+    kernel = open_widget_notebook(server, page, NOTEBOOK, BUILD)
     frame = kernel.json(
         "import json; f = w.frame; print(json.dumps({'ids': f.index.tolist(), "
         "'x': f['variability'].astype('float32').astype(float).tolist(), "
@@ -87,7 +88,7 @@ def table_ids(page) -> list[str]:
     )
 
 
-def test_a_key_relabels_the_document_the_pane_shows_after_a_lasso_elsewhere(rl, page, artifacts):  # noqa: F811
+def test_a_key_relabels_the_document_the_pane_shows_after_a_lasso_elsewhere(rl, page, artifacts):
     shown = click_table_row(page, 3)
     geo = Geometry(page, rl["x"], rl["y"])
     row = rl["ids"].index(shown)
@@ -189,7 +190,7 @@ def test_undo_shows_the_document_whose_action_was_undone(rl, page):
     assert k.until(history, lambda v: v == before) == before
 
 
-def test_five_keys_30ms_apart_change_five_documents_once_each(rl, page, artifacts):  # noqa: F811
+def test_five_keys_30ms_apart_change_five_documents_once_each(rl, page, artifacts):
     done = len(rl["kernel"].json(CHANGES))
     first = click_table_row(page, 10)
     order = table_ids(page)
@@ -217,7 +218,7 @@ def canvas_signature(page) -> list[int]:
     )
 
 
-def test_the_colour_menu_changes_the_drawn_pixels(rl, page, artifacts):  # noqa: F811
+def test_the_colour_menu_changes_the_drawn_pixels(rl, page, artifacts):
     before = canvas_signature(page)
     page.locator(".dmw-color-by").first.select_option("category")
     assert rl["kernel"].until("import json; print(json.dumps(w.color_by))", lambda v: v == "category") == "category"
@@ -254,7 +255,7 @@ def test_bulk_accept_changes_exactly_the_previewed_rows(rl, page):
     page.locator(".dmw-clear").first.click()
 
 
-def test_a_key_during_a_blocking_cell_is_shown_at_once_and_applied_once(rl, page, artifacts):  # noqa: F811
+def test_a_key_during_a_blocking_cell_is_shown_at_once_and_applied_once(rl, page, artifacts):
     """A CPU-bound cell runs while the reviewer presses a key.
 
     Depending on the kernel, widget messages are handled during the cell (ipykernel 7 here
@@ -293,7 +294,7 @@ def test_a_key_during_a_blocking_cell_is_shown_at_once_and_applied_once(rl, page
     assert page.errors == [], f"console errors: {page.errors}"
 
 
-def test_a_one_megabyte_text_shows_bounded_with_show_all_on_demand(rl, page, artifacts):  # noqa: F811
+def test_a_one_megabyte_text_shows_bounded_with_show_all_on_demand(rl, page, artifacts):
     search = page.locator(".dmw-search").first
     search.fill("d010")
     page.wait_for_function("() => document.querySelector('.dmw-table-title').textContent.startsWith('1 of')", timeout=10_000)

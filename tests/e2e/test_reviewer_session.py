@@ -6,7 +6,7 @@ decided; the wheel scrolls the
 notebook unless the map is clicked into or Ctrl is held, and zooms within bounds; a first-step
 hint, a keyboard help on ?, Escape out of the search box; the labels saved from the widget to a
 CSV next to the notebook; a readable layout at a 900 px widget. The JupyterLab/Chromium set-up
-is the one of test_jupyter_ui.py.
+is tests/harness (fixtures: tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from test_jupyter_ui import Geometry, artifacts, browser, open_notebook, page, server  # noqa: F401
+from tests.harness.widget import Geometry, open_widget_notebook
+
 
 pytestmark = pytest.mark.e2e
 
@@ -55,8 +56,8 @@ CHANGES = "import json; print(json.dumps(w.changes[['id', 'new_label', 'action']
 
 
 @pytest.fixture(scope="module")
-def rs(server, page):  # noqa: F811
-    kernel = open_notebook(server, page, NOTEBOOK, BUILD)
+def rs(server, page):
+    kernel = open_widget_notebook(server, page, NOTEBOOK, BUILD)
     frame = kernel.json(
         "import json; f = w.frame; print(json.dumps({'ids': f.index.tolist(), 'label': f['label'].astype(str).tolist(), "
         "'x': f['variability'].astype('float32').astype(float).tolist(), "
@@ -89,7 +90,7 @@ def lasso(page, rs, x0, x1, y0, y1) -> None:
     page.mouse.up()
 
 
-def test_the_first_step_hint_is_there_at_the_start(rs, page, artifacts):  # noqa: F811
+def test_the_first_step_hint_is_there_at_the_start(rs, page, artifacts):
     hint = page.locator(".dmw-start-hint").first
     assert hint.is_visible()
     assert hint.inner_text().startswith("Start here: the table lists the most likely mislabeled documents first")
@@ -98,7 +99,7 @@ def test_the_first_step_hint_is_there_at_the_start(rs, page, artifacts):  # noqa
     page.screenshot(path=str(artifacts / "session-1-start.png"))
 
 
-def test_a_label_filter_narrows_the_selection_in_the_table_and_the_buttons_act_on_those(rs, page, artifacts):  # noqa: F811
+def test_a_label_filter_narrows_the_selection_in_the_table_and_the_buttons_act_on_those(rs, page, artifacts):
     k = rs["kernel"]
     xmax = max(0.5, float(rs["x"].max()))
     lasso(page, rs, -0.03 * xmax, 1.03 * xmax, -0.03, 1.03)  # around every point, inside the plot
@@ -126,7 +127,7 @@ def test_a_label_filter_narrows_the_selection_in_the_table_and_the_buttons_act_o
     page.locator(".dmw-clear").first.click()
 
 
-def test_the_bulk_accept_question_appears_by_its_button(rs, page, artifacts):  # noqa: F811
+def test_the_bulk_accept_question_appears_by_its_button(rs, page, artifacts):
     k = rs["kernel"]
     k.json("import json; f = w.frame; cand = f[f['suggestion_confident'] & ~f['reviewed']].index[:5].tolist();"
            " w.selected_ids = cand; print(json.dumps(cand))")
@@ -191,7 +192,7 @@ def scroller_top(page) -> float:
     )
 
 
-def test_the_wheel_scrolls_the_notebook_until_the_map_is_clicked_and_zooms_within_bounds(rs, page, artifacts):  # noqa: F811
+def test_the_wheel_scrolls_the_notebook_until_the_map_is_clicked_and_zooms_within_bounds(rs, page, artifacts):
     page.locator(".dmw-root").first.scroll_into_view_if_needed()
     box = page.locator(".dmw-overlay").first.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -236,7 +237,7 @@ def test_the_wheel_scrolls_the_notebook_until_the_map_is_clicked_and_zooms_withi
     page.locator(".dmw-table-title").first.click()  # a click elsewhere gives the wheel back to the page
 
 
-def test_question_mark_opens_the_help_and_escape_leaves_the_search_box(rs, page, artifacts):  # noqa: F811
+def test_question_mark_opens_the_help_and_escape_leaves_the_search_box(rs, page, artifacts):
     k = rs["kernel"]
     page.locator(".dmw-table-title").first.click()
     page.keyboard.press("?")
@@ -270,7 +271,7 @@ def test_question_mark_opens_the_help_and_escape_leaves_the_search_box(rs, page,
     search.fill("")
 
 
-def test_save_labels_writes_a_csv_next_to_the_notebook_and_says_so(rs, page, artifacts):  # noqa: F811
+def test_save_labels_writes_a_csv_next_to_the_notebook_and_says_so(rs, page, artifacts):
     k = rs["kernel"]
     k.json("import json; w.relabel(['q000'], 'HUM' if df['label'][0] != 'HUM' else 'DESC'); print('null')")
     changed = k.json("import json; print(json.dumps(int((w.frame['label'].astype(str) != df.set_index('id').loc[w.frame.index, 'label']).sum())))")
@@ -291,7 +292,7 @@ def test_save_labels_writes_a_csv_next_to_the_notebook_and_says_so(rs, page, art
     assert table["label"].tolist() == current
 
 
-def test_a_900_px_widget_gives_the_text_room_and_the_pane_shows_its_neighbours_unscrolled(rs, page, artifacts):  # noqa: F811
+def test_a_900_px_widget_gives_the_text_room_and_the_pane_shows_its_neighbours_unscrolled(rs, page, artifacts):
     size = page.viewport_size
     root_width = page.locator(".dmw-root").first.bounding_box()["width"]
     page.set_viewport_size({"width": int(size["width"] - root_width + 900), "height": size["height"]})

@@ -1,10 +1,11 @@
-"""A throwaway PostgreSQL server for the store tests, started and stopped by the tests themselves.
+"""A throwaway PostgreSQL server for the store tests and ``benchmarks/store_speed.py``.
 
 Uses Debian's server binaries (``/usr/lib/postgresql/*/bin/initdb`` and ``pg_ctl``, installed
 by ``scripts/setup.sh --test``). PostgreSQL refuses to run as root, so under root the
 server runs as the ``postgres`` system user (created by the Debian package) in a temporary
-folder that user owns. Missing binaries fail the tests (never a skip): a store that was
-never tested against PostgreSQL must not look green.
+folder that user owns. Missing binaries raise ``PostgresUnavailable``, which the ``postgres_server``
+fixture (tests/conftest.py) turns into a failed test (never a skip): a store that was never
+tested against PostgreSQL must not look green.
 """
 
 from __future__ import annotations
@@ -17,10 +18,15 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-import pytest
+from tests.harness import HarnessError
+
+class PostgresUnavailable(HarnessError):
+    """The server binaries, or the user to run them, are missing, or the server did not start."""
+
 
 SETUP_HINT = "run scripts/setup.sh --test (it installs the Debian package postgresql), or apt-get install -y postgresql"
 
@@ -54,11 +60,11 @@ class PostgresServer:
 
 
 def find_binaries() -> tuple[str, str]:
-    """Paths of initdb and pg_ctl of the newest installed server; fails the test run without them."""
+    """Paths of initdb and pg_ctl of the newest installed server; ``PostgresUnavailable`` without them."""
     found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
     found.sort(key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
     if not found:
-        pytest.fail(f"PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb): {SETUP_HINT}", pytrace=False)
+        raise PostgresUnavailable(f"PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb): {SETUP_HINT}")
     bindir = os.path.dirname(found[-1])
     return os.path.join(bindir, "initdb"), os.path.join(bindir, "pg_ctl")
 
@@ -76,11 +82,12 @@ def _as_server_user(command: list[str]) -> list[str]:
     try:
         pwd.getpwnam("postgres")
     except KeyError:
-        pytest.fail(f"running as root but there is no 'postgres' system user to run the server: {SETUP_HINT}", pytrace=False)
+        raise PostgresUnavailable(f"running as root but there is no 'postgres' system user to run the server: {SETUP_HINT}")
     return ["runuser", "-u", "postgres", "--", *command]
 
 
-def start_server() -> Iterator[PostgresServer]:
+@contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
     """initdb into a temporary folder, start on a free port, yield, stop and delete."""
     initdb, pg_ctl = find_binaries()
     # Not under pytest's tmp_path: that lives in a 0700 folder of root's, which the postgres
@@ -94,7 +101,6 @@ def start_server() -> Iterator[PostgresServer]:
             os.chown(path, entry.pw_uid, entry.pw_gid)
     os.chmod(root, 0o700)
     user = "postgres"
-    started = False
     try:
         subprocess.run(
             _as_server_user([initdb, "-D", data, "-U", user, "-A", "trust", "-E", "UTF8", "--no-sync"]),
@@ -108,12 +114,15 @@ def start_server() -> Iterator[PostgresServer]:
             _as_server_user([pg_ctl, "-D", data, "-l", log, "-o", options, "-w", "-t", "60", "start"]),
             check=True, capture_output=True, text=True,
         )
-        started = True
-        yield PostgresServer(port=port, user=user, data_dir=data)
     except subprocess.CalledProcessError as error:
         tail = open(log).read()[-2000:] if os.path.exists(log) else ""
-        pytest.fail(f"could not start PostgreSQL ({' '.join(error.cmd)}): {error.stderr}{tail}", pytrace=False)
+        shutil.rmtree(root, ignore_errors=True)
+        raise PostgresUnavailable(f"could not start PostgreSQL ({' '.join(error.cmd)}): {error.stderr}{tail}") from error
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    try:
+        yield PostgresServer(port=port, user=user, data_dir=data)
     finally:
-        if started:
-            subprocess.run(_as_server_user([pg_ctl, "-D", data, "-m", "fast", "-w", "stop"]), capture_output=True)
+        subprocess.run(_as_server_user([pg_ctl, "-D", data, "-m", "fast", "-w", "stop"]), capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
