@@ -40,9 +40,10 @@ RUNS = RESULTS / "runs" / "long"
 RECIPE_RUNS = RESULTS / "runs" / "recipe"
 NOISE_KINDS = {**NOISES, "confusable-3": ("confusable", 0.03)}
 MODES = ("head", "head_tail", "windows")
-#: Variants measured beside the modes: head_tail with another share of the budget from the start
-#: (``long_text.HEAD_SHARE``, a quarter as Sun et al. 2019 kept, set for the run's process).
-VARIANTS = {"head_tail_half": ("head_tail", 0.5)}
+#: Variants measured beside the modes: head_tail with a given share of the budget from the start
+#: (``long_text.HEAD_SHARE``, set for the run's process). The first head_tail runs used a quarter
+#: (Sun et al. 2019); half measured better and ships.
+VARIANTS = {"head_tail_half": ("head_tail", 0.5), "head_tail_quarter": ("head_tail", 0.25)}
 
 
 def load_bbc() -> pd.DataFrame:

@@ -40,8 +40,8 @@ def test_head_reads_the_beginning_and_head_tail_the_beginning_and_the_end_at_the
     both = plan_units([doc], "head_tail", 42, add_special_tokens=wrap)
     (unit,) = both.input_ids
     assert len(unit) == 42 and unit[0] == CLS and unit[-1] == SEP
-    # A quarter of the 40 text tokens from the start, the other 30 from the end, in order.
-    assert unit[1:-1] == doc[:10] + doc[-30:]
+    # Half of the 40 text tokens from the start, the other 20 from the end, in order.
+    assert unit[1:-1] == doc[:20] + doc[-20:]
     assert both.covered[0] == pytest.approx(0.4) and head.covered[0] == pytest.approx(0.4)
 
 
