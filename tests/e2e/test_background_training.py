@@ -115,12 +115,16 @@ def test_a_relabel_made_while_the_model_trains_in_the_background_counts_once(ser
         if elapsed < MIN_TRAINING_S:
             time.sleep(MIN_TRAINING_S - elapsed)
         final = kernel.json(
-            "import json; handle.stop(); handle.wait(120); "
+            "import json, warnings\nhandle.stop()\nwith warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n    handle.wait(120)\n"
             "print(json.dumps([w.progress['state'], w.n_passes, time.monotonic() - started, "
-            "w.changes[['id', 'new_label']].values.tolist(), w.frame.loc[" + repr(shown_id) + ", 'label']]))",
+            "w.changes[['id', 'new_label']].values.tolist(), w.frame.loc[" + repr(shown_id) + ", 'label'], "
+            "[str(c.message) for c in caught]]))",
             timeout=180,
         )
-        state, n_passes, trained_s, changes, label_now = final
+        state, n_passes, trained_s, changes, label_now, said = final
+        # The map wait() returns holds the model's labels: it says the relabel lives in the widget.
+        assert len(said) == 1 and "relabel" in said[0] and "w.apply" in said[0]
         assert state == "stopped" and n_passes >= passes + 1
         assert trained_s >= MIN_TRAINING_S
         assert changes == [[shown_id, new_label]], "exactly once, after the later passes"
