@@ -226,7 +226,7 @@ def pooled_gold(npz: dict, how: str) -> np.ndarray:
 
 def bbc_rows() -> list[dict]:
     rows = []
-    for path in sorted(RUNS.glob("*-bbc-*.json")):
+    for path in sorted(p for p in RUNS.glob("*-bbc-*.json") if not p.name.startswith("timing-")):
         record = json.loads(path.read_text())
         npz = dict(np.load(path.with_suffix(".npz")))
         is_error = npz["noisy"] != npz["true"]
