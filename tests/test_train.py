@@ -210,3 +210,18 @@ def test_long_texts_get_the_text_view_by_default_and_short_ones_do_not(small_sam
     assert forced.datamap.method == "confidence_text" and "text_view_s" in forced.timings
     with pytest.raises(ValueError, match="text_view must be True, False or 'auto'"):
         fine_tune(*small_sample, text_view="yes", **options)
+
+
+def test_an_unknown_hub_model_without_network_is_one_error_at_once_not_a_minute_of_retries(small_sample, monkeypatch):
+    import socket
+    import time
+
+    def unreachable(*args, **kwargs):
+        raise OSError(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=r"'someone/not-a-model' is not a local folder nor in the Hugging Face cache, and huggingface.co cannot be reached"):
+        fine_tune(*small_sample, model="someone/not-a-model", epochs=1, progress=False)
+    assert time.perf_counter() - started < 20  # it used to retry for about 50 s first
