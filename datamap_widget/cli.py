@@ -201,9 +201,10 @@ def _add_train(commands: Any) -> None:
     )
     p.add_argument("--stride", type=int, default=DEFAULTS["stride"], help=f"windows: tokens consecutive windows share (default: {DEFAULTS['stride']})")
     p.add_argument(
-        "--text-view", choices=("auto", "on", "off"), default="auto",
+        "--text-view", choices=("auto", "on", "off"), default="off",
         help="also rank with a bag of words that reads every word (out-of-fold TF-IDF; seconds to a minute): "
-        "auto turns it on when more than 5%% of the texts are longer than --max-length (default: auto)",
+        "helps when label errors are random, hurts when one class is often labelled as another; auto turns it "
+        "on when more than 5%% of the texts are longer than --max-length (default: off)",
     )
     p.add_argument("--max-windows", type=int, default=DEFAULTS["max_windows"], help=f"windows: most windows per text, spread evenly over longer ones (default: {DEFAULTS['max_windows']})")
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help=f"learning rate (default: {DEFAULTS['lr']})")

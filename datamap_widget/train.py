@@ -50,7 +50,11 @@ DEFAULTS: dict[str, Any] = {
     "long_text": "head_tail",
     "stride": DEFAULT_STRIDE,
     "max_windows": DEFAULT_MAX_WINDOWS,
-    "text_view": "auto",
+    # Off: the bag of words helped where flips were random (BBC News +0.04 AP with head, +0.006
+    # with head_tail) and hurt where they were systematic (one class often labelled as another:
+    # BBC News 0.82 -> 0.62-0.66, the short sets 0.50 -> 0.38), because a model fit on the noisy
+    # labels learns a systematic flip (benchmarks/results/long_documents.md). True or "auto" to use it.
+    "text_view": False,
     "precision": "auto",
 }
 
@@ -310,7 +314,8 @@ def fine_tune(
     text_view : also fit the text view (:mod:`datamap_widget.text_view`: out-of-fold TF-IDF
         class probabilities, seconds to a minute) and rank by ``confidence_text``, the mean of
         the model's and the bag of words' probability of each label. ``"auto"``: when more than
-        ``TEXT_VIEW_LONG_SHARE`` of the texts are longer than ``max_length`` tokens.
+        ``TEXT_VIEW_LONG_SHARE`` of the texts are longer than ``max_length`` tokens. Off by
+        default: it helps when label errors are random and hurts when they are systematic.
     precision : ``"auto"`` (bf16 on a GPU that has it, fp32 otherwise), ``"fp32"``,
         ``"bf16"`` (autocast), ``"fp16"`` (autocast with a gradient scaler; GPU only); see
         :mod:`datamap_widget.precision`.

@@ -556,9 +556,13 @@ def test_train_on_long_texts_says_what_it_read_in_the_summary_and_the_run_record
     assert read_line == [read_line[0]] and f"mode {mode}, max_length=64: 40 of 40 texts are longer" in read_line[0]
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["settings"]["read"]["mode"] == mode and record["settings"]["read"]["texts"] == 40
-    assert record["settings"]["text_view"] is True and record["settings"]["method"] == "confidence_text"
+    assert record["settings"]["text_view"] is False and record["settings"]["method"] == "confidence"
     dmap = DataMap.read_parquet(str(tmp_path / "run"))
-    assert dmap.reading["mode"] == mode and dmap.text_probabilities.shape == (40, 2)
+    assert dmap.reading["mode"] == mode and dmap.text_probabilities is None
+    code = main(["train", str(data), "--out", str(tmp_path / "run2"), "--epochs", "1", "--max-length", "64", "--quiet", "--top", "3", "--text-view", "on"])
+    assert code == 0
+    with_view = DataMap.read_parquet(str(tmp_path / "run2"))
+    assert with_view.method == "confidence_text" and with_view.text_probabilities.shape == (40, 2)
     report = tmp_path / "report.html"
     assert main(["report", str(tmp_path / "run"), "--output", str(report)]) == 0
     assert f"read: mode {mode}, max_length=64: 40 of 40 texts are longer" in report.read_text()

@@ -193,9 +193,13 @@ def test_a_mode_that_reads_the_end_learns_labels_that_only_the_end_carries(mode,
 
 
 @pytest.mark.slow
-def test_long_texts_get_the_text_view_by_default_and_short_ones_do_not(small_sample, verdict_last):
+def test_the_text_view_joins_on_long_texts_with_auto_never_on_short_ones_and_is_off_by_default(small_sample, verdict_last):
     texts, labels, ids = verdict_last(40)
     options = dict(epochs=1, batch_size=8, max_length=64, progress=False, embeddings=False)
+    with pytest.warns(UserWarning, match="were cut"):
+        plain = fine_tune(texts, labels, ids, **options)
+    assert plain.datamap.method == "confidence" and plain.datamap.text_probabilities is None and not plain.settings["text_view"]
+    options["text_view"] = "auto"
     with pytest.warns(UserWarning, match="were cut"):
         long_run = fine_tune(texts, labels, ids, long_text="head", **options)
     dmap = long_run.datamap
@@ -206,10 +210,10 @@ def test_long_texts_get_the_text_view_by_default_and_short_ones_do_not(small_sam
     assert dmap.reading["mode"] == "head" and dmap.reading["texts_longer_than_max_length"] == 40
     short = fine_tune(*small_sample, **options)
     assert short.datamap.method == "confidence" and short.datamap.text_probabilities is None and not short.settings["text_view"]
-    forced = fine_tune(*small_sample, text_view=True, **options)
+    forced = fine_tune(*small_sample, **{**options, "text_view": True})
     assert forced.datamap.method == "confidence_text" and "text_view_s" in forced.timings
     with pytest.raises(ValueError, match="text_view must be True, False or 'auto'"):
-        fine_tune(*small_sample, text_view="yes", **options)
+        fine_tune(*small_sample, **{**options, "text_view": "yes"})
 
 
 def test_an_unknown_hub_model_without_network_is_one_error_at_once_not_a_minute_of_retries(small_sample, monkeypatch):
