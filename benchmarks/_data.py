@@ -140,3 +140,17 @@ def rank_mean(*scores: np.ndarray) -> np.ndarray:
     """Average of the scores' ranks (0 = least suspect), NaN-safe."""
     ranks = [pd.Series(s).rank(method="average", na_option="bottom").to_numpy() for s in scores]
     return np.mean(ranks, axis=0)
+
+
+def noisy_sample(frame: pd.DataFrame, size: int, kind: str, rate: float, seed: int) -> dict:
+    """A class-stratified sample of ``size`` rows of ``frame`` (``id``, ``text``, ``label``) with
+    seeded flips (``kind`` uniform or confusable, ``rate`` of the rows): what every benchmark
+    trains on. Returns texts, ids, the sorted class names, true and noisy codes, and is_error."""
+    names = sorted(frame["label"].unique())
+    sample = stratified_sample(frame, size, seed)
+    codes = sample["label"].map({n: i for i, n in enumerate(names)}).to_numpy()
+    confusable = weights = None
+    if kind == "confusable":
+        confusable, weights = confusable_classes(frame[~frame["id"].isin(sample["id"])], names, seed)
+    noisy, is_error = inject_noise(codes, len(names), kind, rate, seed, confusable, weights)
+    return {"texts": sample["text"].tolist(), "ids": sample["id"].tolist(), "names": names, "true": codes, "noisy": noisy, "is_error": is_error}

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import DATA, NOISES, RESULTS, confusable_classes, detection_metrics, inject_noise, stratified_sample  # noqa: E402
+from _data import DATA, NOISES, RESULTS, detection_metrics, noisy_sample  # noqa: E402
 
 RUNS = RESULTS / "runs" / "long"
 RECIPE_RUNS = RESULTS / "runs" / "recipe"
@@ -52,16 +52,7 @@ def load_bbc() -> pd.DataFrame:
 
 
 def make_bbc(size: int, noise: str, seed: int) -> dict:
-    frame = load_bbc()
-    names = sorted(frame["label"].unique())
-    sample = stratified_sample(frame, size, seed)
-    codes = sample["label"].map({n: i for i, n in enumerate(names)}).to_numpy()
-    kind, rate = NOISE_KINDS[noise]
-    confusable = weights = None
-    if kind == "confusable":
-        confusable, weights = confusable_classes(frame[~frame["id"].isin(sample["id"])], names, seed)
-    noisy, is_error = inject_noise(codes, len(names), kind, rate, seed, confusable, weights)
-    return {"texts": sample["text"].tolist(), "ids": sample["id"].tolist(), "names": names, "true": codes, "noisy": noisy, "is_error": is_error}
+    return noisy_sample(load_bbc(), size, *NOISE_KINDS[noise], seed)
 
 
 def key_of(mode: str, size: int, noise: str, seed: int) -> str:

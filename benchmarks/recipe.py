@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import DATA, NOISES, RESULTS, detection_metrics, inject_noise, stratified_sample  # noqa: E402
+from _data import DATA, NOISES, RESULTS, detection_metrics  # noqa: E402
 
 RUNS = RESULTS / "runs" / "recipe"
 CACHE = RESULTS / "cache"
@@ -91,18 +91,9 @@ def load_set(name: str) -> pd.DataFrame:
 
 
 def make_data(dataset: str, size: int, noise: str, seed: int) -> dict:
-    frame = load_set(dataset)
-    names = sorted(frame["label"].unique())
-    sample = stratified_sample(frame, size, seed)
-    codes = sample["label"].map({n: i for i, n in enumerate(names)}).to_numpy()
-    kind, rate = NOISES[noise]
-    confusable = weights = None
-    if kind == "confusable":
-        from _data import confusable_classes
+    from _data import noisy_sample
 
-        confusable, weights = confusable_classes(frame[~frame["id"].isin(sample["id"])], names, seed)
-    noisy, is_error = inject_noise(codes, len(names), kind, rate, seed, confusable, weights)
-    return {"texts": sample["text"].tolist(), "ids": sample["id"].tolist(), "names": names, "true": codes, "noisy": noisy, "is_error": is_error}
+    return noisy_sample(load_set(dataset), size, *NOISES[noise], seed)
 
 
 def key_of(recipe: str, dataset: str, size: int, noise: str, seed: int) -> str:
