@@ -13,14 +13,13 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.harness.browser import TIMEOUT_MS
-from tests.harness.jupyter import free_port
+from tests.harness.jupyter import free_port, wait_until_serving
 from tests.harness.widget import Geometry
 
 
@@ -53,15 +52,7 @@ def marimo_server(tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"marimo did not start:\n{(base / 'server.log').read_text()[-3000:]}")
-                time.sleep(0.3)
+        wait_until_serving(proc, f"{url}/health", base / "server.log", "marimo")
         yield {"url": url, "state": state, "log": base / "server.log"}
     finally:
         proc.terminate()

@@ -26,6 +26,20 @@ from tests.harness import HarnessError
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def wait_until_serving(proc: subprocess.Popen, probe: str, log: Path, name: str, timeout: float = 60) -> None:
+    """Wait until ``probe`` (a URL of the server ``proc`` started) answers; HarnessError naming
+    ``name`` and the end of its ``log`` if the process exits or ``timeout`` seconds pass first."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(probe, timeout=2)
+            return
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                raise HarnessError(f"{name} did not start; see {log}:\n{log.read_text()[-3000:]}") from None
+            time.sleep(0.3)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
@@ -69,15 +83,7 @@ def jupyter_lab(base: Path | None = None, files: Iterable[Path] = ()) -> Iterato
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise HarnessError(f"JupyterLab did not start; see {base / 'server.log'}:\n{(base / 'server.log').read_text()[-3000:]}")
-                time.sleep(0.3)
+        wait_until_serving(proc, f"{url}/api/status", base / "server.log", "JupyterLab")
         yield {"url": url, "runtime": base / "runtime", "root": root}
     finally:
         proc.terminate()
