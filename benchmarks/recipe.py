@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import DATA, NOISES, RESULTS, detection_metrics  # noqa: E402
+from _data import DATA, NOISES, RESULTS  # noqa: E402
 
 RUNS = RESULTS / "runs" / "recipe"
 CACHE = RESULTS / "cache"

@@ -119,9 +119,11 @@ class Units:
     ``input_ids`` : one list of token ids per unit, special tokens included, each at most
         ``max_length`` long.
     ``doc`` : ``(U,)`` int64, the text each unit belongs to, non-decreasing.
-    ``tokens`` : ``(N,)`` int64, each text's length in tokens (without special tokens).
+    ``tokens`` : ``(N,)`` int64, each text's length in tokens (without special tokens; for a
+        text cut before tokenizing, its whole length estimated from the share kept).
     ``covered`` : ``(N,)`` float64, share of each text's tokens that some unit reads.
     ``capped`` : ``(N,)`` bool, texts that had more windows than ``max_windows``.
+    ``cut`` : ``(N,)`` bool, texts cut before tokenizing (see :func:`cut_for_tokenizer`).
     """
 
     input_ids: list[list[int]]
@@ -129,28 +131,34 @@ class Units:
     tokens: np.ndarray
     covered: np.ndarray
     capped: np.ndarray
+    cut: np.ndarray
 
     @property
     def n_units(self) -> int:
         return len(self.input_ids)
 
-    def summary(self, mode: str, max_length: int, stride: int) -> dict[str, Any]:
-        """What was read, for ``run.json``, the CLI and the report."""
+    def summary(self, mode: str, max_length: int, stride: int, max_windows: int, n_special: int = 2) -> dict[str, Any]:
+        """What was read, for ``run.json``, the CLI, the report and the training warning."""
         n = len(self.tokens)
-        budget = max_length
-        longer = int((self.covered < 1.0).sum())
+        content = max_length - n_special
+        # Windows a text would need to be read whole (what the warning quotes for other modes).
+        step = content - min(stride, content // 2)
+        needed = 1 + np.ceil(np.maximum(self.tokens - content, 0) / step)
         return {
             "mode": mode,
             "max_length": int(max_length),
             "stride": int(stride) if mode == "windows" else None,
+            "max_windows": int(max_windows),
             "texts": n,
             "units": self.n_units,
             "units_per_text": round(self.n_units / max(1, n), 3),
-            "texts_longer_than_max_length": int((self.tokens + 2 > budget).sum()),
-            "texts_not_read_whole": longer,
+            "texts_longer_than_max_length": int((self.tokens > content).sum()),
+            "texts_not_read_whole": int((self.covered < 1.0).sum()),
+            "texts_cut_before_tokenizing": int(self.cut.sum()),
             "mean_share_read": round(float(self.covered.mean()) if n else 1.0, 4),
             "min_share_read": round(float(self.covered.min()) if n else 1.0, 4),
             "texts_capped": int(self.capped.sum()),
+            "windows_needed": round(float(needed.mean()) if n else 1.0, 2),
             "median_tokens": int(np.median(self.tokens)) if n else 0,
             "p95_tokens": int(np.ceil(np.percentile(self.tokens, 95))) if n else 0,
         }
@@ -224,9 +232,13 @@ def plan_units(
                 doc.append(i)
                 read[start : start + content] = True
             covered[i] = read.mean()
+    cut = np.zeros(n, dtype=bool)
     if kept_share is not None:
-        covered *= np.asarray(kept_share, dtype=np.float64)
-    return Units(units, np.asarray(doc, dtype=np.int64), lengths, covered, capped)
+        kept = np.asarray(kept_share, dtype=np.float64)
+        covered *= kept
+        cut = kept < 1.0
+        lengths = np.round(lengths / np.maximum(kept, 1e-12)).astype(np.int64)
+    return Units(units, np.asarray(doc, dtype=np.int64), lengths, covered, capped, cut)
 
 
 def describe_reading(read: dict[str, Any]) -> str:

@@ -24,7 +24,7 @@ from .background import TrainingHandle, one_line_error
 from .datamap import DataMap
 from .dependencies import require
 from .checkpoint import CheckpointError, data_fingerprint, load_checkpoint, remove_checkpoint, save_checkpoint, settings_json
-from .long_text import DEFAULT_MAX_WINDOWS, DEFAULT_STRIDE, LONG_TEXT_MODES, Units, check_long_text_options, cut_for_tokenizer, plan_units
+from .long_text import DEFAULT_MAX_WINDOWS, DEFAULT_STRIDE, Units, check_long_text_options, cut_for_tokenizer, plan_units
 from .parallel import Ranks, any_rank, join_ranks, merge_embeddings, on_main, rank_device, shard_steps, steps_per_pass, sum_across, wait_for_all
 from .precision import autocast, check_precision, grad_scaler, resolve_precision
 from .tracker import Tracker
@@ -133,13 +133,7 @@ def read_texts(tokenizer: Any, texts: Sequence[str], mode: str, max_length: int,
         add_special_tokens=lambda ids: prefix + ids + suffix, n_special=n_special,
         kept_share=kept if min(kept, default=1.0) < 1.0 else None,
     )
-    read = units.summary(mode, max_length, stride)
-    step = content - min(stride, content // 2)  # a head/head_tail run's stride is only for this estimate
-    full = units.tokens / np.maximum(np.asarray(kept), 1e-12)  # a cut text's whole length, estimated
-    read["texts_longer_than_max_length"] = int((full > content).sum())
-    read["texts_cut_before_tokenizing"] = int(sum(share < 1.0 for share in kept))
-    read["max_windows"] = int(max_windows)
-    read["windows_needed"] = round(float(np.mean(1 + np.ceil(np.maximum(full - content, 0) / step))) if len(full) else 1.0, 2)
+    read = units.summary(mode, max_length, stride, max_windows, n_special)
     return units, read
 
 

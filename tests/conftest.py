@@ -9,6 +9,8 @@ import os
 import shutil
 import subprocess
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -116,3 +118,21 @@ def _verdict_last(n: int, seed: int = 0) -> tuple[list[str], list[str], list[str
 def verdict_last():
     """Make ``n`` synthetic long texts whose label only their end carries: ``(texts, labels, ids)``."""
     return _verdict_last
+
+
+TREC_JSONL = Path(__file__).resolve().parent / "data" / "trec.jsonl"
+
+
+@pytest.fixture(scope="session")
+def trec_jsonl(tmp_path_factory):
+    """Write rows ``start:stop`` of the committed TREC train split as a JSONL file; returns its path."""
+
+    def write(stop: int, start: int = 0) -> Path:
+        import pandas as pd
+
+        rows = pd.read_json(TREC_JSONL, lines=True)
+        path = tmp_path_factory.mktemp("data") / f"trec{start}-{stop}.jsonl"
+        rows[rows["split"] == "train"].iloc[start:stop].to_json(path, orient="records", lines=True)
+        return path
+
+    return write

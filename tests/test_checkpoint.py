@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from datamap_widget import train_datamap
@@ -18,7 +17,6 @@ from datamap_widget.data import load_sample
 from datamap_widget.run import read_run, run_files
 from datamap_widget.train import fine_tune
 
-TREC = Path(__file__).resolve().parent / "data" / "trec.jsonl"
 TRAIN = ["--epochs", "2", "--batch-size", "8", "--max-length", "32", "--quiet", "--top", "3"]
 
 
@@ -52,12 +50,8 @@ def same_trajectories(a, b) -> None:
 
 
 @pytest.fixture(scope="module")
-def trec16(tmp_path_factory):
-    rows = pd.read_json(TREC, lines=True)
-    rows = rows[rows["split"] == "train"].head(16)
-    path = tmp_path_factory.mktemp("data") / "trec16.jsonl"
-    rows.to_json(path, orient="records", lines=True)
-    return path
+def trec16(trec_jsonl):
+    return trec_jsonl(16)
 
 
 @pytest.fixture(scope="module")
@@ -164,10 +158,8 @@ def test_an_unfinished_run_is_not_replaced_by_a_new_train_and_is_no_run_to_read(
 
 
 @pytest.mark.slow
-def test_resume_on_other_data_is_refused(killed, tmp_path, capsys):
-    rows = pd.read_json(TREC, lines=True)
-    other = tmp_path / "other.jsonl"
-    rows[rows["split"] == "train"].iloc[1:17].to_json(other, orient="records", lines=True)
+def test_resume_on_other_data_is_refused(killed, trec_jsonl, capsys):
+    other = trec_jsonl(17, start=1)
     refused(["train", str(other), "--out", str(killed), *TRAIN, "--resume"], killed, capsys, "other data")
 
 

@@ -14,18 +14,11 @@ from datamap_widget import DataMap
 from datamap_widget.cli import main
 from datamap_widget.data import load_sample
 
-# Committed with the tests (see tests/data/README.md), so a clone alone runs them.
-TREC = Path(__file__).resolve().parent / "data" / "trec.jsonl"
-
 
 @pytest.fixture(scope="module")
-def trec_small(tmp_path_factory):
+def trec_small(trec_jsonl):
     """64 real TREC questions (train split) as JSONL."""
-    rows = pd.read_json(TREC, lines=True)
-    rows = rows[rows["split"] == "train"].head(64)
-    path = tmp_path_factory.mktemp("data") / "trec64.jsonl"
-    rows.to_json(path, orient="records", lines=True)
-    return path
+    return trec_jsonl(64)
 
 
 @pytest.fixture(scope="module")
