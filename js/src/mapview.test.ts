@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { MapView } from "./mapview";
+import { besideLine, MapView } from "./mapview";
 
 /** A 2D context that records what is drawn, with the style in force at each call. */
 function recorder() {
@@ -148,5 +148,15 @@ describe("map guides say what they are (issue 29, item 8)", () => {
     expect(rec.calls.filter((c) => c.op === "fillText").map((c) => String(c.args[0])).some((t) => t.includes("0.62"))).toBe(false);
     map.destroy();
     parent.remove();
+  });
+});
+
+
+describe("the variability guide's label", () => {
+  it("sits right of the line when it fits, left of it when the right edge would clip it, short when neither fits", () => {
+    expect(besideLine(100, 150, 46, 550)).toEqual({ x: 104, align: "left", short: false });
+    // The user saw "variability 0.281: ambiguous to the" cut at the plot's edge.
+    expect(besideLine(450, 150, 46, 550)).toEqual({ x: 446, align: "right", short: false });
+    expect(besideLine(120, 300, 46, 320)).toEqual({ x: 124, align: "left", short: true });
   });
 });

@@ -372,7 +372,10 @@ export class MapView {
     const cText = `confidence ${fmt(this.thresholds.confidence)}: easy-to-learn above, hard-to-learn below`;
     const vText = `variability ${fmt(this.thresholds.variability)}: ambiguous to the right`;
     if (gy > t + 14 && gy < b - 2 && gx > l + 40) label(cText, clampX(l + 6), gy - 2, "left", "bottom");
-    if (gx > l && gx < r - 40) label(vText, gx + 4, b - 4, "left", "bottom");
+    if (gx > l && gx < r - 40) {
+      const place = besideLine(gx, ctx.measureText(vText).width, l, r);
+      label(place.short ? `variability ${fmt(this.thresholds.variability)} →` : vText, place.x, b - 4, place.align, "bottom");
+    }
     } // region guides
     // Markers.
     for (let k = 0; k + 1 < this.markers.length; k += 2) {
@@ -422,6 +425,16 @@ export class MapView {
 
 /** The smallest span a zoom reaches, as a share of the home view's span (per axis). */
 export const MIN_ZOOM_SPAN = 0.01;
+
+/**
+ * Where a vertical guide's label goes so it is never clipped: right of the line when it fits
+ * before the plot's right edge `r`, else left of it, else (a narrow plot) a short form right of it.
+ */
+export function besideLine(gx: number, width: number, l: number, r: number): { x: number; align: "left" | "right"; short: boolean } {
+  if (gx + 4 + width <= r - 2) return { x: gx + 4, align: "left", short: false };
+  if (gx - 4 - width >= l + 2) return { x: gx - 4, align: "right", short: false };
+  return { x: gx + 4, align: "left", short: true };
+}
 
 /**
  * `zoomView` kept sensible: never wider than `home` (zooming out stops at the home view and
