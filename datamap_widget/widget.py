@@ -90,7 +90,7 @@ from .ids import describe_ids
 from .dependencies import install_command
 from .metrics import CATEGORIES, DEFAULT_THRESHOLDS, nearest_neighbours
 from .projection import FALLBACK_PROJECTION, resolve_method
-from .review import CONFIRMED, RELABELED, ReviewSession, check_run
+from .review import CONFIRMED, RELABELED, UNREVIEWED, ReviewSession, check_run
 
 __all__ = ["DataMapWidget"]
 
@@ -125,8 +125,9 @@ PANE_CLASSES = 3
 #: 20 rows of 20,000 characters bound a page to under 2 MB, whatever the data holds.
 MAX_FULL_ROWS = 20
 MAX_TEXT_CHARS = 20_000
-#: Most label names the number keys and the uint16 codes can address.
+#: Most label names the number keys and the uint16 codes can address; the code itself means "no label".
 MAX_LABELS = 65535
+NO_LABEL = MAX_LABELS
 
 COLOR_BY = ("correctness", "category", "label", "suggested_label", "reviewed", "mislabel_score")
 #: Traits a caller may set as keyword arguments (the rest are the widget's own wire state).
@@ -139,12 +140,37 @@ MAP_VIEWS = ("data_map", "embedding")
 #: makes it when the embedding view is first asked for, once.
 EAGER_PROJECTION_MAX = 0
 REVIEWED_FILTERS = ("all", "reviewed", "unreviewed")
+#: The filters with nothing chosen: every point shows.
+EMPTY_FILTERS = {"categories": [], "labels": [], "suspects_k": 0, "reviewed": "all", "search": ""}
 #: Progress states after which the feeding training adds no pass: the "live" badge goes.
 ENDED_STATES = ("done", "stopped", "failed")
 #: Where "Save labels…" writes, in the kernel's working folder (a notebook's own folder).
 EXPORT_NAME = "datamap-labels.csv"
 #: Least time between two progress messages within one epoch (the epoch's last step always goes).
 PROGRESS_INTERVAL_S = 0.2
+
+
+def browser_config() -> dict[str, Any]:
+    """Every constant the browser needs, said once here and sent once in the ``config`` trait.
+
+    The front end (js/src) holds no copy of these: a change here reaches it on the next widget.
+    """
+    return {
+        "no_label": NO_LABEL,
+        "marks": {"unreviewed": UNREVIEWED, "confirmed": CONFIRMED, "relabeled": RELABELED},
+        "empty_filters": {k: (list(v) if isinstance(v, list) else v) for k, v in EMPTY_FILTERS.items()},
+        "reviewed_filters": list(REVIEWED_FILTERS),
+        "color_by": list(COLOR_BY),
+        "map_views": list(MAP_VIEWS),
+        "ended_states": list(ENDED_STATES),
+        "preview_chars": PREVIEW_CHARS,
+        "max_page_rows": MAX_PAGE_ROWS,
+        "max_full_rows": MAX_FULL_ROWS,
+        "max_text_chars": MAX_TEXT_CHARS,
+        "pane_neighbours": PANE_NEIGHBOURS,
+        "pane_classes": PANE_CLASSES,
+        "export_name": EXPORT_NAME,
+    }
 
 
 def _to_bytes(values: np.ndarray, dtype: np.dtype) -> bytes:
@@ -330,7 +356,7 @@ class DataMapWidget(anywidget.AnyWidget):
 
     points = traitlets.Dict(help="Per-point columns as little-endian bytes; see module docstring.").tag(sync=True)
     labels = traitlets.Bytes(b"", help="uint16 current label code per point.").tag(sync=True)
-    reviewed = traitlets.Bytes(b"", help="uint8 reviewed flag (0/1) per point.").tag(sync=True)
+    reviewed = traitlets.Bytes(b"", help="uint8 review mark per point: 0 not reviewed, 1 confirmed, 2 relabeled.").tag(sync=True)
     selection = traitlets.Bytes(b"", help="uint32 selected row indices.").tag(sync=True, from_json=_bytes_from_json)
     order = traitlets.Bytes(b"", help="uint32 suspect order after re-ranking from reviews; empty: points['order'].").tag(sync=True)
     label_names = traitlets.List(traitlets.Unicode(), help="Label names; codes index this list.").tag(sync=True)
@@ -338,8 +364,9 @@ class DataMapWidget(anywidget.AnyWidget):
     thresholds = traitlets.Dict(default_value=dict(DEFAULT_THRESHOLDS), help="Region guides.").tag(sync=True)
     n_passes = traitlets.Int(0, help="Closed training passes behind the map.").tag(sync=True)
     color_by = traitlets.Unicode("correctness", help=f"One of {COLOR_BY}.").tag(sync=True)
+    config = traitlets.Dict(help="Every constant the browser needs (browser_config()), sent once.").tag(sync=True)
     filters = traitlets.Dict(
-        default_value={"categories": [], "labels": [], "suspects_k": 0, "reviewed": "all", "search": ""},
+        default_value=EMPTY_FILTERS,
         help="UI filters: empty lists mean no filter; suspects_k > 0 keeps the top k unreviewed suspects.",
     ).tag(sync=True)
     save_status = traitlets.Unicode("", help='"" without a store, "saved", or what is pending and why.').tag(sync=True)
@@ -351,10 +378,6 @@ class DataMapWidget(anywidget.AnyWidget):
         '"exported" labels and whether it still holds them ("exported_current").',
     ).tag(sync=True)
     has_text = traitlets.Bool(False).tag(sync=True)
-    progress = traitlets.Dict(
-        default_value={"state": "idle"},
-        help='Training progress: state ("idle"|"running"|"done"|"stopped"|"failed"), epoch, epochs, step, steps, loss, message.',
-    ).tag(sync=True)
     live = traitlets.Bool(False, help="Whether a tracker feeds the map: False once its training finished, failed or was stopped.").tag(sync=True)
     progress = traitlets.Dict(
         default_value={"state": "idle"},
@@ -429,7 +452,7 @@ class DataMapWidget(anywidget.AnyWidget):
         self._current_row = -1  # the pane's document while an action from the front end runs
         self._revision = 0  # actions taken (and undone): an export is current while it holds the last one
         self._exported: tuple[str, int] | None = None
-        super().__init__(**kwargs)
+        super().__init__(config=browser_config(), **kwargs)
 
         with warnings.catch_warnings():
             if self._tracker is not None:
@@ -561,7 +584,7 @@ class DataMapWidget(anywidget.AnyWidget):
         confident = frame["suggestion_confident"].to_numpy(dtype=bool)
         self._offered = np.where(confident & (raw >= 0), raw, -1)
         self._unseen = raw < 0
-        suggested = np.where(self._offered < 0, MAX_LABELS, self._offered)
+        suggested = np.where(self._offered < 0, NO_LABEL, self._offered)
         columns = {
             "x": frame["variability"].to_numpy(dtype=np.float32, na_value=np.nan),
             "y": frame["confidence"].to_numpy(dtype=np.float32, na_value=np.nan),

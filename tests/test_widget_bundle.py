@@ -57,3 +57,40 @@ def test_js_package_version_matches_the_python_package():
     py = re.search(r'^version\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
     assert py, "pyproject.toml has no static version"
     assert json.loads((JS / "package.json").read_text())["version"] == py.group(1)
+
+
+def test_the_browser_config_fixture_is_what_python_sends():
+    """js/src/browser-config.json (the vitest fake model's config) must be browser_config(): the
+    front end keeps no copy of a shared constant, and its tests must see the real ones."""
+    from datamap_widget.widget import DataMapWidget, browser_config
+
+    fixture = json.loads((JS / "src" / "browser-config.json").read_text())
+    assert fixture == browser_config(), (
+        "js/src/browser-config.json is stale: regenerate it with "
+        "`python -c \"import json; from datamap_widget.widget import browser_config; "
+        "print(json.dumps(browser_config(), indent=2))\" > js/src/browser-config.json`"
+    )
+    import numpy as np
+    import pandas as pd
+
+    from datamap_widget import Tracker
+
+    tracker = Tracker(["a", "b"], ["x", "y"])
+    for _ in range(2):
+        tracker.record(["a", "b"], np.array([[2.0, 0.0], [0.0, 2.0]]))
+        tracker.end_epoch()
+    w = DataMapWidget(tracker.datamap(), data=pd.DataFrame({"id": ["a", "b"], "text": ["one", "two"]}))
+    assert w.config == browser_config()
+
+
+def test_every_synced_trait_has_a_name_in_the_front_end():
+    """sync.ts TRAITS is where wire and TS names meet: a trait missing there never reaches the browser."""
+    from datamap_widget.widget import DataMapWidget
+
+    source = (JS / "src" / "sync.ts").read_text()
+    table = re.search(r"export const TRAITS = \{(.*?)\}", source, re.S)
+    assert table, "sync.ts has no TRAITS table"
+    wire = set(re.findall(r"^\s*(\w+):", table.group(1), re.M))
+    synced = {name for name, trait in DataMapWidget.class_traits(sync=True).items() if not name.startswith("_")}
+    synced -= {"layout", "tabbable", "tooltip", "comm", "keys", "log"}  # ipywidgets' own
+    assert wire == synced

@@ -1,5 +1,7 @@
 /** A stand-in for anywidget's model in vitest: traits in a map, events, and a scripted kernel. */
 import type { Model, ModelState } from "./sync";
+// What Python sends in the config trait; tests/test_widget_bundle.py keeps this file equal to browser_config().
+import browserConfig from "./browser-config.json";
 
 type Cb = (...args: any[]) => void;
 
@@ -132,6 +134,7 @@ export function makeState(n: number, labelNames = ["neg", "pos"]): ModelState {
     category[i] = i % 3;
   }
   return {
+    config: structuredClone(browserConfig) as ModelState["config"],
     points: { n, x: dv(x), y: dv(y), correctness: dv(corr), order: dv(order), suggested: dv(suggested), category: dv(category) },
     labels: dv(labels),
     reviewed: dv(new Uint8Array(n)),

@@ -63,8 +63,27 @@ export interface ReviewSummary {
   exported_current: boolean;
 }
 
+/** Every constant the browser needs, sent once by Python (datamap_widget.widget.browser_config): no copy here. */
+export interface Config {
+  no_label: number;
+  marks: { unreviewed: number; confirmed: number; relabeled: number };
+  empty_filters: Filters;
+  reviewed_filters: Array<Filters["reviewed"]>;
+  color_by: string[];
+  map_views: MapViewName[];
+  ended_states: string[];
+  preview_chars: number;
+  max_page_rows: number;
+  max_full_rows: number;
+  max_text_chars: number;
+  pane_neighbours: number;
+  pane_classes: number;
+  export_name: string;
+}
+
 /** Mirrors the synced traits of datamap_widget.widget.DataMapWidget. */
 export interface ModelState {
+  config: Config;
   points: WirePoints;
   labels: Buffer;
   reviewed: Buffer;
@@ -101,6 +120,7 @@ export interface Model<S = ModelState> {
 
 /** Wire trait name -> name used in the TS code. The only place the two spellings meet. */
 export const TRAITS = {
+  config: "config",
   points: "points",
   labels: "labels",
   reviewed: "reviewed",
