@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from datamap_widget import DataMap, metrics
-from datamap_widget.ranking import REVIEWED_WEIGHT, ReviewRanking, learns_from_reviews
+from datamap_widget.ranking import REVIEWED_WEIGHT, ReviewRanking, learns_from_reviews, rerank_order, suspect_order
 from tests.harness.maps import clustered_map
 
 NAMES = ["a", "b"]
@@ -151,3 +151,16 @@ def test_a_saved_map_keeps_its_neighbour_search_and_learns_the_same_after_loadin
     dmap.mark_reviewed(["ex0"], labels="a")
     np.testing.assert_array_equal(scores(again), scores(dmap))
     np.testing.assert_array_equal(again.neighbour_index.all_neighbours(5)[0], dmap.neighbour_index.all_neighbours(metrics.KNN_K)[0][:, :5])
+
+
+def test_suspect_order_is_a_stable_descending_sort_with_unscored_rows_last():
+    score = np.array([0.2, np.nan, 0.9, 0.2, 0.9, 0.5, np.nan, 0.2])
+    expected = np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")
+    assert suspect_order(score).tolist() == expected.tolist() == [2, 4, 5, 0, 3, 7, 1, 6]
+
+
+def test_rerank_order_keeps_pinned_rows_in_their_places():
+    order = np.array([0, 1, 2, 3, 4])
+    score = np.array([0.1, 0.2, 0.3, 0.9, 0.5])  # new scores: row 3 now most suspect
+    pinned = np.array([True, False, False, False, False])  # row 0 was reviewed at place 0
+    assert rerank_order(order, score, pinned).tolist() == [0, 3, 4, 2, 1]
