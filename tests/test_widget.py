@@ -271,6 +271,19 @@ def test_page_request_refuses_too_many_or_bad_rows(widget):
     assert reply["ok"] is False and "0..11" in reply["error"]
 
 
+def test_every_request_is_checked_in_one_place_and_answered_with_why(widget):
+    """The router checks each argument the same way for every method, and says which one was wrong."""
+    reply, _ = request(widget, "relabel", {"label": "pos"}, [np.array([12], "<u4").tobytes()])
+    assert reply["ok"] is False and "row index 12 is out of range" in reply["error"] and "0..11" in reply["error"]
+    reply, _ = request(widget, "page", {"full": "yes"}, [np.array([1], "<u4").tobytes()])
+    assert reply["ok"] is False and reply["error"] == "TypeError: full must be true or false, got 'yes'."
+    reply, _ = request(widget, "accept_suggestions", {"include_reviewed": 1}, [np.array([1], "<u4").tobytes()])
+    assert reply["ok"] is False and "include_reviewed must be true or false" in reply["error"]
+    reply, _ = request(widget, "fetch_all")
+    assert reply["ok"] is False and "unknown request method 'fetch_all'" in reply["error"] and "page" in reply["error"]
+    assert widget.history_size == 0, "a refused request changes nothing"
+
+
 def test_search_runs_in_python_and_returns_row_indices_as_a_buffer(widget):
     reply, buffers = request(widget, "search", {"query": "NUMBER 1"})
     assert reply["result"]["count"] == 3
