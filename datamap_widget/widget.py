@@ -91,6 +91,7 @@ from .dependencies import install_command
 from .metrics import CATEGORIES, DEFAULT_THRESHOLDS, nearest_neighbours
 from .projection import FALLBACK_PROJECTION, resolve_method
 from .review import CONFIRMED, RELABELED, UNREVIEWED, ReviewSession, check_run
+from .row_text import encode_row_text
 
 __all__ = ["DataMapWidget"]
 
@@ -394,6 +395,7 @@ class DataMapWidget(anywidget.AnyWidget):
         'and a "note" on it (e.g. that PCA stands in for t-SNE, and how to install it).',
     ).tag(sync=True)
 
+    row_text = traitlets.Dict(help="Every row's id and a short text preview as binary buffers; see datamap_widget.row_text.").tag(sync=True)
     selected_ids = traitlets.List(help="Ids of the selected points; set it to move the selection.")
 
     def __init__(
@@ -511,6 +513,7 @@ class DataMapWidget(anywidget.AnyWidget):
         # Texts stay in the array type they came in (Arrow strings are not turned into a million
         # Python objects): pages index it by position, search runs pandas' vectorized str methods.
         self._texts_series = pd.Series(self._texts, copy=False)
+        self.row_text = encode_row_text(self._ids, self._texts if self.has_text else None)
         self._publish_review_state()
 
     def _aligned_texts(self, dmap: Any, data_ids: pd.Series, column: pd.Series) -> Any:

@@ -17,6 +17,7 @@ import { CONFIRMED, NO_LABEL, RELABELED, ReviewController, shownSuggestion, show
 import { createWebGLScatter, type ScatterFactory } from "./scatter";
 import { Sync, decode, decodePoints, encode, type Filters, type MapViewName, type Model, type Points } from "./sync";
 import { VirtualTable } from "./table";
+import { RowText } from "./rowtext";
 import { StatusLine, Toolbar, h, keyLegend, methodName, saveStateText } from "./toolbar";
 import type { View } from "./scatter";
 
@@ -61,6 +62,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   let hovered = -1;
   // Texts by row: a row is one fixed example of the map, so they survive re-sorting and new passes.
   const previews = new Map<number, Preview>();
+  /** Every row's id (and preview, up to a size) sent with the widget: a redraw never blanks the table. */
+  let rowText = new RowText(sync.get("rowText"), base.n);
   const details = new Map<number, DocDetail>();
   const detailWanted = new Set<number>();
   let wanted = new Set<number>();
@@ -73,12 +76,12 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   /** Zoom and pan of the view not shown, so switching back returns to where the user was. */
   const savedViews = new Map<MapViewName, View>();
   let shownView: MapViewName = "data_map";
-  /** Requests for texts waiting on the kernel, with when they were sent. */
-  const asking = new Set<number>();
+  /** Requests for texts waiting on the kernel: when each was sent (one entry per request). */
+  const asking = new Map<symbol, number>();
   const ask = (method: string, args: Record<string, unknown>, buffers: ArrayBufferView[] = []) => {
-    const at = Date.now();
-    asking.add(at);
-    return sync.request(method, args, buffers).finally(() => asking.delete(at));
+    const key = Symbol(method);
+    asking.set(key, Date.now());
+    return sync.request(method, args, buffers).finally(() => asking.delete(key));
   };
 
   const ctl = new ReviewController(
@@ -155,8 +158,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const markText = (mark: number) => (mark === RELABELED ? "✎" : mark === CONFIRMED ? "✓" : "");
   const table = new VirtualTable(side, {
     columns: [
-      { key: "id", title: "id", width: "9em", get: (r) => previews.get(r)?.id ?? "…", className: "dmw-c-id" },
-      { key: "text", title: "text", width: "minmax(var(--dmw-text-min, 16em), 1fr)", get: (r) => previews.get(r)?.text ?? "", className: "dmw-c-text" },
+      { key: "id", title: "id", width: "9em", get: (r) => idOf(r, "…"), className: "dmw-c-id" },
+      { key: "text", title: "text", width: "minmax(var(--dmw-text-min, 16em), 1fr)", get: (r) => previewOf(r)?.text ?? "", className: "dmw-c-text" },
       { key: "label", title: "label", width: "5em", get: (r) => labelName(points.labels[r]), className: "dmw-c-label" },
       { key: "suggested", title: "suggested", width: "6.2em", get: (r) => suggestionName(r) },
       { key: "confidence", title: "conf", width: "3.4em", get: (r) => f2(points.y[r]) },
@@ -338,8 +341,17 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     table.setHighlighted(r >= 0 ? [r] : []);
   }
 
+  /** Row `r`'s id and preview: fetched by a page, else from row_text; undefined while either is unknown. */
+  function previewOf(r: number): Preview | undefined {
+    const fetched = previews.get(r);
+    if (fetched) return fetched;
+    const id = rowText.id(r);
+    const text = sync.get("hasText") ? rowText.preview(r) : "";
+    return id !== undefined && text !== undefined ? { id, text } : undefined;
+  }
+
   function want(rows: number[]): void {
-    for (const r of rows) if (!previews.has(r) && !inFlight.has(r)) wanted.add(r);
+    for (const r of rows) if (!previewOf(r) && !inFlight.has(r)) wanted.add(r);
     if (!wanted.size || pageTimer !== undefined) return;
     pageTimer = setTimeout(fetchPage, opts.pageDelayMs ?? 30);
   }
@@ -420,10 +432,10 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   function showTooltip(): void {
     const r = hovered;
     if (r < 0 || r >= points.n) return;
-    const doc = previews.get(r);
+    const doc = previewOf(r);
     tooltip.replaceChildren();
     const lines: Array<[string, string]> = [
-      ["id", doc?.id ?? "…"],
+      ["id", idOf(r, "…")],
       ["label", labelName(points.labels[r])],
       ["suggested", suggestionName(r)],
       ["confidence", f3(points.y[r])],
@@ -480,7 +492,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       correctness: points.correctness[r],
       mark: points.reviewed[r],
       hasText: !!sync.get("hasText"),
-      preview: previews.get(r),
+      preview: previewOf(r),
       detail: details.get(r),
       // Labels from the points as shown now (optimistic relabels included), not from the cached reply.
       neighbours: details.get(r)?.neighbors?.items.map((nb) => ({ ...nb, label: nb.row < points.n ? labelName(points.labels[nb.row]) : nb.label })),
@@ -501,7 +513,25 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const busyAfter = opts.busyAfterMs ?? 1500;
   function kernelBusy(): boolean {
     const now = Date.now();
-    return ctl.waitingFor() > busyAfter || [...asking].some((t) => now - t > busyAfter);
+    return ctl.waitingFor() > busyAfter || [...asking.values()].some((t) => now - t > busyAfter);
+  }
+
+  const BUSY = "Waiting for the kernel: a cell is running.";
+  const showingBusy = () => status.kind === "sticky" && status.text.startsWith(BUSY);
+  /** While the kernel keeps a request waiting, the status line says so, and how many actions wait with it. */
+  function showBusy(): void {
+    if (kernelBusy()) {
+      const n = ctl.queued;
+      const msg = n
+        ? `${BUSY} ${n.toLocaleString()} action${n === 1 ? "" : "s"} queued; ${n === 1 ? "it applies" : "they apply"} when it finishes.`
+        : `${BUSY} Texts load when it finishes.`;
+      // A question (e.g. the bulk accept's) stays until answered; any other message gives way.
+      if (status.text !== msg && !(status.kind === "sticky" && status.el.querySelector("button") && !showingBusy())) status.show(msg, "sticky");
+      if (ctl.current >= 0 && !details.has(ctl.current)) renderDetail();
+    } else if (showingBusy()) {
+      status.clear();
+      showSaveStatus();
+    }
   }
 
   /** The optimistic overlay or the queue changed: redraw labels, marks, colours, filters. */
@@ -512,6 +542,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     showCurrent();
     if (hovered >= 0) showTooltip();
     if (!ctl.queued) showSaveStatus();
+    else showBusy(); // a key pressed while the kernel is known to be busy: said at once
   }
 
   function submit(action: Action, advance = false): void {
@@ -543,7 +574,9 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     return ctl.current >= 0 ? Uint32Array.of(ctl.current) : new Uint32Array(0);
   }
 
-  const idOf = (r: number) => previews.get(r)?.id ?? details.get(r)?.id ?? `row ${r}`;
+  function idOf(r: number, unknown = `row ${r}`): string {
+    return previews.get(r)?.id ?? rowText.id(r) ?? details.get(r)?.id ?? unknown;
+  }
   const what = (rows: Uint32Array) => (rows.length === 1 ? idOf(rows[0]) : `${rows.length.toLocaleString()} documents`);
 
   function relabel(rows: Uint32Array, label: string, advance: boolean): void {
@@ -564,7 +597,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   function showSaveStatus(): void {
     const s = sync.get("saveStatus") ?? "";
-    if (ctl.queued) return;
+    if (ctl.queued || (showingBusy() && kernelBusy())) return; // the busy line says more
     if (s !== "" && s !== "saved") return status.show(s, "sticky", retryButton);
     if (status.kind === "sticky") status.clear(); // "saving…" or "kernel busy" are over
     if (s === "saved" && lastActionDone) status.show("saved", "info");
@@ -724,19 +757,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   // A cell running in the kernel holds every answer back: say so plainly, and that nothing is lost.
-  const busyTimer = setInterval(() => {
-    if (kernelBusy()) {
-      const n = ctl.queued;
-      const msg = n
-        ? `The kernel is busy (a cell is running): ${n} action${n === 1 ? " is" : "s are"} queued and will be applied once each, in order, when it finishes.`
-        : "The kernel is busy (a cell is running): texts load when it finishes.";
-      if (status.text !== msg) status.show(msg, "sticky");
-      if (ctl.current >= 0 && !details.has(ctl.current)) renderDetail();
-    } else if (status.kind === "sticky" && status.text.startsWith("The kernel is busy")) {
-      status.clear();
-      showSaveStatus();
-    }
-  }, 250);
+  const busyTimer = setInterval(() => showBusy(), 250);
   disposers.push(() => clearInterval(busyTimer));
 
   // ------------------------------------------------------- model -> view
@@ -786,6 +807,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     const eff = ctl.effective(base.labels, base.reviewed);
     points = { ...base, labels: eff.labels, reviewed: eff.reviewed };
     grid = null;
+    rowText = new RowText(sync.get("rowText"), points.n);
     if (points.n !== oldN) {
       // Another set of examples: nothing cached belongs to it.
       previews.clear();
@@ -825,6 +847,10 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     rebuildTable();
   });
   sync.on("reviewed", onColumns);
+  sync.on("rowText", () => {
+    rowText = new RowText(sync.get("rowText"), points.n);
+    table.render();
+  });
   sync.on("selection", () => {
     selection = decode(sync.get("selection"), Uint32Array).slice();
     applySelection();
