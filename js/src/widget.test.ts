@@ -3,7 +3,7 @@ import { FakeModel, makeState, withProjection, withRowText } from "./fake-model"
 import { indicesInPolygon } from "./lasso";
 import { fitView, type Scatter } from "./scatter";
 import { decode } from "./sync";
-import { createView } from "./widget";
+import { createView, initModel } from "./widget";
 
 class FakeScatter implements Scatter {
   x: Float32Array = new Float32Array(0);
@@ -764,6 +764,29 @@ describe("DataMapWidget view", () => {
     model.release();
     await new Promise((r) => setTimeout(r, 320));
     expect(el.querySelector(".dmw-status")!.textContent).not.toContain("Waiting");
+  });
+
+  it("views of one model share what initialize keeps: a second view shows the texts without asking again", async () => {
+    const model = new FakeModel(makeState(30));
+    const calls = pythonLike(model, 30);
+    const stopModel = initModel(model, { pageDelayMs: 0 });
+    const first = createView(model, el, { scatterFactory: () => new FakeScatter() });
+    await settle();
+    const pages = calls.filter((c) => c.method === "page").length;
+    expect(pages).toBeGreaterThan(0);
+    const el2 = document.createElement("div");
+    document.body.appendChild(el2);
+    const second = createView(model, el2, { scatterFactory: () => new FakeScatter() });
+    await settle();
+    const row0 = el2.querySelector<HTMLElement>(".dmw-table-body .dmw-row[data-row='0']")!;
+    expect(cellText(row0, 0)).toBe("doc-0");
+    expect(cellText(row0, 1)).toBe("text of 0");
+    expect(calls.filter((c) => c.method === "page").length).toBe(pages);
+    first();
+    second(); // closing the views leaves the model's listeners; the model's own cleanup removes them
+    stopModel();
+    expect(model.listenerCount()).toBe(0);
+    el2.remove();
   });
 
   it("shows training progress from the progress trait, hidden when idle", async () => {
