@@ -14,16 +14,7 @@ import pytest
 from datamap_widget import DataMap, Tracker
 from datamap_widget.store import ACTIONS
 from datamap_widget.widget import BYTES_PER_POINT, DataMapWidget
-from tests.harness.maps import LABELS, clustered_map, fixed_logits, fixed_tracker
-
-INJECTION = "<img src=x onerror=alert(1)>"
-def frame_for(n: int = 12) -> pd.DataFrame:
-    texts = [f"document number {i} about things" for i in range(n)]
-    texts[4] = INJECTION
-    texts[5] = "x" * 1000
-    return pd.DataFrame({"id": [f"ex{i}" for i in range(n)], "text": texts, "label": [LABELS[i % 3] for i in range(n)]})
-
-
+from tests.harness.maps import INJECTION, LABELS, clustered_map, fixed_logits, fixed_tracker, frame_for
 def rows_of(buf: bytes) -> list[int]:
     return np.frombuffer(buf, dtype="<u4").tolist()
 

@@ -43,6 +43,7 @@ from ._config import (
     browser_config,
 )
 from ._documents import Documents, category_codes, preview
+from ._row_text import encode_row_text
 from ._live import LiveUpdates, is_tracker
 from ._wire import BINARY_TRAIT, LABEL_DTYPE, POINT_DTYPES, REVIEWED_DTYPE, SELECTION_DTYPE, encode_points, from_bytes, to_bytes
 
@@ -173,6 +174,10 @@ class DataMapWidget(anywidget.AnyWidget):
         'and a "note" on it (e.g. that PCA stands in for t-SNE, and how to install it).',
     ).tag(sync=True)
 
+    row_text = traitlets.Dict(
+        help="Every row's id and a short text preview as binary buffers (see widget._row_text): "
+        "the table shows them at once, also while a cell keeps the kernel busy.",
+    ).tag(sync=True)
     selected_ids = traitlets.List(help="Ids of the selected points; set it to move the selection.")
 
     def __init__(
@@ -252,7 +257,10 @@ class DataMapWidget(anywidget.AnyWidget):
         self._current_row = -1  # the pane's document while an action from the front end runs
         self._revision = 0  # actions taken (and undone): an export is current while it holds the last one
         self._exported: tuple[str, int] | None = None
-        super().__init__(config=browser_config(), label_names=list(label_names), has_text=data is not None, **kwargs)
+        super().__init__(
+            config=browser_config(), label_names=list(label_names), has_text=data is not None,
+            row_text=encode_row_text(ids, documents.texts if data is not None else None), **kwargs,
+        )
         if tracker is not None:
             self._live = LiveUpdates(tracker, lambda new: self._set_map(new), self._show_progress)
 

@@ -34,7 +34,9 @@ JSON lists: 22 bytes per point in all, 30 with the projection. The binary traits
 codec as traitlets tags (:data:`BINARY_TRAIT`): what the browser writes arrives as a
 memoryview and is kept as bytes.
 
-Ids and texts are not sent per point; the front end asks for them a page at a time with a
+Ids and texts are not sent per point. ``row_text`` (set once, as the widget opens) carries every
+row's id and a short preview (:mod:`._row_text`), so the table never waits for the kernel; whole
+texts, the detail pane and everything else the front end asks for a page at a time with a
 request message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}`` (plus
 buffers) and Python answers ``{"kind": "dmw:response", "id": str, "ok": bool, "result"|
 "error": ...}`` (plus buffers). The methods, answered by the one table in :mod:`._router`:

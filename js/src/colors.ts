@@ -1,5 +1,6 @@
 /** Point colours and the matching legend, per `color_by` mode. Pure. */
 import type { Points } from "./sync";
+import { config } from "./config";
 
 export type Rgb = readonly [number, number, number];
 export interface LegendEntry {
@@ -42,7 +43,7 @@ export function ramp(t: number, dark = false): Rgb {
   return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f];
 }
 
-export const labelColor = (code: number): Rgb => (code >= 65535 ? MISSING : CATEGORICAL[code % CATEGORICAL.length]);
+export const labelColor = (code: number): Rgb => (code >= config().no_label ? MISSING : CATEGORICAL[code % CATEGORICAL.length]);
 const css = (c: Rgb) => `rgb(${Math.round(c[0])}, ${Math.round(c[1])}, ${Math.round(c[2])})`;
 
 export function legend(colorBy: string, labelNames: string[], categories: string[], dark = false): LegendEntry[] {
@@ -109,7 +110,7 @@ export function pointColors(
         c = labelColor(p.labels[i]);
         break;
       case "suggested_label":
-        c = labelColor(p.suggested[i] === p.labels[i] ? 65535 : p.suggested[i]); // the shown suggestion: none once accepted
+        c = labelColor(p.suggested[i] === p.labels[i] ? config().no_label : p.suggested[i]); // the shown suggestion: none once accepted
         break;
       case "reviewed":
         c = REVIEWED[Math.min(2, p.reviewed[i])];

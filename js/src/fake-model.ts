@@ -2,6 +2,7 @@
 import type { Model, ModelState } from "./sync";
 // What Python sends in the config trait; tests/test_widget_bundle.py keeps this file equal to browser_config().
 import browserConfig from "./browser-config.json";
+import { encodeRowText } from "./rowtext";
 
 type Cb = (...args: any[]) => void;
 
@@ -154,5 +155,15 @@ export function makeState(n: number, labelNames = ["neg", "pos"]): ModelState {
     progress: { state: "idle" },
     map_view: "data_map",
     embedding_view: { method: "", reason: "This map has no embeddings, so there is no embedding view.", note: "" },
+    // No ids or previews (n 0): the view asks for them a page at a time; withRowText sends them.
+    row_text: encodeRowText([], null),
   };
+}
+
+/** `state` with every row's id "doc-i" and, unless `previews` is false, its preview "text of i" in `row_text`. */
+export function withRowText(state: ModelState, previews = true): ModelState {
+  const n = state.points.n;
+  const ids = Array.from({ length: n }, (_, i) => `doc-${i}`);
+  const texts = previews ? Array.from({ length: n }, (_, i) => `text of ${i}`) : null;
+  return { ...state, row_text: encodeRowText(ids, texts) };
 }

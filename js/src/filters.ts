@@ -4,8 +4,15 @@
  */
 import type { Filters, Points } from "./sync";
 import { h } from "./toolbar";
+import { config } from "./config";
 
-export const EMPTY_FILTERS: Filters = { categories: [], labels: [], suspects_k: 0, reviewed: "all", search: "" };
+/** The filters with nothing chosen (every point shows), as Python defines them. */
+export const emptyFilters = (): Filters => structuredClone(config().empty_filters);
+/** The reviewed filter's values, as Python names them: [every row, reviewed ones, unreviewed ones]. */
+const reviewedValues = () => {
+  const [all, reviewed, unreviewed] = config().reviewed_filters;
+  return { all, reviewed, unreviewed };
+};
 
 /** Which rows pass the filters (null = all), on what the screen shows (optimistic marks included). */
 export function visibleMask(points: Points, f: Filters, categories: string[], names: string[], searchHits: Uint8Array | null): Uint8Array | null {
@@ -16,15 +23,16 @@ export function visibleMask(points: Points, f: Filters, categories: string[], na
   const catCodes = categories.map((c) => cats.has(c));
   const labCodes = names.map((l) => labs.has(l));
   const rev = f.reviewed;
+  const values = reviewedValues();
   const k = f.suspects_k > 0 ? f.suspects_k : 0;
-  if (!useCat && !useLab && rev === "all" && !k && !searchHits) return null;
+  if (!useCat && !useLab && rev === values.all && !k && !searchHits) return null;
   const mask = new Uint8Array(points.n);
   for (let i = 0; i < points.n; i++) {
     let ok = 1;
     if (useCat && !catCodes[points.category[i]]) ok = 0;
     else if (useLab && !labCodes[points.labels[i]]) ok = 0;
-    else if (rev === "reviewed" && !points.reviewed[i]) ok = 0;
-    else if (rev === "unreviewed" && points.reviewed[i]) ok = 0;
+    else if (rev === values.reviewed && !points.reviewed[i]) ok = 0;
+    else if (rev === values.unreviewed && points.reviewed[i]) ok = 0;
     else if (searchHits && !searchHits[i]) ok = 0;
     mask[i] = ok;
   }
@@ -75,7 +83,8 @@ export class FilterBar {
     this.catBox.title = "Show only these regions of the map (none ticked: all)";
     this.labelBox.title = "Show only documents with these current labels (none ticked: all)";
     this.progress.title = "How many of the top suspects (the top k, or 50) are reviewed";
-    for (const [v, t] of [["all", "reviewed or not"], ["unreviewed", "not reviewed"], ["reviewed", "reviewed"]]) {
+    const values = reviewedValues();
+    for (const [v, t] of [[values.all, "reviewed or not"], [values.unreviewed, "not reviewed"], [values.reviewed, "reviewed"]]) {
       const o = h("option", "", t);
       o.value = v;
       this.reviewedSelect.appendChild(o);

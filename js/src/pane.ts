@@ -6,7 +6,7 @@
  * the current document). Every string goes in as textContent; the sparkline is SVG built from
  * numbers only.
  */
-import { CONFIRMED, RELABELED } from "./review";
+import { marks } from "./review";
 
 /** One document as the `document` request returns it. */
 export interface DocDetail {
@@ -181,8 +181,8 @@ export class DetailPane {
     const id = detail?.id ?? doc.preview?.id ?? "…";
     const head = h("div", "dmw-detail-head");
     head.appendChild(h("b", "dmw-detail-id", id));
-    if (doc.mark === RELABELED) head.appendChild(h("span", "dmw-badge dmw-badge-relabeled", "relabeled"));
-    else if (doc.mark === CONFIRMED) head.appendChild(h("span", "dmw-badge dmw-badge-confirmed", "confirmed"));
+    if (doc.mark === marks().relabeled) head.appendChild(h("span", "dmw-badge dmw-badge-relabeled", "relabeled"));
+    else if (doc.mark === marks().confirmed) head.appendChild(h("span", "dmw-badge dmw-badge-confirmed", "confirmed"));
     const score = detail?.score;
     head.appendChild(
       h(

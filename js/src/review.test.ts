@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CONFIRMED, RELABELED, ReviewController, suspectProgress, type RowList } from "./review";
+import { ReviewController, marks, suspectProgress, type RowList } from "./review";
 
 const list = (rows: number[]): RowList => ({ length: rows.length, rowAt: (p) => rows[p] ?? -1, positionOf: (r) => rows.indexOf(r) });
 
@@ -10,6 +10,8 @@ function kernel() {
     new Promise<unknown>((resolve, reject) => calls.push({ method, args, rows: [...rows], answer: (err) => (err ? reject(new Error(err)) : resolve({})) }));
   return { calls, send };
 }
+
+const { confirmed: CONFIRMED, relabeled: RELABELED } = marks(); // what Python sends in the config trait
 
 describe("ReviewController", () => {
   it("moves the current document along the list and starts at the top when it is not in it", () => {

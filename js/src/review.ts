@@ -14,12 +14,12 @@
  *   failure, drops it and says the change was rolled back.
  */
 
-/** Review marks as the `reviewed` trait carries them. */
-export const UNREVIEWED = 0;
-export const CONFIRMED = 1;
-export const RELABELED = 2;
+import { config } from "./config";
+
+/** Review marks as the `reviewed` trait carries them: {unreviewed, confirmed, relabeled} (from Python's config). */
+export const marks = () => config().marks;
 /** Code of "no suggestion" in the `suggested` column (the map offers no other label, or never saw the example). */
-export const NO_LABEL = 65535;
+export const noLabel = () => config().no_label;
 
 /**
  * The suggestion the screen shows for row `r`: the map's other label, or NO_LABEL where the map
@@ -28,14 +28,16 @@ export const NO_LABEL = 65535;
  * `accept_suggestions` and `selected` do (one suggestion everywhere).
  */
 export function shownSuggestion(suggested: Uint16Array, labels: Uint16Array, r: number): number {
-  const s = suggested[r] ?? NO_LABEL;
-  return s === labels[r] ? NO_LABEL : s;
+  const none = noLabel();
+  const s = suggested[r] ?? none;
+  return s === labels[r] ? none : s;
 }
 
 /** `shownSuggestion` for every row. */
 export function shownSuggestions(suggested: Uint16Array, labels: Uint16Array): Uint16Array {
   const out = new Uint16Array(suggested.length);
-  for (let r = 0; r < suggested.length; r++) out[r] = suggested[r] === labels[r] ? NO_LABEL : suggested[r];
+  const none = noLabel();
+  for (let r = 0; r < suggested.length; r++) out[r] = suggested[r] === labels[r] ? none : suggested[r];
   return out;
 }
 
@@ -171,16 +173,18 @@ export class ReviewController {
   /** Optimistic state of a relabel of `rows` to `code`: relabeled unless the label stays. */
   static relabeling(rows: ArrayLike<number>, code: number, labels: Uint16Array, marks: Uint8Array): Array<[number, number, number]> {
     const out: Array<[number, number, number]> = [];
+    const { confirmed, relabeled } = config().marks;
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
-      out.push([r, code, code !== labels[r] ? RELABELED : Math.max(marks[r], CONFIRMED)]);
+      out.push([r, code, code !== labels[r] ? relabeled : Math.max(marks[r], confirmed)]);
     }
     return out;
   }
 
   static confirming(rows: ArrayLike<number>, labels: Uint16Array, marks: Uint8Array): Array<[number, number, number]> {
     const out: Array<[number, number, number]> = [];
-    for (let i = 0; i < rows.length; i++) out.push([rows[i], labels[rows[i]], Math.max(marks[rows[i]], CONFIRMED)]);
+    const { confirmed } = config().marks;
+    for (let i = 0; i < rows.length; i++) out.push([rows[i], labels[rows[i]], Math.max(marks[rows[i]], confirmed)]);
     return out;
   }
 }

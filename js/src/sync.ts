@@ -4,6 +4,8 @@
  * binary codecs, an echo guard, debounced writes and request/response.
  */
 
+import type { WireRowText } from "./rowtext";
+
 /** Trait values exactly as anywidget hands them to us (buffers arrive as DataView). */
 export type Buffer = DataView | ArrayBuffer | Uint8Array | null;
 
@@ -104,6 +106,8 @@ export interface ModelState {
   progress: Progress;
   map_view: MapViewName;
   embedding_view: EmbeddingView;
+  /** Every row's id and a short preview (see rowtext.ts). */
+  row_text: WireRowText;
 }
 
 type Callback = (...args: any[]) => void;
@@ -140,6 +144,7 @@ export const TRAITS = {
   progress: "progress",
   map_view: "mapView",
   embedding_view: "embeddingView",
+  row_text: "rowText",
 } as const satisfies Record<keyof ModelState, string>;
 
 export type WireName = keyof typeof TRAITS;

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeModel, makeState, withProjection } from "./fake-model";
+import { FakeModel, makeState, withProjection, withRowText } from "./fake-model";
 import { indicesInPolygon } from "./lasso";
 import { fitView, type Scatter } from "./scatter";
 import { decode } from "./sync";
-import { createView } from "./widget";
+import { createView, initModel } from "./widget";
 
 class FakeScatter implements Scatter {
   x: Float32Array = new Float32Array(0);
@@ -704,15 +704,89 @@ describe("DataMapWidget view", () => {
     press("r");
     await new Promise((r) => setTimeout(r, 320));
     const text = el.querySelector(".dmw-status")!.textContent!;
-    expect(text).toContain("The kernel is busy (a cell is running): 2 actions are queued and will be applied once each");
+    expect(text).toBe("Waiting for the kernel: a cell is running. 2 actions queued; they apply when it finishes.");
     expect(text).not.toContain("did not answer");
     model.release();
     await new Promise((r) => setTimeout(r, 320));
-    expect(el.querySelector(".dmw-status")!.textContent).not.toContain("busy");
+    expect(el.querySelector(".dmw-status")!.textContent).not.toContain("Waiting");
     expect(calls.filter((c) => c.method === "relabel" || c.method === "mark_reviewed").map((c) => [c.method, c.rows])).toEqual([
       ["relabel", [0]],
       ["mark_reviewed", [1]],
     ]);
+  });
+
+  it("row_text: every row shows its id and text at once, also after a pass re-sorts the table while the kernel is busy", async () => {
+    const n = 2000;
+    const { model, calls } = mount(n, withRowText(makeState(n)));
+    model.hold = true; // a cell blocks the kernel from the start: no page is ever answered
+    await settle();
+    const check = () => {
+      const rows = rowsShown();
+      expect(rows.length).toBeGreaterThan(5);
+      for (const row of rows) {
+        expect(cellText(row, 0)).toBe(`doc-${row.dataset.row}`);
+        expect(cellText(row, 1)).toBe(`text of ${row.dataset.row}`);
+      }
+    };
+    check();
+    const order = Uint32Array.from({ length: n }, (_, i) => n - 1 - i); // the next pass puts the other end on top
+    model.pythonSets("points", { ...makeState(n).points, order: new DataView(order.buffer) });
+    await settle();
+    expect(rowsShown()[0].dataset.row).toBe(String(n - 1));
+    check();
+    expect(calls.filter((c) => c.method === "page")).toEqual([]); // nothing to ask the kernel for
+    model.release();
+  });
+
+  it("row_text without previews (too many rows): ids at once, texts a page at a time", async () => {
+    const { calls } = mount(300, withRowText(makeState(300), false), 20);
+    const first = rowsShown()[0];
+    expect(cellText(first, 0)).toBe("doc-0"); // before any answer
+    await settle();
+    expect(calls.filter((c) => c.method === "page").length).toBeGreaterThan(0);
+    expect(cellText(rowsShown()[0], 1)).toBe("text of 0");
+  });
+
+  it("a key pressed while a page waits on a busy kernel says at once that the action waits for the cell", async () => {
+    const n = 50;
+    const { model } = mount(n, {}, 20);
+    await settle();
+    rowEl(0).click();
+    await settle();
+    model.hold = true;
+    model.pythonSets("points", { ...makeState(n).points, order: new DataView(Uint32Array.from({ length: n }, (_, i) => n - 1 - i).buffer) });
+    await new Promise((r) => setTimeout(r, 320));
+    expect(el.querySelector(".dmw-status")!.textContent).toBe("Waiting for the kernel: a cell is running. Texts load when it finishes.");
+    press("r");
+    expect(el.querySelector(".dmw-status")!.textContent).toBe("Waiting for the kernel: a cell is running. 1 action queued; it applies when it finishes.");
+    model.pythonSets("save_status", "saved"); // trait updates arrive while the cell runs: the line stays
+    expect(el.querySelector(".dmw-status")!.textContent).toContain("1 action queued");
+    model.release();
+    await new Promise((r) => setTimeout(r, 320));
+    expect(el.querySelector(".dmw-status")!.textContent).not.toContain("Waiting");
+  });
+
+  it("views of one model share what initialize keeps: a second view shows the texts without asking again", async () => {
+    const model = new FakeModel(makeState(30));
+    const calls = pythonLike(model, 30);
+    const stopModel = initModel(model, { pageDelayMs: 0 });
+    const first = createView(model, el, { scatterFactory: () => new FakeScatter() });
+    await settle();
+    const pages = calls.filter((c) => c.method === "page").length;
+    expect(pages).toBeGreaterThan(0);
+    const el2 = document.createElement("div");
+    document.body.appendChild(el2);
+    const second = createView(model, el2, { scatterFactory: () => new FakeScatter() });
+    await settle();
+    const row0 = el2.querySelector<HTMLElement>(".dmw-table-body .dmw-row[data-row='0']")!;
+    expect(cellText(row0, 0)).toBe("doc-0");
+    expect(cellText(row0, 1)).toBe("text of 0");
+    expect(calls.filter((c) => c.method === "page").length).toBe(pages);
+    first();
+    second(); // closing the views leaves the model's listeners; the model's own cleanup removes them
+    stopModel();
+    expect(model.listenerCount()).toBe(0);
+    el2.remove();
   });
 
   it("shows training progress from the progress trait, hidden when idle", async () => {

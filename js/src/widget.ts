@@ -1,22 +1,28 @@
 /**
- * Wiring of one view: builds the DOM from its parts (toolbar, filters, map, table, detail
- * pane), keeps UI-only state (view, hover, text caches), reacts to trait changes and hands
- * every review action to the review controller (review.ts), which owns the current
- * document, the queue and the optimistic state. Every listener and timer is removed by the
- * cleanup `render` returns.
+ * The anywidget module. `initialize({model})` sets up what lives as long as the model: the
+ * config (config.ts), the request client and the row texts (paging.ts), shared by every view
+ * of the widget. `render({model, el})` wires one view: builds the DOM from its parts
+ * (toolbar, filters, map, table, detail pane), keeps UI-only state (view, hover), reacts to
+ * trait changes and hands every review action to the review controller (review.ts: current
+ * document, queue, optimistic state); the selection is selection.ts, the keys keys.ts. Every
+ * listener and timer of a view is removed by the cleanup `render` returns.
  */
 import { legend, pointColors } from "./colors";
 import { isDark, onThemeChange } from "./theme";
 import { placeTooltip } from "./tooltip";
 import { PointGrid, indicesInPolygon, toggle, union, type Polygon } from "./lasso";
 import { MapView, type Tool } from "./mapview";
-import { ConfusionTable, EMPTY_FILTERS, FilterBar, confusionCounts, visibleMask, withPair, type LabelPair } from "./filters";
-import { DetailPane, type DocDetail } from "./pane";
+import { ConfusionTable, FilterBar, emptyFilters, confusionCounts, visibleMask, withPair, type LabelPair } from "./filters";
+import { DetailPane } from "./pane";
 import { HelpOverlay, StartHint } from "./help";
-import { CONFIRMED, NO_LABEL, RELABELED, ReviewController, shownSuggestion, shownSuggestions, suspectProgress, type Action } from "./review";
+import { ReviewController, marks, noLabel, shownSuggestion, shownSuggestions, suspectProgress, type Action } from "./review";
 import { createWebGLScatter, type ScatterFactory } from "./scatter";
 import { Sync, decode, decodePoints, encode, type Filters, type MapViewName, type Model, type Points } from "./sync";
 import { VirtualTable } from "./table";
+import { RowTexts } from "./paging";
+import { Selection } from "./selection";
+import { NOTHING_CHOSEN, onKey } from "./keys";
+import { setConfig, config } from "./config";
 import { StatusLine, Toolbar, h, keyLegend, methodName, saveStateText } from "./toolbar";
 import type { View } from "./scatter";
 
@@ -28,20 +34,49 @@ export interface Options {
   busyAfterMs?: number;
 }
 
-interface Preview {
-  id: string;
-  text: string;
-}
-
-const PAGE_ROWS = 200;
+/** The embedding view's name, as Python calls it (config.map_views: [data map, embedding]). */
+const EMBEDDING = () => config().map_views[1];
 /** Suspects the progress line counts when no top-k filter is set. */
 const PROGRESS_K = 50;
 
 const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "–");
 const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "–");
 
-/** Build one view of the widget inside `el`; returns its cleanup. */
+/** What lives as long as the model, shared by its views. */
+interface Shared {
+  client: Sync;
+  texts: RowTexts;
+}
+const shared = new WeakMap<object, Shared>();
+/** anywidget hands `initialize` and each `render` a different proxy of one model, so the shared state
+ * is found by a value of the model itself: the config trait's object, set once by Python. */
+const modelKey = (model: Model): object => model.get("config");
+
+/** anywidget's `initialize`: the config, the request client and the row texts of `model`; returns their cleanup. */
+export function initModel(model: Model, opts: Pick<Options, "pageDelayMs"> = {}): () => void {
+  setConfig(model.get("config"));
+  const client = new Sync(model); // requests only: answers come by msg:custom to whichever view asked
+  const texts = new RowTexts(client, decodePoints(model).n, opts.pageDelayMs);
+  const onConfig = () => setConfig(model.get("config"));
+  const onRowText = () => texts.reloadRowText();
+  model.on("change:config", onConfig);
+  model.on("change:row_text", onRowText);
+  const key = modelKey(model);
+  shared.set(key, { client, texts });
+  return () => {
+    model.off("change:config", onConfig);
+    model.off("change:row_text", onRowText);
+    texts.dispose();
+    client.dispose();
+    shared.delete(key);
+  };
+}
+
+/** Build one view of the widget inside `el`; returns its cleanup. Initializes the model first if nobody did. */
 export function createView(model: Model, el: HTMLElement, opts: Options = {}): () => void {
+  const ownInit = shared.has(modelKey(model)) ? null : initModel(model, opts);
+  const { client, texts } = shared.get(modelKey(model))!;
+  if (opts.pageDelayMs !== undefined) texts.pageDelayMs = opts.pageDelayMs;
   const sync = new Sync(model);
   const disposers: Array<() => void> = [];
   const listen = (t: EventTarget, type: string, fn: (e: any) => void) => {
@@ -52,38 +87,22 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   // ---------------------------------------------------------------- state
   let base: Points = decodePoints(model); // as the kernel last said
   let points: Points = base; // what the screen shows: base with the optimistic changes
-  let selection: Uint32Array = decode(sync.get("selection"), Uint32Array).slice();
-  let selMask: Uint8Array | null = null;
-  let visible: Uint8Array | null = null;
+  const sel = new Selection();
+  sel.rows = decode(sync.get("selection"), Uint32Array).slice();
   let searchHits: Uint8Array | null = null;
   let searchToken = 0;
   let lastQuery = "";
   let hovered = -1;
-  // Texts by row: a row is one fixed example of the map, so they survive re-sorting and new passes.
-  const previews = new Map<number, Preview>();
-  const details = new Map<number, DocDetail>();
-  const detailWanted = new Set<number>();
-  let wanted = new Set<number>();
-  const inFlight = new Set<number>();
-  let pageTimer: ReturnType<typeof setTimeout> | undefined;
   let colorBuf: Uint8Array | undefined;
   let grid: PointGrid | null = null; // built on the first hover/click after the points or the view change
   const nearest = (x: number, y: number, sx: number, sy: number) =>
     (grid ??= new PointGrid(...positions())).nearest(x, y, sx, sy, 8);
   /** Zoom and pan of the view not shown, so switching back returns to where the user was. */
   const savedViews = new Map<MapViewName, View>();
-  let shownView: MapViewName = "data_map";
-  /** Requests for texts waiting on the kernel, with when they were sent. */
-  const asking = new Set<number>();
-  const ask = (method: string, args: Record<string, unknown>, buffers: ArrayBufferView[] = []) => {
-    const at = Date.now();
-    asking.add(at);
-    return sync.request(method, args, buffers).finally(() => asking.delete(at));
-  };
-
+  let shownView: MapViewName = config().map_views[0];
   const ctl = new ReviewController(
     // `current` (the document the pane shows once the action moved on) keeps its place if the kernel re-ranks.
-    (method, args, rows) => sync.request(method, { ...args, current: ctl.current }, rows.length ? [rows] : []),
+    (method, args, rows) => client.request(method, { ...args, current: ctl.current }, rows.length ? [rows] : []),
     {
       onChange: () => onReviewChange(),
       onRollback: (message) => status.show(message, "error"),
@@ -127,7 +146,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       sync.write("mapView", view); // our own write echoes back as no change event: apply it here
       applyView();
       const pending = sync.get("embeddingView")?.pending;
-      if (view === "embedding" && !points.px && pending) makeProjection(pending);
+      if (view === EMBEDDING() && !points.px && pending) makeProjection(pending);
     });
   }
 
@@ -151,12 +170,12 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   const labelName = (code: number) => names()[code] ?? "?";
   /** The suggestion shown for row `r` ("—": none, never the label itself). */
   const suggestionOf = (r: number) => shownSuggestion(points.suggested, points.labels, r);
-  const suggestionName = (r: number) => (suggestionOf(r) === NO_LABEL ? "—" : labelName(suggestionOf(r)));
-  const markText = (mark: number) => (mark === RELABELED ? "✎" : mark === CONFIRMED ? "✓" : "");
+  const suggestionName = (r: number) => (suggestionOf(r) === noLabel() ? "—" : labelName(suggestionOf(r)));
+  const markText = (mark: number) => (mark === marks().relabeled ? "✎" : mark === marks().confirmed ? "✓" : "");
   const table = new VirtualTable(side, {
     columns: [
-      { key: "id", title: "id", width: "9em", get: (r) => previews.get(r)?.id ?? "…", className: "dmw-c-id" },
-      { key: "text", title: "text", width: "minmax(var(--dmw-text-min, 16em), 1fr)", get: (r) => previews.get(r)?.text ?? "", className: "dmw-c-text" },
+      { key: "id", title: "id", width: "9em", get: (r) => texts.idOf(r, "…"), className: "dmw-c-id" },
+      { key: "text", title: "text", width: "minmax(var(--dmw-text-min, 16em), 1fr)", get: (r) => texts.previewOf(r)?.text ?? "", className: "dmw-c-text" },
       { key: "label", title: "label", width: "5em", get: (r) => labelName(points.labels[r]), className: "dmw-c-label" },
       { key: "suggested", title: "suggested", width: "6.2em", get: (r) => suggestionName(r) },
       { key: "confidence", title: "conf", width: "3.4em", get: (r) => f2(points.y[r]) },
@@ -164,11 +183,11 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       { key: "correctness", title: "corr", width: "3.4em", get: (r) => f2(points.correctness[r]) },
       { key: "reviewed", title: "✓", width: "1.6em", get: (r) => markText(points.reviewed[r]), className: "dmw-c-reviewed" },
     ],
-    rowClass: (r) => (points.reviewed[r] === RELABELED ? "dmw-relabeled" : points.reviewed[r] === CONFIRMED ? "dmw-confirmed" : ""),
-    onVisible: (rows) => want(rows),
+    rowClass: (r) => (points.reviewed[r] === marks().relabeled ? "dmw-relabeled" : points.reviewed[r] === marks().confirmed ? "dmw-confirmed" : ""),
+    onVisible: (rows) => texts.want(rows),
     onRowClick: (row, _position, event) => {
       ctl.current = row;
-      if (event.shiftKey) setSelection(toggle(selection, row)); // as shift+click on its point
+      if (event.shiftKey) setSelection(toggle(sel.rows, row)); // as shift+click on its point
       focus(row);
       root.focus({ preventScroll: true });
     },
@@ -176,12 +195,20 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   side.insertBefore(tableTitle, table.el);
   const pane = new DetailPane(
     side,
-    (row) => fetchDetail(row, true),
+    (row) => texts.fetchDetail(row, true),
     (row) => {
       focus(row); // the neighbour becomes the current document: keys and buttons act on it
       root.focus({ preventScroll: true });
     },
   );
+
+  // Texts arrived (for any view of this model): redraw what shows them.
+  const stopTexts = texts.subscribe(({ error }) => {
+    if (error) return status.show(error, "error");
+    table.render();
+    if (hovered >= 0) showTooltip();
+    if (ctl.current >= 0) renderDetail();
+  });
 
   // Given × suggested counts; a clicked cell narrows the table and the map to that pair (UI-only state).
   let pair: LabelPair | null = null;
@@ -200,12 +227,13 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   /** The view the map draws: the embedding view only when the points carry a projection. */
   function mapView(): MapViewName {
-    return sync.get("mapView") === "embedding" && points.px ? "embedding" : "data_map";
+    const [dataMap, embedding] = config().map_views;
+    return sync.get("mapView") === embedding && points.px ? embedding : dataMap;
   }
 
   /** Positions of the points in the view shown: every lasso, click, hover and marker goes through these. */
   function positions(): [Float32Array, Float32Array] {
-    return mapView() === "embedding" && points.px && points.py ? [points.px, points.py] : [points.x, points.y];
+    return mapView() === EMBEDDING() && points.px && points.py ? [points.px, points.py] : [points.x, points.y];
   }
 
   /** Draw the view the trait asks for (or the data map when there is no projection); `reset`: new points. */
@@ -216,7 +244,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     const switched = view !== shownView;
     shownView = view;
     const method = methodName(sync.get("embeddingView")?.method ?? "");
-    if (view === "embedding") {
+    if (view === EMBEDDING()) {
       map.setAxes(`${method} 1`, `${method} 2`, false,
         `Embedding view: a ${method} projection of the model's sentence embeddings; near points are alike to the model.`);
     } else {
@@ -224,7 +252,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     }
     const [x, y] = positions();
     const saved = savedViews.get(view);
-    map.setPositions(x, y, reset || (switched && !saved), view === "embedding");
+    map.setPositions(x, y, reset || (switched && !saved), view === EMBEDDING());
     if (switched && saved && !reset) {
       map.view = saved;
       map.redraw();
@@ -240,7 +268,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     if (projecting) return;
     projecting = true;
     status.show(`Making the ${methodName(method)} projection of ${points.n.toLocaleString()} embeddings (once; it is kept with the map)…`, "sticky");
-    sync
+    client
       .request("projection", {})
       .then(() => status.clear())
       .catch((err: Error) => status.show(`Could not make the projection: ${err.message}`, "error"))
@@ -248,7 +276,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   function filters(): Filters {
-    return { ...EMPTY_FILTERS, ...(sync.get("filters") ?? {}) };
+    return { ...emptyFilters(), ...(sync.get("filters") ?? {}) };
   }
 
   function writeFilters(patch: Partial<Filters>, delayMs = 0): void {
@@ -257,18 +285,13 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   function setSelection(rows: Uint32Array): void {
-    selection = rows;
     sync.write("selection", encode(rows), 0);
-    applySelection();
+    applySelection(rows);
   }
 
-  function applySelection(): void {
-    selMask = null;
-    if (selection.length) {
-      selMask = new Uint8Array(points.n);
-      for (const r of selection) if (r < points.n) selMask[r] = 1;
-    }
-    map.scatter?.setHighlighted(selection);
+  function applySelection(rows: Uint32Array): void {
+    sel.set(rows, points.n);
+    map.scatter?.setHighlighted(sel.rows);
     recolor();
     rebuildTable();
     // A new list opens at its top, or where the current document is.
@@ -277,48 +300,37 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   function recompute(): void {
-    visible = withPair(visibleMask(points, filters(), sync.get("categories") ?? [], names(), searchHits), points, pair);
+    sel.visible = withPair(visibleMask(points, filters(), sync.get("categories") ?? [], names(), searchHits), points, pair);
     confusion.render(confusionCounts(points.labels, shownSuggestions(points.suggested, points.labels), names().length), names(), pair);
     recolor();
     rebuildTable();
   }
 
   function recolor(): void {
-    colorBuf = pointColors(points, sync.get("colorBy") ?? "correctness", visible, selMask, colorBuf, isDark(map.el));
+    colorBuf = pointColors(points, sync.get("colorBy") ?? config().color_by[0], sel.visible, sel.mask, colorBuf, isDark(map.el));
     map.scatter?.setColors(colorBuf);
     map.redraw();
   }
 
-  /** One meaning of "shown" for the table, the map and the buttons: the rows passing the filters
-   * (search and confusion pair included), and of those only the selected ones when there is a
-   * selection. The map draws the rest dimmed; the table lists exactly these; buttons act on them. */
-  const filtersNarrow = () => selection.length > 0 && visible !== null;
-  const inTargets = (r: number) => !!selMask?.[r] && (!visible || !!visible[r]);
   /** What narrows a selection, in words: "“query”" for a search alone, else "the filters". */
   const narrowedBy = () => {
     const f = filters();
-    const other = f.categories.length > 0 || f.labels.length > 0 || f.suspects_k > 0 || f.reviewed !== "all" || pair !== null;
+    const other = f.categories.length > 0 || f.labels.length > 0 || f.suspects_k > 0 || f.reviewed !== emptyFilters().reviewed || pair !== null;
     return lastQuery && !other ? `“${lastQuery}”` : "the filters";
   };
 
-  /** Table rows: the shown rows (see filtersNarrow), most suspect first. The cursor follows the
+  /** Table rows: the shown rows (selection.ts), most suspect first. The cursor follows the
    * current document. */
   function rebuildTable(): void {
-    const mask = selection.length ? selMask : visible;
-    const narrow = filtersNarrow() ? visible : null;
-    const out = new Uint32Array(mask ? selection.length || points.n : points.n);
-    let m = 0;
-    for (let j = 0; j < points.order.length; j++) {
-      const r = points.order[j];
-      if ((!mask || mask[r]) && (!narrow || narrow[r])) out[m++] = r;
-    }
-    const rows = out.subarray(0, m);
+    const selection = sel.rows;
+    const narrow = sel.narrowed;
+    const rows = sel.tableRows(points.order, points.n);
     table.setRows(rows, ctl.current); // a re-ranked order keeps the current document where it is on screen
     syncCursor();
-    const sel = selection.length.toLocaleString();
+    const picked = selection.length.toLocaleString();
     const what = !selection.length
       ? `${rows.length.toLocaleString()} of ${points.n.toLocaleString()} shown`
-      : narrow ? `${rows.length.toLocaleString()} of ${sel} selected match ${narrowedBy()}` : `${sel} selected`;
+      : narrow ? `${rows.length.toLocaleString()} of ${picked} selected match ${narrowedBy()}` : `${picked} selected`;
     const narrowed = pair && !selection.length ? ` · labelled ${labelName(pair.given)}, suggested ${labelName(pair.suggested)}` : "";
     tableTitle.textContent = `${what}${narrowed} · most suspect first`;
     renderProgress();
@@ -338,52 +350,10 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     table.setHighlighted(r >= 0 ? [r] : []);
   }
 
-  function want(rows: number[]): void {
-    for (const r of rows) if (!previews.has(r) && !inFlight.has(r)) wanted.add(r);
-    if (!wanted.size || pageTimer !== undefined) return;
-    pageTimer = setTimeout(fetchPage, opts.pageDelayMs ?? 30);
-  }
-
-  function fetchPage(): void {
-    pageTimer = undefined;
-    const rows = Uint32Array.from([...wanted].slice(0, PAGE_ROWS));
-    wanted = new Set([...wanted].slice(PAGE_ROWS));
-    if (!rows.length) return;
-    for (const r of rows) inFlight.add(r);
-    ask("page", { full: false }, [rows])
-      .then(([res]) => {
-        if (previews.size > 50000) previews.clear();
-        res.rows.forEach((r: number, i: number) => previews.set(r, { id: res.ids[i], text: res.texts[i] }));
-        table.render();
-        if (hovered >= 0) showTooltip();
-        if (ctl.current >= 0) renderDetail();
-      })
-      .catch((err: Error) => status.show(`Could not load texts: ${err.message}`, "error"))
-      .finally(() => {
-        for (const r of rows) inFlight.delete(r);
-        if (wanted.size) want([]);
-      });
-  }
-
-  /** The pane's document: bounded text, the per-pass gold probability, the model's classes; `all` for the whole text. */
-  function fetchDetail(r: number, all = false): void {
-    if (r < 0 || detailWanted.has(r)) return;
-    detailWanted.add(r);
-    ask("document", { row: r, all })
-      .then(([res]) => {
-        details.set(r, res as DocDetail);
-        previews.set(r, { id: res.id, text: previews.get(r)?.text ?? res.text.slice(0, 240) });
-        if (ctl.current === r) renderDetail();
-        table.render();
-      })
-      .catch((err: Error) => status.show(`Could not load the document: ${err.message}`, "error"))
-      .finally(() => detailWanted.delete(r));
-  }
-
   function selectPolygon(poly: Polygon, additive: boolean): void {
     const [x, y] = positions();
     const rows = indicesInPolygon(x, y, poly);
-    setSelection(additive ? union(selection, rows) : rows);
+    setSelection(additive ? union(sel.rows, rows) : rows);
   }
 
   function clickAt(x: number, y: number, sx: number, sy: number, additive: boolean): void {
@@ -395,7 +365,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     // One rule for points and rows: a click opens the document (keys act on it) and leaves the
     // selection alone; shift+click also adds it to the selection or takes it out.
     ctl.current = r; // before the table is rebuilt around a new selection
-    if (additive) setSelection(toggle(selection, r));
+    if (additive) setSelection(toggle(sel.rows, r));
     focus(r);
   }
 
@@ -413,17 +383,17 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       tooltip.style.display = "none";
       return;
     }
-    want([r]);
+    texts.want([r]);
     showTooltip();
   }
 
   function showTooltip(): void {
     const r = hovered;
     if (r < 0 || r >= points.n) return;
-    const doc = previews.get(r);
+    const doc = texts.previewOf(r);
     tooltip.replaceChildren();
     const lines: Array<[string, string]> = [
-      ["id", doc?.id ?? "…"],
+      ["id", texts.idOf(r, "…")],
       ["label", labelName(points.labels[r])],
       ["suggested", suggestionName(r)],
       ["confidence", f3(points.y[r])],
@@ -465,7 +435,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     syncCursor();
     updateMarkers();
     renderDetail();
-    if (ctl.current >= 0 && !details.has(ctl.current)) fetchDetail(ctl.current);
+    if (ctl.current >= 0 && !texts.detail(ctl.current)) texts.fetchDetail(ctl.current);
   }
 
   function renderDetail(): void {
@@ -480,10 +450,10 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       correctness: points.correctness[r],
       mark: points.reviewed[r],
       hasText: !!sync.get("hasText"),
-      preview: previews.get(r),
-      detail: details.get(r),
+      preview: texts.previewOf(r),
+      detail: texts.detail(r),
       // Labels from the points as shown now (optimistic relabels included), not from the cached reply.
-      neighbours: details.get(r)?.neighbors?.items.map((nb) => ({ ...nb, label: nb.row < points.n ? labelName(points.labels[nb.row]) : nb.label })),
+      neighbours: texts.detail(r)?.neighbors?.items.map((nb) => ({ ...nb, label: nb.row < points.n ? labelName(points.labels[nb.row]) : nb.label })),
       waiting: kernelBusy(),
       outside: outsideHint(r),
     });
@@ -491,17 +461,34 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   /** Keys act on the pane's document, buttons on the selection: say so when the two differ. */
   function outsideHint(r: number): string | undefined {
-    if (!selection.length || inTargets(r)) return undefined;
+    if (!sel.rows.length || sel.inTargets(r)) return undefined;
     const n = targetRows().length;
-    const where = filtersNarrow() ? `selected documents that match ${narrowedBy()}` : "selected";
+    const where = sel.narrowed ? `selected documents that match ${narrowedBy()}` : "selected";
     return `This document is not in the selection: keys act on it, buttons on the ${n.toLocaleString()} ${where}.`;
   }
 
   // -------------------------------------------------------------- actions
   const busyAfter = opts.busyAfterMs ?? 1500;
   function kernelBusy(): boolean {
-    const now = Date.now();
-    return ctl.waitingFor() > busyAfter || [...asking].some((t) => now - t > busyAfter);
+    return ctl.waitingFor() > busyAfter || texts.waitingFor() > busyAfter;
+  }
+
+  const BUSY = "Waiting for the kernel: a cell is running.";
+  const showingBusy = () => status.kind === "sticky" && status.text.startsWith(BUSY);
+  /** While the kernel keeps a request waiting, the status line says so, and how many actions wait with it. */
+  function showBusy(): void {
+    if (kernelBusy()) {
+      const n = ctl.queued;
+      const msg = n
+        ? `${BUSY} ${n.toLocaleString()} action${n === 1 ? "" : "s"} queued; ${n === 1 ? "it applies" : "they apply"} when it finishes.`
+        : `${BUSY} Texts load when it finishes.`;
+      // A question (e.g. the bulk accept's) stays until answered; any other message gives way.
+      if (status.text !== msg && !(status.kind === "sticky" && status.el.querySelector("button") && !showingBusy())) status.show(msg, "sticky");
+      if (ctl.current >= 0 && !texts.detail(ctl.current)) renderDetail();
+    } else if (showingBusy()) {
+      status.clear();
+      showSaveStatus();
+    }
   }
 
   /** The optimistic overlay or the queue changed: redraw labels, marks, colours, filters. */
@@ -512,6 +499,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     showCurrent();
     if (hovered >= 0) showTooltip();
     if (!ctl.queued) showSaveStatus();
+    else showBusy(); // a key pressed while the kernel is known to be busy: said at once
   }
 
   function submit(action: Action, advance = false): void {
@@ -538,12 +526,10 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   /** Buttons act on the selection narrowed by the filters, exactly as the table lists it, or on
    * the current document when nothing is selected. */
   function targetRows(): Uint32Array {
-    if (filtersNarrow()) return selection.filter((r) => r < points.n && !!visible![r]);
-    if (selection.length) return selection;
-    return ctl.current >= 0 ? Uint32Array.of(ctl.current) : new Uint32Array(0);
+    return sel.targets(ctl.current, points.n);
   }
 
-  const idOf = (r: number) => previews.get(r)?.id ?? details.get(r)?.id ?? `row ${r}`;
+  const idOf = (r: number) => texts.idOf(r);
   const what = (rows: Uint32Array) => (rows.length === 1 ? idOf(rows[0]) : `${rows.length.toLocaleString()} documents`);
 
   function relabel(rows: Uint32Array, label: string, advance: boolean): void {
@@ -559,12 +545,12 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   retryButton.title = "Write the pending actions to the store again";
   listen(retryButton, "click", () => {
     status.show("saving…", "sticky");
-    sync.request("retry_save", {}).then(() => showSaveStatus(), (err: Error) => status.show(`Retry failed: ${err.message}`, "error"));
+    client.request("retry_save", {}).then(() => showSaveStatus(), (err: Error) => status.show(`Retry failed: ${err.message}`, "error"));
   });
 
   function showSaveStatus(): void {
     const s = sync.get("saveStatus") ?? "";
-    if (ctl.queued) return;
+    if (ctl.queued || (showingBusy() && kernelBusy())) return; // the busy line says more
     if (s !== "" && s !== "saved") return status.show(s, "sticky", retryButton);
     if (status.kind === "sticky") status.clear(); // "saving…" or "kernel busy" are over
     if (s === "saved" && lastActionDone) status.show("saved", "info");
@@ -572,23 +558,23 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
   let lastActionDone = false;
 
-  const nothingChosen = "Nothing to act on: click a row or a point, or select points (lasso, box).";
-  const noneMatch = () => `None of the ${selection.length.toLocaleString()} selected documents match ${narrowedBy()}.`;
+  const nothingChosen = NOTHING_CHOSEN;
+  const noneMatch = () => `None of the ${sel.rows.length.toLocaleString()} selected documents match ${narrowedBy()}.`;
   listen(toolbar.relabelButton, "click", () => {
     const rows = targetRows();
-    if (!rows.length) return status.show(selection.length ? noneMatch() : nothingChosen, "error");
+    if (!rows.length) return status.show(sel.rows.length ? noneMatch() : nothingChosen, "error");
     relabel(rows, toolbar.relabelSelect.value, false);
   });
   listen(toolbar.reviewButton, "click", () => {
     const rows = targetRows();
-    if (!rows.length) return status.show(selection.length ? noneMatch() : nothingChosen, "error");
+    if (!rows.length) return status.show(sel.rows.length ? noneMatch() : nothingChosen, "error");
     confirm(rows, false);
   });
   listen(toolbar.acceptButton, "click", () => previewAccept());
   listen(toolbar.undoButton, "click", () => undo());
   listen(toolbar.saveButton, "click", () => {
     status.show("writing the labels…", "sticky");
-    sync
+    client
       .request("save_labels", {})
       .then(([res]) => status.show(`Saved ${res.rows.toLocaleString()} labels (${res.changed.toLocaleString()} changed) to ${res.path}`, "info"))
       .catch((err: Error) => status.show(`Could not save the labels: ${err.message}`, "error"));
@@ -606,8 +592,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
    * decisions (confirmed or relabeled) are kept unless "Include the N reviewed" is pressed. */
   function previewAccept(): void {
     const rows = targetRows().slice();
-    if (!rows.length) return status.show(selection.length ? noneMatch() : nothingChosen, "error");
-    sync
+    if (!rows.length) return status.show(sel.rows.length ? noneMatch() : nothingChosen, "error");
+    client
       .request("accept_preview", {}, [rows])
       .then(([res]) => {
         const kept = res.reviewed ?? 0;
@@ -622,7 +608,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
           const optimistic: Array<[number, number, number]> = [];
           for (const r of rows) {
             const s = suggestionOf(r);
-            if (s !== NO_LABEL && (includeReviewed || !points.reviewed[r])) optimistic.push([r, s, RELABELED]);
+            if (s !== noLabel() && (includeReviewed || !points.reviewed[r])) optimistic.push([r, s, marks().relabeled]);
           }
           const args = includeReviewed ? { include_reviewed: true } : {};
           submit({ method: "accept_suggestions", rows, args, optimistic, describe: `accept the suggestions for ${what(rows)}` });
@@ -656,50 +642,26 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     const t = e.target as HTMLElement;
     if (t && !["INPUT", "SELECT", "TEXTAREA", "BUTTON", "OPTION"].includes(t.tagName)) root.focus({ preventScroll: true });
   });
-  listen(root, "keydown", (e: KeyboardEvent) => {
-    const t = e.target as HTMLElement;
-    if (help.open && e.key === "Escape") {
-      e.preventDefault();
-      e.stopPropagation();
-      return help.close();
-    }
-    if (t === filterBar.searchInput && e.key === "Escape") {
-      // Leave the box (keeping the query, which Chromium would clear) and give the keys back.
-      e.preventDefault();
-      e.stopPropagation();
-      root.focus({ preventScroll: true });
-      return;
-    }
-    if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
-    const key = e.key;
-    if (t?.tagName === "BUTTON" && (key === "Enter" || key === " ")) return; // the button's own click
-    const current = ctl.current;
-    if (key === "j" || key === "ArrowDown" || key === "k" || key === "ArrowUp") {
-      ctl.move(table, key === "j" || key === "ArrowDown" ? 1 : -1);
-      showCurrent();
-    } else if (/^[1-9]$/.test(key)) {
-      const code = Number(key) - 1;
-      if (code >= names().length) status.show(`There is no label ${key}: labels are 1–${names().length}.`, "error");
-      else if (current < 0) status.show(nothingChosen, "error");
-      else relabel(Uint32Array.of(current), names()[code], true);
-    } else if (key === "r" || key === "Enter") {
-      if (current < 0) status.show(nothingChosen, "error");
-      else confirm(Uint32Array.of(current), true);
-    } else if (key === "a") {
-      if (current < 0) status.show(nothingChosen, "error");
-      else if (suggestionOf(current) === NO_LABEL) status.show(`${idOf(current)}: no suggestion for this document.`, "error");
-      else relabel(Uint32Array.of(current), labelName(suggestionOf(current)), true);
-    } else if (key === "u") {
-      undo();
-    } else if (key === "?") {
-      help.show(names());
-    } else if (key === "Escape") {
-      setSelection(new Uint32Array(0));
-    } else return;
-    e.preventDefault();
-    e.stopPropagation();
-  });
+  listen(root, "keydown", (e: KeyboardEvent) =>
+    onKey(e, {
+      current: () => ctl.current,
+      move: (step) => {
+        ctl.move(table, step);
+        showCurrent();
+      },
+      labelNames: names,
+      suggestion: (r) => (suggestionOf(r) === noLabel() ? null : labelName(suggestionOf(r))),
+      idOf,
+      relabel: (r, label) => relabel(Uint32Array.of(r), label, true),
+      confirm: (r) => confirm(Uint32Array.of(r), true),
+      undo,
+      clearSelection: () => setSelection(new Uint32Array(0)),
+      error: (message) => status.show(message, "error"),
+      help: { get open() { return help.open; }, show: () => help.show(names()), close: () => help.close() },
+      searchInput: filterBar.searchInput,
+      refocus: () => root.focus({ preventScroll: true }),
+    }),
+  );
 
   function runSearch(query: string): void {
     const token = ++searchToken;
@@ -710,7 +672,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       renderDetail();
       return;
     }
-    ask("search", { query })
+    texts.ask("search", { query })
       .then(([res, buffers]) => {
         if (token !== searchToken) return;
         const hits = decode(buffers[0], Uint32Array);
@@ -724,25 +686,13 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   // A cell running in the kernel holds every answer back: say so plainly, and that nothing is lost.
-  const busyTimer = setInterval(() => {
-    if (kernelBusy()) {
-      const n = ctl.queued;
-      const msg = n
-        ? `The kernel is busy (a cell is running): ${n} action${n === 1 ? " is" : "s are"} queued and will be applied once each, in order, when it finishes.`
-        : "The kernel is busy (a cell is running): texts load when it finishes.";
-      if (status.text !== msg) status.show(msg, "sticky");
-      if (ctl.current >= 0 && !details.has(ctl.current)) renderDetail();
-    } else if (status.kind === "sticky" && status.text.startsWith("The kernel is busy")) {
-      status.clear();
-      showSaveStatus();
-    }
-  }, 250);
+  const busyTimer = setInterval(() => showBusy(), 250);
   disposers.push(() => clearInterval(busyTimer));
 
   // ------------------------------------------------------- model -> view
   function renderControls(): void {
     const f = filters();
-    toolbar.colorSelect.value = sync.get("colorBy") ?? "correctness";
+    toolbar.colorSelect.value = sync.get("colorBy") ?? config().color_by[0];
     toolbar.setLabels(names());
     keysLine.textContent = keyLegend(names());
     filterBar.render(f, sync.get("categories") ?? [], names());
@@ -761,7 +711,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   function renderLegend(): void {
     legendEl.replaceChildren();
-    for (const e of legend(sync.get("colorBy") ?? "correctness", names(), sync.get("categories") ?? [], isDark(map.el))) {
+    for (const e of legend(sync.get("colorBy") ?? config().color_by[0], names(), sync.get("categories") ?? [], isDark(map.el))) {
       const item = h("div", "dmw-legend-item");
       const sw = h("span", "dmw-swatch");
       sw.style.background = e.color;
@@ -786,25 +736,15 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     const eff = ctl.effective(base.labels, base.reviewed);
     points = { ...base, labels: eff.labels, reviewed: eff.reviewed };
     grid = null;
+    // Texts stay for a new pass (rows are fixed examples); another set of examples drops them (paging.ts).
+    if (points.n !== oldN || !resetView) texts.setRows(points.n);
     if (points.n !== oldN) {
-      // Another set of examples: nothing cached belongs to it.
-      previews.clear();
-      details.clear();
-      selMask = null;
       searchHits = null;
       ctl.current = -1;
-    } else {
-      // A new pass: texts stay (rows are fixed examples); the training history of each document changed.
-      details.clear();
     }
     applyView(resetView || points.n !== oldN);
-    selection = decode(sync.get("selection"), Uint32Array).slice();
-    map.scatter?.setHighlighted(selection);
-    selMask = null;
-    if (selection.length) {
-      selMask = new Uint8Array(points.n);
-      for (const r of selection) if (r < points.n) selMask[r] = 1;
-    }
+    sel.set(decode(sync.get("selection"), Uint32Array).slice(), points.n);
+    map.scatter?.setHighlighted(sel.rows);
     recompute();
     showCurrent();
   }
@@ -825,10 +765,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     rebuildTable();
   });
   sync.on("reviewed", onColumns);
-  sync.on("selection", () => {
-    selection = decode(sync.get("selection"), Uint32Array).slice();
-    applySelection();
-  });
+  sync.on("rowText", () => table.render()); // the model's RowTexts reloaded it (initModel)
+  sync.on("selection", () => applySelection(decode(sync.get("selection"), Uint32Array).slice()));
   sync.on("mapView", () => applyView());
   sync.on("embeddingView", () => toolbar.views.render(mapView(), sync.get("embeddingView")));
   sync.on("colorBy", () => {
@@ -894,18 +832,22 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   return () => {
     stopThemeWatch();
     ro?.disconnect();
-    if (pageTimer !== undefined) clearTimeout(pageTimer);
+    stopTexts();
     for (const d of disposers) d();
     status.dispose();
     sync.dispose();
     table.destroy();
     map.destroy();
     root.remove();
+    ownInit?.();
   };
 }
 
 // anywidget wants only a default export holding `render` (a named `render` export is deprecated).
 export default {
+  initialize({ model }: { model: Model }): () => void {
+    return initModel(model);
+  },
   render({ model, el }: { model: Model; el: HTMLElement }): () => void {
     return createView(model, el);
   },

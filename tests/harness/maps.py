@@ -89,3 +89,17 @@ def fixed_logits(n: int, t: int) -> np.ndarray:
     prefer = np.where(rows < 3, (gold + 1) % 3, gold)
     logits[rows, prefer] = 1.0 + 0.5 * t + 0.1 * (rows % 4)
     return logits
+
+
+#: A text that would run script if any surface rendered texts as HTML.
+INJECTION = "<img src=x onerror=alert(1)>"
+
+
+def frame_for(n: int = 12) -> "pd.DataFrame":
+    """The user's data for fixed_tracker(n): ids ex0.., a markup text at row 4 and a 1,000-character one at row 5."""
+    import pandas as pd
+
+    texts = [f"document number {i} about things" for i in range(n)]
+    texts[4] = INJECTION
+    texts[5] = "x" * 1000
+    return pd.DataFrame({"id": [f"ex{i}" for i in range(n)], "text": texts, "label": [LABELS[i % 3] for i in range(n)]})
