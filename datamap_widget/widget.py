@@ -57,7 +57,7 @@ message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
 * ``projection`` -> ``{"method"}``: makes the map's projection (once) and sends it in ``points``;
 * ``save_labels`` -> ``{"path", "rows", "changed"}``: :meth:`DataMapWidget.export_labels` to
   EXPORT_NAME in the kernel's working folder (the "Save labels…" button);
-* ``relabel`` (buffer: rows; args ``label`` name), ``mark_reviewed`` (buffer: rows),
+* ``relabel`` (buffer: rows; args ``label`` name), ``mark_reviewed`` (buffer: rows; a *confirm*),
   ``accept_suggestions`` (buffer: rows; args ``include_reviewed``), ``undo`` (answers with a buffer: the uint32 rows
   whose action was undone) — each with optional ``current``: the row the reviewer's pane shows
   now, which a re-ranking leaves in place —, ``retry_save`` ->
@@ -65,7 +65,9 @@ message ``{"kind": "dmw:request", "id": str, "method": str, "args": dict}``
   changes (``labels``, ``reviewed``, ``save_status``).
 
 Review state (labels, marks, undo, store writes) lives in :class:`~datamap_widget.review.ReviewSession`;
-this module only translates between it and the wire.
+this module only translates between it and the wire: it listens to the session and sends what
+changed. The DataMap it is given never changes; :attr:`DataMapWidget.datamap` is a view of it
+that reads the session (:meth:`DataMap.with_review <datamap_widget.datamap.DataMap.with_review>`).
 """
 
 from __future__ import annotations
@@ -330,7 +332,7 @@ class DataMapWidget(anywidget.AnyWidget):
 
     points = traitlets.Dict(help="Per-point columns as little-endian bytes; see module docstring.").tag(sync=True)
     labels = traitlets.Bytes(b"", help="uint16 current label code per point.").tag(sync=True)
-    reviewed = traitlets.Bytes(b"", help="uint8 reviewed flag (0/1) per point.").tag(sync=True)
+    reviewed = traitlets.Bytes(b"", help="uint8 review mark per point: 0 not reviewed, 1 confirmed, 2 relabeled.").tag(sync=True)
     selection = traitlets.Bytes(b"", help="uint32 selected row indices.").tag(sync=True, from_json=_bytes_from_json)
     order = traitlets.Bytes(b"", help="uint32 suspect order after re-ranking from reviews; empty: points['order'].").tag(sync=True)
     label_names = traitlets.List(traitlets.Unicode(), help="Label names; codes index this list.").tag(sync=True)
@@ -473,6 +475,7 @@ class DataMapWidget(anywidget.AnyWidget):
             np.asarray(frame["reviewed"], dtype=bool).astype(np.uint8) * CONFIRMED,
             store=self._store, dataset=self._dataset, reviewer=self._reviewer, run=self._run,
         )
+        self._session.subscribe(self._after_action)  # every change of the review reaches the front end
         self._map_ids = getattr(dmap, "ids", None)
         self._texts: Any = np.full(len(self._ids), "", dtype=object)
         self._data_ids: pd.Series | None = None
@@ -548,7 +551,8 @@ class DataMapWidget(anywidget.AnyWidget):
         same_array = self._map_ids is not None and getattr(dmap, "ids", None) is self._map_ids
         if not same_array and (len(frame) != len(self._ids) or not frame.index.equals(self._ids)):
             raise ValueError("the tracker's map changed its ids; a widget follows one fixed set of examples.")
-        self._dmap = dmap
+        # A view that reads the session: the map given stays as it was (a review never changes it).
+        self._dmap = dmap.with_review(self._session) if callable(getattr(dmap, "with_review", None)) else dmap
         score = np.asarray(frame["mislabel_score"], dtype=np.float64)
         order = _suspect_order(score)
         category = _category_codes(frame["category"], CATEGORIES)
@@ -578,8 +582,6 @@ class DataMapWidget(anywidget.AnyWidget):
             points["projection_x"] = _to_bytes(coords[:, 0], PROJECTION_DTYPES["projection_x"])
             points["projection_y"] = _to_bytes(coords[:, 1], PROJECTION_DTYPES["projection_y"])
         thresholds = getattr(dmap, "thresholds", None) or DEFAULT_THRESHOLDS
-        if hasattr(self, "_session") and self._session.reviewed.any():
-            self._sync_dmap_reviewed(np.flatnonzero(self._session.reviewed))
         self._order = order.astype(np.int64)
         with self.hold_sync():
             self.n_passes = int(getattr(dmap, "n_passes", 0) or 0)
@@ -808,22 +810,31 @@ class DataMapWidget(anywidget.AnyWidget):
 
     @property
     def datamap(self) -> Any:
-        """The DataMap currently drawn (the latest one while a tracker feeds the widget)."""
+        """The DataMap currently drawn (the latest one while a tracker feeds the widget), as this
+        widget's review sees it: a view (:meth:`DataMap.with_review`) whose ``suspects()``,
+        ``frame`` and ``current_labels`` follow :attr:`review`. The map given is never changed."""
         return self._dmap
+
+    @property
+    def review(self) -> ReviewSession:
+        """The :class:`~datamap_widget.review.ReviewSession` holding this widget's reviews, e.g. for
+        ``dmap.suspects(review=w.review)`` or ``dmap.labels_after(w.review)``."""
+        return self._session
 
     # ---------------------------------------------------------------- actions
     def relabel(self, ids: Any, label: str | int) -> None:
         """Give the examples ``ids`` the label ``label`` (a name or code) and mark them reviewed."""
         rows = self._rows_of(ids, "ids")
         code = self._session.label_code(label)
-        self._session.relabel(rows, code)
-        self._after_action(rows)
+        self._session.relabel(rows, code)  # the session tells _after_action
+
+    def confirm(self, ids: Any) -> None:
+        """Confirm ``ids``: their label is right as it is; they count as reviewed."""
+        self._session.confirm(self._rows_of(ids, "ids"))  # the session tells _after_action
 
     def mark_reviewed(self, ids: Any) -> None:
-        """Mark ``ids`` as reviewed (label confirmed as it is)."""
-        rows = self._rows_of(ids, "ids")
-        self._session.confirm(rows)
-        self._after_action(rows)
+        """Mark ``ids`` as reviewed, their label confirmed as it is: the same as :meth:`confirm`."""
+        self.confirm(ids)
 
     def _shown_suggestions(self, rows: np.ndarray) -> np.ndarray:
         """The suggestion the screen shows for each of ``rows`` (a label code), -1 where it shows none.
@@ -875,8 +886,7 @@ class DataMapWidget(anywidget.AnyWidget):
         change = np.sort(change)
         if not change.size:
             return 0
-        self._session.relabel(change, self._offered[change].astype(LABEL_DTYPE))
-        self._after_action(change)
+        self._session.relabel(change, self._offered[change].astype(LABEL_DTYPE))  # the session tells _after_action
         return int(change.size)
 
     def undo(self) -> bool:
@@ -885,10 +895,7 @@ class DataMapWidget(anywidget.AnyWidget):
 
     def _undo(self) -> np.ndarray | None:
         """Undo the last action; its row positions, or None when there was none."""
-        rows = self._session.undo()
-        if rows is not None:
-            self._after_action(rows)
-        return rows
+        return self._session.undo()  # the session tells _after_action
 
     def _publish_review_state(self) -> None:
         """Send the session's labels, marks and store status to the front end in one message."""
@@ -913,28 +920,15 @@ class DataMapWidget(anywidget.AnyWidget):
         }
 
     def _after_action(self, rows: np.ndarray) -> None:
-        """The session has written through to the store: tell the DataMap, then the front end (one message)."""
+        """The session's listener: it changed ``rows`` (and wrote through to the store); tell the front end (one message).
+
+        Whoever changed the session (an action here or from the UI, an undo, a restore from the
+        store, another reviewer's label found on a save), the screen and the order follow.
+        """
         self._revision += 1
-        self._sync_dmap_reviewed(rows)
         with self.hold_sync():
             self._publish_review_state()
             self._rerank()
-
-    def _sync_dmap_reviewed(self, rows: np.ndarray | None = None) -> None:
-        """Keep the DataMap's reviewed marks and reviewed labels in step with the widget, so
-        ``dmap.suspects()`` agrees (and a score that learns from reviews re-scores)."""
-        mark = getattr(self._dmap, "mark_reviewed", None)
-        if mark is None:
-            return
-        rows = np.arange(len(self._ids)) if rows is None else rows
-        reviewed = self._session.reviewed
-        codes = self._session.codes
-        on = rows[reviewed[rows]]
-        off = rows[~reviewed[rows]]
-        if on.size:
-            mark(self._ids[on], True, labels=codes[on])
-        if off.size:
-            mark(self._ids[off], False, labels=codes[off])
 
     def _rerank(self) -> None:
         """Send the suspects' order the reviews gave (a map whose score learns from them; else nothing).
@@ -957,22 +951,16 @@ class DataMapWidget(anywidget.AnyWidget):
     def _restore_from_store(self, dmap: Any) -> None:
         """Show what earlier sessions did on this dataset: the labels and reviewed marks of the store's log."""
         store = self._store
-        if not (hasattr(store, "current_labels") and hasattr(store, "apply_reviews")):
+        if not (hasattr(store, "current_labels") and hasattr(store, "reviewed_in")):
             return  # a minimal store that only takes writes
         try:
             current = store.current_labels(self._dataset, base=dmap)
-            reviewed = store.apply_reviews(dmap, self._dataset, run=self._run)
+            reviewed = store.reviewed_in(dmap, self._dataset, run=self._run)  # dmap itself is not changed
         except Exception as exc:  # the store is down: the map still works, the status says what is missing
             self.save_status = f"earlier reviews could not be read: {type(exc).__name__}: {exc}"
             warnings.warn(f"DataMapWidget: {self.save_status}", RuntimeWarning, stacklevel=3)
             return
-        self._session.restore(current, reviewed)
-        session = self._session
-        # The store's reviews and relabels reach the map (and a score that learns from them).
-        self._sync_dmap_reviewed(np.flatnonzero(session.reviewed | (session.codes != session.original)))
-        with self.hold_sync():
-            self._publish_review_state()
-            self._rerank()
+        self._session.restore(current, reviewed)  # the session tells _after_action: screen, order and ranking follow
 
     def export_labels(self, path: str | pathlib.Path | None = None) -> pathlib.Path:
         """Write the corrected labels to ``path`` (``.csv`` or ``.parquet``), whole or not at all.
