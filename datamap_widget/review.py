@@ -313,7 +313,11 @@ class ReviewSession:
         A row whose label is already that label is logged as *confirmed*: nothing changed.
         """
         rows = np.asarray(rows, dtype=np.int64)
-        new = np.broadcast_to(np.asarray(codes, dtype=np.uint16), rows.shape).copy()
+        wanted = np.asarray(codes)
+        bad = wanted[(wanted < 0) | (wanted >= len(self.label_names))] if wanted.dtype.kind in "iu" else wanted
+        if bad.size:  # a name, or a code no label has: say which (label_code maps names to codes)
+            self.label_code(bad.reshape(-1)[0].item(), "label")
+        new = np.broadcast_to(wanted.astype(np.uint16), rows.shape).copy()
         self._do(rows, new)
 
     def confirm(self, rows: np.ndarray) -> None:
