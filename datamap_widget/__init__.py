@@ -5,6 +5,7 @@ The public surface (see the README):
 - :class:`Tracker` records per-example, per-pass training dynamics from any training loop;
 - :class:`DataMap` holds the cartography metrics, the suspects and save/load;
 - :class:`DataMapWidget` reviews and relabels a map in a notebook;
+- :class:`ReviewSession` holds a review (current labels, marks, undo): ``dmap.suspects(review=...)`` reads it;
 - :func:`train_datamap` fine-tunes a transformer and returns its DataMap in one call;
 - :class:`Store` keeps data maps and the review log in SQLite or PostgreSQL;
 - :class:`DataMapCallback` feeds a Tracker from ``transformers.Trainer``.
@@ -16,7 +17,7 @@ anywidget nor transformers (the latter takes seconds).
 from importlib.metadata import PackageNotFoundError, version
 
 from .datamap import DataMap
-from .review import ReviewConflict
+from .review import ReviewConflict, ReviewSession
 from .store import Store, StoreError
 from .tracker import Tracker
 from .train import train_datamap
@@ -31,6 +32,7 @@ __all__ = [
     "DataMapCallback",
     "DataMapWidget",
     "ReviewConflict",
+    "ReviewSession",
     "Store",
     "StoreError",
     "Tracker",

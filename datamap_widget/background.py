@@ -141,7 +141,7 @@ class TrainingHandle:
         The map holds the labels the model trained on: relabels made in a widget during
         training are not in it (a review never changes a DataMap). They live in the widget:
         ``w.current_labels``, ``w.changes``, ``w.apply(df)`` (and its store, if it has one);
-        ``w.datamap`` is this map with the widget's reviewed marks. When a widget following
+        ``w.datamap`` is a view of this map that reads the widget's review (``w.review``). When a widget following
         this handle's tracker holds relabels, ``wait()`` warns so (once per new count).
 
         Re-raises the exception training raised. With ``timeout`` (seconds) and training still

@@ -598,6 +598,7 @@ def _cmd_suspects(args: argparse.Namespace) -> int:
         dmap, _, texts = _load_run(args.run)
     else:
         dmap, texts = None, None
+    review = None  # the store's reviews of a run folder's map (a store's own run has them marked already)
     if args.store:
         with _open_store(args.store) as store:
             if dmap is None:
@@ -606,7 +607,10 @@ def _cmd_suspects(args: argparse.Namespace) -> int:
                     raise UsageError(f"dataset {args.dataset!r} has no runs in {store.url} (save one with `datamap train --store`)")
                 dmap = _store_call(args.store, store.load_run, latest)
             else:
-                _store_call(args.store, store.apply_reviews, dmap, args.dataset)
+                from .review import ReviewSession
+
+                reviewed = _store_call(args.store, store.reviewed_in, dmap, args.dataset)
+                review = ReviewSession.for_map(dmap, reviewed=reviewed)
     if args.method:
         if args.method not in metrics.SCORE_METHODS:
             raise UsageError(f"--method must be one of {sorted(metrics.SCORE_METHODS)}, got {args.method!r}")
@@ -616,7 +620,7 @@ def _cmd_suspects(args: argparse.Namespace) -> int:
     if args.top is not None and args.top < 0:
         raise UsageError(f"--top must be >= 0, got {args.top}")
     top = 20 if args.frac is None and args.top is None else args.top
-    rows = dmap.suspects(frac=args.frac, top=top, include_reviewed=args.include_reviewed)
+    rows = dmap.suspects(frac=args.frac, top=top, include_reviewed=args.include_reviewed, review=review)
     if args.format == "table":
         print(format_suspects(rows, texts.to_dict() if texts is not None else None))
         return 0

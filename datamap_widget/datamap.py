@@ -2,14 +2,25 @@
 
 A DataMap keeps the per-pass trajectories it was computed from, so a saved map can be
 re-scored later (:meth:`DataMap.rescore`) without training again.
+
+A DataMap is a result: a review never changes it. The review state (current labels, marks,
+undo) lives in a :class:`~datamap_widget.review.ReviewSession`; whatever depends on it takes
+the session: ``dmap.suspects(review=session)`` leaves the reviewed out and, for a score that
+learns from reviews, ranks with the reviewers' labels; ``dmap.labels_after(session)`` gives
+the current labels; ``dmap.with_review(session)`` is a view of the map that reads the
+session by default (a widget's ``w.datamap``).
 """
 
 from __future__ import annotations
 
+import copy
 import errno
 import json
 import numbers
 import os
+import warnings
+import weakref
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -20,6 +31,7 @@ from .atomic import atomic_open
 from .ids import IdIndex, as_ids
 from .neighbours import NeighbourIndex
 from .ranking import ReviewRanking, learns_from_reviews
+from .review import UNREVIEWED, ReviewSession
 
 if TYPE_CHECKING:  # pragma: no cover
     from .widget import DataMapWidget
@@ -71,7 +83,10 @@ class DataMap:
         :data:`~datamap_widget.metrics.REGION_QUANTILES`), ``"fixed"``
         (:data:`~datamap_widget.metrics.DEFAULT_THRESHOLDS`) or a mapping of values.
         :attr:`thresholds` holds the resolved values, so a saved map keeps its regions.
-    reviewed : optional ids already reviewed; :meth:`suspects` leaves them out.
+    reviewed : optional ids already reviewed when the map was made (e.g. per a store's log);
+        :meth:`suspects` leaves them out, and a :class:`~datamap_widget.review.ReviewSession`
+        made with :meth:`ReviewSession.for_map <datamap_widget.review.ReviewSession.for_map>`
+        starts from them.
     id_index : an :class:`~datamap_widget.ids.IdIndex` of exactly these ids, when one exists
         already (the Tracker's): ids are then not checked and indexed a second time.
     embeddings : optional ``(N, D)`` sentence embeddings from the training passes (see
@@ -174,18 +189,53 @@ class DataMap:
                 f"pick one of {sorted(set(metrics.SCORE_METHODS) - set(metrics.NEIGHBOUR_METHODS))} "
                 "or train with embeddings=True"
             )
-        self._reviewed = np.zeros(n, dtype=bool)
-        # The label each example has after the reviews (a relabel changes it); the neighbour
-        # scores re-rank from these (see mark_reviewed), self.labels stays what the model learned.
-        self._review_labels = self.labels.copy()
-        self._frame: pd.DataFrame | None = None
-        #: (N, 2) float32 from :meth:`projection`, made once and saved with the map; its method name.
-        self._projection: np.ndarray | None = None
-        self.projection_method: str | None = None
-        self._index: NeighbourIndex | None = None
-        self._ranking: ReviewRanking | None = None
+        # What is computed once and shared with the views of this map (with_review): the frame,
+        # the projection, the neighbour index and search, and one ranking per review session.
+        self._shared = SimpleNamespace(
+            frame=None, projection=None, projection_method=None, index=None, neighbours=None,
+            rankings=weakref.WeakKeyDictionary(), checked=weakref.WeakSet(),
+        )
+        # The marks the map was made with; a review never changes them (it lives in a session).
+        base_reviewed = np.zeros(n, dtype=bool)
         if reviewed is not None and len(reviewed):
-            self.mark_reviewed(reviewed)
+            base_reviewed[self.positions(reviewed, "reviewed")] = True
+        base_reviewed.flags.writeable = False
+        self._base_reviewed = base_reviewed
+        # The session this map reads when none is passed: set by with_review (a view), or the
+        # map's own one made by the deprecated mark_reviewed.
+        self._review: ReviewSession | None = None
+        self._own_review = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A session (a lock, listeners) stays in its process: a pickled map keeps the marks it
+        # reads now as the marks it was made with, and the caches but the per-session rankings.
+        state = dict(self.__dict__)
+        if self._review is not None:
+            reviewed = np.asarray(self._review.reviewed, dtype=bool).copy()
+            reviewed.flags.writeable = False
+            state["_base_reviewed"] = reviewed
+        state["_review"], state["_own_review"] = None, False
+        state["_shared"] = {k: v for k, v in vars(self._shared).items() if k not in ("rankings", "checked")}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        shared = SimpleNamespace(**state.pop("_shared"), rankings=weakref.WeakKeyDictionary(), checked=weakref.WeakSet())
+        self.__dict__.update(state, _shared=shared)
+
+    # Caches live in _shared, so a view made by with_review and its map compute each once.
+    _frame = property(lambda self: self._shared.frame, lambda self, v: setattr(self._shared, "frame", v))
+    #: (N, 2) float32 from :meth:`projection`, made once and saved with the map.
+    _projection = property(lambda self: self._shared.projection, lambda self, v: setattr(self._shared, "projection", v))
+    _index = property(lambda self: self._shared.index, lambda self, v: setattr(self._shared, "index", v))
+
+    @property
+    def projection_method(self) -> str | None:
+        """The method of the projection made by :meth:`projection` (None while none is made)."""
+        return self._shared.projection_method
+
+    @projection_method.setter
+    def projection_method(self, value: str | None) -> None:
+        self._shared.projection_method = value
 
     # ---------------------------------------------------------------- basics
 
@@ -215,16 +265,80 @@ class DataMap:
         ``suggestion_support`` (the early passes' mean probability of the suggested label),
         ``suggestion_confident`` (another label is shown: exactly where ``suggested_label``
         differs from ``label``), ``n_passes`` (passes the example was seen in) and ``reviewed``.
+
+        ``reviewed`` holds the marks the map was made with; for a view made by
+        :meth:`with_review` (a widget's ``w.datamap``), the session's marks, and
+        ``mislabel_score`` the ranking that learned from its reviews (see :meth:`suspects`).
         """
+        return self.reviewed_frame(self._review)
+
+    def reviewed_frame(self, review: ReviewSession | None) -> pd.DataFrame:
+        """:attr:`frame` as the review ``review`` (a :class:`~datamap_widget.review.ReviewSession` of
+        this map's examples) sees it: its ``reviewed`` marks and, for a score that learns from
+        reviews, the scores re-ranked with its labels. None: the map as it was made."""
         if self._frame is None:
             self._frame = self._build_frame()
         # A copy per call, so nobody's edits reach the map (or another caller's frame). Under
         # pandas' copy-on-write a shallow copy is enough and costs nothing; without it, a deep one.
         frame = self._frame.copy(deep=not _COPY_ON_WRITE)
-        frame["reviewed"] = self._reviewed.copy()  # the current marks, without a rebuild
-        if self._ranking is not None:  # a neighbour score follows the reviews (see mark_reviewed)
-            frame["mislabel_score"] = self._ranking.score.copy()
+        if review is None:
+            frame["reviewed"] = self._base_reviewed.copy()
+            return frame
+        review = self._checked_review(review)
+        frame["reviewed"] = np.asarray(review.reviewed, dtype=bool)  # a fresh array per read
+        ranking = self._ranking_for(review)
+        if ranking is not None:  # a neighbour score follows the reviews
+            frame["mislabel_score"] = ranking.score.copy()
         return frame
+
+    def _checked_review(self, review: Any, argument: str = "review") -> ReviewSession:
+        """``review`` if it is a ReviewSession of exactly this map's ids, else a clear TypeError/ValueError."""
+        if not isinstance(review, ReviewSession):
+            raise TypeError(
+                f"{argument} must be a ReviewSession (ReviewSession.for_map(dmap), or a widget's w.review) or None, "
+                f"got {type(review).__name__}"
+            )
+        if review in self._shared.checked:
+            return review
+        if len(review.ids) != len(self) or not pd.Index(review.ids).equals(pd.Index(self.ids)):
+            raise ValueError(
+                f"{argument} reviews other examples than this map's ({len(review.ids)} ids, this map has {len(self)}); "
+                "make it with ReviewSession.for_map(dmap)"
+            )
+        if list(review.label_names) != self.label_names:
+            raise ValueError(f"{argument} has the labels {review.label_names}, this map {self.label_names}")
+        self._shared.checked.add(review)
+        return review
+
+    def _ranking_for(self, review: ReviewSession) -> ReviewRanking | None:
+        """The ranking of this map that follows ``review`` (made once per session), or None when the score does not learn."""
+        if not self.learns_from_reviews:
+            return None
+        ranking = self._shared.rankings.get(review)
+        if ranking is None:
+            if self._frame is None:
+                self._frame = self._build_frame()
+            neighbours = self._shared.neighbours
+            if neighbours is None:
+                return None
+            ranking = ReviewRanking(self.trajectories, self.labels, self.method, neighbours)
+            ranking.follow(review)  # listens to the session: the scores follow each action
+            self._shared.rankings[review] = ranking
+        return ranking
+
+    def with_review(self, review: ReviewSession) -> "DataMap":
+        """A view of this map that reads ``review`` by default: its :attr:`frame`, :meth:`suspects` and
+        :attr:`current_labels` follow the session as the reviewer works. This map is unchanged;
+        the view shares its data and caches. A widget's ``w.datamap`` is such a view."""
+        review = self._checked_review(review)
+        view = copy.copy(self)
+        view._review, view._own_review = review, False
+        return view
+
+    @property
+    def review(self) -> ReviewSession | None:
+        """The session this map reads by default (see :meth:`with_review`), or None."""
+        return self._review
 
     def _build_frame(self) -> pd.DataFrame:
         neighbours = None
@@ -235,10 +349,7 @@ class DataMap:
             self.trajectories, self.labels, len(self.label_names), self.method, self.thresholds,
             embeddings=self.embeddings, neighbours=neighbours, text_probabilities=self.text_probabilities,
         )
-        if neighbours is not None and self._ranking is None:
-            self._ranking = ReviewRanking(self.trajectories, self.labels, self.method, neighbours)
-            changed = np.flatnonzero(self._reviewed | (self._review_labels != self.labels))
-            self._ranking.update(changed, self._review_labels[changed], self._reviewed[changed])
+        self._shared.neighbours = neighbours  # a ranking that follows a review starts from them
         names = pd.Categorical.from_codes(self.labels, categories=self.label_names)
         suggested = pd.Categorical.from_codes(summary["suggested_label"], categories=self.label_names)
         category = pd.Categorical.from_codes(summary["category"], categories=list(metrics.CATEGORIES))
@@ -255,7 +366,7 @@ class DataMap:
                 "suggestion_support": summary["suggestion_support"],
                 "suggestion_confident": summary["suggestion_confident"],
                 "n_passes": summary["n_passes"],
-                "reviewed": self._reviewed,
+                "reviewed": self._base_reviewed.copy(),
             },
             index=index,
         )
@@ -357,28 +468,35 @@ class DataMap:
             self._projection, self.projection_method = coords, name
         return pd.DataFrame({"x": self._projection[:, 0], "y": self._projection[:, 1]}, index=pd.Index(self.ids, name="id"))
 
-    def mark_reviewed(self, ids: Sequence[Any], reviewed: bool = True) -> None:
-        """Mark examples as reviewed (or not): :meth:`suspects` leaves reviewed ones out."""
-        self._reviewed[self.positions(ids)] = reviewed
     def mark_reviewed(self, ids: Sequence[Any], reviewed: bool = True, *, labels: Any = None) -> None:
-        """Mark examples as reviewed (or not): :meth:`suspects` leaves reviewed ones out.
+        """Deprecated: review in a :class:`~datamap_widget.review.ReviewSession` and pass it.
 
-        ``labels``: the label each review left (a name or code, one for all or one per id),
-        for a relabel; default: the label stays as it is when marking, and goes back to the
-        trained label when unmarking (an undo). :attr:`labels` (what the model learned) never
-        changes. For a neighbour score (:func:`~datamap_widget.ranking.learns_from_reviews`)
-        the examples that have these ones among their neighbours are re-scored with the
-        reviewed labels at once (no training): :attr:`frame` and :meth:`suspects` show it.
+        ``session = ReviewSession.for_map(dmap)``, then ``session.confirm(rows)``,
+        ``session.relabel(rows, code)``, ``session.undo()`` (or a widget's ``w.confirm``,
+        ``w.relabel``, ``w.undo``), and ``dmap.suspects(review=session)``,
+        ``dmap.labels_after(session)``. Still works: it reviews in a session this map reads
+        from then on (a map from ``w.datamap``: the widget's own). ``labels`` (a name or code,
+        one for all or one per id) makes it a relabel; ``reviewed=False`` takes the marks off
+        and gives the trained labels back (or ``labels``).
         """
+        warnings.warn(
+            "DataMap.mark_reviewed is deprecated: a review no longer changes a DataMap. Review in a session "
+            "(session = ReviewSession.for_map(dmap); session.confirm / session.relabel / session.undo, or a widget's "
+            "w.confirm / w.relabel / w.undo) and pass it: dmap.suspects(review=session), dmap.labels_after(session).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         rows = self.positions(ids)
-        if labels is None:
-            codes = self._review_labels[rows] if reviewed else self.labels[rows]
+        codes = None if labels is None else self._label_codes(labels, len(rows))  # checked before anything changes
+        if self._review is None:
+            self._review, self._own_review = ReviewSession.for_map(self), True
+        review = self._review
+        if not reviewed:  # no word of the log's vocabulary takes a mark off: set it as it was asked
+            review._overwrite(rows, review.original[rows] if codes is None else codes, UNREVIEWED)
+        elif codes is None:
+            review.confirm(rows)
         else:
-            codes = self._label_codes(labels, len(rows))
-        self._reviewed[rows] = reviewed
-        self._review_labels[rows] = codes
-        if self._ranking is not None:
-            self._ranking.update(rows, codes, reviewed)
+            review.relabel(rows, codes)
 
     def _label_codes(self, labels: Any, count: int) -> np.ndarray:
         """Label names or codes (one, or one per row) -> int codes; ValueError naming the unknown ones."""
@@ -405,8 +523,17 @@ class DataMap:
 
     @property
     def current_labels(self) -> pd.Series:
-        """Each example's label after the reviews marked here (a Series of names indexed by ``id``)."""
-        names = pd.Categorical.from_codes(self._review_labels, categories=self.label_names)
+        """Each example's label after the reviews of the session this map reads (:meth:`with_review`;
+        none: the labels it was trained on), a Series of names indexed by ``id``. See :meth:`labels_after`."""
+        return self.labels_after(self._review)
+
+    def labels_after(self, review: ReviewSession | None) -> pd.Series:
+        """Each example's label after the reviews of ``review`` (a :class:`~datamap_widget.review.ReviewSession`
+        of this map's examples; None: the labels the map was trained on), a categorical Series of
+        names indexed by ``id``. :attr:`labels` (what the model learned) never changes."""
+        if review is not None:
+            return self._checked_review(review).current_labels
+        names = pd.Categorical.from_codes(self.labels, categories=self.label_names)
         return pd.Series(names, index=pd.Index(self.ids, name="id"), name="label")
 
     def suspects(
@@ -414,13 +541,16 @@ class DataMap:
         frac: float | None = None,
         top: int | None = None,
         include_reviewed: bool = False,
+        *,
+        review: ReviewSession | None = None,
     ) -> pd.DataFrame:
         """The most likely mislabeled examples, highest ``mislabel_score`` first.
 
-        For a score that learns from reviews (``dmap.learns_from_reviews``: the neighbour
-        scores), the ranking already uses the labels given with :meth:`mark_reviewed` (or
-        by a :class:`~datamap_widget.widget.DataMapWidget` on this map): examples whose
-        neighbours were relabeled away from their label rise, those confirmed sink.
+        With ``review`` (a :class:`~datamap_widget.review.ReviewSession`, e.g. a widget's
+        ``w.review``), the examples it reviewed are left out and, for a score that learns
+        from reviews (``dmap.learns_from_reviews``: the neighbour scores), the ranking uses
+        its labels: examples whose neighbours were relabeled away from their label rise,
+        those confirmed sink. The map itself never changes.
 
         Parameters
         ----------
@@ -428,8 +558,11 @@ class DataMap:
         top : number of rows to return. Give at most one of ``frac`` and ``top``; with
             neither, every seen example is returned in ranked order.
         include_reviewed : keep examples already reviewed (left out by default).
+        review : the review to read; default the one this map reads (:meth:`with_review`),
+            else only the marks the map was made with.
         """
-        return rank_suspects(self.frame, frac=frac, top=top, include_reviewed=include_reviewed)
+        frame = self.reviewed_frame(self._review if review is None else review)
+        return rank_suspects(frame, frac=frac, top=top, include_reviewed=include_reviewed)
 
     def rescore(self, method: str) -> "DataMap":
         """The same map ranked by another score (see :data:`~datamap_widget.metrics.SCORE_METHODS`)."""
@@ -442,10 +575,14 @@ class DataMap:
             reading=self.reading,
             share_read=self.share_read,
         )
-        other._reviewed = self._reviewed.copy()
+        other._base_reviewed = self._base_reviewed
         other._projection, other.projection_method = self._projection, self.projection_method  # same embeddings
-        other._review_labels = self._review_labels.copy()
         other._index = self._index  # same embeddings: the index (and its cached searches) carries over
+        review = self._review
+        if review is not None and self._own_review:  # the deprecated marks: the other map gets a copy
+            review, original = ReviewSession(review.ids, review.label_names, review.original, review.marks), review
+            review.codes[:] = original.codes
+        other._review, other._own_review = review, self._own_review
         return other
 
     # ---------------------------------------------------------------- save / load
@@ -479,7 +616,7 @@ class DataMap:
         columns["suggestion_support"] = pa.array(frame["suggestion_support"].to_numpy(dtype=np.float64))
         columns["suggestion_confident"] = pa.array(frame["suggestion_confident"].to_numpy(dtype=bool))
         columns["n_passes"] = pa.array(frame["n_passes"].to_numpy())
-        columns["reviewed"] = pa.array(self._reviewed)
+        columns["reviewed"] = pa.array(frame["reviewed"].to_numpy(dtype=bool))
         t = self.n_passes
         for name in metrics.TRAJECTORY_FIELDS:
             values = np.ascontiguousarray(self.trajectories[name])
@@ -585,7 +722,8 @@ class DataMap:
             class_probabilities=class_probabilities, text_probabilities=text_probabilities, reading=meta.get("reading"),
             share_read=share_read,
         )
-        dmap._reviewed = reviewed
+        reviewed.flags.writeable = False
+        dmap._base_reviewed = reviewed  # the marks it was saved with
         if "projection_x" in table.column_names:  # absent in maps saved before the embedding view
             coords = np.column_stack([table.column(f"projection_{axis}").to_numpy(zero_copy_only=False) for axis in "xy"])
             dmap._projection = coords.astype(np.float32).reshape(n, 2)
@@ -610,7 +748,7 @@ class DataMap:
             )
         )
 
-    __hash__ = None  # type: ignore[assignment]  # mutable (review marks)
+    __hash__ = None  # type: ignore[assignment]  # equal by value, like arrays
 
     # ---------------------------------------------------------------- figures and reports
 

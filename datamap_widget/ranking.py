@@ -14,14 +14,21 @@ on every set. Adding a review-only neighbour term to ``margin`` (which has no ne
 found fewer errors than static ``margin``, so the scores without a neighbour part, the default
 ``confidence`` among them, keep their order: :func:`learns_from_reviews` says which scores learn.
 
+A ranking follows a :class:`~datamap_widget.review.ReviewSession` (:meth:`ReviewRanking.follow`):
+it listens to the session and re-scores as the reviewer works, so nobody has to tell it.
+:meth:`DataMap.suspects(review=session) <datamap_widget.datamap.DataMap.suspects>` keeps one
+such ranking per map and session.
+
 The suspects' order itself is here too: :func:`suspect_order` (most suspect first, ties in
 row order) and :func:`rerank_order` (new scores re-sort only the rows a reviewer has not
-pinned), which the widget sends as its ``order``.
-
-Pure numpy (no pandas): :class:`~datamap_widget.datamap.DataMap` holds one ranking per map.
+pinned), which the widget sends as its ``order``. Pure numpy (no pandas).
 """
 
 from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -126,6 +133,32 @@ class ReviewRanking:
         self.initial_score = self.score.copy()
 
     # ------------------------------------------------------------------ updates
+    def follow(self, review: Any) -> Callable[[], None]:
+        """Take in the reviews ``review`` (a :class:`~datamap_widget.review.ReviewSession` of this map's
+        examples) holds now, then listen to it and re-score after each of its changes.
+
+        Returns a function that stops listening. The session holds this ranking only weakly:
+        once nothing else keeps the ranking, it stops listening by itself.
+        """
+        codes, reviewed = np.asarray(review.codes, dtype=np.int64), np.asarray(review.reviewed, dtype=bool)
+        if codes.shape != self.labels.shape:
+            raise ValueError(f"review has {codes.shape[0]} examples but this ranking has {self.labels.shape[0]}")
+        changed = np.flatnonzero(reviewed | (codes != self.labels))
+        self.update(changed, codes[changed], reviewed[changed])
+        ranking = weakref.ref(self)
+        unsubscribe: Callable[[], None] = lambda: None  # noqa: E731 - replaced right below
+
+        def listener(rows: np.ndarray) -> None:
+            alive = ranking()
+            if alive is None:
+                unsubscribe()
+                return
+            alive.update(rows, review.codes[rows], review.reviewed[rows])
+
+        # Order -1: the scores are current before any view (order 0) of the same change reads them.
+        unsubscribe = review.subscribe(listener, order=-1)
+        return unsubscribe
+
     def update(self, rows: np.ndarray, labels: np.ndarray, reviewed: np.ndarray | bool = True) -> np.ndarray:
         """Record reviews of ``rows`` (their label now, reviewed or not: an undo says not) and re-score.
 

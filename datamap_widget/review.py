@@ -7,9 +7,14 @@ live review). Here live:
 
 - :data:`ACTIONS`, :class:`ReviewConflict` and the rules that read a log
   (:func:`review_state`, :func:`hidden_by_reviews`), used by :mod:`datamap_widget.store`;
-- :class:`ReviewSession`: the in-memory state of one reviewer's session (current labels,
-  review marks, the undo history, writes pending for a store, conflicts) that
-  :class:`~datamap_widget.widget.DataMapWidget` delegates to. No SQL and no traits here.
+- :class:`ReviewSession`: the one owner of mutable review state (current labels, review
+  marks, the undo history, writes pending for a store, conflicts). Its verbs are the log's:
+  :meth:`~ReviewSession.relabel`, :meth:`~ReviewSession.confirm`, :meth:`~ReviewSession.undo`.
+  Whatever depends on reviews reads a session and listens to it
+  (:meth:`~ReviewSession.subscribe`): the widget, the re-ranking
+  (:meth:`datamap_widget.ranking.ReviewRanking.follow`) and
+  :meth:`DataMap.suspects(review=...) <datamap_widget.datamap.DataMap.suspects>`. A review
+  never changes a :class:`~datamap_widget.datamap.DataMap`. No SQL and no traits here.
 
 Rule for "reviewed and unchanged stays hidden": an example whose latest live review confirmed
 or relabeled it is left out of the suspects of a run as long as the run's label is unchanged
@@ -21,8 +26,9 @@ relabel b→c followed by c→a stays hidden on the run that had b.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -184,13 +190,21 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
 
 
+#: A listener of a session: called with the row positions whose label or mark may have changed.
+ReviewListener = Callable[[np.ndarray], None]
+
+
 class ReviewSession:
     """One reviewer's work on one map: current labels, review marks, undo, store writes.
 
     Rows are positions into ``ids``. Every action is validated, applied, pushed on the undo
     stack and written through to ``store`` (when given) before the caller is told; a store
     failure keeps the rows pending (retried by the next action or :meth:`flush`); a
-    :class:`ReviewConflict` keeps the other reviewer's label and records a conflict.
+    :class:`ReviewConflict` keeps the other reviewer's label and records a conflict. Then the
+    listeners (:meth:`subscribe`) hear which rows changed.
+
+    Make one for a map with :meth:`for_map`; ``codes`` are the labels the map was trained on
+    (kept in :attr:`original`), ``marks`` the review marks it starts from.
     """
 
     def __init__(
@@ -227,10 +241,58 @@ class ReviewSession:
         # Widget messages may be handled on another thread than the user's cell (ipykernel 7
         # answers them while a cell runs): one lock keeps each action and each read whole.
         self._lock = threading.RLock()
+        self._listeners: list[tuple[int, int, ReviewListener]] = []
+        self._subscriptions = itertools.count()
+
+    @classmethod
+    def for_map(cls, dmap: Any, *, reviewed: Any = None, **kwargs: Any) -> "ReviewSession":
+        """A session over the examples of ``dmap`` (a :class:`~datamap_widget.datamap.DataMap`).
+
+        It starts from the map's labels and the reviewed marks the map was made with, plus
+        ``reviewed`` (ids to mark confirmed, e.g. :meth:`Store.reviewed_in`). Keywords go to
+        the constructor (``store``, ``dataset``, ``reviewer``, ``run``).
+        """
+        frame = dmap.frame
+        session = cls(
+            pd.Index(frame.index), dmap.label_names, np.asarray(dmap.labels),
+            np.asarray(frame["reviewed"], dtype=bool).astype(np.uint8) * CONFIRMED, **kwargs,
+        )
+        if reviewed is not None and len(reviewed):
+            session.restore(pd.Series(dtype=object), list(reviewed))
+        return session
 
     @property
     def reviewed(self) -> np.ndarray:
+        """Per row: whether a person confirmed or relabeled it (marks 1 or 2)."""
         return self.marks > UNREVIEWED
+
+    # ---------------------------------------------------------------- listeners
+    def subscribe(self, listener: ReviewListener, *, order: int = 0) -> Callable[[], None]:
+        """Call ``listener(rows)`` after every change of labels or marks; returns a function that unsubscribes.
+
+        ``rows`` are the positions that may have changed. Listeners run on the thread that made
+        the change, with the session's lock held, in ascending ``order`` and then in the order
+        they subscribed: state derived from the review (a ranking, order -1) is up to date
+        before the views (order 0) read it.
+        """
+        if not callable(listener):
+            raise TypeError(f"listener must be callable, got {type(listener).__name__}")
+        entry = (int(order), next(self._subscriptions), listener)
+        with self._lock:
+            self._listeners.append(entry)
+            self._listeners.sort(key=lambda e: e[:2])
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if entry in self._listeners:
+                    self._listeners.remove(entry)
+
+        return unsubscribe
+
+    def _notify(self, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, dtype=np.int64)
+        for _order, _n, listener in list(self._listeners):  # a listener may unsubscribe itself
+            listener(rows)
 
     # ---------------------------------------------------------------- actions
     def label_code(self, label: Any, argument: str = "label") -> int:
@@ -251,7 +313,11 @@ class ReviewSession:
         A row whose label is already that label is logged as *confirmed*: nothing changed.
         """
         rows = np.asarray(rows, dtype=np.int64)
-        new = np.broadcast_to(np.asarray(codes, dtype=np.uint16), rows.shape).copy()
+        wanted = np.asarray(codes)
+        bad = wanted[(wanted < 0) | (wanted >= len(self.label_names))] if wanted.dtype.kind in "iu" else wanted
+        if bad.size:  # a name, or a code no label has: say which (label_code maps names to codes)
+            self.label_code(bad.reshape(-1)[0].item(), "label")
+        new = np.broadcast_to(wanted.astype(np.uint16), rows.shape).copy()
         self._do(rows, new)
 
     def confirm(self, rows: np.ndarray) -> None:
@@ -276,6 +342,7 @@ class ReviewSession:
         self.marks[rows] = np.where(new != self.original[rows], RELABELED, CONFIRMED)
         self.history.append(step)
         self._write(self._log_rows(rows, actions, old, new, at))
+        self._notify(rows)
 
     def undo(self) -> np.ndarray | None:
         """Take back the last action; returns its rows, or None when there is nothing to undo."""
@@ -293,6 +360,7 @@ class ReviewSession:
         self.codes[rows] = step["old_codes"]
         self.marks[rows] = step["old_marks"]
         self._write(rows_out)
+        self._notify(rows)
         return rows
 
     def _log_rows(self, rows: np.ndarray, actions: np.ndarray, old: np.ndarray, new: np.ndarray, at: str) -> list[dict[str, Any]]:
@@ -399,6 +467,7 @@ class ReviewSession:
                 code = self.label_names.index(theirs)
                 self.codes[row] = code
                 self.marks[row] = RELABELED if code != self.original[row] else CONFIRMED
+        self._notify(rows[rows >= 0])
 
     def restore(self, current: pd.Series, reviewed_ids: Any) -> None:
         """Show what earlier sessions did: ``current`` labels (id -> name) and the ids the log counts as reviewed.
@@ -418,6 +487,19 @@ class ReviewSession:
             rows = rows[rows >= 0]
             self.marks[rows] = np.where(self.codes[rows] != self.original[rows], RELABELED, CONFIRMED)
         self.save_status = "saved"
+        self._notify(np.flatnonzero(self.reviewed | (self.codes != self.original)))
+
+    def _overwrite(self, rows: np.ndarray, codes: np.ndarray, marks: np.ndarray) -> None:
+        """Set labels and marks of ``rows`` without a log row or an undo step.
+
+        Only for the deprecated ``DataMap.mark_reviewed``, whose unmarking has no word in the
+        log's vocabulary; every review a person makes goes through relabel, confirm or undo.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        with self._lock:
+            self.codes[rows] = codes
+            self.marks[rows] = marks
+            self._notify(rows)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -443,6 +525,12 @@ class ReviewSession:
                 "at": np.repeat([s["at"] for s in history], sizes),
             }
         )
+
+    @property
+    def current_labels(self) -> pd.Series:
+        """Every example's label now (relabels included): a categorical Series indexed by ``id``."""
+        names = pd.Categorical.from_codes(self.codes.astype(np.int64), categories=self.label_names)
+        return pd.Series(names, index=pd.Index(self.ids, name="id"), name="label")
 
     def current_names(self, rows: np.ndarray | None = None) -> np.ndarray:
         names = np.asarray(self.label_names, dtype=object)

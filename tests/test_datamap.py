@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datamap_widget import DataMap, Tracker, metrics
+from datamap_widget import DataMap, ReviewSession, Tracker, metrics
 
 
 def make_tracker(ids, n_classes=3, passes=4, seed=0):
@@ -54,13 +54,60 @@ def test_suspects_are_ranked_highest_score_first(dmap):
 
 
 def test_reviewed_examples_are_left_out_unless_asked(dmap):
+    first, second = dmap.suspects(top=2).index
+    session = ReviewSession.for_map(dmap)
+    session.confirm(dmap.positions([first]))
+    session.relabel(dmap.positions([second]), session.label_code("class 1"))
+    assert {first, second}.isdisjoint(dmap.suspects(top=5, review=session).index)
+    assert {first, second} <= set(dmap.suspects(top=5, review=session, include_reviewed=True).index)
+    assert dmap.reviewed_frame(session).loc[[first, second], "reviewed"].all()
+    assert dmap.labels_after(session)[second] == "class 1"
+    session.undo()
+    assert second in dmap.suspects(top=5, review=session).index and first not in dmap.suspects(top=5, review=session).index
+
+
+def test_a_review_never_changes_the_map(dmap):
+    frame, suspects = dmap.frame, dmap.suspects()
+    session = ReviewSession.for_map(dmap)
+    session.relabel(dmap.positions(suspects.index[:3]), 1)
+    session.confirm(dmap.positions(suspects.index[3:5]))
+    pd.testing.assert_frame_equal(dmap.frame, frame)
+    pd.testing.assert_frame_equal(dmap.suspects(), suspects)
+    assert (dmap.current_labels == frame["label"]).all()  # the labels it was trained on
+
+
+def test_a_review_of_other_examples_is_refused(dmap):
+    other = make_tracker([f"other-{i}" for i in range(40)]).datamap()
+    with pytest.raises(ValueError, match="review reviews other examples than this map's"):
+        dmap.suspects(review=ReviewSession.for_map(other))
+    with pytest.raises(TypeError, match="review must be a ReviewSession"):
+        dmap.suspects(review={"doc-0"})
+
+
+def test_a_map_made_with_reviewed_ids_leaves_them_out_and_a_session_starts_from_them(dmap):
     first = dmap.suspects(top=1).index[0]
-    dmap.mark_reviewed([first])
+    made = DataMap(dmap.ids, dmap.labels, dmap.label_names, dmap.trajectories, reviewed=[first])
+    assert first not in made.suspects().index and made.frame.loc[first, "reviewed"]
+    assert ReviewSession.for_map(made).reviewed[made.positions([first])].all()
+    with pytest.raises(ValueError, match=r"reviewed has 1 id\(s\) not in this data map: \['nope'\]"):
+        DataMap(dmap.ids, dmap.labels, dmap.label_names, dmap.trajectories, reviewed=["nope"])
+
+
+def test_mark_reviewed_is_deprecated_and_still_works(dmap):
+    first = dmap.suspects(top=1).index[0]
+    with pytest.warns(DeprecationWarning, match=r"DataMap.mark_reviewed is deprecated.*suspects\(review=session\)"):
+        dmap.mark_reviewed([first])
     assert first not in dmap.suspects(top=5).index
     assert first in dmap.suspects(top=5, include_reviewed=True).index
     assert dmap.frame.loc[first, "reviewed"]
-    with pytest.raises(ValueError, match=r"ids has 1 id\(s\) not in this data map: \['nope'\]"):
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match=r"ids has 1 id\(s\) not in this data map: \['nope'\]"):
         dmap.mark_reviewed(["nope"])
+    with pytest.warns(DeprecationWarning):
+        dmap.mark_reviewed([first], labels="class 1")
+    assert dmap.current_labels[first] == "class 1"
+    with pytest.warns(DeprecationWarning):
+        dmap.mark_reviewed([first], reviewed=False)
+    assert first in dmap.suspects(top=5).index and dmap.current_labels[first] == dmap.frame.loc[first, "label"]
 
 
 def test_suspects_argument_errors(dmap):
@@ -83,8 +130,10 @@ def test_rescore_keeps_the_map_and_changes_the_ranking_method(dmap):
 
 @pytest.mark.parametrize("ids", [[f"doc-{i}" for i in range(30)], list(range(100, 130))], ids=["str", "int"])
 def test_parquet_round_trip_keeps_ids_labels_and_trajectories(tmp_path, ids):
-    dmap = make_tracker(ids, passes=3).datamap(method="confidence")
-    dmap.mark_reviewed([ids[3]])
+    made = make_tracker(ids, passes=3).datamap(method="confidence")
+    session = ReviewSession.for_map(made)
+    session.confirm(made.positions([ids[3]]))
+    dmap = made.with_review(session)  # a widget's w.datamap: saved with the session's marks
     path = tmp_path / "map.parquet"
     dmap.to_parquet(str(path))
     back = DataMap.read_parquet(str(path))

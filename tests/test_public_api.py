@@ -15,6 +15,7 @@ def test_exported_members_are_pinned():
             "DataMapCallback",
             "DataMapWidget",
             "ReviewConflict",
+            "ReviewSession",
             "Store",
             "StoreError",
             "Tracker",

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from datamap_widget import ReviewSession
 from datamap_widget.cli import main
 from datamap_widget.report import DEFAULT_TOP, align_texts, render_report
 
@@ -38,8 +39,9 @@ def dmap_and_texts():
     ranked = dmap.suspects().index
     texts = pd.Series([f"question {i} & more" for i in range(len(dmap))], index=dmap.ids)
     texts[ranked[0]] = XSS
-    dmap.mark_reviewed([ranked[1]])
-    return dmap, texts
+    review = ReviewSession.for_map(dmap)
+    review.confirm(dmap.positions([ranked[1]]))
+    return dmap.with_review(review), texts
 
 
 class _Collector(HTMLParser):

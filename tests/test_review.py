@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from datamap_widget.review import (
+    ACTIONS,
     CONFIRMED,
     RELABELED,
     UNREVIEWED,
@@ -84,6 +85,55 @@ def test_a_conflict_keeps_the_other_reviewers_label():
     assert s.codes[0] == 2 and s.marks[0] == RELABELED
     assert s.conflicts_frame[["id", "your_label", "current_label"]].values.tolist() == [["ex0", "pos", "neutral"]]
     assert "another reviewer made first" in s.save_status
+
+
+def test_listeners_hear_every_change_after_the_store_has_it():
+    store = LogStore()
+    s = session(store=store, dataset="toy")
+    heard: list[tuple[list[int], int]] = []
+    stop = s.subscribe(lambda rows: heard.append((rows.tolist(), len(store.rows))))
+    s.relabel(np.array([0, 1]), 2)
+    s.confirm(np.array([3]))
+    s.undo()
+    s.restore(pd.Series({"ex5": "neg"}), {"ex5"})
+    # Each listener call comes after the rows were written: a view never shows an unsaved state as saved.
+    assert heard == [([0, 1], 2), ([3], 3), ([3], 4), ([0, 1, 5], 4)]
+    store.fail = ReviewConflict("toy", ["ex2"], {"ex2": "pos"}, {"ex2": "neutral"})
+    s.confirm(np.array([2]))
+    assert heard[-2:] == [([2], 4), ([2], 4)]  # the other reviewer's label, then the action itself
+    stop()
+    s.undo()
+    assert len(heard) == 6  # unsubscribed: the undo is not heard
+
+
+def test_listeners_run_by_order_so_derived_state_is_current_for_views():
+    s = session()
+    calls: list[str] = []
+    s.subscribe(lambda rows: calls.append("view"))
+    s.subscribe(lambda rows: calls.append("ranking"), order=-1)
+    s.confirm(np.array([0]))
+    assert calls == ["ranking", "view"]
+    with pytest.raises(TypeError, match="listener must be callable"):
+        s.subscribe("not a function")
+
+
+def test_the_vocabulary_is_relabel_confirm_undo_as_the_log_says():
+    store = LogStore()
+    s = session(store=store, dataset="toy")
+    s.relabel(np.array([0]), 1)
+    s.confirm(np.array([1]))
+    s.undo()
+    assert [r["action"] for r in store.rows] == ["relabeled", "confirmed", "undo"]
+    assert set(ACTIONS) == {"confirmed", "relabeled", "skipped", "undo"}
+    assert all(callable(getattr(ReviewSession, verb)) for verb in ("relabel", "confirm", "undo"))
+    assert not hasattr(ReviewSession, "mark_reviewed")
+
+
+def test_current_labels_are_the_sessions():
+    s = session()
+    s.relabel(np.array([1]), 0)
+    labels = s.current_labels
+    assert labels.index.name == "id" and labels.tolist() == ["neg", "neg", "neutral", "neg", "pos", "neutral"]
 
 
 def test_run_is_an_int_run_id_everywhere():

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 import datamap_widget
-from datamap_widget import DataMap, ReviewConflict, Store, StoreError, Tracker
+from datamap_widget import DataMap, ReviewConflict, ReviewSession, Store, StoreError, Tracker
 from datamap_widget import store as store_module
 
 REPO = Path(__file__).parents[1]
@@ -224,12 +224,24 @@ def test_a_later_run_resurfaces_examples_whose_label_changed(store: Store) -> No
     assert store.latest_run("trec") == uncorrected != later
 
 
-def test_apply_reviews_marks_a_datamap(store: Store) -> None:
+def test_reviewed_in_names_the_reviewed_ids_of_a_datamap_and_leaves_it_as_it_was(store: Store) -> None:
     dmap = make_map()
+    before = dmap.suspects()
     store.add_reviews("trec", [confirm("doc-3", "ABBR"), relabel("doc-7", "DESC", "ABBR"), confirm("doc-11", "ABBR")])
-    marked = store.apply_reviews(dmap, "trec")
+    marked = store.reviewed_in(dmap, "trec")
     # doc-11's given label is ENTY, not what its confirmation saw (ABBR): left unmarked
     assert dmap.frame["label"]["doc-11"] == "ENTY"
+    assert marked == {"doc-3", "doc-7"}
+    pd.testing.assert_frame_equal(dmap.suspects(), before)  # a review never changes a DataMap
+    review = ReviewSession.for_map(dmap, reviewed=marked)
+    assert dmap.suspects(top=1, review=review).index.tolist() == ["doc-11"]
+
+
+def test_apply_reviews_is_deprecated_and_still_marks_a_datamap(store: Store) -> None:
+    dmap = make_map()
+    store.add_reviews("trec", [confirm("doc-3", "ABBR"), relabel("doc-7", "DESC", "ABBR"), confirm("doc-11", "ABBR")])
+    with pytest.warns(DeprecationWarning, match=r"Store.apply_reviews is deprecated.*store.reviewed_in"):
+        marked = store.apply_reviews(dmap, "trec")
     assert marked == {"doc-3", "doc-7"}
     assert dmap.suspects(top=1).index.tolist() == ["doc-11"]
 
@@ -926,7 +938,7 @@ def test_a_mind_changed_twice_b_to_c_to_a_stays_reviewed(store: Store) -> None:
     assert store.suspects("trec", include_reviewed=True).loc["doc-3", "reviewed"]
     assert "doc-3" not in store.load_run(run).suspects().index
     fresh = make_map()
-    assert "doc-3" in store.apply_reviews(fresh, "trec", run=run)
+    assert "doc-3" in store.reviewed_in(fresh, "trec", run=run)
     # the same rule from a run saved later without the correction: it resurfaces (label differs from the review's)
     later = store.save_run(make_map(), "trec")
     assert "doc-3" in store.suspects("trec", run=later).index

@@ -785,6 +785,51 @@ def test_confirming_and_undo_from_python_re_rank_and_keep_reviewed_rows_in_place
     )
 
 
+def test_a_datamap_handed_to_a_widget_is_not_changed_by_its_reviews():
+    dmap = clustered_map("margin_knn")
+    frame, suspects, labels = dmap.frame, dmap.suspects(), dmap.current_labels
+    w = DataMapWidget(dmap)
+    top = suspects.index[:3].tolist()
+    w.relabel(top[:2], "a")
+    w.confirm(top[2:])
+    w.accept_suggestions(suspects.index[3:8].tolist())
+    pd.testing.assert_frame_equal(dmap.frame, frame)
+    pd.testing.assert_frame_equal(dmap.suspects(), suspects)
+    pd.testing.assert_series_equal(dmap.current_labels, labels)
+    # The widget's own view of the map, and the map read with the widget's review, have them.
+    assert set(top).isdisjoint(w.datamap.suspects().index) and set(top).isdisjoint(dmap.suspects(review=w.review).index)
+    pd.testing.assert_frame_equal(w.datamap.suspects(), dmap.suspects(review=w.review))
+    assert w.datamap.current_labels[top[:2]].tolist() == ["a", "a"] == dmap.labels_after(w.review)[top[:2]].tolist()
+
+
+def test_the_widget_listens_to_its_session_and_re_sorts_through_the_ranking():
+    w = _learning_widget()
+    before = _order(w)
+    top = before[0]
+    # A change made on the session itself (not through a widget method) reaches the screen.
+    w.review.relabel(np.array([top]), 1 - int(w.datamap.labels[top]))
+    assert np.frombuffer(w.reviewed, "<u1")[top] == 2
+    assert np.frombuffer(w.labels, "<u2")[top] == 1 - int(w.datamap.labels[top])
+    after = _order(w)
+    assert after != before and after[0] == top  # re-sorted by the ranking, the reviewed row kept in place
+    score = w.datamap.frame["mislabel_score"].to_numpy()
+    rest = after[1:]
+    assert all(score[a] >= score[b] for a, b in zip(rest, rest[1:]))
+    assert w.history_size == 1 and w.changes["action"].tolist() == ["relabeled"]
+
+
+def test_the_widget_speaks_relabel_confirm_undo():
+    w = DataMapWidget(fixed_tracker().datamap())
+    w.relabel(["ex0"], "neutral")
+    w.confirm(["ex1"])
+    w.mark_reviewed(["ex2"])  # the older name of confirm
+    assert w.changes["action"].tolist() == ["relabeled", "confirmed", "confirmed"]
+    assert set(w.changes["action"]) <= set(ACTIONS)
+    assert np.frombuffer(w.reviewed, "<u1")[:3].tolist() == [2, 1, 1]  # 0 not reviewed, 1 confirmed, 2 relabeled
+    assert "0 not reviewed, 1 confirmed, 2 relabeled" in DataMapWidget.reviewed.help
+    assert w.undo() and w.undo() and w.undo() and not w.undo()
+
+
 def test_a_margin_map_keeps_the_order_it_was_drawn_with(widget):
     before = rows_of(widget.points["order"])
     widget.relabel(["ex0", "ex1"], "neutral")

@@ -78,7 +78,7 @@ def test_unreadable_store_at_open_is_said_not_fatal(tmp_path):
         def current_labels(self, dataset, base=None):
             raise ConnectionError("server closed the connection")
 
-        def apply_reviews(self, dmap, dataset):
+        def reviewed_in(self, dmap, dataset, run=None):
             raise ConnectionError("server closed the connection")
 
     with pytest.warns(RuntimeWarning, match="earlier reviews could not be read"):

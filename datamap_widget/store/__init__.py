@@ -17,7 +17,7 @@ forward on open by an ordered list of migrations (:data:`MIGRATIONS`).
 
 Review rule (the rules live in :mod:`datamap_widget.review`, which this module applies in
 SQL's place): an example whose latest (not undone) review is *confirmed* or *relabeled* is
-left out of :meth:`Store.suspects` and marked by :meth:`Store.apply_reviews` as long as its
+left out of :meth:`Store.suspects` and listed by :meth:`Store.reviewed_in` as long as its
 label is unchanged since the review: the run's label equals the label the latest review
 left, or, for the run a review was made on and runs saved before it, a label one of the
 example's live reviews saw (so b→c then c→a stays reviewed). A run saved later with another

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -372,11 +373,12 @@ class _Reviews:
         frame.index = pd.Index(_typed_ids(frame.pop("example_id").tolist(), row["id_type"]), name="id")
         return rank_suspects(frame, frac=frac, top=top, include_reviewed=include_reviewed)
 
-    def apply_reviews(self, dmap: DataMap, dataset: str, run: int | None = None) -> set:
-        """Mark on ``dmap`` (``dmap.mark_reviewed``) the examples the review log counts as reviewed.
+    def reviewed_in(self, dmap: DataMap, dataset: str, run: int | None = None) -> set:
+        """The ids of ``dmap`` that the review log of ``dataset`` counts as reviewed; ``dmap`` is unchanged.
 
         Same rule as :meth:`suspects`. ``run``: the store run ``dmap`` was loaded from, if
-        any (without it, a review's old label also counts as unchanged). Returns the ids marked.
+        any (without it, a review's old label also counts as unchanged). To leave them out of
+        the map's suspects: ``dmap.suspects(review=ReviewSession.for_map(dmap, reviewed=ids))``.
         """
         if not isinstance(dmap, DataMap):
             raise TypeError(f"dmap must be a DataMap, got {type(dmap).__name__}")
@@ -389,6 +391,22 @@ class _Reviews:
             review_state(log), dmap.ids.astype(str).astype(object), labels,
             None if row is None else row["id"], None if row is None else row["created_at"],
         )
-        if hidden.any():
-            dmap.mark_reviewed(dmap.ids[hidden])
         return set(dmap.ids[hidden].tolist())
+
+    def apply_reviews(self, dmap: DataMap, dataset: str, run: int | None = None) -> set:
+        """Deprecated (a review no longer changes a DataMap): use :meth:`reviewed_in`, which returns the same ids.
+
+        Still marks them on ``dmap`` as the deprecated ``DataMap.mark_reviewed`` does, and returns them.
+        """
+        warnings.warn(
+            "Store.apply_reviews is deprecated: a review no longer changes a DataMap. Use store.reviewed_in(dmap, "
+            "dataset) for the ids and dmap.suspects(review=ReviewSession.for_map(dmap, reviewed=ids)).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        ids = self.reviewed_in(dmap, dataset, run=run)
+        if ids:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # said once, above
+                dmap.mark_reviewed(list(ids))
+        return ids

@@ -214,12 +214,9 @@ class _Runs:
                 UserWarning, stacklevel=2,
             )
             method = metrics.DEFAULT_METHOD
-        dmap = DataMap(ids, codes, names, trajectories, method, run["thresholds"])
         hidden = hidden_by_reviews(review_state(log), np.asarray(ids_text, dtype=object), np.asarray(labels_text, dtype=object),
                          run["id"], run["created_at"])
-        if hidden.any():
-            dmap.mark_reviewed(ids[hidden])
-        return dmap
+        return DataMap(ids, codes, names, trajectories, method, run["thresholds"], reviewed=ids[hidden])
 
     def latest_run(self, dataset: str) -> int | None:
         """The id of the newest run of ``dataset``, or None when it has none."""

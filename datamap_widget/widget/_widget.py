@@ -1,7 +1,9 @@
 """The DataMapWidget class: its traits, its public actions, and the review state it shows.
 
 Review state (labels, marks, undo, store writes) lives in :class:`~datamap_widget.review.ReviewSession`;
-the widget translates between it and the wire (:mod:`._wire`). The user's texts and the
+the widget listens to it and translates between it and the wire (:mod:`._wire`). The DataMap it
+is given never changes; :attr:`DataMapWidget.datamap` is a view of it that reads the session
+(:meth:`DataMap.with_review <datamap_widget.datamap.DataMap.with_review>`). The user's texts and the
 payloads built from them are :mod:`._documents`; following a tracker is :mod:`._live`; the
 browser's requests go through :mod:`._router`. The metric math is the map's
 (:class:`~datamap_widget.datamap.DataMap`) and the suspects' order :mod:`datamap_widget.ranking`'s.
@@ -248,6 +250,7 @@ class DataMapWidget(anywidget.AnyWidget):
             np.asarray(dmap.frame["reviewed"], dtype=bool).astype(np.uint8) * CONFIRMED,
             store=store, dataset=dataset, reviewer=reviewer, run=run,
         )
+        self._session.subscribe(self._after_action)  # every change of the review reaches the front end
         # Set from each map by _set_map: the suspects' order, the suggestion shown per row
         # (a label code, -1 for none) and the rows never seen in training.
         self._order = np.zeros(0, dtype=np.int64)
@@ -285,7 +288,8 @@ class DataMapWidget(anywidget.AnyWidget):
         frame = dmap.frame
         if dmap.ids is not self._map_ids and (len(frame) != len(self._ids) or not frame.index.equals(self._ids)):
             raise ValueError("the tracker's map changed its ids; a widget follows one fixed set of examples.")
-        self._dmap = dmap
+        # A view that reads the session: the map given stays as it was (a review never changes it).
+        self._dmap = dmap.with_review(self._session)
         score = np.asarray(frame["mislabel_score"], dtype=np.float64)
         order = suspect_order(score)
         category = category_codes(frame["category"], CATEGORIES)
@@ -308,8 +312,6 @@ class DataMapWidget(anywidget.AnyWidget):
         }
         coords, embedding_view = self._projection_of(dmap)
         points = encode_points(columns, coords)
-        if self._session.reviewed.any():
-            self._sync_dmap_reviewed(np.flatnonzero(self._session.reviewed))
         self._order = order.astype(np.int64)
         with self.hold_sync():
             self.n_passes = dmap.n_passes
@@ -504,9 +506,17 @@ class DataMapWidget(anywidget.AnyWidget):
         )
 
     @property
-    def datamap(self) -> Any:
-        """The DataMap currently drawn (the latest one while a tracker feeds the widget)."""
+    def datamap(self) -> DataMap:
+        """The DataMap currently drawn (the latest one while a tracker feeds the widget), as this
+        widget's review sees it: a view (:meth:`DataMap.with_review`) whose ``suspects()``,
+        ``frame`` and ``current_labels`` follow :attr:`review`. The map given is never changed."""
         return self._dmap
+
+    @property
+    def review(self) -> ReviewSession:
+        """The :class:`~datamap_widget.review.ReviewSession` holding this widget's reviews, e.g. for
+        ``dmap.suspects(review=w.review)`` or ``dmap.labels_after(w.review)``."""
+        return self._session
 
     @property
     def changes(self) -> pd.DataFrame:
@@ -551,14 +561,15 @@ class DataMapWidget(anywidget.AnyWidget):
         """Give the examples ``ids`` the label ``label`` (a name or code) and mark them reviewed."""
         rows = self._rows_of(ids, "ids")
         code = self._session.label_code(label)
-        self._session.relabel(rows, code)
-        self._after_action(rows)
+        self._session.relabel(rows, code)  # the session tells _after_action
+
+    def confirm(self, ids: Any) -> None:
+        """Confirm ``ids``: their label is right as it is; they count as reviewed."""
+        self._session.confirm(self._rows_of(ids, "ids"))  # the session tells _after_action
 
     def mark_reviewed(self, ids: Any) -> None:
-        """Mark ``ids`` as reviewed (label confirmed as it is)."""
-        rows = self._rows_of(ids, "ids")
-        self._session.confirm(rows)
-        self._after_action(rows)
+        """Mark ``ids`` as reviewed, their label confirmed as it is: the same as :meth:`confirm`."""
+        self.confirm(ids)
 
     def accept_suggestions(self, ids: Any, include_reviewed: bool = False) -> int:
         """Give each of ``ids`` the suggestion the map shows for it (one undo step); returns how many labels changed.
@@ -576,8 +587,7 @@ class DataMapWidget(anywidget.AnyWidget):
         change = np.sort(change)
         if not change.size:
             return 0
-        self._session.relabel(change, self._offered[change].astype(LABEL_DTYPE))
-        self._after_action(change)
+        self._session.relabel(change, self._offered[change].astype(LABEL_DTYPE))  # the session tells _after_action
         return int(change.size)
 
     def undo(self) -> bool:
@@ -586,10 +596,7 @@ class DataMapWidget(anywidget.AnyWidget):
 
     def _undo(self) -> np.ndarray | None:
         """Undo the last action; its row positions, or None when there was none."""
-        rows = self._session.undo()
-        if rows is not None:
-            self._after_action(rows)
-        return rows
+        return self._session.undo()  # the session tells _after_action
 
     def _publish_review_state(self) -> None:
         """Send the session's labels, marks and store status to the front end in one message."""
@@ -603,28 +610,15 @@ class DataMapWidget(anywidget.AnyWidget):
             self._publish_summary()
 
     def _after_action(self, rows: np.ndarray) -> None:
-        """The session has written through to the store: tell the DataMap, then the front end (one message)."""
+        """The session's listener: it changed ``rows`` (and wrote through to the store); tell the front end (one message).
+
+        Whoever changed the session (an action here or from the UI, an undo, a restore from the
+        store, another reviewer's label found on a save), the screen and the order follow.
+        """
         self._revision += 1
-        self._sync_dmap_reviewed(rows)
         with self.hold_sync():
             self._publish_review_state()
             self._rerank()
-
-    def _sync_dmap_reviewed(self, rows: np.ndarray | None = None) -> None:
-        """Keep the DataMap's reviewed marks and reviewed labels in step with the widget, so
-        ``dmap.suspects()`` agrees (and a score that learns from reviews re-scores)."""
-        mark = getattr(self._dmap, "mark_reviewed", None)
-        if mark is None:
-            return
-        rows = np.arange(len(self._ids)) if rows is None else rows
-        reviewed = self._session.reviewed
-        codes = self._session.codes
-        on = rows[reviewed[rows]]
-        off = rows[~reviewed[rows]]
-        if on.size:
-            mark(self._ids[on], True, labels=codes[on])
-        if off.size:
-            mark(self._ids[off], False, labels=codes[off])
 
     def _rerank(self) -> None:
         """Send the suspects' order the reviews gave (a map whose score learns from them; else nothing).
@@ -633,7 +627,7 @@ class DataMapWidget(anywidget.AnyWidget):
         reviewer's place and what the pane shows never move; the other rows are re-sorted by
         their new scores into the remaining places.
         """
-        if not getattr(self._dmap, "learns_from_reviews", False):
+        if not self._dmap.learns_from_reviews:
             return
         score = np.asarray(self._dmap.frame["mislabel_score"], dtype=np.float64)
         pinned = self._session.reviewed.copy()
@@ -647,22 +641,16 @@ class DataMapWidget(anywidget.AnyWidget):
     def _restore_from_store(self, dmap: Any) -> None:
         """Show what earlier sessions did on this dataset: the labels and reviewed marks of the store's log."""
         store = self._store
-        if not (hasattr(store, "current_labels") and hasattr(store, "apply_reviews")):
+        if not (hasattr(store, "current_labels") and hasattr(store, "reviewed_in")):
             return  # a minimal store that only takes writes
         try:
             current = store.current_labels(self._dataset, base=dmap)
-            reviewed = store.apply_reviews(dmap, self._dataset, run=self._run)
+            reviewed = store.reviewed_in(dmap, self._dataset, run=self._run)  # dmap itself is not changed
         except Exception as exc:  # the store is down: the map still works, the status says what is missing
             self.save_status = f"earlier reviews could not be read: {type(exc).__name__}: {exc}"
             warnings.warn(f"DataMapWidget: {self.save_status}", RuntimeWarning, stacklevel=3)
             return
-        self._session.restore(current, reviewed)
-        session = self._session
-        # The store's reviews and relabels reach the map (and a score that learns from them).
-        self._sync_dmap_reviewed(np.flatnonzero(session.reviewed | (session.codes != session.original)))
-        with self.hold_sync():
-            self._publish_review_state()
-            self._rerank()
+        self._session.restore(current, reviewed)  # the session tells _after_action: screen, order and ranking follow
 
     # ------------------------------------------------------- more actions
     def _shown_suggestions(self, rows: np.ndarray) -> np.ndarray:
