@@ -10,6 +10,7 @@ import errno
 import json
 import numbers
 import os
+import warnings
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -429,7 +430,29 @@ class DataMap:
             neither, every seen example is returned in ranked order.
         include_reviewed : keep examples already reviewed (left out by default).
         """
-        return rank_suspects(self.frame, frac=frac, top=top, include_reviewed=include_reviewed)
+        rows = rank_suspects(self.frame, frac=frac, top=top, include_reviewed=include_reviewed)
+        unlearned = self.unlearned_classes
+        if len(unlearned) and rows["label"].isin(unlearned.index).any():
+            # Their suspects are a class too small to learn, not wrong labels: say so where they are listed.
+            warnings.warn(
+                metrics.unlearned_message(unlearned.index.tolist(), unlearned["count"].tolist()), UserWarning, stacklevel=2
+            )
+        return rows
+
+    @property
+    def unlearned_classes(self) -> pd.DataFrame:
+        """Classes the model never learned (see :func:`datamap_widget.metrics.unlearned_classes`
+        for the rule), indexed by ``label``, with ``count`` (examples seen), mean ``confidence``
+        and mean ``correctness``; empty when every class was learned. Their examples flood the
+        top suspects and their suggested labels are unreliable: :meth:`suspects` warns when it
+        lists them, and the widget says so."""
+        found = metrics.unlearned_classes(
+            self.trajectories["gold_prob"], self.trajectories["correct"], self.labels, len(self.label_names)
+        )
+        index = pd.Index([self.label_names[c] for c in found["classes"]], name="label", dtype=object)
+        return pd.DataFrame(
+            {"count": found["count"], "confidence": found["confidence"], "correctness": found["correctness"]}, index=index
+        )
 
     def rescore(self, method: str) -> "DataMap":
         """The same map ranked by another score (see :data:`~datamap_widget.metrics.SCORE_METHODS`)."""
@@ -658,6 +681,16 @@ def _class_matrix(values: Any, n: int, label_names: list[str], name: str) -> np.
     values = values.astype(np.float32, copy=False).view()
     values.flags.writeable = False
     return values
+
+
+def unlearned_summary(dmap: Any) -> list[dict[str, Any]]:
+    """``[{"label", "code", "count"}]`` of the classes ``dmap`` never learned (none for a map
+    without trajectories): what the widget warns about and counts in a bulk accept's preview."""
+    frame = getattr(dmap, "unlearned_classes", None)
+    if not isinstance(frame, pd.DataFrame) or not len(frame):
+        return []
+    names = list(getattr(dmap, "label_names", []))
+    return [{"label": str(name), "code": names.index(name), "count": int(c)} for name, c in frame["count"].items()]
 
 
 def check_suspect_size(frac: Any, top: Any) -> None:

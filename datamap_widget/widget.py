@@ -85,6 +85,7 @@ import pandas as pd
 import traitlets
 
 from .atomic import atomic_paths
+from .datamap import unlearned_summary
 from .background import KernelThreadCall, watch_relabels
 from .ids import describe_ids
 from .dependencies import install_command
@@ -371,6 +372,8 @@ class DataMapWidget(anywidget.AnyWidget):
         'and a "note" on it (e.g. that PCA stands in for t-SNE, and how to install it).',
     ).tag(sync=True)
 
+    unlearned = traitlets.List(help='Classes the map never learned: [{"label", "code", "count"}] (datamap.unlearned_summary).').tag(sync=True)
+
     selected_ids = traitlets.List(help="Ids of the selected points; set it to move the selection.")
 
     def __init__(
@@ -585,6 +588,7 @@ class DataMapWidget(anywidget.AnyWidget):
             self.n_passes = int(getattr(dmap, "n_passes", 0) or 0)
             self.thresholds = {k: float(v) for k, v in thresholds.items()}
             self.embedding_view = embedding_view
+            self.unlearned = unlearned_summary(dmap)
             self.points = points
             self.order = b""
             if hasattr(self, "_session") and self._session.reviewed.any():
@@ -851,13 +855,16 @@ class DataMapWidget(anywidget.AnyWidget):
         (confirmed or relabeled, here or in the store) whose suggestion differs: kept as they are
         unless ``include_reviewed=True``; ``no_suggestion``: examples the map suggests nothing
         else for (or whose label already is the suggestion); ``unknown``: of those, the ones never
-        seen in training.
+        seen in training; ``unlearned``: of the changes, those moving an example out of a class
+        the map never learned (see :attr:`DataMap.unlearned_classes`), whose suggestions are unreliable.
         """
         rows = self._rows_of(ids, "ids")
         plan = self._accept_plan(rows)
         unseen = int(self._unseen[plan["none"]].sum())
+        unlearned = [c["code"] for c in self.unlearned]
         return {"change": int(plan["open"].size), "reviewed": int(plan["reviewed"].size),
-                "no_suggestion": int(plan["none"].size), "unknown": unseen}
+                "no_suggestion": int(plan["none"].size), "unknown": unseen,
+                "unlearned": int(np.isin(self._session.codes[plan["open"]], unlearned).sum())}
 
     def accept_suggestions(self, ids: Any, include_reviewed: bool = False) -> int:
         """Give each of ``ids`` the suggestion the map shows for it (one undo step); returns how many labels changed.
