@@ -151,5 +151,6 @@ export function makeState(n: number, labelNames = ["neg", "pos"]): ModelState {
     progress: { state: "idle" },
     map_view: "data_map",
     embedding_view: { method: "", reason: "This map has no embeddings, so there is no embedding view.", note: "" },
+    unlearned: [],
   };
 }

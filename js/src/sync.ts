@@ -85,6 +85,15 @@ export interface ModelState {
   progress: Progress;
   map_view: MapViewName;
   embedding_view: EmbeddingView;
+  /** Classes the map never learned (DataMapWidget.unlearned): their suggestions are unreliable. */
+  unlearned: UnlearnedClass[];
+}
+
+/** One class the map never learned, as DataMapWidget.unlearned lists it. */
+export interface UnlearnedClass {
+  label: string;
+  code: number;
+  count: number;
 }
 
 type Callback = (...args: any[]) => void;
@@ -120,6 +129,7 @@ export const TRAITS = {
   progress: "progress",
   map_view: "mapView",
   embedding_view: "embeddingView",
+  unlearned: "unlearned",
 } as const satisfies Record<keyof ModelState, string>;
 
 export type WireName = keyof typeof TRAITS;

@@ -13,6 +13,7 @@ import { MapView, type Tool } from "./mapview";
 import { ConfusionTable, EMPTY_FILTERS, FilterBar, confusionCounts, visibleMask, withPair, type LabelPair } from "./filters";
 import { DetailPane, type DocDetail } from "./pane";
 import { HelpOverlay, StartHint } from "./help";
+import { Note, acceptUnlearnedText, acceptedText, hiddenCount, selectionHiddenText, unlearnedText } from "./notes";
 import { CONFIRMED, NO_LABEL, RELABELED, ReviewController, shownSuggestion, shownSuggestions, suspectProgress, type Action } from "./review";
 import { createWebGLScatter, type ScatterFactory } from "./scatter";
 import { Sync, decode, decodePoints, encode, type Filters, type MapViewName, type Model, type Points } from "./sync";
@@ -118,7 +119,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   // question such as the bulk accept's "Apply (12)" and every message appear by their cause.
   const startHint = new StartHint();
   const help = new HelpOverlay(() => root.focus({ preventScroll: true }));
-  root.append(toolbar.el, status.el, startHint.el, keysLine, filterBar.el, main, help.el);
+  const unlearnedNote = new Note("dmw-unlearned-note");
+  root.append(toolbar.el, status.el, startHint.el, unlearnedNote.el, keysLine, filterBar.el, main, help.el);
   listen(toolbar.helpButton, "click", () => help.show(names()));
   for (const [tool, b] of toolbar.toolButtons) listen(b, "click", () => setTool(tool));
   for (const [view, b] of toolbar.views.buttons) {
@@ -174,6 +176,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     },
   });
   side.insertBefore(tableTitle, table.el);
+  const selectionNote = new Note("dmw-selection-hidden");
+  side.insertBefore(selectionNote.el, table.el);
   const pane = new DetailPane(
     side,
     (row) => fetchDetail(row, true),
@@ -321,6 +325,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       : narrow ? `${rows.length.toLocaleString()} of ${sel} selected match ${narrowedBy()}` : `${sel} selected`;
     const narrowed = pair && !selection.length ? ` · labelled ${labelName(pair.given)}, suggested ${labelName(pair.suggested)}` : "";
     tableTitle.textContent = `${what}${narrowed} · most suspect first`;
+    selectionNote.show(narrow ? selectionHiddenText(selection.length, rows.length, narrowedBy()) : "");
     renderProgress();
   }
 
@@ -625,7 +630,10 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
             if (s !== NO_LABEL && (includeReviewed || !points.reviewed[r])) optimistic.push([r, s, RELABELED]);
           }
           const args = includeReviewed ? { include_reviewed: true } : {};
-          submit({ method: "accept_suggestions", rows, args, optimistic, describe: `accept the suggestions for ${what(rows)}` });
+          void ctl.submit({ method: "accept_suggestions", rows, args, optimistic, describe: `accept the suggestions for ${what(rows)}` }).then((reply) => {
+            const changed = (reply as [{ changed?: number }, unknown] | undefined)?.[0]?.changed;
+            if (typeof changed === "number") status.show(acceptedText(changed, hiddenCount(optimistic.map(([r]) => r), visible), filters().labels.length > 0), "info");
+          });
         };
         const buttons: HTMLElement[] = [];
         if (res.change) {
@@ -647,6 +655,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
         const parts = [`Accept suggestions for ${what(rows)}: ${res.change.toLocaleString()} label${res.change === 1 ? "" : "s"} will change`];
         if (kept) parts.push(keptText);
         if (noneText) parts.push(noneText);
+        const unlearnedPart = acceptUnlearnedText(res.unlearned ?? 0, sync.get("unlearned") ?? []);
+        if (unlearnedPart) parts.push(unlearnedPart);
         status.show(`${parts.join(", ")}.`, "sticky", ...buttons);
       })
       .catch((err: Error) => status.show(`Could not preview: ${err.message}`, "error"));
@@ -745,6 +755,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     toolbar.colorSelect.value = sync.get("colorBy") ?? "correctness";
     toolbar.setLabels(names());
     keysLine.textContent = keyLegend(names());
+    unlearnedNote.show(unlearnedText(sync.get("unlearned") ?? []));
     filterBar.render(f, sync.get("categories") ?? [], names());
     renderLegend();
     renderPasses();
@@ -843,6 +854,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     recompute();
   });
   sync.on("labelNames", renderControls);
+  sync.on("unlearned", renderControls);
   sync.on("categories", renderControls);
   sync.on("nPasses", renderPasses);
   sync.on("live", renderPasses);
