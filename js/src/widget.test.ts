@@ -1072,7 +1072,9 @@ describe("DataMapWidget view", () => {
     const { model } = mount(20);
     await settle();
     const hint = () => el.querySelector<HTMLElement>(".dmw-start-hint");
-    expect(hint()!.textContent).toContain("Start here: the table lists the most likely mislabeled documents first");
+    // The first key after running the cell goes to the notebook: the hint says to click into the widget first.
+    expect(hint()!.textContent).toContain("Start here: click the map or the table first (then the keys work).");
+    expect(hint()!.textContent).toContain("The table lists the most likely mislabeled documents first");
     expect(hint()!.textContent).toContain("? for help");
     expect(hint()!.style.display).not.toBe("none");
     model.pythonSets("history_size", 1);

@@ -93,7 +93,8 @@ def lasso(page, rs, x0, x1, y0, y1) -> None:
 def test_the_first_step_hint_is_there_at_the_start(rs, page, artifacts):
     hint = page.locator(".dmw-start-hint").first
     assert hint.is_visible()
-    assert hint.inner_text().startswith("Start here: the table lists the most likely mislabeled documents first")
+    assert hint.inner_text().startswith("Start here: click the map or the table first (then the keys work). "
+                                        "The table lists the most likely mislabeled documents first")
     assert page.locator(".dmw-save-state").first.inner_text() == "0 labels changed · not saved"
     page.locator(".dmw-root").first.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "session-1-start.png"))
