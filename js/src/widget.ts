@@ -290,6 +290,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   function recolor(): void {
     colorBuf = pointColors(points, sync.get("colorBy") ?? "correctness", visible, selMask, colorBuf, isDark(map.el));
     map.scatter?.setColors(colorBuf);
+    map.colors = colorBuf; // the current document's point keeps its colour inside its ring
     map.redraw();
   }
 
@@ -457,6 +458,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     for (const r of [focused, hovered]) if (r >= 0 && r < points.n) m.push(x[r], y[r]);
     if (focused < 0 && m.length) m.unshift(NaN, NaN);
     map.markers = m;
+    map.markerRows = [focused, hovered];
     map.drawOverlay();
   }
 
