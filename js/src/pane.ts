@@ -160,6 +160,7 @@ export function sparkline(values: Array<number | null>, width = 130, height = 26
     mark.setAttribute("text-anchor", "end");
     mark.setAttribute("dominant-baseline", "middle");
     mark.setAttribute("class", "dmw-spark-axis");
+    mark.setAttribute("font-size", "9");
     mark.textContent = String(v);
     svg.appendChild(mark);
   }
@@ -226,8 +227,11 @@ export class DetailPane {
       if (detail.classes.length) model.appendChild(classList(detail, doc.confidence));
       if (detail.gold_prob.length) {
         const n = detail.gold_prob.length;
-        model.append(h("span", "dmw-spark-label", " p(given label) per pass "), sparkline(detail.gold_prob),
+        // One unit that wraps under the classes as a whole rather than squeezed beside them.
+        const spark = h("span", "dmw-spark-box");
+        spark.append(h("span", "dmw-spark-label", "p(given label) per pass"), sparkline(detail.gold_prob),
           h("span", "dmw-spark-passes", `${n} pass${n === 1 ? "" : "es"}`));
+        model.append(spark);
       }
       el.appendChild(model);
       if (detail.text_view?.length) {

@@ -18,7 +18,7 @@ import { CONFIRMED, NO_LABEL, RELABELED, ReviewController, shownSuggestion, show
 import { createWebGLScatter, type ScatterFactory } from "./scatter";
 import { Sync, decode, decodePoints, encode, type Filters, type MapViewName, type Model, type Points } from "./sync";
 import { VirtualTable } from "./table";
-import { StatusLine, Toolbar, h, keyLegend, methodName, saveStateText } from "./toolbar";
+import { COMPACT_TOOLBAR_WIDTH, StatusLine, Toolbar, h, keyLegend, methodName, saveStateText } from "./toolbar";
 import type { View } from "./scatter";
 
 export interface Options {
@@ -884,6 +884,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       ? Math.max(240, Math.min(720, width))
       : Math.max(320, Math.min(720, Math.round(width * 0.48), width - 8 - sideMin));
     map.resize(w, 460, window.devicePixelRatio || 1);
+    toolbar.setCompact(width < COMPACT_TOOLBAR_WIDTH);
     if (mapPane.style.width !== `${w}px`) mapPane.style.width = `${w}px`;
   };
   if (typeof ResizeObserver === "function") {
