@@ -180,6 +180,7 @@ class DataMap:
         # scores re-rank from these (see mark_reviewed), self.labels stays what the model learned.
         self._review_labels = self.labels.copy()
         self._frame: pd.DataFrame | None = None
+        self._unlearned: pd.DataFrame | None = None
         #: (N, 2) float32 from :meth:`projection`, made once and saved with the map; its method name.
         self._projection: np.ndarray | None = None
         self.projection_method: str | None = None
@@ -446,13 +447,15 @@ class DataMap:
         and mean ``correctness``; empty when every class was learned. Their examples flood the
         top suspects and their suggested labels are unreliable: :meth:`suspects` warns when it
         lists them, and the widget says so."""
-        found = metrics.unlearned_classes(
-            self.trajectories["gold_prob"], self.trajectories["correct"], self.labels, len(self.label_names)
-        )
-        index = pd.Index([self.label_names[c] for c in found["classes"]], name="label", dtype=object)
-        return pd.DataFrame(
-            {"count": found["count"], "confidence": found["confidence"], "correctness": found["correctness"]}, index=index
-        )
+        if self._unlearned is None:  # the trajectories never change: found once per map
+            found = metrics.unlearned_classes(
+                self.trajectories["gold_prob"], self.trajectories["correct"], self.labels, len(self.label_names)
+            )
+            index = pd.Index([self.label_names[c] for c in found["classes"]], name="label", dtype=object)
+            self._unlearned = pd.DataFrame(
+                {"count": found["count"], "confidence": found["confidence"], "correctness": found["correctness"]}, index=index
+            )
+        return self._unlearned.copy()
 
     def rescore(self, method: str) -> "DataMap":
         """The same map ranked by another score (see :data:`~datamap_widget.metrics.SCORE_METHODS`)."""
