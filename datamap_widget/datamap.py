@@ -192,7 +192,7 @@ class DataMap:
         # What is computed once and shared with the views of this map (with_review): the frame,
         # the projection, the neighbour index and search, and one ranking per review session.
         self._shared = SimpleNamespace(
-            frame=None, projection=None, projection_method=None, index=None, neighbours=None,
+            frame=None, projection=None, projection_method=None, index=None, neighbours=None, unlearned=None,
             rankings=weakref.WeakKeyDictionary(), checked=weakref.WeakSet(),
         )
         # The marks the map was made with; a review never changes them (it lives in a session).
@@ -562,7 +562,32 @@ class DataMap:
             else only the marks the map was made with.
         """
         frame = self.reviewed_frame(self._review if review is None else review)
-        return rank_suspects(frame, frac=frac, top=top, include_reviewed=include_reviewed)
+        rows = rank_suspects(frame, frac=frac, top=top, include_reviewed=include_reviewed)
+        unlearned = self.unlearned_classes
+        if len(unlearned) and rows["label"].isin(unlearned.index).any():
+            # Their suspects are a class too small to learn, not wrong labels: say so where they are listed.
+            warnings.warn(
+                metrics.unlearned_message(unlearned.index.tolist(), unlearned["count"].tolist()), UserWarning, stacklevel=2
+            )
+        return rows
+
+    @property
+    def unlearned_classes(self) -> pd.DataFrame:
+        """Classes the model never learned (see :func:`datamap_widget.metrics.unlearned_classes`
+        for the rule), indexed by ``label``, with ``count`` (examples seen), mean ``confidence``
+        and mean ``correctness``; empty when every class was learned. Their examples flood the
+        top suspects and their suggested labels are unreliable: :meth:`suspects` warns when it
+        lists them, and the widget says so."""
+        shared = self._shared
+        if shared.unlearned is None:  # the trajectories never change: found once per map (and its views)
+            found = metrics.unlearned_classes(
+                self.trajectories["gold_prob"], self.trajectories["correct"], self.labels, len(self.label_names)
+            )
+            index = pd.Index([self.label_names[c] for c in found["classes"]], name="label", dtype=object)
+            shared.unlearned = pd.DataFrame(
+                {"count": found["count"], "confidence": found["confidence"], "correctness": found["correctness"]}, index=index
+            )
+        return shared.unlearned.copy()
 
     def rescore(self, method: str) -> "DataMap":
         """The same map ranked by another score (see :data:`~datamap_widget.metrics.SCORE_METHODS`)."""
@@ -796,6 +821,16 @@ def _class_matrix(values: Any, n: int, label_names: list[str], name: str) -> np.
     values = values.astype(np.float32, copy=False).view()
     values.flags.writeable = False
     return values
+
+
+def unlearned_summary(dmap: Any) -> list[dict[str, Any]]:
+    """``[{"label", "code", "count"}]`` of the classes ``dmap`` never learned (none for a map
+    without trajectories): what the widget warns about and counts in a bulk accept's preview."""
+    frame = getattr(dmap, "unlearned_classes", None)
+    if not isinstance(frame, pd.DataFrame) or not len(frame):
+        return []
+    names = list(getattr(dmap, "label_names", []))
+    return [{"label": str(name), "code": names.index(name), "count": int(c)} for name, c in frame["count"].items()]
 
 
 def check_suspect_size(frac: Any, top: Any) -> None:

@@ -44,6 +44,12 @@ __all__ = [
     "SUGGESTION_ERROR_MARGIN",
     "SUGGESTION_ZONE_SHARE",
     "summarize",
+    "unlearned_classes",
+    "unlearned_message",
+    "UNLEARNED_MAX_CORRECTNESS",
+    "UNLEARNED_MAX_CONFIDENCE",
+    "UNLEARNED_MAX_SHARE",
+    "UNLEARNED_MIN_OTHERS_CORRECTNESS",
     "REGION_QUANTILES",
     "REGION_BOUNDS",
     "NEIGHBOUR_METHODS",
@@ -810,6 +816,87 @@ def summarize(
         "suggestion_weak": suggestion["suggestion_weak"],
         "n_passes": n_seen.astype(np.int64),
     }
+
+
+# --------------------------------------------------------------------------------------
+# Classes the map never learned: their suspects say "too small", not "mislabeled"
+# --------------------------------------------------------------------------------------
+
+#: A class is *unlearned* when its examples' mean correctness is at most this (the model
+#: almost never predicted the class for its own examples) ...
+UNLEARNED_MAX_CORRECTNESS = 0.05
+#: ... and their mean confidence (gold-label probability) is at most this ...
+UNLEARNED_MAX_CONFIDENCE = 0.2
+#: ... and the class is small: at most this share of the examples seen ...
+UNLEARNED_MAX_SHARE = 0.05
+#: ... while the rest of the map was learned (mean correctness of the other examples at least this).
+UNLEARNED_MIN_OTHERS_CORRECTNESS = 0.5
+
+
+def unlearned_classes(gold_prob: np.ndarray, correct: np.ndarray, labels: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
+    """Classes the model never learned, with their size, mean confidence and mean correctness.
+
+    The rule: a class is *unlearned* when, over its examples seen in training,
+
+    - the mean correctness is at most :data:`UNLEARNED_MAX_CORRECTNESS` and the mean
+      confidence at most :data:`UNLEARNED_MAX_CONFIDENCE`: the model (nearly) never put its
+      probability on the class for the class's own examples, across the board;
+    - the class is small: at most :data:`UNLEARNED_MAX_SHARE` of the examples seen;
+    - the rest of the map was learned: the other examples' mean correctness is at least
+      :data:`UNLEARNED_MIN_OTHERS_CORRECTNESS` (after one short pass nothing is learned yet,
+      and a large class never learned points at the training, not at the class).
+
+    Every example of such a class lands among the top suspects (low confidence, low
+    correctness) and its suggested label is whatever the model predicts instead: the
+    suspects mean the class was too small to learn, not that the labels are wrong, and
+    accepting those suggestions moves correct examples out of the class.
+
+    ``gold_prob`` and ``correct`` are ``(N, T)`` trajectories (NaN: not seen), ``labels`` the
+    ``(N,)`` gold codes. Returns ``classes`` (int64 codes, ascending), ``count`` (examples seen
+    of each), ``confidence`` and ``correctness`` (the class's means), all of the same length.
+    """
+    gold = _check_2d("gold_prob", np.asarray(gold_prob, dtype=np.float64))
+    right = _check_2d("correct", np.asarray(correct, dtype=np.float64))
+    labels = np.asarray(labels)
+    if right.shape != gold.shape or labels.shape != (gold.shape[0],):
+        raise ValueError(f"gold_prob {gold.shape}, correct {right.shape} and labels {labels.shape} must share N (and T)")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+        raise ValueError(f"n_classes must be a positive int, got {n_classes!r}")
+    conf = _nanmean_rows(gold)
+    corr = _nanmean_rows(right)
+    seen = ~np.isnan(conf) & ~np.isnan(corr) & (labels >= 0) & (labels < n_classes)
+    codes = labels[seen].astype(np.int64)
+    count = np.bincount(codes, minlength=n_classes)
+    conf_sum = np.bincount(codes, weights=conf[seen], minlength=n_classes)
+    corr_sum = np.bincount(codes, weights=corr[seen], minlength=n_classes)
+    total_seen, total_corr = int(seen.sum()), float(corr[seen].sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = conf_sum / count
+        mean_corr = corr_sum / count
+        others_corr = (total_corr - corr_sum) / (total_seen - count)
+    unlearned = (
+        (count > 0)
+        & (mean_corr <= UNLEARNED_MAX_CORRECTNESS)
+        & (mean_conf <= UNLEARNED_MAX_CONFIDENCE)
+        & (count <= UNLEARNED_MAX_SHARE * total_seen)
+        & (others_corr >= UNLEARNED_MIN_OTHERS_CORRECTNESS)
+    )
+    found = np.flatnonzero(unlearned)
+    return {"classes": found.astype(np.int64), "count": count[found].astype(np.int64),
+            "confidence": mean_conf[found], "correctness": mean_corr[found]}
+
+
+def unlearned_message(names: list[str], counts: list[int]) -> str:
+    """The warning for unlearned classes (``names`` with their example ``counts``), in the words the widget shows too."""
+    if not names:
+        return ""
+    listed = ", ".join(f"{name} ({int(c):,} example{'s' if int(c) != 1 else ''})" for name, c in zip(names, counts))
+    one = len(names) == 1
+    return (
+        f"The model never learned class{'' if one else 'es'} {listed}: "
+        f"{'its' if one else 'their'} suspects mean the class is too small, not that the labels are wrong; "
+        f"suggestions for {'it' if one else 'them'} are unreliable."
+    )
 
 
 # --------------------------------------------------------------------------------------

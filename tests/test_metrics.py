@@ -431,3 +431,72 @@ def test_a_thin_preference_is_a_weak_hint_not_a_suggestion():
     assert out["suggestion_weak"].tolist() == [False, True] and out["alternative"].tolist() == [1, 1]
     with pytest.raises(ValueError, match=r"score must have shape \(2,\)"):
         metrics.suggest_labels(traj, np.array([0, 0]), np.zeros(3))
+
+
+# ------------------------------------------------------------------ classes never learned
+
+
+def never_learned_map(n: int = 400, rare: int = 11, seed: int = 0):
+    """Three classes the model learns and a rare fourth ("ABBR", ``rare`` examples) it never
+    does: its examples' gold probability stays ~0.02, the model predicts another class."""
+    from datamap_widget import DataMap
+
+    rng = np.random.default_rng(seed)
+    labels = np.concatenate([rng.integers(0, 3, n - rare), np.full(rare, 3)])
+    passes = 4
+    gold = np.clip(rng.normal(0.85, 0.08, (n, passes)), 0.01, 0.99)
+    gold[labels == 3] = rng.uniform(0.005, 0.04, (rare, passes))
+    correct = (gold > 0.5).astype(np.float32)
+    traj = trajectories(gold, other_prob=1 - gold, correct=correct,
+                        other_class=np.where(labels[:, None] == 3, 0, 3) * np.ones((1, passes)))
+    names = ["DESC", "ENTY", "LOC", "ABBR"]
+    return DataMap([f"q{i}" for i in range(n)], labels, names, traj), labels
+
+
+def test_a_small_class_the_map_never_learned_is_found_and_no_other():
+    dmap, labels = never_learned_map()
+    t = dmap.trajectories
+    found = metrics.unlearned_classes(t["gold_prob"], t["correct"], labels, 4)
+    assert found["classes"].tolist() == [3]
+    assert found["count"].tolist() == [11]
+    assert found["correctness"][0] == 0 and found["confidence"][0] < 0.05
+    assert metrics.unlearned_message(["ABBR"], [11]) == (
+        "The model never learned class ABBR (11 examples): its suspects mean the class is too small, "
+        "not that the labels are wrong; suggestions for it are unreliable."
+    )
+
+
+def test_a_class_is_not_unlearned_when_it_is_large_or_when_nothing_was_learned_yet():
+    # Large: a quarter of the map never learned points at the training, not at the class.
+    dmap, labels = never_learned_map(n=44, rare=11)
+    t = dmap.trajectories
+    assert metrics.unlearned_classes(t["gold_prob"], t["correct"], labels, 4)["classes"].size == 0
+    # Nothing learned yet (one early pass): no class is singled out.
+    gold = np.full((200, 1), 0.02)
+    labels = np.repeat([0, 1, 2, 3], 50)
+    assert metrics.unlearned_classes(gold, np.zeros_like(gold), labels, 4)["classes"].size == 0
+    # A hard but learned class (correct half the time) is not flagged.
+    dmap, labels = never_learned_map()
+    gold = dmap.trajectories["gold_prob"].copy()
+    gold[labels == 3] = 0.45
+    correct = np.where(labels[:, None] == 3, np.array([[0, 1, 0, 1]]), dmap.trajectories["correct"])
+    assert metrics.unlearned_classes(gold, correct, labels, 4)["classes"].size == 0
+    with pytest.raises(ValueError, match="n_classes"):
+        metrics.unlearned_classes(gold, correct, labels, 0)
+
+
+def test_datamap_names_the_unlearned_class_and_its_suspects_warn(tmp_path, capsys):
+    dmap, _ = never_learned_map()
+    assert dmap.unlearned_classes.index.tolist() == ["ABBR"]
+    assert dmap.unlearned_classes["count"].tolist() == [11]
+    with pytest.warns(UserWarning, match=r"never learned class ABBR \(11 examples\)"):
+        top = dmap.suspects(top=20)
+    assert (top["label"] == "ABBR").sum() == 11  # the rare class floods the top suspects
+    # The CLI's suspects listing says it too, as one warning line on stderr.
+    from datamap_widget.cli import main
+    from datamap_widget.run import write_run
+
+    write_run(tmp_path / "run", dmap, [f"text {i}" for i in range(len(dmap))], {"settings": {}})
+    assert main(["suspects", str(tmp_path / "run"), "--top", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "datamap: warning: The model never learned class ABBR (11 examples)" in err

@@ -433,7 +433,7 @@ def test_run_must_be_an_int_run_id():
 def test_accept_suggestions_previews_then_changes_exactly_those_labels(widget):
     ids = ["ex1", "ex2", "ex3", "ex4"]  # ex1, ex2 suspects (suggested differs), ex3, ex4 agree
     preview = widget.accept_preview(ids)
-    assert preview == {"change": 2, "reviewed": 0, "no_suggestion": 2, "unknown": 0}
+    assert preview == {"change": 2, "reviewed": 0, "no_suggestion": 2, "unknown": 0, "unlearned": 0}
     reply, _ = request(widget, "accept_preview", {}, [np.array([1, 2, 3, 4], "<u4").tobytes()])
     assert reply["result"] == preview
     before = np.frombuffer(widget.labels, "<u2").copy()
@@ -576,7 +576,7 @@ def test_accept_suggestions_does_what_the_screen_shows_for_unconfident_suggestio
     w = DataMapWidget(tracker.datamap())
     shown = np.frombuffer(w.points["suggested"], dtype="<u2")
     assert shown.tolist() == [1, 65535]  # "b", and no suggestion: what the table and the pane show
-    assert w.accept_preview(ids) == {"change": 1, "reviewed": 0, "no_suggestion": 1, "unknown": 0}
+    assert w.accept_preview(ids) == {"change": 1, "reviewed": 0, "no_suggestion": 1, "unknown": 0, "unlearned": 0}
     assert w.accept_suggestions(ids) == 1
     changes = w.changes.set_index("id")
     assert changes.loc["sure", "new_label"] == "b"
@@ -936,7 +936,7 @@ def test_bulk_accept_leaves_a_persons_decisions_alone_unless_asked(widget):
     widget.mark_reviewed(["ex2"])
     ids = ["ex1", "ex2", "ex3", "ex4"]
     before = np.frombuffer(widget.labels, "<u2").copy()
-    assert widget.accept_preview(ids) == {"change": 0, "reviewed": 2, "no_suggestion": 2, "unknown": 0}
+    assert widget.accept_preview(ids) == {"change": 0, "reviewed": 2, "no_suggestion": 2, "unknown": 0, "unlearned": 0}
     assert widget.accept_suggestions(ids) == 0
     assert (np.frombuffer(widget.labels, "<u2") == before).all() and widget.history_size == 2
     rows = [np.array([1, 2, 3, 4], "<u4").tobytes()]
@@ -960,7 +960,7 @@ def test_bulk_accept_leaves_reviews_loaded_from_a_store_alone(tmp_path):
     first.relabel(["ex1"], "neg")
     first.mark_reviewed(["ex2"])
     w = DataMapWidget(fixed_tracker().datamap(), store=store, dataset="toy")  # a later session
-    assert w.accept_preview(["ex1", "ex2"]) == {"change": 0, "reviewed": 2, "no_suggestion": 0, "unknown": 0}
+    assert w.accept_preview(["ex1", "ex2"]) == {"change": 0, "reviewed": 2, "no_suggestion": 0, "unknown": 0, "unlearned": 0}
     assert w.accept_suggestions(["ex1", "ex2"]) == 0
     assert w.frame.loc[["ex1", "ex2"], "label"].astype(str).tolist() == ["neg", "neutral"]  # as the person left them
 
@@ -970,4 +970,21 @@ def test_the_suggestion_is_gone_once_the_label_is_it(widget):
     widget.relabel(["ex1"], "neutral")  # the map's suggestion for ex1
     widget.selected_ids = ["ex1"]
     assert pd.isna(widget.selected.set_index("id").loc["ex1", "suggested_label"])
-    assert widget.accept_preview(["ex1"]) == {"change": 0, "reviewed": 0, "no_suggestion": 1, "unknown": 0}
+    assert widget.accept_preview(["ex1"]) == {"change": 0, "reviewed": 0, "no_suggestion": 1, "unknown": 0, "unlearned": 0}
+
+
+def test_the_widget_names_a_class_the_map_never_learned_and_the_accept_preview_counts_moves_out_of_it():
+    """A reviewer's finding: TREC's ABBR (11 examples) was never learned, flooded the top suspects,
+    and "Accept suggestions" moved 5 of 5 of them to wrong labels without a word."""
+    from tests.test_metrics import never_learned_map
+
+    dmap, labels = never_learned_map()
+    widget = DataMapWidget(dmap)
+    assert widget.unlearned == [{"label": "ABBR", "code": 3, "count": 11}]
+    frame = widget.frame
+    abbr = frame.index[(frame["label"] == "ABBR") & frame["suggestion_confident"]].tolist()
+    other = frame.index[(frame["label"] != "ABBR") & frame["suggestion_confident"]].tolist()
+    assert len(abbr) >= 5
+    preview = widget.accept_preview(abbr[:5] + other[:2])
+    assert preview["change"] == 5 + len(other[:2]) and preview["unlearned"] == 5
+    assert DataMapWidget(fixed_tracker().datamap()).unlearned == []

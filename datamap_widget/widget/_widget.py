@@ -25,7 +25,7 @@ import traitlets
 
 from ..atomic import atomic_paths
 from ..background import watch_relabels
-from ..datamap import DataMap
+from ..datamap import DataMap, unlearned_summary
 from ..dependencies import install_command
 from ..ids import describe_ids
 from ..metrics import CATEGORIES, DEFAULT_THRESHOLDS
@@ -176,6 +176,9 @@ class DataMapWidget(anywidget.AnyWidget):
         'and a "note" on it (e.g. that PCA stands in for t-SNE, and how to install it).',
     ).tag(sync=True)
 
+    unlearned = traitlets.List(
+        help='Classes the map never learned: [{"label", "code", "count"}] (datamap.unlearned_summary).',
+    ).tag(sync=True)
     row_text = traitlets.Dict(
         help="Every row's id and a short text preview as binary buffers (see widget._row_text): "
         "the table shows them at once, also while a cell keeps the kernel busy.",
@@ -317,6 +320,7 @@ class DataMapWidget(anywidget.AnyWidget):
             self.n_passes = dmap.n_passes
             self.thresholds = {k: float(v) for k, v in dmap.thresholds.items()}
             self.embedding_view = embedding_view
+            self.unlearned = unlearned_summary(dmap)
             self.points = points
             self.order = b""
             if self._session.reviewed.any():
@@ -679,13 +683,16 @@ class DataMapWidget(anywidget.AnyWidget):
         (confirmed or relabeled, here or in the store) whose suggestion differs: kept as they are
         unless ``include_reviewed=True``; ``no_suggestion``: examples the map suggests nothing
         else for (or whose label already is the suggestion); ``unknown``: of those, the ones never
-        seen in training.
+        seen in training; ``unlearned``: of the changes, those moving an example out of a class
+        the map never learned (see :attr:`DataMap.unlearned_classes`), whose suggestions are unreliable.
         """
         rows = self._rows_of(ids, "ids")
         plan = self._accept_plan(rows)
         unseen = int(self._unseen[plan["none"]].sum())
+        unlearned = [c["code"] for c in self.unlearned]
         return {"change": int(plan["open"].size), "reviewed": int(plan["reviewed"].size),
-                "no_suggestion": int(plan["none"].size), "unknown": unseen}
+                "no_suggestion": int(plan["none"].size), "unknown": unseen,
+                "unlearned": int(np.isin(self._session.codes[plan["open"]], unlearned).sum())}
 
     def _publish_summary(self) -> None:
         session = self._session

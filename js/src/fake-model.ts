@@ -157,6 +157,7 @@ export function makeState(n: number, labelNames = ["neg", "pos"]): ModelState {
     embedding_view: { method: "", reason: "This map has no embeddings, so there is no embedding view.", note: "" },
     // No ids or previews (n 0): the view asks for them a page at a time; withRowText sends them.
     row_text: encodeRowText([], null),
+    unlearned: [],
   };
 }
 

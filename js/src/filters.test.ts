@@ -58,4 +58,18 @@ describe("given × suggested confusion", () => {
     active.click();
     expect(picked[1]).toBeNull();
   });
+
+  it("the diagonal says 'no other label suggested', greyed and not a count (reviewer finding 5)", () => {
+    const t = new ConfusionTable(() => {});
+    const names = ["neg", "pos"];
+    t.render(confusionCounts(Uint16Array.from([0, 1, 1]), Uint16Array.from([1, 0, 0]), 2), names, null);
+    const diagonal = [...t.el.querySelectorAll<HTMLElement>("td.dmw-confusion-diagonal")];
+    expect(diagonal.length).toBe(2);
+    for (const [i, td] of diagonal.entries()) {
+      expect(td.textContent).toBe("—");
+      expect(td.querySelector("button")).toBeNull();
+      expect(td.title).toBe(`${names[i]}: no other label suggested (documents the map agrees with are not counted in this table)`);
+    }
+    expect(t.el.querySelector(".dmw-confusion-title")!.textContent).toContain("The diagonal (—) means no other label suggested, not agreement.");
+  });
 });

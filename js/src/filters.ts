@@ -180,7 +180,8 @@ export function withPair(mask: Uint8Array | null, points: Points, pair: LabelPai
 /**
  * The confusion table: given labels as rows, suggested labels as columns, counts in cells (only
  * labels that occur, so a large label set stays small). A click on a cell narrows the table and
- * the map to that pair; a second click on it lifts that.
+ * the map to that pair; a second click on it lifts that. The diagonal holds no count: a
+ * suggestion is always another label, so it reads "—", greyed, "no other label suggested".
  */
 export class ConfusionTable {
   readonly el = h("div", "dmw-confusion");
@@ -206,7 +207,15 @@ export class ConfusionTable {
       const tr = h("tr");
       tr.appendChild(h("th", "", names[g]));
       for (const s of colUsed) {
-        const td = h("td", g === s ? "dmw-confusion-agree" : "");
+        if (g === s) {
+          // Not agreement: a suggestion is always another label, so documents whose label the
+          // map backs are counted in no cell. Said in the cell, greyed, so nobody reads it as a count.
+          const td = h("td", "dmw-confusion-diagonal", "—");
+          td.title = `${names[g]}: no other label suggested (documents the map agrees with are not counted in this table)`;
+          tr.appendChild(td);
+          continue;
+        }
+        const td = h("td");
         const count = counts[g * n + s];
         if (count) {
           const b = h("button", "dmw-confusion-cell", count.toLocaleString());
@@ -223,7 +232,8 @@ export class ConfusionTable {
       }
       table.appendChild(tr);
     }
-    const title = h("div", "dmw-confusion-title", "Given label (rows) × suggested label (columns): click a count to show that pair");
+    const title = h("div", "dmw-confusion-title",
+      "Given label (rows) × suggested label (columns): click a count to show that pair. The diagonal (—) means no other label suggested, not agreement.");
     this.el.replaceChildren(title, table);
   }
 }

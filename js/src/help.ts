@@ -4,9 +4,11 @@
  */
 import { h } from "./toolbar";
 
+// The first key after running a cell goes to the notebook (its focus is on the cell), so the
+// hint says to click into the widget before anything else.
 export const START_HINT =
-  "Start here: the table lists the most likely mislabeled documents first; press j/k to move, 1–9 to relabel, " +
-  "r to confirm, a to accept the suggestion, u to undo, ? for help.";
+  "Start here: click the map or the table first (then the keys work). The table lists the most likely mislabeled " +
+  "documents first; press j/k to move, 1–9 to relabel, r to confirm, a to accept the suggestion, u to undo, ? for help.";
 
 /** The keys, in the words the help overlay shows them: [keys, what they do]. */
 export function helpKeys(names: string[]): Array<[string, string]> {

@@ -1,12 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { besideLine, MapView } from "./mapview";
+import { besideLine, cursorRing, leastCovered, MapView } from "./mapview";
+import { pointSize } from "./scatter";
 
 /** A 2D context that records what is drawn, with the style in force at each call. */
 function recorder() {
   const calls: Array<{ op: string; args: any[]; fill: string; alpha: number }> = [];
   const ctx: any = { fillStyle: "#000", strokeStyle: "#000", globalAlpha: 1, font: "", textAlign: "left", textBaseline: "top", lineWidth: 1 };
   const log = (op: string) => (...args: any[]) => calls.push({ op, args, fill: String(ctx.fillStyle), alpha: ctx.globalAlpha });
-  for (const op of ["fillRect", "fillText", "strokeRect", "clearRect", "beginPath", "moveTo", "lineTo", "stroke", "arc", "rect", "clip", "fill", "closePath"]) ctx[op] = log(op);
+  for (const op of ["fillRect", "fillText", "strokeRect", "clearRect", "beginPath", "moveTo", "lineTo", "arc", "rect", "clip", "fill", "closePath"]) ctx[op] = log(op);
+  ctx.stroke = (...args: any[]) => calls.push({ op: "stroke", args: [...args, String(ctx.strokeStyle), ctx.lineWidth], fill: String(ctx.fillStyle), alpha: ctx.globalAlpha });
   for (const op of ["setTransform", "save", "restore", "translate", "rotate", "setLineDash"]) ctx[op] = () => {};
   ctx.measureText = (t: string) => ({ width: t.length * 6 });
   return { ctx, calls };
@@ -158,5 +160,77 @@ describe("the variability guide's label", () => {
     // The user saw "variability 0.281: ambiguous to the" cut at the plot's edge.
     expect(besideLine(450, 150, 46, 550)).toEqual({ x: 446, align: "right", short: false });
     expect(besideLine(120, 300, 46, 320)).toEqual({ x: 124, align: "left", short: true });
+  });
+});
+
+
+describe("reviewer findings 6 and 7: names and the cursor ring keep the points readable", () => {
+  let rec: ReturnType<typeof recorder>;
+  let spy: any;
+  let parent: HTMLElement;
+  let map: MapView;
+  beforeEach(() => {
+    rec = recorder();
+    spy = vi.spyOn(HTMLCanvasElement.prototype, "getContext").mockImplementation(((kind: string) => (kind === "2d" ? rec.ctx : null)) as any);
+    parent = document.createElement("div");
+    document.body.appendChild(parent);
+    map = new MapView(parent, () => null, { onPolygon() {}, onClick() {}, onHover() {}, onLeave() {} });
+    map.resize(560, 460, 1);
+  });
+  afterEach(() => {
+    map.destroy();
+    parent.remove();
+    spy.mockRestore();
+  });
+
+  it("the hard-to-learn name moves off a cluster at the region's corner (a class never learned piles up at 0, 0)", () => {
+    const n = 400;
+    const x = new Float32Array(n);
+    const y = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      // 60 points at (0, 0) and around it; the rest spread over the easy and ambiguous regions.
+      x[i] = i < 60 ? 0.004 * (i % 6) : 0.05 + 0.35 * ((i * 37) % 100) / 100;
+      y[i] = i < 60 ? 0.01 * Math.floor(i / 6) : 0.5 + 0.5 * ((i * 53) % 100) / 100;
+    }
+    map.setPositions(x, y, true);
+    map.thresholds = { confidence: 0.4, variability: 0.25 };
+    rec.calls.length = 0;
+    map.drawOverlay();
+    const text = rec.calls.find((c) => c.op === "fillText" && c.args[0] === "hard-to-learn")!;
+    const plate = rec.calls[rec.calls.indexOf(text) - 1];
+    const [px, py, pw, ph] = plate.args;
+    let covered = 0;
+    for (let i = 0; i < n; i++) {
+      const [sx, sy] = map.toPixel(x[i], y[i]);
+      if (sx >= px && sx <= px + pw && sy >= py && sy <= py + ph) covered++;
+    }
+    expect(covered).toBe(0);
+  });
+
+  it("leastCovered picks the spot over the fewest points, the first on a tie", () => {
+    const spots = [{ x: 10, y: 100, align: "left" as const }, { x: 200, y: 100, align: "right" as const }];
+    expect(leastCovered(spots, 80, 15, [Float32Array.of(20, 30), Float32Array.of(95, 95)])).toBe(1);
+    expect(leastCovered(spots, 80, 15, [new Float32Array(0), new Float32Array(0)])).toBe(0);
+  });
+
+  it("the current document's ring sits outside its point, which keeps its own colour", () => {
+    map.setPositions(Float32Array.of(0.1, 0.3), Float32Array.of(0.2, 0.8), true);
+    map.colors = Uint8Array.of(204, 0, 153, 70, 10, 20, 30, 215); // row 0: top 1% magenta, dimmed
+    map.markers = [0.1, 0.2];
+    map.markerRows = [0, -1];
+    rec.calls.length = 0;
+    map.drawOverlay();
+    const arcs = rec.calls.filter((c) => c.op === "arc");
+    const fills = rec.calls.filter((c) => c.op === "fill");
+    expect(fills.map((f) => f.fill)).toContain("rgb(204, 0, 153)"); // full strength, not the dimmed alpha
+    const radius = pointSize(2) / 2;
+    const pointArc = arcs[1];
+    expect(pointArc.args[2]).toBeGreaterThanOrEqual(radius);
+    const stroke = rec.calls.filter((c) => c.op === "stroke").pop()!;
+    const ring = arcs[2].args[2];
+    const width = stroke.args[stroke.args.length - 1];
+    expect(ring - width / 2).toBeGreaterThan(pointArc.args[2]); // the ring's inner edge clears the point
+    const geometry = cursorRing(7);
+    expect(geometry.ring - geometry.width / 2).toBeGreaterThan(geometry.point);
   });
 });

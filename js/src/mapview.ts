@@ -4,7 +4,7 @@
  * (zoom, pan) and turns mouse gestures into data-space selections.
  */
 import type { Polygon } from "./lasso";
-import { fitView, homeView, panView, zoomView, type Scatter, type ScatterFactory, type View } from "./scatter";
+import { fitView, homeView, panView, pointSize, zoomView, type Scatter, type ScatterFactory, type View } from "./scatter";
 import { cssColor } from "./theme";
 
 export type Tool = "lasso" | "box" | "pan";
@@ -28,6 +28,10 @@ export class MapView {
   view: View = { x0: 0, x1: 0.5, y0: 0, y1: 1 };
   thresholds = { confidence: 0.5, variability: 0.2 };
   markers: number[] = []; // [x, y] pairs in data space for hovered / focused points
+  /** The rows the markers stand for ([focused, hovered], -1: none) and the points' RGBA colours:
+   *  the current document's point is redrawn in its own colour inside its ring. */
+  markerRows: number[] = [];
+  colors: Uint8Array | undefined;
   /** Axis titles, and whether the region guides belong on these axes (only on the data map). */
   axes = { x: "variability", y: "confidence", guides: true };
   private width = 560;
@@ -95,8 +99,13 @@ export class MapView {
   }
 
   private homeV: View = { x0: 0, x1: 0.5, y0: 0, y1: 1 };
+  private positions: [Float32Array, Float32Array] = [new Float32Array(0), new Float32Array(0)];
+  /** Where the hard-to-learn name went, for the view, size and thresholds it was placed for. */
+  private placed: { key: string; at: NameSpot } | null = null;
   /** `fit`: the home view holds every point (an embedding projection has no fixed range). */
   setPositions(x: Float32Array, y: Float32Array, resetView: boolean, fit = false): void {
+    this.positions = [x, y];
+    this.placed = null;
     this.homeV = fit ? fitView(x, y) : homeView(x);
     if (resetView) this.view = { ...this.homeV };
     this.scatter?.setPositions(x, y);
@@ -362,7 +371,20 @@ export class MapView {
       ctx!.fillText(text, x, y);
     };
     if (gx > l + 20 && gy > t + 10) label("easy-to-learn", clampX(ex + 6), clampY(Math.min(ey + 4, gy - 16)), "left", "top");
-    if (gx > l + 20 && gy < b - 10) label("hard-to-learn", clampX(hx + 6), clampY(Math.max(hy - 4, gy + 16)), "left", "bottom");
+    if (gx > l + 20 && gy < b - 10) {
+      // The region's corner at (0, 0) is where a class the model never learned piles up: the
+      // name goes to whichever corner of its region covers the fewest points.
+      const w = ctx.measureText("hard-to-learn").width + 6;
+      const left = clampX(hx + 6), right = Math.max(left + w - 6, Math.min(gx, r) - 6);
+      const bottom = clampY(Math.max(hy - 4, gy + 16)), top = Math.min(bottom, clampY(gy + 17));
+      const spots: NameSpot[] = [
+        { x: left, y: bottom, align: "left" }, { x: right, y: bottom, align: "right" },
+        { x: left, y: top, align: "left" }, { x: right, y: top, align: "right" },
+      ];
+      const key = [this.view.x0, this.view.x1, this.view.y0, this.view.y1, w, h, gx, gy].join(",");
+      if (this.placed?.key !== key) this.placed = { key, at: spots[leastCovered(spots, w, 15, this.pixelPositions())] };
+      label("hard-to-learn", this.placed.at.x, this.placed.at.y, this.placed.at.align, "bottom");
+    }
     if (gx < r - 40) {
       const mid = clampY((Math.max(t, this.toPixel(0, 1)[1]) + Math.min(b, this.toPixel(0, 0)[1])) / 2);
       label("ambiguous", r - 6, mid, "right", "middle");
@@ -377,13 +399,28 @@ export class MapView {
       label(place.short ? `variability ${fmt(this.thresholds.variability)} →` : vText, place.x, b - 4, place.align, "bottom");
     }
     } // region guides
-    // Markers.
+    // Markers: a ring outside the point, a gap of the map's background between, and the point
+    // redrawn in its own colour, full strength (dimmed or covered by its neighbours otherwise), so
+    // the colouring (suggested label, top 1%…) reads under the ring.
+    const ring = cursorRing(pointSize(this.positions[0].length, (this.homeV.x1 - this.homeV.x0) / (this.view.x1 - this.view.x0)));
     for (let k = 0; k + 1 < this.markers.length; k += 2) {
       const [px, py] = this.toPixel(this.markers[k], this.markers[k + 1]);
+      if (!Number.isFinite(px) || !Number.isFinite(py)) continue;
+      const fill = pointColor(this.colors, this.markerRows[k / 2] ?? -1);
       ctx.beginPath();
-      ctx.arc(px, py, 7, 0, Math.PI * 2);
+      ctx.arc(px, py, ring.gap, 0, Math.PI * 2);
+      ctx.fillStyle = color("--dmw-map-bg", "#fff");
+      ctx.fill();
+      if (fill) {
+        ctx.beginPath();
+        ctx.arc(px, py, ring.point, 0, Math.PI * 2);
+        ctx.fillStyle = fill;
+        ctx.fill();
+      }
+      ctx.beginPath();
+      ctx.arc(px, py, ring.ring, 0, Math.PI * 2);
       ctx.strokeStyle = k === 0 ? color("--dmw-map-hover", "#d62728") : color("--dmw-map-marker", "#111");
-      ctx.lineWidth = 2;
+      ctx.lineWidth = ring.width;
       ctx.stroke();
     }
     ctx.restore();
@@ -409,6 +446,17 @@ export class MapView {
     }
   }
 
+  /** The points in overlay pixels (a sample of at most 50,000 on a big map), for placing names. */
+  private pixelPositions(): [Float32Array, Float32Array] {
+    const [x, y] = this.positions;
+    const step = Math.max(1, Math.ceil(x.length / 50000));
+    const n = Math.ceil(x.length / step);
+    const px = new Float32Array(n);
+    const py = new Float32Array(n);
+    for (let i = 0, j = 0; i < x.length; i += step, j++) [px[j], py[j]] = this.toPixel(x[i], y[i]);
+    return [px, py];
+  }
+
   destroy(): void {
     if (this.hintTimer !== undefined) clearTimeout(this.hintTimer);
     for (const f of this.disposers) f();
@@ -421,6 +469,46 @@ export class MapView {
     this.scatter = null;
     this.el.remove();
   }
+}
+
+/** Where a region's name may go: the text's anchor point (its baseline at the bottom). */
+export interface NameSpot {
+  x: number;
+  y: number;
+  align: "left" | "right";
+}
+
+/** Which of `spots` (a name `width` × `height` px, sitting on its anchor's bottom line) covers
+ *  the fewest of the points at pixels (px, py); the first on a tie. */
+export function leastCovered(spots: NameSpot[], width: number, height: number, [px, py]: [Float32Array, Float32Array]): number {
+  let best = 0;
+  let bestCount = Infinity;
+  spots.forEach((s, i) => {
+    const x0 = s.align === "left" ? s.x - 3 : s.x - width + 3;
+    const y0 = s.y - height + 1;
+    let count = 0;
+    for (let j = 0; j < px.length && count < bestCount; j++) {
+      if (px[j] >= x0 - 3 && px[j] <= x0 + width + 3 && py[j] >= y0 - 3 && py[j] <= y0 + height + 3) count++;
+    }
+    if (count < bestCount) [best, bestCount] = [i, count];
+  });
+  return best;
+}
+
+/** The current document's marker around a point `diameter` px wide: the point redrawn at
+ *  `point` radius, a `gap` of background, the ring's line (`width`) centred on `ring`, whose
+ *  inner edge stays clear of the point. */
+export function cursorRing(diameter: number): { point: number; gap: number; ring: number; width: number } {
+  const point = Math.max(3, diameter / 2 + 0.5);
+  const width = 2;
+  const gap = point + 1.5;
+  return { point, gap, ring: gap + width / 2, width };
+}
+
+/** "rgb(r, g, b)" of row `r` in an RGBA buffer, opaque; "" when there is none. */
+export function pointColor(colors: Uint8Array | undefined, r: number): string {
+  if (!colors || r < 0 || 4 * r + 3 >= colors.length) return "";
+  return `rgb(${colors[4 * r]}, ${colors[4 * r + 1]}, ${colors[4 * r + 2]})`;
 }
 
 /** The smallest span a zoom reaches, as a share of the home view's span (per axis). */

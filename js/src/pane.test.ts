@@ -23,10 +23,26 @@ describe("detail pane: the model's classes", () => {
     expect(items.map((i) => i.classList.contains("dmw-class-gold"))).toEqual([false, true, false]);
   });
 
-  it("marks nothing when the given label is not among the three", () => {
+  it("always shows the given label's probability, after the top three when it is not among them (reviewer finding 8)", () => {
     const box = classList({ classes: [["a", 0.5], ["b", 0.3], ["c", 0.1]], classes_from: "mean", gold_label: "z" });
-    expect(box.querySelectorAll(".dmw-class-gold").length).toBe(0);
-    expect(box.textContent).toBe("model, mean over passes: a 50% · b 30% · c 10%");
+    expect(box.querySelectorAll(".dmw-class-gold").length).toBe(0); // no probability to show: nothing marked
+    const p = pane();
+    p.render({ ...row({ classes: [["a", 0.5], ["b", 0.3], ["c", 0.1]], classes_from: "mean", gold_label: "z" }), confidence: 0.03 });
+    const shown = p.el.querySelector(".dmw-detail-classes")!;
+    expect(shown.textContent).toBe("model, mean over passes: a 50% · b 30% · c 10% · z 3% (given label)");
+    expect(shown.querySelectorAll(".dmw-class-gold").length).toBe(1);
+  });
+
+  it("the per-pass sparkline has a 0–1 scale and says how many passes (reviewer finding 8)", () => {
+    const p = pane();
+    p.render(row({ classes: [["neg", 0.3]], classes_from: "mean", gold_label: "neg", gold_prob: [0.1, null, 0.5, 0.9] }));
+    const svg = p.el.querySelector("svg.dmw-spark")!;
+    expect([...svg.querySelectorAll("text.dmw-spark-axis")].map((t) => t.textContent)).toEqual(["0", "1"]);
+    expect(svg.querySelectorAll("line.dmw-spark-guide").length).toBe(2);
+    expect(p.el.querySelector(".dmw-spark-passes")!.textContent).toBe("4 passes");
+    // The 1 mark sits above the 0 mark, each at its guide line.
+    const [zero, one] = [...svg.querySelectorAll("text.dmw-spark-axis")].map((t) => Number(t.getAttribute("y")));
+    expect(one).toBeLessThan(zero);
   });
 
   it("falls back to the last pass's gold and best other class for a map without class probabilities", () => {

@@ -101,15 +101,21 @@ export function percent(p: number): string {
   return `${Math.round(p * 100)}%`;
 }
 
-/** The model's classes as text spans, the gold label marked (names are data: textContent only). */
-export function classList(detail: Pick<DocDetail, "classes" | "classes_from" | "gold_label">): HTMLElement {
+/** The model's classes as text spans, the gold label marked (names are data: textContent only).
+ * `goldProb`: the given label's mean probability over the passes (the map's confidence), added
+ * after the top three when the given label is not among them, so the pane always shows it. */
+export function classList(detail: Pick<DocDetail, "classes" | "classes_from" | "gold_label">, goldProb?: number): HTMLElement {
   const box = h("span", "dmw-detail-classes");
   if (detail.classes_from !== "mean") {
     box.textContent = `model, last pass: ${detail.classes.map(([n, p]) => `${n} ${p.toFixed(2)}`).join(" · ")}`;
     return box;
   }
   box.appendChild(h("span", "dmw-classes-label", "model, mean over passes: "));
-  detail.classes.forEach(([name, p], i) => {
+  const classes = [...detail.classes];
+  if (detail.gold_label !== undefined && goldProb !== undefined && Number.isFinite(goldProb) && !classes.some(([name]) => name === detail.gold_label)) {
+    classes.push([detail.gold_label, goldProb]);
+  }
+  classes.forEach(([name, p], i) => {
     if (i) box.appendChild(document.createTextNode(" · "));
     const gold = name === detail.gold_label;
     const item = h("span", gold ? "dmw-class dmw-class-gold" : "dmw-class", `${name} ${percent(p)}`);
@@ -122,8 +128,12 @@ export function classList(detail: Pick<DocDetail, "classes" | "classes_from" | "
   return box;
 }
 
-/** A small line of p(gold) per pass (missing passes leave a gap); its title lists the values. */
-export function sparkline(values: Array<number | null>, width = 120, height = 24): SVGSVGElement {
+/** Left of the sparkline: room for its "1" and "0" marks. */
+const SPARK_GUTTER = 9;
+
+/** A small line of p(gold) per pass (missing passes leave a gap) on a 0–1 scale marked at its
+ * left, with faint lines at 0 and 1; its title lists the values. */
+export function sparkline(values: Array<number | null>, width = 130, height = 26): SVGSVGElement {
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("class", "dmw-spark");
   svg.setAttribute("width", String(width));
@@ -133,8 +143,27 @@ export function sparkline(values: Array<number | null>, width = 120, height = 24
   title.textContent = `p(gold label) per pass: ${values.map((v) => (v == null ? "–" : v.toFixed(2))).join(", ")}`;
   svg.appendChild(title);
   const n = values.length;
-  const x = (i: number) => (n <= 1 ? width / 2 : 2 + (i * (width - 4)) / (n - 1));
-  const y = (v: number) => height - 2 - v * (height - 4);
+  const left = SPARK_GUTTER + 3;
+  const x = (i: number) => (n <= 1 ? (left + width) / 2 : left + (i * (width - 2 - left)) / (n - 1));
+  const y = (v: number) => height - 4 - v * (height - 8);
+  for (const v of [0, 1]) {
+    const guide = document.createElementNS(SVG, "line");
+    guide.setAttribute("x1", String(SPARK_GUTTER + 1));
+    guide.setAttribute("x2", String(width));
+    guide.setAttribute("y1", y(v).toFixed(1));
+    guide.setAttribute("y2", y(v).toFixed(1));
+    guide.setAttribute("class", "dmw-spark-guide");
+    svg.appendChild(guide);
+    const mark = document.createElementNS(SVG, "text");
+    mark.setAttribute("x", String(SPARK_GUTTER - 1));
+    mark.setAttribute("y", y(v).toFixed(1));
+    mark.setAttribute("text-anchor", "end");
+    mark.setAttribute("dominant-baseline", "middle");
+    mark.setAttribute("class", "dmw-spark-axis");
+    mark.setAttribute("font-size", "9");
+    mark.textContent = String(v);
+    svg.appendChild(mark);
+  }
   let segment: string[] = [];
   const flush = () => {
     if (!segment.length) return;
@@ -195,9 +224,14 @@ export class DetailPane {
     if (doc.outside) el.appendChild(h("div", "dmw-outside-hint", doc.outside));
     if (detail) {
       const model = h("div", "dmw-detail-model");
-      if (detail.classes.length) model.appendChild(classList(detail));
+      if (detail.classes.length) model.appendChild(classList(detail, doc.confidence));
       if (detail.gold_prob.length) {
-        model.append(h("span", "dmw-spark-label", " p(label) per pass "), sparkline(detail.gold_prob));
+        const n = detail.gold_prob.length;
+        // One unit that wraps under the classes as a whole rather than squeezed beside them.
+        const spark = h("span", "dmw-spark-box");
+        spark.append(h("span", "dmw-spark-label", "p(given label) per pass"), sparkline(detail.gold_prob),
+          h("span", "dmw-spark-passes", `${n} pass${n === 1 ? "" : "es"}`));
+        model.append(spark);
       }
       el.appendChild(model);
       if (detail.text_view?.length) {

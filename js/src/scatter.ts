@@ -147,8 +147,7 @@ export const createWebGLScatter: ScatterFactory = (canvas) => {
       g.enableVertexAttribArray(loc.color);
       g.vertexAttribPointer(loc.color, 4, g.UNSIGNED_BYTE, true, 0, 0);
       g.uniform4f(loc.view, view.x0, view.x1, view.y0, view.y1);
-      // Dense maps start with small points (a software renderer pays per pixel); zooming in grows them.
-      const base = (n > 500000 ? 1 : n > 200000 ? 2 : n > 20000 ? 3 : n > 2000 ? 5 : 7) * Math.min(4, Math.max(1, Math.sqrt(zoom)));
+      const base = pointSize(n, zoom);
       g.uniform1f(loc.size, base * dpr);
       g.uniform1f(loc.ring, 0);
       g.drawArrays(g.POINTS, 0, n);
@@ -167,6 +166,13 @@ export const createWebGLScatter: ScatterFactory = (canvas) => {
     },
   };
 };
+
+/** Diameter of a point in CSS pixels for `n` points at `zoom` (home span / view span). Dense maps
+ * start with small points (a software renderer pays per pixel); zooming in grows them. The map's
+ * overlay draws the current document's ring outside this size. */
+export function pointSize(n: number, zoom = 1): number {
+  return (n > 500000 ? 1 : n > 200000 ? 2 : n > 20000 ? 3 : n > 2000 ? 5 : 7) * Math.min(4, Math.max(1, Math.sqrt(zoom)));
+}
 
 /** Zoom `view` by `factor` (<1 zooms in) about the data point (cx, cy). */
 export function zoomView(view: View, factor: number, cx: number, cy: number): View {

@@ -108,6 +108,15 @@ export interface ModelState {
   embedding_view: EmbeddingView;
   /** Every row's id and a short preview (see rowtext.ts). */
   row_text: WireRowText;
+  /** Classes the map never learned (DataMapWidget.unlearned): their suggestions are unreliable. */
+  unlearned: UnlearnedClass[];
+}
+
+/** One class the map never learned, as DataMapWidget.unlearned lists it. */
+export interface UnlearnedClass {
+  label: string;
+  code: number;
+  count: number;
 }
 
 type Callback = (...args: any[]) => void;
@@ -145,6 +154,7 @@ export const TRAITS = {
   map_view: "mapView",
   embedding_view: "embeddingView",
   row_text: "rowText",
+  unlearned: "unlearned",
 } as const satisfies Record<keyof ModelState, string>;
 
 export type WireName = keyof typeof TRAITS;

@@ -47,3 +47,29 @@ describe("toolbar parts", () => {
     status.el.remove();
   });
 });
+
+
+describe("the toolbar at a narrow widget (reviewer finding 9)", () => {
+  it("groups its controls in two and shortens the long labels, the whole words kept for screen readers", async () => {
+    const { Toolbar } = await import("./toolbar");
+    const t = new Toolbar();
+    expect([...t.el.children].map((c) => c.className)).toEqual(["dmw-toolbar-group dmw-toolbar-view", "dmw-toolbar-group dmw-toolbar-act"]);
+    t.setCompact(true);
+    expect(t.el.classList.contains("dmw-compact")).toBe(true);
+    expect([t.homeButton, t.clearButton, t.reviewButton, t.acceptButton, t.saveButton].map((b) => b.textContent)).toEqual(["Reset", "Clear", "Reviewed", "Accept…", "Save"]);
+    expect(t.acceptButton.getAttribute("aria-label")).toBe("Accept suggestions…");
+    t.setCompact(false);
+    expect(t.acceptButton.textContent).toBe("Accept suggestions…");
+    expect(t.acceptButton.hasAttribute("aria-label")).toBe(false);
+  });
+
+  it("an empty status message leaves the line empty, so it takes no room", async () => {
+    const { StatusLine } = await import("./toolbar");
+    const s = new StatusLine();
+    s.show("hello");
+    expect(s.el.childNodes.length).toBe(1);
+    s.show("");
+    expect(s.el.childNodes.length).toBe(0);
+    s.dispose();
+  });
+});

@@ -70,6 +70,9 @@ export class ViewSwitch {
   }
 }
 
+/** Below this widget width (px) the toolbar is compact (Toolbar.setCompact): 78em at 12 px, where the layout stacks. */
+export const COMPACT_TOOLBAR_WIDTH = 1100;
+
 export class Toolbar {
   readonly el = h("div", "dmw-toolbar");
   readonly colorSelect = h("select", "dmw-color-by");
@@ -114,10 +117,39 @@ export class Toolbar {
     this.helpButton.type = "button";
     this.passes.title = "Training passes (epochs) behind the map";
     this.progress.style.display = "none";
-    this.el.append(this.views.el, this.colorSelect, tools, this.homeButton, this.clearButton, h("span", "dmw-sep"), this.relabelSelect,
-      this.relabelButton, this.reviewButton, this.acceptButton, this.undoButton, h("span", "dmw-sep"),
+    // Two groups, each kept whole on its line when it fits: what the map shows, and what the
+    // reviewer does. At a narrow widget (setCompact) the labels shorten so each group fits one
+    // row: the toolbar takes two rows at 900 px, not four.
+    const view = h("div", "dmw-toolbar-group dmw-toolbar-view");
+    view.append(this.views.el, this.colorSelect, tools, this.homeButton, this.clearButton);
+    const act = h("div", "dmw-toolbar-group dmw-toolbar-act");
+    act.append(this.relabelSelect, this.relabelButton, this.reviewButton, this.acceptButton, this.undoButton, h("span", "dmw-sep"),
       this.saveButton, this.saveState, this.progress, this.passes, this.helpButton);
+    this.el.append(view, act);
+    for (const b of this.shortLabels.keys()) b.dataset.long = b.textContent ?? "";
   }
+
+  /** The buttons whose labels shorten in the compact toolbar, with the short label. */
+  private get shortLabels(): Map<HTMLButtonElement, string> {
+    return new Map([
+      [this.homeButton, "Reset"], [this.clearButton, "Clear"], [this.reviewButton, "Reviewed"],
+      [this.acceptButton, "Accept…"], [this.saveButton, "Save"],
+    ]);
+  }
+
+  /** Short labels (and a save line that ellipsizes) for a narrow widget; the titles keep the whole story. */
+  setCompact(on: boolean): void {
+    if (this.el.classList.contains("dmw-compact") === on && this.compactSet) return;
+    this.compactSet = true;
+    this.el.classList.toggle("dmw-compact", on);
+    for (const [b, short] of this.shortLabels) {
+      b.dataset.long ??= b.textContent ?? "";
+      b.textContent = on ? short : b.dataset.long;
+      if (on) b.setAttribute("aria-label", b.dataset.long);
+      else b.removeAttribute("aria-label");
+    }
+  }
+  private compactSet = false;
 
   setTool(tool: Tool): void {
     for (const [t, b] of this.toolButtons) b.classList.toggle("dmw-active", t === tool);
@@ -198,6 +230,8 @@ export class StatusLine {
   show(text: string, kind: Kind = "info", ...extra: HTMLElement[]): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    // Nothing to say leaves the element empty: it then takes no room (widget.css, .dmw-status:empty).
+    if (!text && !extra.length) return this.clear();
     this.el.replaceChildren(document.createTextNode(text), ...extra.flatMap((e) => [document.createTextNode(" "), e]));
     this.el.classList.toggle("dmw-error", kind === "error");
     this.el.dataset.kind = kind;

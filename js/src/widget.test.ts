@@ -499,6 +499,65 @@ describe("DataMapWidget view", () => {
     expect(calls.filter((c) => c.method === "accept_suggestions").map((c) => c.rows)).toEqual([[2, 5, 9]]);
   });
 
+  it("names a class the map never learned and counts the accept's moves out of it (reviewer finding 1)", async () => {
+    const { model } = mount(20, { unlearned: [{ label: "neg", code: 0, count: 10 }] });
+    const kernel = model.kernel;
+    model.kernel = (method, args, buffers) => (method === "accept_preview" ? [{ change: 3, reviewed: 0, no_suggestion: 0, unknown: 0, unlearned: 2 }, []] : kernel(method, args, buffers));
+    await settle();
+    const note = el.querySelector<HTMLElement>(".dmw-unlearned-note")!;
+    expect(note.hidden).toBe(false);
+    expect(note.textContent).toBe(
+      "The model never learned class neg (10 examples): its suspects mean the class is too small, not that the labels are wrong; suggestions for it are unreliable.",
+    );
+    model.pythonSets("selection", new DataView(Uint32Array.of(2, 4, 5).buffer));
+    (el.querySelector(".dmw-accept") as HTMLButtonElement).click();
+    await settle();
+    expect(el.querySelector(".dmw-status")!.textContent).toContain("2 of them move documents out of neg, which the model never learned");
+    model.pythonSets("unlearned", []);
+    expect(note.hidden).toBe(true);
+  });
+
+  it("after a bulk accept says how many labels changed and how many the label filter now hides (reviewer finding 3)", async () => {
+    const { model } = mount(20);
+    const kernel = model.kernel;
+    model.kernel = (method, args, buffers) => {
+      if (method === "accept_preview") return [{ change: 2, reviewed: 0, no_suggestion: 0, unknown: 0 }, []];
+      if (method === "accept_suggestions") {
+        const labels = new Uint16Array(20).map((_, i) => i % 2);
+        labels[2] = labels[4] = 1; // neg -> pos, as the kernel does before it answers
+        model.pythonSets("labels", new DataView(labels.buffer));
+        return [{ changed: 2, history_size: 1, save_status: "" }, []];
+      }
+      return kernel(method, args, buffers);
+    };
+    await settle();
+    model.pythonSets("selection", new DataView(Uint32Array.of(2, 4).buffer));
+    model.pythonSets("filters", { categories: [], labels: ["neg"], suspects_k: 0, reviewed: "all", search: "" });
+    await settle();
+    (el.querySelector(".dmw-accept") as HTMLButtonElement).click();
+    await settle();
+    (el.querySelector(".dmw-accept-apply") as HTMLButtonElement).click();
+    await settle();
+    expect(el.querySelector(".dmw-status")!.textContent).toBe("Changed 2 labels (2 now hidden by the label filter).");
+  });
+
+  it("says where the table is when the filters hide some or all of the selection (reviewer finding 4)", async () => {
+    const { model } = mount(20);
+    await settle();
+    const note = () => el.querySelector<HTMLElement>(".dmw-selection-hidden")!;
+    model.pythonSets("selection", new DataView(Uint32Array.of(2, 4, 5).buffer));
+    expect(note().hidden).toBe(true);
+    model.pythonSets("filters", { categories: [], labels: ["neg"], suspects_k: 0, reviewed: "all", search: "" });
+    await settle();
+    expect(note().hidden).toBe(false);
+    expect(note().textContent).toBe("1 of the 3 selected documents is hidden by the filters: the table and the buttons show and act on the other 2.");
+    // It sits with the table: right after the table's title.
+    expect(note().previousElementSibling!.classList.contains("dmw-table-title")).toBe(true);
+    model.pythonSets("selection", new DataView(Uint32Array.of(5, 7).buffer));
+    await settle();
+    expect(note().textContent).toContain("All 2 selected documents are hidden by the filters");
+  });
+
   it("the a key gives the current document its suggested label", async () => {
     const { calls } = mount(10);
     await settle();
@@ -1087,7 +1146,9 @@ describe("DataMapWidget view", () => {
     const { model } = mount(20);
     await settle();
     const hint = () => el.querySelector<HTMLElement>(".dmw-start-hint");
-    expect(hint()!.textContent).toContain("Start here: the table lists the most likely mislabeled documents first");
+    // The first key after running the cell goes to the notebook: the hint says to click into the widget first.
+    expect(hint()!.textContent).toContain("Start here: click the map or the table first (then the keys work).");
+    expect(hint()!.textContent).toContain("The table lists the most likely mislabeled documents first");
     expect(hint()!.textContent).toContain("? for help");
     expect(hint()!.style.display).not.toBe("none");
     model.pythonSets("history_size", 1);

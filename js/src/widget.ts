@@ -23,7 +23,8 @@ import { RowTexts } from "./paging";
 import { Selection } from "./selection";
 import { NOTHING_CHOSEN, onKey } from "./keys";
 import { setConfig, config } from "./config";
-import { StatusLine, Toolbar, h, keyLegend, methodName, saveStateText } from "./toolbar";
+import { COMPACT_TOOLBAR_WIDTH, StatusLine, Toolbar, h, keyLegend, methodName, saveStateText } from "./toolbar";
+import { Note, acceptUnlearnedText, acceptedText, hiddenCount, selectionHiddenText, unlearnedText } from "./notes";
 import type { View } from "./scatter";
 
 export interface Options {
@@ -137,7 +138,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   // question such as the bulk accept's "Apply (12)" and every message appear by their cause.
   const startHint = new StartHint();
   const help = new HelpOverlay(() => root.focus({ preventScroll: true }));
-  root.append(toolbar.el, status.el, startHint.el, keysLine, filterBar.el, main, help.el);
+  const unlearnedNote = new Note("dmw-unlearned-note");
+  root.append(toolbar.el, status.el, startHint.el, unlearnedNote.el, keysLine, filterBar.el, main, help.el);
   listen(toolbar.helpButton, "click", () => help.show(names()));
   for (const [tool, b] of toolbar.toolButtons) listen(b, "click", () => setTool(tool));
   for (const [view, b] of toolbar.views.buttons) {
@@ -193,6 +195,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     },
   });
   side.insertBefore(tableTitle, table.el);
+  const selectionNote = new Note("dmw-selection-hidden");
+  side.insertBefore(selectionNote.el, table.el);
   const pane = new DetailPane(
     side,
     (row) => texts.fetchDetail(row, true),
@@ -309,6 +313,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   function recolor(): void {
     colorBuf = pointColors(points, sync.get("colorBy") ?? config().color_by[0], sel.visible, sel.mask, colorBuf, isDark(map.el));
     map.scatter?.setColors(colorBuf);
+    map.colors = colorBuf; // the current document's point keeps its colour inside its ring
     map.redraw();
   }
 
@@ -333,6 +338,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       : narrow ? `${rows.length.toLocaleString()} of ${picked} selected match ${narrowedBy()}` : `${picked} selected`;
     const narrowed = pair && !selection.length ? ` · labelled ${labelName(pair.given)}, suggested ${labelName(pair.suggested)}` : "";
     tableTitle.textContent = `${what}${narrowed} · most suspect first`;
+    selectionNote.show(narrow ? selectionHiddenText(selection.length, rows.length, narrowedBy()) : "");
     renderProgress();
   }
 
@@ -422,6 +428,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     for (const r of [focused, hovered]) if (r >= 0 && r < points.n) m.push(x[r], y[r]);
     if (focused < 0 && m.length) m.unshift(NaN, NaN);
     map.markers = m;
+    map.markerRows = [focused, hovered];
     map.drawOverlay();
   }
 
@@ -611,7 +618,10 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
             if (s !== noLabel() && (includeReviewed || !points.reviewed[r])) optimistic.push([r, s, marks().relabeled]);
           }
           const args = includeReviewed ? { include_reviewed: true } : {};
-          submit({ method: "accept_suggestions", rows, args, optimistic, describe: `accept the suggestions for ${what(rows)}` });
+          void ctl.submit({ method: "accept_suggestions", rows, args, optimistic, describe: `accept the suggestions for ${what(rows)}` }).then((reply) => {
+            const changed = (reply as [{ changed?: number }, unknown] | undefined)?.[0]?.changed;
+            if (typeof changed === "number") status.show(acceptedText(changed, hiddenCount(optimistic.map(([r]) => r), sel.visible), filters().labels.length > 0), "info");
+          });
         };
         const buttons: HTMLElement[] = [];
         if (res.change) {
@@ -633,6 +643,8 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
         const parts = [`Accept suggestions for ${what(rows)}: ${res.change.toLocaleString()} label${res.change === 1 ? "" : "s"} will change`];
         if (kept) parts.push(keptText);
         if (noneText) parts.push(noneText);
+        const unlearnedPart = acceptUnlearnedText(res.unlearned ?? 0, sync.get("unlearned") ?? []);
+        if (unlearnedPart) parts.push(unlearnedPart);
         status.show(`${parts.join(", ")}.`, "sticky", ...buttons);
       })
       .catch((err: Error) => status.show(`Could not preview: ${err.message}`, "error"));
@@ -695,6 +707,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     toolbar.colorSelect.value = sync.get("colorBy") ?? config().color_by[0];
     toolbar.setLabels(names());
     keysLine.textContent = keyLegend(names());
+    unlearnedNote.show(unlearnedText(sync.get("unlearned") ?? []));
     filterBar.render(f, sync.get("categories") ?? [], names());
     renderLegend();
     renderPasses();
@@ -781,6 +794,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     recompute();
   });
   sync.on("labelNames", renderControls);
+  sync.on("unlearned", renderControls);
   sync.on("categories", renderControls);
   sync.on("nPasses", renderPasses);
   sync.on("live", renderPasses);
@@ -808,6 +822,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
       ? Math.max(240, Math.min(720, width))
       : Math.max(320, Math.min(720, Math.round(width * 0.48), width - 8 - sideMin));
     map.resize(w, 460, window.devicePixelRatio || 1);
+    toolbar.setCompact(width < COMPACT_TOOLBAR_WIDTH);
     if (mapPane.style.width !== `${w}px`) mapPane.style.width = `${w}px`;
   };
   if (typeof ResizeObserver === "function") {

@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.harness.widget import Geometry, open_widget_notebook
+from tests.harness.browser import KERNEL_IDLE, TIMEOUT_MS, new_page
+from tests.harness.jupyter import Kernel, write_notebook
+from tests.harness.widget import Geometry, open_widget_notebook, wait_painted
 
 
 pytestmark = pytest.mark.e2e
@@ -93,7 +95,8 @@ def lasso(page, rs, x0, x1, y0, y1) -> None:
 def test_the_first_step_hint_is_there_at_the_start(rs, page, artifacts):
     hint = page.locator(".dmw-start-hint").first
     assert hint.is_visible()
-    assert hint.inner_text().startswith("Start here: the table lists the most likely mislabeled documents first")
+    assert hint.inner_text().startswith("Start here: click the map or the table first (then the keys work). "
+                                        "The table lists the most likely mislabeled documents first")
     assert page.locator(".dmw-save-state").first.inner_text() == "0 labels changed · not saved"
     page.locator(".dmw-root").first.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "session-1-start.png"))
@@ -311,3 +314,123 @@ def test_a_900_px_widget_gives_the_text_room_and_the_pane_shows_its_neighbours_u
     assert abs(info["root"] - 900) < 30, info
     assert info["text"] / info["char"] >= 25, info  # was ~6 characters
     assert info["pane"] >= 250, info
+
+
+def test_at_900_px_the_toolbar_takes_two_rows_and_no_empty_band_stays_under_it(rs, page, artifacts):
+    """Reviewer finding 9: at 900 px the toolbar wrapped to 4 rows, and an empty band stayed once
+    the start hint was gone."""
+    size = page.viewport_size
+    root_width = page.locator(".dmw-root").first.bounding_box()["width"]
+    page.set_viewport_size({"width": int(size["width"] - root_width + 900), "height": size["height"]})
+    page.wait_for_timeout(800)
+    page.locator(".dmw-root").first.scroll_into_view_if_needed()
+    page.evaluate("() => { document.querySelector('.dmw-start-hint-close')?.click();"
+                  " document.querySelector('.dmw-root').scrollIntoView({block: 'start'}); }")
+    page.wait_for_function("() => !document.querySelector('.dmw-status').textContent", timeout=15_000)
+    info = page.evaluate(
+        """() => { const root = document.querySelector('.dmw-root');
+        const bar = root.querySelector('.dmw-toolbar');
+        const tops = [...bar.querySelectorAll('button, select, .dmw-save-state, .dmw-passes')]
+          .filter((e) => e.offsetParent !== null).map((e) => e.getBoundingClientRect())
+          .map((r) => Math.round(r.top + r.height / 2));
+        const rows = []; for (const t of tops.sort((a, b) => a - b)) if (!rows.length || t - rows[rows.length - 1] > 8) rows.push(t);
+        let next = bar.nextElementSibling; while (next && next.getBoundingClientRect().height === 0) next = next.nextElementSibling;
+        return {root: root.getBoundingClientRect().width, rows: rows.length, bar: bar.getBoundingClientRect().height,
+                band: next.getBoundingClientRect().top - bar.getBoundingClientRect().bottom, next: next.className}; }"""
+    )
+    page.screenshot(path=str(artifacts / "session-9-900px-toolbar.png"))
+    page.set_viewport_size(size)
+    assert abs(info["root"] - 900) < 30, info
+    assert info["rows"] <= 2, info
+    assert info["band"] <= 6, info  # only the flex gap between the toolbar and the key legend
+
+
+RARE_NOTEBOOK = "rare.ipynb"
+RARE_BUILD = """
+import numpy as np
+import pandas as pd
+from IPython.display import display
+from datamap_widget import Tracker, DataMapWidget
+
+n, label_names = 240, ["DESC", "ENTY", "LOC", "HUM", "ABBR"]
+rng = np.random.default_rng(5)
+ids = [f"r{i:03d}" for i in range(n)]
+gold = rng.integers(0, 4, n)
+gold[:10] = 4  # ABBR: 10 examples the model never learns, it answers DESC for them
+texts = [f"question {i} about {label_names[g]} with some words" for i, g in enumerate(gold)]
+df = pd.DataFrame({"id": ids, "text": texts, "label": [label_names[g] for g in gold]})
+tracker = Tracker(ids, df["label"], label_names=label_names)
+for t in range(4):
+    logits = rng.normal(0, 0.3, (n, 5)).astype(np.float32)
+    logits[np.arange(n), gold] += rng.uniform(0.5, 3.5, n)
+    logits[:10, 4] -= 3.0
+    logits[:10, 0] += 4.0
+    tracker.record(ids, logits)
+    tracker.end_epoch()
+w = DataMapWidget(tracker.datamap(), data=df, color_by="suggested_label")
+display(w)
+"""
+
+
+def test_a_class_the_map_never_learned_is_named_and_bulk_accept_says_so(rs, browser, artifacts):
+    """Reviewer finding 1, and screenshots of the fixed states: the never-learned class's note,
+    the accept preview naming it, 'Changed N labels', the suggested colouring under the ring,
+    the pane's given-label probability and scaled sparkline, the confusion table's diagonal."""
+    server = rs["server"]
+    write_notebook(server, RARE_NOTEBOOK, [RARE_BUILD])
+    with new_page(browser) as page:
+        # A workspace of its own: the default one would reopen session.ipynb beside it.
+        page.goto(f"{server['url']}/lab/workspaces/rare/tree/{RARE_NOTEBOOK}", timeout=TIMEOUT_MS)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=TIMEOUT_MS)
+        page.wait_for_function(KERNEL_IDLE, timeout=TIMEOUT_MS)
+        page.evaluate(
+            "() => { const nb = window.jupyterapp.shell.currentWidget; nb.content.activeCellIndex = 0;"
+            " window.jupyterapp.commands.execute('notebook:run-cell'); }"
+        )
+        page.wait_for_selector(".dmw-root canvas.dmw-gl", timeout=TIMEOUT_MS)
+        wait_painted(page)
+        k = Kernel(server, RARE_NOTEBOOK)
+        _check_the_unlearned_class(page, k, artifacts)
+
+
+def _check_the_unlearned_class(page, k, artifacts) -> None:
+    try:
+        note = page.locator(".dmw-unlearned-note").first
+        note.wait_for(state="visible", timeout=15_000)
+        assert note.inner_text() == (
+            "The model never learned class ABBR (10 examples): its suspects mean the class is too small, "
+            "not that the labels are wrong; suggestions for it are unreliable."
+        )
+        page.evaluate("() => document.querySelector('.dmw-root').scrollIntoView({block: 'start'})")
+        page.screenshot(path=str(artifacts / "session-10-unlearned-note.png"))
+        # The first suspect opens in the pane: its given label's probability, the sparkline's scale.
+        page.locator(".dmw-table-body .dmw-row").first.click()
+        page.wait_for_function("() => document.querySelector('.dmw-spark-passes')?.textContent === '4 passes'", timeout=15_000)
+        classes = page.locator(".dmw-detail-classes").first.inner_text()
+        assert "(given label)" in classes, classes
+        page.screenshot(path=str(artifacts / "session-11-pane-and-ring.png"))
+        page.locator(".dmw-detail-model").first.screenshot(path=str(artifacts / "session-11b-pane-classes-sparkline.png"))
+        ring = page.evaluate(
+            "() => { const o = document.querySelector('.dmw-overlay').getBoundingClientRect(); return [o.left, o.top]; }"
+        )
+        page.screenshot(path=str(artifacts / "session-11c-ring.png"),
+                        clip={"x": ring[0] + 20, "y": ring[1] + 340, "width": 160, "height": 80})
+        # Bulk accept over the ABBR suspects and a few others: the preview names the class.
+        k.json("import json; f = w.frame; cand = f[f['suggestion_confident']].index.tolist(); w.selected_ids = cand; print('null')")
+        page.wait_for_function("() => / selected/.test(document.querySelector('.dmw-table-title').textContent)", timeout=10_000)
+        page.locator(".dmw-accept").first.click()
+        page.wait_for_function("() => /will change/.test(document.querySelector('.dmw-status').textContent)", timeout=10_000)
+        status = page.locator(".dmw-status").first.inner_text()
+        assert "of them move documents out of ABBR, which the model never learned" in status, status
+        page.screenshot(path=str(artifacts / "session-12-accept-preview-unlearned.png"))
+        page.locator(".dmw-accept-apply").first.click()
+        page.wait_for_function("() => /^Changed \\d+ labels/.test(document.querySelector('.dmw-status').textContent)", timeout=15_000)
+        page.screenshot(path=str(artifacts / "session-13-changed-n-labels.png"))
+        # A label filter that hides some of the selection: said by the table.
+        page.locator(".dmw-filter-labels .dmw-chip", has_text="LOC").first.click()
+        hidden = page.locator(".dmw-selection-hidden").first
+        hidden.wait_for(state="visible", timeout=10_000)
+        assert "selected documents" in hidden.inner_text() and "hidden by the filters" in hidden.inner_text()
+        page.screenshot(path=str(artifacts / "session-14-selection-hidden-by-filter.png"))
+    finally:
+        k.client.stop_channels()
