@@ -29,7 +29,7 @@ from .parallel import Ranks, any_rank, join_ranks, merge_embeddings, on_main, ra
 from .precision import autocast, check_precision, grad_scaler, resolve_precision
 from .tracker import Tracker
 
-__all__ = ["TrainingHandle", "TrainingRun", "cross_fit", "default_model_path", "fine_tune", "train_datamap"]
+__all__ = ["TrainingHandle", "TrainingRun", "check_device", "cross_fit", "default_model_path", "fine_tune", "train_datamap"]
 
 #: Training defaults: small-data fine-tuning of a MiniLM-sized encoder. The optimisation
 #: settings were measured against lower-rate and larger-batch recipes on eight sets by
@@ -200,6 +200,30 @@ def _model_source(model_path: str) -> dict[str, Any]:
             f"({error.strerror or error})"
         ) from None
     return {}
+
+
+def check_device(device: str | None) -> None:
+    """Refuse a device torch does not know or this machine does not have, before any training.
+
+    ValueError whose one line names ``--device`` (the command's word for ``device``).
+    """
+    if device is None:
+        return
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as error:
+        raise ValueError(f"--device {device!r} is not a device torch knows ({error}); use cpu, cuda, cuda:0, mps…") from None
+    if parsed.type == "cpu":
+        return
+    backend = getattr(torch, parsed.type, None) if parsed.type != "mps" else getattr(torch.backends, "mps", None)
+    available = getattr(backend, "is_available", None)
+    if available is None or not available():
+        raise ValueError(f"--device {device}: no {parsed.type} device is available on this machine; use --device cpu (or leave it out)")
+    count = getattr(backend, "device_count", None)
+    if parsed.index is not None and count is not None and parsed.index >= count():
+        raise ValueError(f"--device {device}: this machine has {count()} {parsed.type} device(s) (0 to {count() - 1})")
 
 
 def _pick_device(device: str | None) -> str:
