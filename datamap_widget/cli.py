@@ -480,7 +480,7 @@ def _add_report(commands: Any) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from . import metrics
     from .chart import save_chart
-    from .report import MAX_TEXT_CHARS, REPORT_FILE, write_report
+    from .report import REPORT_FILE, REPORT_TEXT_CHARS, write_report
 
     dmap, run, texts = _load_run(args.run)
     if args.method:
@@ -501,7 +501,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         written = [
             write_report(
                 dmap, output, texts, run=run, top=args.top, frac=args.frac, title=title,
-                max_text_chars=args.text_chars or MAX_TEXT_CHARS,
+                max_text_chars=args.text_chars or REPORT_TEXT_CHARS,
             )
         ]
         for flag, suffix in ((args.png, ".png"), (args.svg, ".svg")):
@@ -617,13 +617,15 @@ def _add_export(commands: Any) -> None:
 def _cmd_export(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from .labels import label_names_of
+
     _check_store_options(args)
     if args.run is None and not args.store:
         raise UsageError("give RUN (a run folder) or --store URL --dataset NAME")
     original = None
     if args.run is not None:
         dmap, _, _ = _load_run(args.run)
-        original = pd.Series(pd.Categorical.from_codes(dmap.labels, categories=dmap.label_names).astype(str), index=dmap.ids)
+        original = pd.Series(label_names_of(dmap.labels, dmap.label_names), index=dmap.ids)
     reviewed: set = set()
     if args.store:
         with _open_store(args.store) as store:
@@ -632,7 +634,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 if latest is None:
                     raise UsageError(f"dataset {args.dataset!r} has no runs in {store.url} (save one with `datamap train --store`)")
                 base = _store_call(args.store, store.load_run, latest)
-                original = pd.Series(pd.Categorical.from_codes(base.labels, categories=base.label_names).astype(str), index=base.ids)
+                original = pd.Series(label_names_of(base.labels, base.label_names), index=base.ids)
             current = _store_call(args.store, store.current_labels, args.dataset, base=original)
             reviewed = _store_call(args.store, store.reviewed_ids, args.dataset)
     else:

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .ids import describe_ids
+
 __all__ = ["SAMPLE_NAME", "read_table", "labeled_examples", "sample_path", "load_sample"]
 
 #: The sample shipped in the package: 600 TREC questions (Li & Roth 2002), 18 labels flipped
@@ -73,8 +75,8 @@ def labeled_examples(
             raise ValueError(f"{source}: column {id_column!r} has {int(ids.isna().sum())} missing id(s)")
         ids = _checked_ids(ids, id_column, source)
         if ids.duplicated().any():
-            dupes = ids[ids.duplicated()].astype(str).unique()[:5].tolist()
-            raise ValueError(f"{source}: column {id_column!r} has repeated ids, e.g. {dupes}")
+            dupes = ids[ids.duplicated()].astype(str).unique()
+            raise ValueError(f"{source}: column {id_column!r} has repeated ids: {describe_ids(dupes)}")
         ids = ids.to_numpy()
     else:
         ids = None  # row numbers
