@@ -152,6 +152,7 @@ def _load_run(folder: str) -> tuple[Any, dict[str, Any], Any]:
 def _add_train(commands: Any) -> None:
     from .long_text import LONG_TEXT_MODES
     from .precision import PRECISIONS
+    from .projection import PROJECTION_METHODS
     from .train import DEFAULTS
 
     p = commands.add_parser(
@@ -209,6 +210,13 @@ def _add_train(commands: Any) -> None:
     p.add_argument(
         "--no-embeddings", action="store_true",
         help="do not keep the last pass's sentence embeddings (saves N x 384 x 2 bytes; the knn scores need them)",
+    )
+    p.add_argument(
+        "--projection", choices=("auto", *PROJECTION_METHODS, "none"), default="auto",
+        help="2-D projection of the embeddings made after training and saved in the run, so the widget's embedding "
+        "view opens at once: auto is t-SNE when openTSNE is installed (the projection extra), else PCA; tsne takes "
+        "seconds at 1,000 examples and minutes at 70,000 (benchmarks/results/projection.md); none skips it "
+        "(the widget then makes it when first asked) (default: auto)",
     )
     p.add_argument("--top", type=int, default=20, help="suspects to print (default: 20)")
     p.add_argument(
@@ -271,6 +279,7 @@ def _train(args: argparse.Namespace, ranks: Any) -> int:
         if args.true_label_column and args.true_label_column not in frame.columns:
             raise ValueError(f"{path} has no column {args.true_label_column!r} (--true-label-column)")
         check_device(args.device)
+        _check_projection(args.projection, args.no_embeddings)
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -298,6 +307,7 @@ def _train(args: argparse.Namespace, ranks: Any) -> int:
             labels,
             ids,
             true_labels=frame[args.true_label_column].astype(str).tolist() if args.true_label_column else None,
+            projection=None if args.projection == "auto" else args.projection,
             score=ranks.main,
             model=args.model,
             epochs=args.epochs,
@@ -342,6 +352,22 @@ def _train(args: argparse.Namespace, ranks: Any) -> int:
     return _report_training(args, scored, path, texts, out, created, ranks)
 
 
+def _check_projection(method: str, no_embeddings: bool) -> None:
+    """A named projection whose package is missing is refused before training, not after it."""
+    import importlib.util
+
+    from .dependencies import require
+    from .projection import PROJECTION_METHODS
+
+    if method in ("auto", "none"):
+        return
+    if no_embeddings:
+        raise ValueError(f"--projection {method} needs the embeddings that --no-embeddings leaves out; drop one of them")
+    module = PROJECTION_METHODS[method][1]
+    if module is not None and importlib.util.find_spec(module) is None:  # found, not imported (umap takes seconds)
+        require(module, f"--projection {method}", alternative="or use --projection pca (or auto)")
+
+
 def _report_training(args: argparse.Namespace, scored: Any, path: Path, texts: list, out: Path, created: bool, ranks: Any) -> int:
     """Rank 0, after training: write the run (and the store's copy), then print what happened."""
     run, dmap = scored.training, scored.datamap
@@ -378,6 +404,10 @@ def _report_training(args: argparse.Namespace, scored: Any, path: Path, texts: l
 
     if run.settings.get("read"):
         print(terminal_safe(describe_reading(run.settings["read"])))
+    if scored.projection_s is not None:
+        print(f"made the {dmap.projection_method} projection of the embeddings in {scored.projection_s:.1f} s (the widget's embedding view opens at once)")
+    elif args.projection != "none" and scored.projection_skipped:
+        print(terminal_safe(f"no projection of the embeddings: {scored.projection_skipped}"))
     if scored.label_errors_found:
         found, errors, top = scored.label_errors_found
         print(
