@@ -225,7 +225,10 @@ def _add_train(commands: Any) -> None:
         help="column of audited true labels, if you have one: prints the share of label errors found in the "
         "top 5%% (the sample's is true_label)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--quiet", action="store_true",
+        help="print only errors, warnings and the line saying where the run was written (no progress bar, no suspects table)",
+    )
     _add_store_options(p, "also save the run to this store")
     p.set_defaults(handler=_cmd_train)
 
@@ -299,7 +302,7 @@ def _train(args: argparse.Namespace, ranks: Any) -> int:
     created = on_main(check_outputs, ranks, (UsageError,))  # every rank stops alike on a bad --out
     processes = f" on {ranks.world_size} processes" if ranks.distributed else ""
     again = " (resuming)" if args.resume else ""
-    if ranks.main:
+    if ranks.main and not args.quiet:
         _say(f"datamap: training on {len(texts)} examples from {path} ({len(set(map(str, labels)))} classes){processes}{again}", file=sys.stderr)
     try:
         scored = train_and_score(
@@ -393,13 +396,22 @@ def _report_training(args: argparse.Namespace, scored: Any, path: Path, texts: l
         except UsageError as error:
             failures.append(f"the run was not saved to the store ({error}); it is in {saved.folder}")
 
+    checkpoint_line = finish_checkpoint(out, run.settings.get("checkpoint_bytes"), args.keep_checkpoint) if not failures else None
+    wrote_line = f"wrote {saved.folder / DATAMAP_FILE}, {saved.folder / RUN_FILE} in {run.timings['total_s']:.0f} s ({run.device}{processes})"
+    if args.quiet:  # errors (stderr) and one line: where the run went (and its checkpoint), nothing else
+        _say(wrote_line + (f"; {checkpoint_line}" if checkpoint_line else ""))
+        if saved_line:
+            _say(saved_line)
+        for failure in failures:
+            _say(f"datamap: error: {failure}", file=sys.stderr)
+        return 1 if failures else 0
     texts_by_id = dict(zip(dmap.ids.tolist(), texts))
     print(f"Top {args.top} suspects (highest mislabel_score first; method {dmap.method}):")
     print(format_suspects(dmap.suspects(top=args.top), texts_by_id))
     print()
-    print(f"wrote {saved.folder / DATAMAP_FILE}, {saved.folder / RUN_FILE} in {run.timings['total_s']:.0f} s ({run.device}{processes})")
-    if not failures:
-        print(finish_checkpoint(out, run.settings.get("checkpoint_bytes"), args.keep_checkpoint))
+    _say(wrote_line)
+    if checkpoint_line:
+        _say(checkpoint_line)
     from .long_text import describe_reading
 
     if run.settings.get("read"):

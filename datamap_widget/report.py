@@ -214,14 +214,66 @@ def _flatten(record: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any
     return items
 
 
+#: The run record's settings a reader looks for first, in this order: (label, where in the
+#: record, how to show the value). The rest stays one click away, under "All settings".
+_RUN_SUMMARY: tuple[tuple[str, tuple[str, ...], Any], ...] = (
+    ("Model", ("settings", "model"), None),
+    ("Data", ("data",), None),
+    ("Examples", ("settings", "n_examples"), lambda v: f"{v:,}"),
+    ("Passes", ("settings", "epochs"), None),
+    ("Batch size", ("settings", "batch_size"), None),
+    ("Learning rate", ("settings", "lr"), lambda v: f"{v:g}"),
+    ("Reading", ("settings", "long_text"), None),
+    ("Tokens per read", ("settings", "max_length"), None),
+    ("Precision", ("settings", "precision"), None),
+    ("Seed", ("settings", "seed"), None),
+    ("Score method", ("settings", "method"), None),
+    ("Projection", ("settings", "projection"), None),
+    ("Device", ("device",), None),
+    ("Processes", ("world_size",), None),
+    ("Training time", ("timings", "total_s"), lambda v: f"{v:,.0f} s"),
+    ("Created", ("created_at",), None),
+    ("datamap_widget", ("versions", "datamap_widget"), None),
+)
+
+
+def _lookup(record: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = record
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
 def _run_section(run: Mapping[str, Any] | None) -> str:
+    """The run's settings: a short summary a person reads, then every raw setting, folded away."""
     if not run:
         return ""
+    summary = []
+    for label, path, show in _RUN_SUMMARY:
+        value = _lookup(run, path)
+        if value is None or isinstance(value, (Mapping, list)):
+            continue
+        try:
+            shown = show(value) if show is not None else str(value)
+        except (TypeError, ValueError):  # a hand-edited record: show it as it is
+            shown = str(value)
+        # The record's own key beside each row, so the summary leads into the full list below.
+        summary.append([_e(label), _e(shown), f'<td class="muted"><code>{_e(".".join(path))}</code></td>'])
     rows = []
     for key, value in _flatten(run):
         shown = value if isinstance(value, str) else json.dumps(value, default=str)
         rows.append([f"<code>{_e(key)}</code>", _e(shown)])
-    return "<h3>Run settings</h3>" + _table(["setting", "value"], rows, cls="settings")
+    out = ["<h3>Run settings</h3>"]
+    if summary:
+        out.append(_table(["setting", "value", "in run.json"], summary, cls="settings run-summary"))
+    out.append(
+        f"<details><summary>All settings ({len(rows)})</summary>"
+        + _table(["setting", "value"], rows, cls="settings")
+        + "</details>"
+    )
+    return "".join(out)
 
 
 def _suspects_section(dmap: "DataMap", rows: pd.DataFrame, texts: pd.Series | None, label: str, text_chars: int) -> str:

@@ -652,3 +652,20 @@ def test_a_projection_that_cannot_be_made_is_refused_before_training(tmp_path, c
     line = _one_line_error(*run_cli(["train", data, "--out", str(tmp_path / "o"), "--projection", "umap", "--no-embeddings"], capsys))
     assert "--projection umap needs the embeddings" in line
     assert fake.calls == 0
+
+
+def test_quiet_train_prints_only_where_the_run_went(tmp_path, capsys, monkeypatch):
+    import datamap_widget.train
+
+    monkeypatch.setattr(datamap_widget.train, "fine_tune", FakeTraining())
+    data = str(_data(tmp_path, [f"d{i}" for i in range(8)]))
+    assert main(["train", data, "--out", str(tmp_path / "q"), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"wrote {tmp_path / 'q' / 'datamap.parquet'}"), captured.out
+    assert "suspects" not in captured.out and "rank" not in captured.out
+    assert captured.err == ""  # not even the "training on …" line
+    # Without --quiet the table is there.
+    assert main(["train", data, "--out", str(tmp_path / "loud")]) == 0
+    captured = capsys.readouterr()
+    assert "Top 20 suspects" in captured.out and "training on 8 examples" in captured.err
