@@ -227,7 +227,8 @@ def _add_train(commands: Any) -> None:
     )
     p.add_argument(
         "--quiet", action="store_true",
-        help="print only errors, warnings and the line saying where the run was written (no progress bar, no suspects table)",
+        help="print only errors, warnings, where the run was written and, with true labels, the share of label errors "
+        "found (no progress bar, no suspects table)",
     )
     _add_store_options(p, "also save the run to this store")
     p.set_defaults(handler=_cmd_train)
@@ -396,38 +397,36 @@ def _report_training(args: argparse.Namespace, scored: Any, path: Path, texts: l
         except UsageError as error:
             failures.append(f"the run was not saved to the store ({error}); it is in {saved.folder}")
 
-    checkpoint_line = finish_checkpoint(out, run.settings.get("checkpoint_bytes"), args.keep_checkpoint) if not failures else None
-    wrote_line = f"wrote {saved.folder / DATAMAP_FILE}, {saved.folder / RUN_FILE} in {run.timings['total_s']:.0f} s ({run.device}{processes})"
-    if args.quiet:  # errors (stderr) and one line: where the run went (and its checkpoint), nothing else
-        _say(wrote_line + (f"; {checkpoint_line}" if checkpoint_line else ""))
-        if saved_line:
-            _say(saved_line)
-        for failure in failures:
-            _say(f"datamap: error: {failure}", file=sys.stderr)
-        return 1 if failures else 0
-    texts_by_id = dict(zip(dmap.ids.tolist(), texts))
-    print(f"Top {args.top} suspects (highest mislabel_score first; method {dmap.method}):")
-    print(format_suspects(dmap.suspects(top=args.top), texts_by_id))
-    print()
-    _say(wrote_line)
-    if checkpoint_line:
-        _say(checkpoint_line)
     from .long_text import describe_reading
 
+    checkpoint_line = finish_checkpoint(out, run.settings.get("checkpoint_bytes"), args.keep_checkpoint) if not failures else None
+    wrote_line = f"wrote {saved.folder / DATAMAP_FILE}, {saved.folder / RUN_FILE} in {run.timings['total_s']:.0f} s ({run.device}{processes})"
+    lines: list[str] = []  # the result, in a few lines; --quiet keeps these and drops the table and the chatter
+    if args.quiet:
+        lines.append(wrote_line + (f"; {checkpoint_line}" if checkpoint_line else ""))
+    else:
+        texts_by_id = dict(zip(dmap.ids.tolist(), texts))
+        print(f"Top {args.top} suspects (highest mislabel_score first; method {dmap.method}):")
+        print(format_suspects(dmap.suspects(top=args.top), texts_by_id))
+        print()
+        lines += [wrote_line] + ([checkpoint_line] if checkpoint_line else [])
     if run.settings.get("read"):
-        print(terminal_safe(describe_reading(run.settings["read"])))
-    if scored.projection_s is not None:
-        print(f"made the {dmap.projection_method} projection of the embeddings in {scored.projection_s:.1f} s (the widget's embedding view opens at once)")
-    elif args.projection != "none" and scored.projection_skipped:
-        print(terminal_safe(f"no projection of the embeddings: {scored.projection_skipped}"))
+        lines.append(describe_reading(run.settings["read"]))
+    if not args.quiet and scored.projection_s is not None:
+        lines.append(f"made the {dmap.projection_method} projection of the embeddings in {scored.projection_s:.1f} s "
+                     "(the widget's embedding view opens at once)")
+    elif not args.quiet and args.projection != "none" and scored.projection_skipped:
+        lines.append(f"no projection of the embeddings: {scored.projection_skipped}")
     if scored.label_errors_found:
         found, errors, top = scored.label_errors_found
-        print(
+        lines.append(
             f"found {found} of {errors} label errors ({found / errors:.0%}) in the top 5% "
             f"({top} of {len(dmap)} examples) of the ranking"
         )
     if saved_line:
-        print(saved_line)
+        lines.append(saved_line)
+    for line in lines:
+        _say(line)
     for failure in failures:
         _say(f"datamap: error: {failure}", file=sys.stderr)
     return 1 if failures else 0
