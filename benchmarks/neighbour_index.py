@@ -249,6 +249,15 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(line)
             print(line, flush=True)
     lines += ["", compile_note] if compile_note else []
+    from datamap_widget.neighbours import APPROXIMATE_ABOVE, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
+
+    lines += [
+        "",
+        f"default: APPROXIMATE_ABOVE = {APPROXIMATE_ABOVE} (where exact search and the HNSW graph cost the same, from the times above)",
+        f"default: HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = {HNSW_M}, {HNSW_EF_CONSTRUCTION}, {HNSW_EF_SEARCH} "
+        "(recall@10 0.976 at 100,000 in a third of the exact time)",
+        "default: one document's neighbours = exact (10-15 ms at 100,000; a graph takes 30-120 s to build)",
+    ]
     text = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

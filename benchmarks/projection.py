@@ -163,9 +163,16 @@ def table(records: list[dict], warmup: dict[str, float]) -> str:
         if len(rows) > 1:
             best = [max(rows, key=lambda r: r[k])["method"] for k in ("trustworthiness", "neighbours_kept", "label_agreement_2d")]
             lines.append(f"- {data}: {' / '.join(best)}")
-    from datamap_widget.projection import DEFAULT_PROJECTION
+    from datamap_widget.projection import DEFAULT_PROJECTION, FALLBACK_PROJECTION
 
     lines += ["", f"Default chosen from this table: **{DEFAULT_PROJECTION}** (`datamap_widget.projection.DEFAULT_PROJECTION`)."]
+    lines += [
+        "",
+        f"default: DEFAULT_PROJECTION = {DEFAULT_PROJECTION!r} (keeps the most neighbours and labels at every size above)",
+        f"default: FALLBACK_PROJECTION = {FALLBACK_PROJECTION!r} (needs no extra package; fastest, least kept)",
+        "default: EAGER_PROJECTION_MAX = 0 (t-SNE takes seconds even at 1,000 points: the widget makes it when the view "
+        "is first asked for; `datamap train --projection` makes it once, in the run)",
+    ]
     lines += ["", "One-time warm-up (first call in a fresh process, 300 points; numba compiles UMAP/PaCMAP/openTSNE code): "
               + ", ".join(f"{m} {s:.1f} s" for m, s in warmup.items()), ""]
     return "\n".join(lines)

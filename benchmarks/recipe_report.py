@@ -343,6 +343,17 @@ def write_report(runs: Path) -> str:
             "",
         ]
         summary["suggestions"] = table.to_dict(orient="records")
+    from datamap_widget.train import DEFAULTS
+
+    parts += [
+        "The defaults these tables chose (issue 26: each tuned constant printed beside its evidence):",
+        "",
+        *(f"default: DEFAULTS[{name!r}] = {DEFAULTS[name]!r} (the recipe base_bucket: best mean AP over the eight sets)"
+          for name in ("epochs", "batch_size", "max_length", "lr", "weight_decay", "warmup")),
+        f"default: DEFAULT_METHOD = {metrics.DEFAULT_METHOD!r} (best leave-one-set-out score in the table above)",
+        f"default: SUGGESTION_MIN_SUPPORT = {metrics.SUGGESTION_MIN_SUPPORT!r} (the former suggestion rule, kept for comparison)",
+        "",
+    ]
     text = "\n".join(parts)
     (RESULTS / "recipe.md").write_text(text)
     (RESULTS / "recipe.json").write_text(json.dumps(summary, indent=1, default=float))

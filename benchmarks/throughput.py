@@ -174,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         "not measured yet).",
         "- 10k and 100k are per-text time x N from the measured passes, not runs.",
     ]
+    from datamap_widget.train import DEFAULTS
+
+    lines += ["", f"default: DEFAULTS['precision'] = {DEFAULTS['precision']!r} (bf16 on a GPU that has it, fp32 on CPUs: "
+              "bf16's effect on the ranking is not measured)"]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:

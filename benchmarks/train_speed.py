@@ -95,6 +95,13 @@ def main() -> int:
             f"| {r['set']} | {r['n']} | {r['mean_tokens']:.1f} / {r['p95_tokens']:.0f} | " + " | ".join(cells)
             + f" | {r['length buckets tokens'] / r['dynamic padding tokens']:.2f} |"
         )
+    from datamap_widget.train import BUCKET_CHUNK_BATCHES, DEFAULTS
+
+    lines += [
+        "",
+        f"default: DEFAULTS['length_buckets'] = {DEFAULTS['length_buckets']!r} (fastest per epoch above; quality in recipe.md)",
+        f"default: BUCKET_CHUNK_BATCHES = {BUCKET_CHUNK_BATCHES} (not tuned: fairseq's and HF group_by_length's bucketing; measured with it)",
+    ]
     text = "\n".join(lines) + "\n"
     (RESULTS / "train_speed.md").write_text(text)
     print(text)

@@ -17,6 +17,7 @@ anywidget nor transformers (the latter takes seconds).
 from importlib.metadata import PackageNotFoundError, version
 
 from .datamap import DataMap
+from .integrations import distributed as _distributed  # noqa: F401  (plugs the ranks' merge into Tracker)
 from .review import ReviewConflict, ReviewSession
 from .store import Store, StoreError
 from .tracker import Tracker

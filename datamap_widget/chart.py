@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .chart_display import DataMapChart
     from .datamap import DataMap
 
-__all__ = ["MAX_POINTS", "datamap_chart", "save_chart", "chart_to_svg", "EXPORT_FORMATS"]
+__all__ = ["MAX_POINTS", "datamap_chart", "save_chart", "chart_to_svg", "EXPORT_FORMATS", "heatmap_cells"]
 
 #: Above this many examples the map is drawn as a binned heatmap instead of points. Altair's
 #: default row limit is 5,000, so a points chart never trips it.
@@ -59,8 +59,10 @@ def _histogram(values: np.ndarray, field: str, lo: float, hi: float, bins: int) 
     return pd.DataFrame({"metric": field, "bin_start": edges[:-1], "bin_end": edges[1:], "count": counts})
 
 
-def _heatmap(var: np.ndarray, conf: np.ndarray, corr: np.ndarray, x_max: float, bins: int) -> pd.DataFrame:
-    """Non-empty 2-D bins of (variability, confidence): count and mean correctness."""
+def heatmap_cells(var: np.ndarray, conf: np.ndarray, corr: np.ndarray, x_max: float, bins: int) -> pd.DataFrame:
+    """Non-empty 2-D bins of (variability, confidence): count and mean correctness.
+
+    The drawing helper the Altair chart and the report's SVG share, so a large map is binned alike in both."""
     x_edges = np.linspace(0.0, x_max, bins + 1)
     y_edges = np.linspace(0.0, 1.0, bins + 1)
     # digitize against the inner edges puts the top edge (e.g. confidence 1.0) in the last bin.
@@ -203,7 +205,7 @@ def datamap_chart(
         )
         mode = f"{n_seen:,} examples"
     else:
-        cells = _heatmap(var, conf, corr, x_max, bins)
+        cells = heatmap_cells(var, conf, corr, x_max, bins)
         body = (
             alt.Chart(cells)
             .mark_rect()

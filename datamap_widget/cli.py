@@ -1,7 +1,9 @@
 """The ``datamap`` command: train a data map, list suspects, write reports and exports.
 
-A thin layer over the library (``fine_tune``, ``DataMap``): every subcommand parses its
-arguments, calls the same classes a notebook uses, and prints. Bad input ends with a
+A thin layer over the library: every subcommand parses its arguments, calls the same
+functions a notebook uses (:mod:`datamap_widget.run` for the run folder and the training run
+around ``fine_tune``, :mod:`datamap_widget.data` for the table's columns, the report, the
+store) and prints, terminal-safe. Bad input ends with a
 one-line ``datamap: error: …`` and exit status 2, never a traceback.
 
 A run folder (``--out DIR``) holds:
@@ -22,14 +24,10 @@ whole or not at all (:mod:`datamap_widget.atomic`).
 from __future__ import annotations
 
 import argparse
-import platform
 import re
 import sys
-import tempfile
 import time
 import warnings
-from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -37,9 +35,12 @@ from . import __version__
 from .atomic import atomic_paths
 from .dependencies import MissingExtraError
 from .metrics import NO_SUGGESTION
-from .run import TEXTS_FILE  # noqa: F401  (the run folder's file names stay importable from here)
 from .parallel import launched_ranks
-from .run import CHECKPOINT_FILE, DATAMAP_FILE, RUN_FILE, RunFolderError, prepare_folder, read_run, remove_if_empty, run_files, write_run
+from .run import TEXTS_FILE  # noqa: F401  (the run folder's file names stay importable from here)
+from .run import (
+    CHECKPOINT_FILE, DATAMAP_FILE, RUN_FILE, RunFolderError, finish_checkpoint, prepare_out, read_run, remove_if_empty,
+    run_record, save_run, train_and_score,
+)
 
 __all__ = ["main"]
 
@@ -49,16 +50,6 @@ class UsageError(Exception):
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in ("datamap_widget", "torch", "transformers", "numpy", "pandas", "pyarrow"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:  # pragma: no cover
-            out[name] = "not installed"
-    return out
 
 
 #: What a terminal may act on rather than show: C0 controls (ESC starts the sequences that
@@ -161,6 +152,7 @@ def _load_run(folder: str) -> tuple[Any, dict[str, Any], Any]:
 def _add_train(commands: Any) -> None:
     from .long_text import LONG_TEXT_MODES
     from .precision import PRECISIONS
+    from .projection import PROJECTION_METHODS
     from .train import DEFAULTS
 
     p = commands.add_parser(
@@ -219,6 +211,13 @@ def _add_train(commands: Any) -> None:
         "--no-embeddings", action="store_true",
         help="do not keep the last pass's sentence embeddings (saves N x 384 x 2 bytes; the knn scores need them)",
     )
+    p.add_argument(
+        "--projection", choices=("auto", *PROJECTION_METHODS, "none"), default="auto",
+        help="2-D projection of the embeddings made after training and saved in the run, so the widget's embedding "
+        "view opens at once: auto is t-SNE when openTSNE is installed (the projection extra), else PCA; tsne takes "
+        "seconds at 1,000 examples and minutes at 70,000 (benchmarks/results/projection.md); none skips it "
+        "(the widget then makes it when first asked) (default: auto)",
+    )
     p.add_argument("--top", type=int, default=20, help="suspects to print (default: 20)")
     p.add_argument(
         "--true-label-column",
@@ -226,146 +225,13 @@ def _add_train(commands: Any) -> None:
         help="column of audited true labels, if you have one: prints the share of label errors found in the "
         "top 5%% (the sample's is true_label)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--quiet", action="store_true",
+        help="print only errors, warnings, where the run was written and, with true labels, the share of label errors "
+        "found (no progress bar, no suspects table)",
+    )
     _add_store_options(p, "also save the run to this store")
     p.set_defaults(handler=_cmd_train)
-
-
-def _pick_columns(frame: Any, args: argparse.Namespace, source: str) -> tuple[Any, Any, Any]:
-    columns = list(frame.columns)
-    for flag, name in (("--text-column", args.text_column), ("--label-column", args.label_column)):
-        if name not in frame.columns:
-            raise UsageError(f"{source} has no column {name!r} ({flag}); its columns are {columns}")
-    texts = frame[args.text_column]
-    labels = frame[args.label_column]
-    if args.id_column in frame.columns:
-        ids = frame[args.id_column]
-        if ids.isna().any():
-            raise UsageError(f"{source}: column {args.id_column!r} has {int(ids.isna().sum())} missing id(s)")
-        ids = _check_id_column(ids, args.id_column, source)
-        if ids.duplicated().any():
-            dupes = ids[ids.duplicated()].astype(str).unique()[:5].tolist()
-            raise UsageError(f"{source}: column {args.id_column!r} has repeated ids, e.g. {dupes}")
-        ids = ids.to_numpy()
-    else:
-        ids = None  # row numbers
-    if labels.isna().any():
-        raise UsageError(f"{source}: column {args.label_column!r} has {int(labels.isna().sum())} missing label(s)")
-    _check_label_column(labels, args.label_column, source)
-    if texts.isna().any():
-        raise UsageError(f"{source}: column {args.text_column!r} has {int(texts.isna().sum())} missing text(s)")
-    labels = labels.astype(str) if labels.dtype.kind not in "iu" else labels
-    return texts.astype(str).tolist(), labels.tolist(), (list(range(len(frame))) if ids is None else ids.tolist())
-
-
-def _check_label_column(labels: Any, column: str, source: str) -> None:
-    """Refuse labels that would silently become other classes when read as names: True/False,
-    and values of different types that print alike (JSON's 1 and "1" would merge into one class)."""
-    import pandas as pd
-
-    bools = "holds True/False; give the classes as names (e.g. 'yes'/'no') or whole numbers (0/1)"
-    if labels.dtype.kind == "b":
-        raise UsageError(f"{source}: column {column!r} {bools}")
-    if labels.dtype.kind != "O":
-        return
-    kind = pd.api.types.infer_dtype(labels, skipna=True)  # one pass in C; the rest only on a mixed column
-    if kind == "boolean":
-        raise UsageError(f"{source}: column {column!r} {bools}")
-    if not kind.startswith("mixed"):
-        return
-    types = labels.map(lambda v: type(v).__name__)
-    if types.isin(["bool", "bool_"]).any():
-        raise UsageError(f"{source}: column {column!r} mixes True/False with other labels; {bools.split('; ')[1]}")
-    seen = pd.DataFrame({"text": labels.astype(str), "type": types, "value": labels}).drop_duplicates(["text", "type"])
-    clash = seen[seen["text"].duplicated(keep=False)]
-    if len(clash):
-        same = clash[clash["text"] == clash["text"].iloc[0]]
-        both = " and ".join(f"{v!r} ({t})" for v, t in zip(same["value"], same["type"]))
-        raise UsageError(
-            f"{source}: column {column!r} holds {both}, which would merge into one class "
-            f"{clash['text'].iloc[0]!r}; write each label one way (all strings, or all numbers)"
-        )
-
-
-def _check_id_column(ids: Any, column: str, source: str) -> Any:
-    """Ids as all ints or all strings; whole floats (a CSV's 1.0) become ints, others are refused."""
-    import numpy as np
-    import pandas as pd
-
-    if ids.dtype.kind == "b":
-        raise UsageError(f"{source}: column {column!r} holds True/False, not ids; ids must be whole numbers or strings")
-    if ids.dtype.kind == "f":
-        values = ids.to_numpy()
-        fractional = ~np.isfinite(values) | (values != np.round(values))
-        if fractional.any():
-            raise UsageError(
-                f"{source}: column {column!r} holds fractional ids (e.g. {float(values[fractional][0])!r}); "
-                "ids must be whole numbers or strings"
-            )
-        return ids.astype(np.int64)
-    if ids.dtype.kind == "O":
-        kind = pd.api.types.infer_dtype(ids, skipna=False)  # one pass in C, no Python loop
-        if kind == "string":
-            return ids
-        if kind == "integer":
-            return ids.astype(np.int64)
-        # Error path only: name a value of each type found.
-        kinds = ids.map(lambda v: type(v).__name__)
-        examples = {name: ids[kinds == name].iloc[0] for name in kinds.unique()[:3]}
-        if len(examples) > 1:
-            raise UsageError(
-                f"{source}: column {column!r} mixes id types ({', '.join(f'{k} e.g. {v!r}' for k, v in examples.items())}); "
-                "use one kind: all whole numbers or all strings"
-            )
-        raise UsageError(f"{source}: column {column!r} holds {kinds.iloc[0]} values; ids must be whole numbers or strings")
-    return ids
-
-
-def _check_device(device: str | None) -> None:
-    """Refuse a device torch does not know or this machine does not have, before any training."""
-    if device is None:
-        return
-    import torch
-
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, ValueError, TypeError) as error:
-        raise UsageError(f"--device {device!r} is not a device torch knows ({error}); use cpu, cuda, cuda:0, mps…") from None
-    if parsed.type == "cpu":
-        return
-    backend = getattr(torch, parsed.type, None) if parsed.type != "mps" else getattr(torch.backends, "mps", None)
-    available = getattr(backend, "is_available", None)
-    if available is None or not available():
-        raise UsageError(f"--device {device}: no {parsed.type} device is available on this machine; use --device cpu (or leave it out)")
-    count = getattr(backend, "device_count", None)
-    if parsed.index is not None and count is not None and parsed.index >= count():
-        raise UsageError(f"--device {device}: this machine has {count()} {parsed.type} device(s) (0 to {count() - 1})")
-
-
-def _prepare_out(out: Path, overwrite: bool, resume: bool = False) -> bool:
-    """Make sure ``--out`` can take the run before training; returns whether it was created here.
-
-    A folder that holds a run already (or an unfinished run's checkpoint) is refused without
-    ``--overwrite`` or ``--resume``: a second ``train`` into it would otherwise replace the
-    first run silently. ``--resume`` needs the checkpoint. Other files (a user's notes, a
-    report) are no run and do not count.
-    """
-    existing = run_files(out) if out.is_dir() else []
-    if resume and CHECKPOINT_FILE not in existing:
-        finished = " (it holds a finished run; its checkpoint was removed when it completed)" if DATAMAP_FILE in existing else ""
-        raise UsageError(f"--resume: {out} holds no checkpoint ({CHECKPOINT_FILE}) to continue{finished}; nothing was trained")
-    if existing and not overwrite and not resume:
-        unfinished = "pass --resume to continue it, " if CHECKPOINT_FILE in existing else ""
-        raise UsageError(
-            f"--out {out} already holds a run ({', '.join(existing)}); {unfinished}pass --overwrite to replace it "
-            "(the old run stays until the new one is written whole) or give another folder; nothing was trained"
-        )
-    try:
-        return prepare_folder(out)
-    except RunFolderError as error:
-        raise UsageError(f"--out {error}") from None
-    except OSError as error:
-        raise UsageError(f"--out {out} cannot be written ({error.strerror or error}); nothing was trained") from None
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -392,8 +258,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, ranks: Any) -> int:
     from .data import read_table, sample_path
+    from .data import labeled_examples
     from .parallel import Ranks, on_main
-    from .train import fine_tune
+    from .train import check_device
 
     ranks = ranks or Ranks()
 
@@ -409,16 +276,25 @@ def _train(args: argparse.Namespace, ranks: Any) -> int:
     _check_store_options(args)
     if args.store:  # a bad URL or an unreachable server must not cost a training run first
         on_main(lambda: _open_store(args.store).close(), ranks, (UsageError,))
-    texts, labels, ids = _pick_columns(frame, args, str(path))
-    if args.true_label_column and args.true_label_column not in frame.columns:
-        raise UsageError(f"{path} has no column {args.true_label_column!r} (--true-label-column)")
-    _check_device(args.device)
+    try:
+        texts, labels, ids = labeled_examples(
+            frame, text_column=args.text_column, label_column=args.label_column, id_column=args.id_column, source=str(path)
+        )
+        if args.true_label_column and args.true_label_column not in frame.columns:
+            raise ValueError(f"{path} has no column {args.true_label_column!r} (--true-label-column)")
+        check_device(args.device)
+        _check_projection(args.projection, args.no_embeddings)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
     # Every output is checked before training, so a bad one costs seconds, not a run.
     out = Path(args.out)
 
     def check_outputs() -> bool:
-        created = _prepare_out(out, args.overwrite, args.resume)
+        try:
+            created = prepare_out(out, overwrite=args.overwrite, resume=args.resume)
+        except RunFolderError as error:
+            raise UsageError(str(error)) from None
         if args.store:
             with _open_store(args.store) as store:
                 _store_call(args.store, store.check_writable, args.dataset)
@@ -427,13 +303,16 @@ def _train(args: argparse.Namespace, ranks: Any) -> int:
     created = on_main(check_outputs, ranks, (UsageError,))  # every rank stops alike on a bad --out
     processes = f" on {ranks.world_size} processes" if ranks.distributed else ""
     again = " (resuming)" if args.resume else ""
-    if ranks.main:
+    if ranks.main and not args.quiet:
         _say(f"datamap: training on {len(texts)} examples from {path} ({len(set(map(str, labels)))} classes){processes}{again}", file=sys.stderr)
     try:
-        run = fine_tune(
+        scored = train_and_score(
             texts,
             labels,
             ids,
+            true_labels=frame[args.true_label_column].astype(str).tolist() if args.true_label_column else None,
+            projection=None if args.projection == "auto" else args.projection,
+            score=ranks.main,
             model=args.model,
             epochs=args.epochs,
             batch_size=args.batch_size,
@@ -474,101 +353,83 @@ def _train(args: argparse.Namespace, ranks: Any) -> int:
         raise
     if not ranks.main:
         return 0
-    dmap = run.datamap
-    written = time.perf_counter()
-    frame_out = dmap.frame
-    summary: dict[str, Any] = {
-        "categories": frame_out["category"].value_counts().to_dict(),
-        "labels": frame_out["label"].value_counts().to_dict(),
-        "final_train_accuracy": run.train_accuracy[-1] if run.train_accuracy else None,
-    }
-    found_line = None
-    if args.true_label_column:
-        truth = frame[args.true_label_column].astype(str).to_numpy()
-        given = frame[args.label_column].astype(str).to_numpy()
-        errors = {i for i, t, g in zip(ids, truth, given) if t != g}
-        top = dmap.suspects(frac=0.05, include_reviewed=True)
-        found = len(errors & set(top.index.tolist()))
-        summary["label_errors"] = len(errors)
-        summary["label_errors_in_top_5pct"] = found
-        if errors:
-            found_line = (
-                f"found {found} of {len(errors)} label errors ({found / len(errors):.0%}) in the top 5% "
-                f"({len(top)} of {len(dmap)} examples) of the ranking"
-            )
-    record = {
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "datamap train",
-        "data": str(path),
-        "columns": {"text": args.text_column, "label": args.label_column, "id": args.id_column if ids is not None else None},
-        "settings": {**run.settings, "method": dmap.method, "thresholds": dmap.thresholds},
-        "device": run.device,
-        "versions": _versions(),
-        "timings": {**run.timings, "write_s": round(time.perf_counter() - written, 3)},
-        "summary": summary,
-        "world_size": ranks.world_size,
-        "checkpoint": {
-            "bytes": run.settings.get("checkpoint_bytes"),
-            "kept": bool(args.keep_checkpoint),
-            "resumed_after_pass": run.settings.get("resumed_after_pass"),
-        },
-    }
+    return _report_training(args, scored, path, texts, out, created, ranks)
+
+
+def _check_projection(method: str, no_embeddings: bool) -> None:
+    """A named projection whose package is missing is refused before training, not after it."""
+    import importlib.util
+
+    from .dependencies import require
+    from .projection import PROJECTION_METHODS
+
+    if method in ("auto", "none"):
+        return
+    if no_embeddings:
+        raise ValueError(f"--projection {method} needs the embeddings that --no-embeddings leaves out; drop one of them")
+    module = PROJECTION_METHODS[method][1]
+    if module is not None and importlib.util.find_spec(module) is None:  # found, not imported (umap takes seconds)
+        require(module, f"--projection {method}", alternative="or use --projection pca (or auto)")
+
+
+def _report_training(args: argparse.Namespace, scored: Any, path: Path, texts: list, out: Path, created: bool, ranks: Any) -> int:
+    """Rank 0, after training: write the run (and the store's copy), then print what happened."""
+    run, dmap = scored.training, scored.datamap
+    processes = f" on {ranks.world_size} processes" if ranks.distributed else ""
+    columns = {"text": args.text_column, "label": args.label_column, "id": args.id_column}
+    record = run_record(
+        scored, data=str(path), columns=columns, world_size=ranks.world_size,
+        keep_checkpoint=args.keep_checkpoint, started=time.perf_counter(),
+    )
     failures: list[str] = []
-    # This run's own checkpoint (or, resuming, the run it continues) is no other run to protect.
-    replace = args.overwrite or args.resume or set(run_files(out)) <= {CHECKPOINT_FILE}
-    try:
-        write_run(out, dmap, texts, record, overwrite=replace)
-    except OSError as error:
-        # A finished run is never thrown away: write it where we can, and say where. The files
-        # it had begun in --out are gone (see write_run), and so is a folder made here for it.
-        if created:
-            remove_if_empty(out)
-        fallback = Path(tempfile.mkdtemp(prefix="datamap-run-"))
-        write_run(fallback, dmap, texts, record)
-        failures.append(f"could not write the run to {out} ({error.strerror or error}); it was written to {fallback} instead")
-        out = fallback
+    saved = save_run(out, dmap, texts, record, overwrite=args.overwrite or args.resume, created=created)
+    if saved.failure:
+        failures.append(saved.failure)
     saved_line = None
     if args.store:
         try:
             with _open_store(args.store) as store:
                 run_id = _store_call(
                     args.store, store.save_run, dmap, args.dataset, model=run.settings.get("model"),
-                    settings=record["settings"], summary=summary,
+                    settings=record["settings"], summary=scored.summary,
                 )
             saved_line = f"saved run {run_id} of dataset {args.dataset!r} to {store.url}"
         except UsageError as error:
-            failures.append(f"the run was not saved to the store ({error}); it is in {out}")
+            failures.append(f"the run was not saved to the store ({error}); it is in {saved.folder}")
 
-    texts_by_id = dict(zip(dmap.ids.tolist(), texts))
-    print(f"Top {args.top} suspects (highest mislabel_score first; method {dmap.method}):")
-    print(format_suspects(dmap.suspects(top=args.top), texts_by_id))
-    print()
-    print(f"wrote {out / DATAMAP_FILE}, {out / RUN_FILE} in {run.timings['total_s']:.0f} s ({run.device}{processes})")
-    if not failures and Path(args.out) == out:
-        print(_checkpoint_line(Path(args.out), run.settings.get("checkpoint_bytes"), args.keep_checkpoint))
     from .long_text import describe_reading
 
+    checkpoint_line = finish_checkpoint(out, run.settings.get("checkpoint_bytes"), args.keep_checkpoint) if not failures else None
+    wrote_line = f"wrote {saved.folder / DATAMAP_FILE}, {saved.folder / RUN_FILE} in {run.timings['total_s']:.0f} s ({run.device}{processes})"
+    lines: list[str] = []  # the result, in a few lines; --quiet keeps these and drops the table and the chatter
+    if args.quiet:
+        lines.append(wrote_line + (f"; {checkpoint_line}" if checkpoint_line else ""))
+    else:
+        texts_by_id = dict(zip(dmap.ids.tolist(), texts))
+        print(f"Top {args.top} suspects (highest mislabel_score first; method {dmap.method}):")
+        print(format_suspects(dmap.suspects(top=args.top), texts_by_id))
+        print()
+        lines += [wrote_line] + ([checkpoint_line] if checkpoint_line else [])
     if run.settings.get("read"):
-        print(terminal_safe(describe_reading(run.settings["read"])))
-    if found_line:
-        print(found_line)
+        lines.append(describe_reading(run.settings["read"]))
+    if not args.quiet and scored.projection_s is not None:
+        lines.append(f"made the {dmap.projection_method} projection of the embeddings in {scored.projection_s:.1f} s "
+                     "(the widget's embedding view opens at once)")
+    elif not args.quiet and args.projection != "none" and scored.projection_skipped:
+        lines.append(f"no projection of the embeddings: {scored.projection_skipped}")
+    if scored.label_errors_found:
+        found, errors, top = scored.label_errors_found
+        lines.append(
+            f"found {found} of {errors} label errors ({found / errors:.0%}) in the top 5% "
+            f"({top} of {len(dmap)} examples) of the ranking"
+        )
     if saved_line:
-        print(saved_line)
+        lines.append(saved_line)
+    for line in lines:
+        _say(line)
     for failure in failures:
         _say(f"datamap: error: {failure}", file=sys.stderr)
     return 1 if failures else 0
-
-
-def _checkpoint_line(out: Path, size: int | None, keep: bool) -> str:
-    """Say what became of the run's checkpoint (kept or removed), and its size."""
-    from .checkpoint import remove_checkpoint
-
-    if size is None:
-        return "no checkpoint was written"
-    if not keep:
-        remove_checkpoint(out)
-        return f"checkpoint ({size / 2**20:.1f} MiB, rewritten after every pass) removed: the run is complete"
-    return f"kept {out / CHECKPOINT_FILE} ({size / 2**20:.1f} MiB)"
 
 
 # ------------------------------------------------------------------------------ suspects
@@ -664,7 +525,7 @@ def _add_report(commands: Any) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from . import metrics
     from .chart import save_chart
-    from .report import MAX_TEXT_CHARS, REPORT_FILE, write_report
+    from .report import REPORT_FILE, REPORT_TEXT_CHARS, write_report
 
     dmap, run, texts = _load_run(args.run)
     if args.method:
@@ -685,7 +546,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         written = [
             write_report(
                 dmap, output, texts, run=run, top=args.top, frac=args.frac, title=title,
-                max_text_chars=args.text_chars or MAX_TEXT_CHARS,
+                max_text_chars=args.text_chars or REPORT_TEXT_CHARS,
             )
         ]
         for flag, suffix in ((args.png, ".png"), (args.svg, ".svg")):
@@ -801,13 +662,15 @@ def _add_export(commands: Any) -> None:
 def _cmd_export(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from .labels import label_names_of
+
     _check_store_options(args)
     if args.run is None and not args.store:
         raise UsageError("give RUN (a run folder) or --store URL --dataset NAME")
     original = None
     if args.run is not None:
         dmap, _, _ = _load_run(args.run)
-        original = pd.Series(pd.Categorical.from_codes(dmap.labels, categories=dmap.label_names).astype(str), index=dmap.ids)
+        original = pd.Series(label_names_of(dmap.labels, dmap.label_names), index=dmap.ids)
     reviewed: set = set()
     if args.store:
         with _open_store(args.store) as store:
@@ -816,7 +679,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 if latest is None:
                     raise UsageError(f"dataset {args.dataset!r} has no runs in {store.url} (save one with `datamap train --store`)")
                 base = _store_call(args.store, store.load_run, latest)
-                original = pd.Series(pd.Categorical.from_codes(base.labels, categories=base.label_names).astype(str), index=base.ids)
+                original = pd.Series(label_names_of(base.labels, base.label_names), index=base.ids)
             current = _store_call(args.store, store.current_labels, args.dataset, base=original)
             reviewed = _store_call(args.store, store.reviewed_ids, args.dataset)
     else:

@@ -29,6 +29,7 @@ import pandas as pd
 from . import metrics
 from .atomic import atomic_open
 from .ids import IdIndex, as_ids
+from .labels import label_names_of
 from .neighbours import NeighbourIndex
 from .ranking import ReviewRanking, learns_from_reviews
 from .review import UNREVIEWED, ReviewSession
@@ -417,7 +418,6 @@ class DataMap:
         flat, sims = found.reshape(-1), similarity.reshape(-1)
         keep = flat >= 0
         query, flat, sims = query[keep], flat[keep], sims[keep]
-        names = np.asarray(self.label_names, dtype=object)
         if self._frame is None:
             self._frame = self._build_frame()
         suggested = self._frame["suggested_label"].to_numpy(dtype=object)  # read only: no copy needed
@@ -427,7 +427,7 @@ class DataMap:
             "rank": np.tile(np.arange(1, found.shape[1] + 1), len(rows))[keep].astype(np.int64),
             "neighbor": all_ids[flat],
             "similarity": sims.astype(np.float64),
-            "label": names[self.labels[flat]],
+            "label": label_names_of(self.labels[flat], self.label_names),
             "suggested_label": suggested[flat],
         })
 

@@ -20,20 +20,32 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["IdIndex", "as_ids", "describe_ids"]
+__all__ = ["IdIndex", "as_ids", "describe_ids", "is_torch_tensor", "unknown_ids_error"]
 
 _INT64_MAX = np.iinfo(np.int64).max
 
 
 def describe_ids(ids: Sequence[Any], limit: int = 5) -> str:
-    """``['a', 'b' and 3 more]``: the first ``limit`` ids as reprs, for error messages."""
+    """``['a', 'b' and 3 more]``: the first ``limit`` ids (or any values) as reprs, for error messages.
+
+    The one way a message shows some of many values and says how many more there are."""
     head = list(ids[:limit]) if hasattr(ids, "__getitem__") else list(ids)[:limit]
     shown = ", ".join(repr(i.item() if isinstance(i, np.generic) else i) for i in head)
     more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
     return f"[{shown}{more}]"
 
 
-def _is_tensor(value: Any) -> bool:
+def unknown_ids_error(argument: str, unknown: Sequence[Any], missing: str = "not in this data map", hint: str = "") -> ValueError:
+    """The one "unknown ids" message: ``ids has 2 id(s) not in this data map: ['x', 'y']``.
+
+    ``missing`` says where they are missing (``"the tracker does not know"``); ``hint``, if
+    given, follows after a semicolon and says what ids are expected.
+    """
+    return ValueError(f"{argument} has {len(unknown)} id(s) {missing}: {describe_ids(unknown)}{'; ' + hint if hint else ''}")
+
+
+def is_torch_tensor(value: Any) -> bool:
+    """Whether ``value`` is a torch tensor, found without importing torch."""
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
 
 
@@ -44,7 +56,7 @@ def as_ids(values: Any, argument: str = "ids") -> np.ndarray:
     torch tensors. Raises TypeError for bools, floats, bytes, None or a mix of str and int,
     ValueError for a shape other than 1-D or ints that fit neither int64 nor uint64.
     """
-    if _is_tensor(values):
+    if is_torch_tensor(values):
         if values.device.type == "meta":
             raise TypeError(f"{argument} are on the 'meta' device, which holds shapes but no values; pass the real ids")
         values = values.detach().cpu().numpy()
@@ -142,6 +154,7 @@ class IdIndex:
             (np.diff(ids) == 1).all()
         )
         self._fallback: dict[Any, int] | None = None
+        self._device_copies: dict[Any, Any] = {}
         if self.is_range:
             return
         keys = _str_hashes(ids) if self.is_str else ids
@@ -163,6 +176,17 @@ class IdIndex:
     def __reduce__(self):
         # str hashes are salted per process (PYTHONHASHSEED): rebuild, never ship them.
         return (IdIndex, (self.ids,))
+
+    def on_device(self, device: Any, copy: Any) -> Any:
+        """``copy(sorted_keys, order)`` for ``device``, made once per device and kept with the index.
+
+        The tracker's lookup of int ids that already live on an accelerator keeps its device
+        copies of :attr:`sorted` and :attr:`order` here (the index is shared by every map of a
+        tracker). Not for ids ``0..N-1`` (:attr:`is_range`), which need no lookup table.
+        """
+        if device not in self._device_copies:
+            self._device_copies[device] = copy(self.sorted, self.order)
+        return self._device_copies[device]
 
     def lookup(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions of ``batch`` (an :func:`as_ids` array) and a mask of the known ones."""
@@ -197,7 +221,7 @@ class IdIndex:
     def coerce(self, batch: Any, argument: str = "ids") -> np.ndarray:
         """``batch`` as an array :meth:`lookup` takes. Against str ids no per-id type check is
         needed: anything that is not an equal str (an int, a bool) simply is not found."""
-        if self.is_str and not _is_tensor(batch) and not isinstance(batch, (str, bytes)) and not np.isscalar(batch):
+        if self.is_str and not is_torch_tensor(batch) and not isinstance(batch, (str, bytes)) and not np.isscalar(batch):
             if isinstance(batch, (list, tuple)):
                 array = np.empty(len(batch), dtype=object)
                 array[:] = batch
@@ -214,6 +238,5 @@ class IdIndex:
         ids = self.coerce(batch, argument)
         pos, known = self.lookup(ids)
         if not known.all():
-            unknown = ids[~known]
-            raise ValueError(f"{argument} has {len(unknown)} id(s) not {where}: {describe_ids(unknown)}")
+            raise unknown_ids_error(argument, ids[~known], f"not {where}")
         return pos

@@ -29,6 +29,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .dependencies import require
+from .ids import describe_ids
 
 __all__ = ["DEFAULT_PROJECTION", "FALLBACK_PROJECTION", "MIN_POINTS", "PROJECTION_METHODS", "project", "resolve_method"]
 
@@ -157,8 +158,8 @@ def project(embeddings: np.ndarray, method: str | None = None, *, seed: int = 0,
     if bad.any():
         rows = np.flatnonzero(bad)
         raise ValueError(
-            f"embeddings has {rows.size} rows with NaN or inf (rows {rows[:5].tolist()}"
-            f"{' …' if rows.size > 5 else ''}); project only the rows that have an embedding"
+            f"embeddings has {rows.size} rows with NaN or inf (rows {describe_ids(rows)}); "
+            "project only the rows that have an embedding"
         )
     function, _module = PROJECTION_METHODS[name]
     out = np.asarray(function(_unit_rows(values), int(seed), int(threads)), dtype=np.float32)

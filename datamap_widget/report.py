@@ -11,7 +11,6 @@ settings) goes through :func:`html.escape`, so ``<img src=x onerror=…>`` is sh
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from datetime import datetime, timezone
@@ -24,12 +23,12 @@ import pandas as pd
 from . import metrics
 from .atomic import atomic_open
 from .dependencies import MissingExtraError, require
-from .report_svg import datamap_svg
+from .report_svg import MAX_NAME_CHARS, datamap_svg, escape_html
 
 if TYPE_CHECKING:  # pragma: no cover
     from .datamap import DataMap
 
-__all__ = ["REPORT_FILE", "DEFAULT_TOP", "MAX_TEXT_CHARS", "write_report", "render_report", "align_texts"]
+__all__ = ["REPORT_FILE", "DEFAULT_TOP", "REPORT_TEXT_CHARS", "write_report", "render_report", "align_texts"]
 
 #: File name :func:`write_report` uses when given a folder.
 REPORT_FILE = "report.html"
@@ -37,13 +36,11 @@ REPORT_FILE = "report.html"
 #: Suspects listed by default.
 DEFAULT_TOP = 100
 
-#: Characters of each text shown by default; the rest is cut with a note saying how much.
-#: A page of 100 suspects stays a few hundred kB and opens at once whatever the texts
-#: hold (one 1 MB text without spaces used to stall the page for minutes).
-MAX_TEXT_CHARS = 2_000
-
-#: Characters of an id or a label name shown before it is cut the same way.
-MAX_NAME_CHARS = 200
+#: Characters of each suspect's text the report shows by default; the rest is cut with a note
+#: saying how much. A page of 100 suspects stays a few hundred kB and opens at once whatever
+#: the texts hold (one 1 MB text without spaces used to stall the page for minutes). Not the
+#: widget's limit on one document's text (its MAX_TEXT_CHARS, 20,000: one text at a time).
+REPORT_TEXT_CHARS = 2_000
 
 _CSS = """
 :root { --ink: #1f2328; --muted: #59636e; --line: #d8dee4; --band: #f6f8fa; --accent: #8250df; }
@@ -75,9 +72,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 """
 
 
-def _e(value: Any) -> str:
-    """HTML-escape any value shown on the page (ids, labels, texts and settings are untrusted)."""
-    return html.escape(str(value), quote=True)
+_e = escape_html
 
 
 def _clip(value: Any, limit: int) -> str:
@@ -219,14 +214,66 @@ def _flatten(record: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any
     return items
 
 
+#: The run record's settings a reader looks for first, in this order: (label, where in the
+#: record, how to show the value). The rest stays one click away, under "All settings".
+_RUN_SUMMARY: tuple[tuple[str, tuple[str, ...], Any], ...] = (
+    ("Model", ("settings", "model"), None),
+    ("Data", ("data",), None),
+    ("Examples", ("settings", "n_examples"), lambda v: f"{v:,}"),
+    ("Passes", ("settings", "epochs"), None),
+    ("Batch size", ("settings", "batch_size"), None),
+    ("Learning rate", ("settings", "lr"), lambda v: f"{v:g}"),
+    ("Reading", ("settings", "long_text"), None),
+    ("Tokens per read", ("settings", "max_length"), None),
+    ("Precision", ("settings", "precision"), None),
+    ("Seed", ("settings", "seed"), None),
+    ("Score method", ("settings", "method"), None),
+    ("Projection", ("settings", "projection"), None),
+    ("Device", ("device",), None),
+    ("Processes", ("world_size",), None),
+    ("Training time", ("timings", "total_s"), lambda v: f"{v:,.0f} s"),
+    ("Created", ("created_at",), None),
+    ("datamap_widget", ("versions", "datamap_widget"), None),
+)
+
+
+def _lookup(record: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = record
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
 def _run_section(run: Mapping[str, Any] | None) -> str:
+    """The run's settings: a short summary a person reads, then every raw setting, folded away."""
     if not run:
         return ""
+    summary = []
+    for label, path, show in _RUN_SUMMARY:
+        value = _lookup(run, path)
+        if value is None or isinstance(value, (Mapping, list)):
+            continue
+        try:
+            shown = show(value) if show is not None else str(value)
+        except (TypeError, ValueError):  # a hand-edited record: show it as it is
+            shown = str(value)
+        # The record's own key beside each row, so the summary leads into the full list below.
+        summary.append([_e(label), _e(shown), f'<td class="muted"><code>{_e(".".join(path))}</code></td>'])
     rows = []
     for key, value in _flatten(run):
         shown = value if isinstance(value, str) else json.dumps(value, default=str)
         rows.append([f"<code>{_e(key)}</code>", _e(shown)])
-    return "<h3>Run settings</h3>" + _table(["setting", "value"], rows, cls="settings")
+    out = ["<h3>Run settings</h3>"]
+    if summary:
+        out.append(_table(["setting", "value", "in run.json"], summary, cls="settings run-summary"))
+    out.append(
+        f"<details><summary>All settings ({len(rows)})</summary>"
+        + _table(["setting", "value"], rows, cls="settings")
+        + "</details>"
+    )
+    return "".join(out)
 
 
 def _suspects_section(dmap: "DataMap", rows: pd.DataFrame, texts: pd.Series | None, label: str, text_chars: int) -> str:
@@ -303,7 +350,7 @@ def render_report(
     frac: float | None = None,
     title: str = "Data map report",
     chart_options: Mapping[str, Any] | None = None,
-    max_text_chars: int = MAX_TEXT_CHARS,
+    max_text_chars: int = REPORT_TEXT_CHARS,
 ) -> str:
     """The report as an HTML string (see :func:`write_report` for the parameters)."""
     if not isinstance(title, str):
@@ -379,7 +426,7 @@ def write_report(
     frac: float | None = None,
     title: str = "Data map report",
     chart_options: Mapping[str, Any] | None = None,
-    max_text_chars: int = MAX_TEXT_CHARS,
+    max_text_chars: int = REPORT_TEXT_CHARS,
 ) -> Path:
     """Write a self-contained HTML report of ``dmap`` and return its path.
 
@@ -397,7 +444,7 @@ def write_report(
     title : page title.
     chart_options : keyword arguments for :func:`datamap_widget.chart.datamap_chart` (also taken
         by the numpy-drawn figure used without the ``[export]`` extra).
-    max_text_chars : characters of each text shown (default :data:`MAX_TEXT_CHARS`); a
+    max_text_chars : characters of each text shown (default :data:`REPORT_TEXT_CHARS`); a
         longer text is cut with a note of how much was left out, so the page stays small
         and quick to open. Ids and label names are cut after :data:`MAX_NAME_CHARS`.
 
@@ -413,3 +460,12 @@ def write_report(
     with atomic_open(target, "w", encoding="utf-8") as handle:  # whole or not at all: an earlier report stays readable
         handle.write(page)
     return target
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MAX_TEXT_CHARS":  # renamed: the widget has a MAX_TEXT_CHARS that means 20,000
+        import warnings
+
+        warnings.warn("datamap_widget.report.MAX_TEXT_CHARS is now REPORT_TEXT_CHARS", DeprecationWarning, stacklevel=2)
+        return REPORT_TEXT_CHARS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
-from .chart import HEATMAP_BINS, HISTOGRAM_BINS, MAX_POINTS, _heatmap, fit_map
+from .chart import HEATMAP_BINS, HISTOGRAM_BINS, MAX_POINTS, fit_map, heatmap_cells
 
 if TYPE_CHECKING:  # pragma: no cover
     from .datamap import DataMap
 
-__all__ = ["datamap_svg"]
+__all__ = ["datamap_svg", "escape_html"]
 
 # Matplotlib's "plasma" at nine even stops: the scheme chart.py asks Vega for.
 _PLASMA = np.array(
@@ -39,17 +39,21 @@ _GUIDE_COLOR = "#555555"
 _BAR_COLOR = "#6b7a8f"
 _GRID_COLOR = "#eeeeee"
 _FONT = 'font-family="system-ui, sans-serif"'
-# Ids and labels in tooltips are cut like the report cuts them.
-_MAX_NAME_CHARS = 200
+#: Characters of an id or a label name shown (in the report's tables and the figure's tooltips) before it is cut.
+MAX_NAME_CHARS = 200
 
 
-def _e(value: Any) -> str:
+def escape_html(value: Any) -> str:
+    """HTML-escape any value shown in the report or its figure (ids, labels, texts and settings are untrusted)."""
     return html.escape(str(value), quote=True)
+
+
+_e = escape_html
 
 
 def _escape_all(values: pd.Series) -> pd.Series:
     """Vectorised :func:`html.escape` (quote=True) of a Series of strings, cut to a sane length."""
-    text = pd.Series(values.to_numpy(), dtype=object).astype(str).str.slice(0, _MAX_NAME_CHARS)
+    text = pd.Series(values.to_numpy(), dtype=object).astype(str).str.slice(0, MAX_NAME_CHARS)
     for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;")):
         text = text.str.replace(char, entity, regex=False)
     return text
@@ -130,7 +134,7 @@ def datamap_svg(
         out.append(f'<g class="marks points" fill-opacity="0.75">'
                    + "".join(marks.tolist()) + "</g>")
     else:
-        cells = _heatmap(var, conf, corr, x_max, bins)
+        cells = heatmap_cells(var, conf, corr, x_max, bins)
         counts = cells["count"].to_numpy(dtype=np.float64)
         # Density as opacity on a log scale in [0.25, 1], as the Altair heatmap does.
         span = np.log(counts.max()) if counts.max() > 1 else 1.0

@@ -24,6 +24,12 @@ from __future__ import annotations
 import errno
 import json
 import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
@@ -34,6 +40,7 @@ from .checkpoint import CHECKPOINT_FILE
 from .datamap import DATAMAP_FILE, DataMap
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .train import TrainingRun
     from .widget import DataMapWidget
 
 __all__ = [
@@ -48,6 +55,13 @@ __all__ = [
     "write_run",
     "run_files",
     "prepare_folder",
+    "prepare_out",
+    "ScoredRun",
+    "train_and_score",
+    "run_record",
+    "save_run",
+    "finish_checkpoint",
+    "versions",
 ]
 
 RUN_FILE = "run.json"
@@ -202,3 +216,218 @@ def _read_errors() -> tuple[type[BaseException], ...]:
     import pyarrow
 
     return (OSError, ValueError, KeyError, TypeError, IndexError, pyarrow.ArrowException)
+
+
+# ------------------------------------------------------------------------------ a training run, start to folder
+#
+# What ``datamap train`` does around the training itself, in the order it happens:
+# prepare_out (before any work), train_and_score, run_record, save_run, finish_checkpoint.
+# The command only parses, calls these and prints.
+
+
+def prepare_out(folder: str | os.PathLike, *, overwrite: bool, resume: bool = False) -> bool:
+    """Make sure ``folder`` can take a new run before training; returns whether it was created here.
+
+    A folder that holds a run already (or an unfinished run's checkpoint) is refused without
+    ``overwrite`` or ``resume``: a second ``train`` into it would otherwise replace the first
+    run silently. ``resume`` needs the checkpoint. Other files (a user's notes, a report) are
+    no run and do not count. Every refusal is a :class:`RunFolderError` whose one line says
+    what to do (in the command's words: ``--out``, ``--overwrite``, ``--resume``).
+    """
+    out = Path(folder)
+    existing = run_files(out) if out.is_dir() else []
+    if resume and CHECKPOINT_FILE not in existing:
+        finished = " (it holds a finished run; its checkpoint was removed when it completed)" if DATAMAP_FILE in existing else ""
+        raise RunFolderError(f"--resume: {out} holds no checkpoint ({CHECKPOINT_FILE}) to continue{finished}; nothing was trained")
+    if existing and not overwrite and not resume:
+        unfinished = "pass --resume to continue it, " if CHECKPOINT_FILE in existing else ""
+        raise RunFolderError(
+            f"--out {out} already holds a run ({', '.join(existing)}); {unfinished}pass --overwrite to replace it "
+            "(the old run stays until the new one is written whole) or give another folder; nothing was trained"
+        )
+    try:
+        return prepare_folder(out)
+    except RunFolderError as error:
+        raise RunFolderError(f"--out {error}") from None
+    except OSError as error:
+        raise RunFolderError(f"--out {out} cannot be written ({error.strerror or error}); nothing was trained") from None
+
+
+@dataclass
+class ScoredRun:
+    """What :func:`train_and_score` returns: the training and what the run record says of it."""
+
+    training: "TrainingRun"
+    #: Counts per region and label, the last pass's accuracy and, with true labels, the label errors found.
+    summary: dict[str, Any]
+    #: With true labels that differ from the given ones: (found in the top 5%, label errors, size of the top 5%).
+    label_errors_found: tuple[int, int, int] | None = None
+    #: Seconds the 2-D projection of the embeddings took (None: none was made), or why none was made.
+    projection_s: float | None = None
+    projection_skipped: str | None = None
+
+    @property
+    def datamap(self) -> DataMap:
+        return self.training.datamap
+
+
+def train_and_score(
+    texts: Sequence[str],
+    labels: Sequence[Any],
+    ids: Sequence[Any],
+    *,
+    true_labels: Sequence[Any] | None = None,
+    projection: str | None = None,
+    score: bool = True,
+    **training: Any,
+) -> ScoredRun:
+    """Fine-tune (:func:`datamap_widget.train.fine_tune` with the ``training`` keywords) and
+    summarise the map the run record keeps.
+
+    ``true_labels`` (audited labels, one per example) add how many of the label errors the
+    top 5% of the ranking holds. ``score=False`` (the other ranks of a distributed run, which
+    write nothing) skips the summary and the projection.
+
+    ``projection``: when the map has embeddings, its 2-D projection (the widget's embedding
+    view, :meth:`DataMap.projection`) is made here, once, and saved with the map, so that a
+    widget opened on the run shows that view at once instead of computing it (24 s for 600
+    points on a loaded machine). A method of
+    :data:`~datamap_widget.projection.PROJECTION_METHODS`, None for the measured default
+    (t-SNE when openTSNE is installed, else PCA), or ``"none"`` to skip it.
+    """
+    from . import train  # looked up at call time: tests stand a fake in for fine_tune
+
+    run = train.fine_tune(texts, labels, ids, **training)
+    if not score:
+        return ScoredRun(run, {})
+    dmap = run.datamap
+    frame = dmap.frame
+    summary: dict[str, Any] = {
+        "categories": frame["category"].value_counts().to_dict(),
+        "labels": frame["label"].value_counts().to_dict(),
+        "final_train_accuracy": run.train_accuracy[-1] if run.train_accuracy else None,
+    }
+    projection_s, skipped = _project(dmap, projection, training.get("seed", 0))
+    found_errors = None
+    if true_labels is not None:
+        errors = {i for i, t, g in zip(ids, map(str, true_labels), map(str, labels)) if t != g}
+        top = dmap.suspects(frac=0.05, include_reviewed=True)
+        found = len(errors & set(top.index.tolist()))
+        summary["label_errors"] = len(errors)
+        summary["label_errors_in_top_5pct"] = found
+        if errors:
+            found_errors = (found, len(errors), len(top))
+    return ScoredRun(run, summary, found_errors, projection_s, skipped)
+
+
+def _project(dmap: DataMap, method: str | None, seed: int) -> tuple[float | None, str | None]:
+    """Make ``dmap``'s projection (kept on the map, saved with it); (seconds, None) or (None, why not)."""
+    if method == "none":
+        return None, "not asked for (--projection none)"
+    if dmap.embeddings is None:
+        return None, "the run kept no embeddings"
+    started = time.perf_counter()
+    try:
+        dmap.projection(method, seed=seed)
+    except ValueError as error:  # too few examples with an embedding: the map is no worse without it
+        return None, str(error)
+    return round(time.perf_counter() - started, 3), None
+
+
+def versions() -> dict[str, str]:
+    """The versions of Python and of the packages a run depends on, for its record."""
+    out = {"python": platform.python_version()}
+    for name in ("datamap_widget", "torch", "transformers", "numpy", "pandas", "pyarrow"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            out[name] = "not installed"
+    return out
+
+
+def run_record(
+    scored: ScoredRun,
+    *,
+    data: str,
+    columns: dict[str, Any],
+    world_size: int = 1,
+    keep_checkpoint: bool = False,
+    started: float | None = None,
+) -> dict[str, Any]:
+    """The run record (``run.json``): every setting, versions, timings and the summary.
+
+    ``started``: the ``time.perf_counter()`` at which the work after training began; its time
+    is the record's ``write_s``.
+    """
+    run, dmap = scored.training, scored.datamap
+    after = 0.0 if started is None else time.perf_counter() - started
+    return {
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "datamap train",
+        "data": data,
+        "columns": columns,
+        "settings": {**run.settings, "method": dmap.method, "thresholds": dmap.thresholds, "projection": dmap.projection_method},
+        "device": run.device,
+        "versions": versions(),
+        "timings": {
+            **run.timings,
+            **({"projection_s": scored.projection_s} if scored.projection_s is not None else {}),
+            "write_s": round(after, 3),
+        },
+        "summary": scored.summary,
+        "world_size": world_size,
+        "checkpoint": {
+            "bytes": run.settings.get("checkpoint_bytes"),
+            "kept": bool(keep_checkpoint),
+            "resumed_after_pass": run.settings.get("resumed_after_pass"),
+        },
+    }
+
+
+class SavedRun(NamedTuple):
+    """Where :func:`save_run` wrote a run, and why not where asked (None when it was)."""
+
+    folder: Path
+    failure: str | None
+
+
+def save_run(
+    folder: str | os.PathLike,
+    dmap: DataMap,
+    texts: Sequence[str],
+    record: dict[str, Any],
+    *,
+    overwrite: bool = False,
+    created: bool = False,
+) -> SavedRun:
+    """Write a finished run to ``folder``, or, when that fails, to a new temporary folder.
+
+    A finished run is never thrown away: on an OSError (a full disk, a folder gone) the files
+    it had begun in ``folder`` are gone (see :func:`write_run`), and so is the folder when it
+    was ``created`` for this run; the run goes to a fresh temporary folder, and ``failure``
+    says where. The run's own checkpoint (or, resuming, the run it continues) is no other run
+    to protect: a folder holding only a checkpoint is written over without ``overwrite``.
+    """
+    out = Path(folder)
+    replace = overwrite or set(run_files(out)) <= {CHECKPOINT_FILE}
+    try:
+        write_run(out, dmap, texts, record, overwrite=replace)
+    except OSError as error:
+        if created:
+            remove_if_empty(out)
+        fallback = Path(tempfile.mkdtemp(prefix="datamap-run-"))
+        write_run(fallback, dmap, texts, record)
+        return SavedRun(fallback, f"could not write the run to {out} ({error.strerror or error}); it was written to {fallback} instead")
+    return SavedRun(out, None)
+
+
+def finish_checkpoint(folder: str | os.PathLike, size: int | None, keep: bool) -> str:
+    """Remove a completed run's checkpoint unless ``keep``; one line saying what became of it, and its size."""
+    from .checkpoint import remove_checkpoint
+
+    if size is None:
+        return "no checkpoint was written"
+    if not keep:
+        remove_checkpoint(Path(folder))
+        return f"checkpoint ({size / 2**20:.1f} MiB, rewritten after every pass) removed: the run is complete"
+    return f"kept {Path(folder) / CHECKPOINT_FILE} ({size / 2**20:.1f} MiB)"

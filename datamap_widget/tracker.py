@@ -17,15 +17,14 @@ No pandas and no widget here: ``datamap()`` hands the arrays to :class:`DataMap`
 
 from __future__ import annotations
 
-import sys
 import threading
 import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
 from . import metrics
-from .ids import IdIndex, as_ids, describe_ids
+from .ids import IdIndex, as_ids, describe_ids, is_torch_tensor, unknown_ids_error
 
 __all__ = ["PROGRESS_STATES", "Tracker"]
 
@@ -38,10 +37,6 @@ _FLOAT_FIELDS = ("gold_prob", "other_prob", "margin", "correct")
 _INT_FIELDS = ("argmax", "other_class")
 
 
-def _is_tensor(value: Any) -> bool:
-    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
-
-
 def _to_numpy(value: Any, name: str = "labels") -> np.ndarray:
     """Labels or logits as numpy (ids go through :func:`datamap_widget.ids.as_ids`)."""
     if isinstance(value, (list, tuple)):
@@ -49,7 +44,7 @@ def _to_numpy(value: Any, name: str = "labels") -> np.ndarray:
         array = np.empty(len(value), dtype=object)
         array[:] = value
         return _narrow_object_labels(array, name) if len(value) else np.asarray(value)
-    if _is_tensor(value):
+    if is_torch_tensor(value):
         value = value.detach()
         if value.device.type != "cpu":
             value = value.cpu()
@@ -145,6 +140,7 @@ class Tracker:
         self.ids = ids_array
         self.n_classes = len(self.label_names)
         self.gather = bool(gather)
+        self._plugged_hook: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None
         self._index = index
         # Closed passes, pass-major: row t of each buffer is pass t, so closing a pass writes
         # one contiguous row and trajectories() hands out (N, T) views with no copy.
@@ -204,10 +200,8 @@ class Tracker:
         batch = self._index.coerce(ids, argument)
         pos, known = self._index.lookup(batch)
         if not known.all():
-            unknown = batch[~known]
-            raise ValueError(
-                f"{argument} has {len(unknown)} id(s) the tracker does not know: {describe_ids(unknown)}; "
-                f"ids must be among the {self.n_examples} given to Tracker()"
+            raise unknown_ids_error(
+                argument, batch[~known], "the tracker does not know", f"ids must be among the {self.n_examples} given to Tracker()"
             )
         return pos
 
@@ -229,17 +223,17 @@ class Tracker:
         (for tensors on an accelerator the check runs at :meth:`end_epoch` instead, so that
         recording never waits for the device).
         """
-        if _is_tensor(logits) and logits.device.type == "meta":
+        if is_torch_tensor(logits) and logits.device.type == "meta":
             raise TypeError(
                 "logits are on the 'meta' device, which holds shapes but no values; record the real "
                 "forward pass's logits (on the CPU or an accelerator)"
             )
-        if _is_tensor(logits) and (logits.dtype.is_complex or logits.dtype == _torch().bool):
+        if is_torch_tensor(logits) and (logits.dtype.is_complex or logits.dtype == _torch().bool):
             raise TypeError(f"logits must be real numbers (the model's raw outputs), got a {logits.dtype} tensor")
         if embeddings is not None:
             self._record_embeddings(batch_ids, embeddings, len(logits))
-        if _is_tensor(logits) and (logits.device.type != "cpu" or getattr(self, "_force_device_path", False)):
-            if _is_tensor(batch_ids) and batch_ids.device.type == "meta":
+        if is_torch_tensor(logits) and (logits.device.type != "cpu" or getattr(self, "_force_device_path", False)):
+            if is_torch_tensor(batch_ids) and batch_ids.device.type == "meta":
                 raise TypeError("batch_ids are on the 'meta' device, which holds no values; pass the real ids")
             positions = self._positions_for_device(batch_ids, logits)
             with self._lock:
@@ -319,7 +313,7 @@ class Tracker:
 
     def _positions_for_device(self, batch_ids: Any, logits: Any) -> Any:
         torch = _torch()
-        if _is_tensor(batch_ids) and (batch_ids.device.type != "cpu" or batch_ids.device == logits.device):
+        if is_torch_tensor(batch_ids) and (batch_ids.device.type != "cpu" or batch_ids.device == logits.device):
             # Ids already on the device: look them up there, check unknown ones per pass.
             if self.ids.dtype.kind not in "iu":
                 raise TypeError("batch_ids on an accelerator must be int ids; these tracker ids are str")
@@ -349,6 +343,13 @@ class Tracker:
     #: training sets it to merge the ranks' shards (datamap_widget.integrations.distributed);
     #: None (the default) keeps this process's records as they are.
     pass_hook: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None
+
+    #: Where a plug-in offers a pass hook for trackers that set none (and ``gather=True``):
+    #: ``make(tracker) -> hook or None``, asked at each :meth:`end_epoch` until it gives a hook,
+    #: which this tracker then keeps. :mod:`datamap_widget.integrations.distributed` plugs its
+    #: all-ranks merge in here when it is imported (the package's ``__init__`` does), so the
+    #: tracker needs to know nothing of torch.distributed.
+    automatic_pass_hook: ClassVar[Callable[["Tracker"], Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None] | None] = None
 
     def end_epoch(self) -> None:
         """Close the current pass: examples not seen in it have the pass missing.
@@ -384,7 +385,7 @@ class Tracker:
                     )
                 if unknown:
                     problems.append(f"batch_ids on the device had {unknown} id(s) the tracker does not know")
-            hook = self.pass_hook if self.pass_hook is not None else self._rank_merger()
+            hook = self.pass_hook if self.pass_hook is not None else self._automatic_hook()
             if hook is not None:
                 self._apply_pass_hook(hook)
             if not self._count.any() and not problems:
@@ -405,19 +406,14 @@ class Tracker:
                 "; ".join(problems) + ": those records were dropped and the pass was closed with all the others"
             )
 
-    def _rank_merger(self) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None:
-        """The automatic all-ranks merge, when torch.distributed runs two or more processes."""
-        if not self.gather or "torch.distributed" not in sys.modules:  # never import torch to find out
+    def _automatic_hook(self) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None:
+        """The plug-in's pass hook (:attr:`automatic_pass_hook`), made once it applies, then kept."""
+        make = Tracker.automatic_pass_hook
+        if not self.gather or make is None:
             return None
-        # Imported here, not at the top: the merge is torch's business, the tracker stays light.
-        from .integrations.distributed import _RankMerger, is_distributed
-
-        if not is_distributed():
-            return None
-        merger = getattr(self, "_auto_merger", None)
-        if merger is None:
-            merger = self._auto_merger = _RankMerger(self)
-        return merger
+        if self._plugged_hook is None:
+            self._plugged_hook = make(self)
+        return self._plugged_hook
 
     def _close_pass(self) -> None:
         """Average the open pass's sums and write them as the next row of the buffers."""
@@ -784,14 +780,9 @@ class _DeviceIds:
             self.positions = torch.where(self.known, ids, torch.zeros_like(ids))
             return
         device = batch_ids.device
-        cache = getattr(index, "_device_cache", {})
-        if device not in cache:
-            cache[device] = (
-                torch.as_tensor(index.sorted, device=device),
-                torch.as_tensor(index.order, device=device),
-            )
-            index._device_cache = cache
-        sorted_ids, order = cache[device]
+        sorted_ids, order = index.on_device(
+            device, lambda keys, order: (torch.as_tensor(keys, device=device), torch.as_tensor(order, device=device))
+        )
         pos = torch.searchsorted(sorted_ids, ids).clamp_(max=len(sorted_ids) - 1)
         self.known = sorted_ids[pos] == ids
         self.positions = order[pos]

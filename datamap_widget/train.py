@@ -24,12 +24,14 @@ from .background import TrainingHandle, one_line_error
 from .datamap import DataMap
 from .dependencies import require
 from .checkpoint import CheckpointError, data_fingerprint, load_checkpoint, remove_checkpoint, save_checkpoint, settings_json
+from .ids import describe_ids
+from .labels import label_names_of, name_to_code
 from .long_text import DEFAULT_MAX_WINDOWS, DEFAULT_STRIDE, Units, check_long_text_options, cut_for_tokenizer, plan_units
 from .parallel import Ranks, any_rank, join_ranks, merge_embeddings, on_main, rank_device, shard_steps, steps_per_pass, sum_across, wait_for_all
 from .precision import autocast, check_precision, grad_scaler, resolve_precision
 from .tracker import Tracker
 
-__all__ = ["TrainingHandle", "TrainingRun", "cross_fit", "default_model_path", "fine_tune", "train_datamap"]
+__all__ = ["TrainingHandle", "TrainingRun", "check_device", "cross_fit", "default_model_path", "fine_tune", "train_datamap"]
 
 #: Training defaults: small-data fine-tuning of a MiniLM-sized encoder. The optimisation
 #: settings were measured against lower-rate and larger-batch recipes on eight sets by
@@ -202,6 +204,30 @@ def _model_source(model_path: str) -> dict[str, Any]:
     return {}
 
 
+def check_device(device: str | None) -> None:
+    """Refuse a device torch does not know or this machine does not have, before any training.
+
+    ValueError whose one line names ``--device`` (the command's word for ``device``).
+    """
+    if device is None:
+        return
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as error:
+        raise ValueError(f"--device {device!r} is not a device torch knows ({error}); use cpu, cuda, cuda:0, mps…") from None
+    if parsed.type == "cpu":
+        return
+    backend = getattr(torch, parsed.type, None) if parsed.type != "mps" else getattr(torch.backends, "mps", None)
+    available = getattr(backend, "is_available", None)
+    if available is None or not available():
+        raise ValueError(f"--device {device}: no {parsed.type} device is available on this machine; use --device cpu (or leave it out)")
+    count = getattr(backend, "device_count", None)
+    if parsed.index is not None and count is not None and parsed.index >= count():
+        raise ValueError(f"--device {device}: this machine has {count()} {parsed.type} device(s) (0 to {count() - 1})")
+
+
 def _pick_device(device: str | None) -> str:
     import torch
 
@@ -226,13 +252,13 @@ def _validate(texts: Sequence[str], labels: Sequence[Any], ids: Sequence[Any] | 
         raise ValueError(f"ids has {len(ids)} entries but texts has {len(texts)}")
     not_text = [i for i, t in zip(ids, texts) if not isinstance(t, str)]
     if not_text:
-        raise ValueError(f"texts must be strings; {len(not_text)} are not, e.g. ids {not_text[:5]}")
+        raise ValueError(f"texts must be strings; {len(not_text)} are not, e.g. ids {describe_ids(not_text)}")
     blank = [i for i, t in zip(ids, texts) if not t.strip()]
     if blank:
-        raise ValueError(f"texts has {len(blank)} blank text(s), e.g. ids {blank[:5]}: remove or fill them")
+        raise ValueError(f"texts has {len(blank)} blank text(s), e.g. ids {describe_ids(blank)}: remove or fill them")
     missing = [i for i, lab in zip(ids, labels) if lab is None or (isinstance(lab, float) and math.isnan(lab))]
     if missing:
-        raise ValueError(f"labels has {len(missing)} missing value(s), e.g. ids {missing[:5]}")
+        raise ValueError(f"labels has {len(missing)} missing value(s), e.g. ids {describe_ids(missing)}")
     if len({str(lab) for lab in labels}) < 2:
         raise ValueError(f"labels has a single class {labels[0]!r}: a classifier needs at least two")
     return texts, labels, ids
@@ -375,7 +401,7 @@ def fine_tune(
             **source,
             num_labels=tracker.n_classes,
             id2label=dict(enumerate(tracker.label_names)),
-            label2id={name: i for i, name in enumerate(tracker.label_names)},
+            label2id=name_to_code(tracker.label_names),
         )
     except OSError as error:
         raise ValueError(
@@ -707,7 +733,7 @@ def cross_fit(
         train_rows = np.flatnonzero(fold_of != fold)
         held_rows = np.flatnonzero(fold_of == fold)
         run = fine_tune(
-            [texts[r] for r in train_rows], [combined.label_names[c] for c in combined.labels[train_rows]],
+            [texts[r] for r in train_rows], label_names_of(combined.labels[train_rows], combined.label_names).tolist(),
             [ids[r] for r in train_rows], label_names=combined.label_names, seed=seed + fold,
             held_out_texts=[texts[r] for r in held_rows], text_view=False, **options,
         )

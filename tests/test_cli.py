@@ -586,3 +586,86 @@ def test_the_suspects_table_shows_no_suggestion_where_the_map_shows_none():
     )
     lines = format_suspects(rows).splitlines()
     assert [line.split()[3] for line in lines[1:]] == ["b", "—", "—"]
+
+
+# ------------------------------------------------------------------------------ the projection, made in training
+
+
+def _no_projection_code(monkeypatch):
+    """Make any projection computation fail loudly: what follows must read a saved one."""
+    import datamap_widget.projection as projection
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the projection was computed, not read from the run")
+
+    monkeypatch.setattr(projection, "project", refuse)
+
+
+@pytest.mark.slow
+def test_a_trained_run_holds_its_projection_and_a_widget_opens_with_it(trained_run, monkeypatch):
+    from datamap_widget.projection import resolve_method
+    from datamap_widget.run import read_run
+
+    run = json.loads((trained_run / "run.json").read_text())
+    assert run["settings"]["projection"] == resolve_method(None) and run["timings"]["projection_s"] >= 0
+    _no_projection_code(monkeypatch)
+    for dmap in (DataMap.read_parquet(trained_run), read_run(trained_run).datamap):
+        assert dmap.projection_method == resolve_method(None)
+        assert np.isfinite(dmap.projection().to_numpy()).all()
+    widget = read_run(trained_run).widget()
+    assert widget.embedding_view["method"] == resolve_method(None) and widget.embedding_view["reason"] == ""
+    assert len(np.frombuffer(widget.points["projection_x"], "<f4")) == 64
+
+
+class FakeTrainingWithEmbeddings(FakeTraining):
+    def __call__(self, texts, labels, ids, **settings):
+        run = super().__call__(texts, labels, ids, **settings)
+        if settings.get("embeddings", True):
+            run.datamap.embeddings = np.random.default_rng(0).normal(size=(len(ids), 8)).astype(np.float16)
+        return run
+
+
+def test_train_makes_the_asked_projection_says_its_time_and_none_skips_it(tmp_path, capsys, monkeypatch):
+    import datamap_widget.train
+
+    monkeypatch.setattr(datamap_widget.train, "fine_tune", FakeTrainingWithEmbeddings())
+    data = str(_data(tmp_path, [f"d{i}" for i in range(20)]))
+    assert main(["train", data, "--out", str(tmp_path / "pca"), "--projection", "pca"]) == 0
+    out = capsys.readouterr().out
+    assert "made the pca projection of the embeddings in" in out
+    _no_projection_code(monkeypatch)
+    assert DataMap.read_parquet(tmp_path / "pca").projection_method == "pca"
+    monkeypatch.undo()
+    monkeypatch.setattr(datamap_widget.train, "fine_tune", FakeTrainingWithEmbeddings())
+    assert main(["train", data, "--out", str(tmp_path / "none"), "--projection", "none"]) == 0
+    assert "projection" not in capsys.readouterr().out
+    assert DataMap.read_parquet(tmp_path / "none").projection_method is None
+    assert json.loads((tmp_path / "none" / "run.json").read_text())["settings"]["projection"] is None
+
+
+def test_a_projection_that_cannot_be_made_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    import datamap_widget.train
+
+    fake = FakeTraining()
+    monkeypatch.setattr(datamap_widget.train, "fine_tune", fake)
+    data = str(_data(tmp_path, [f"d{i}" for i in range(8)]))
+    line = _one_line_error(*run_cli(["train", data, "--out", str(tmp_path / "o"), "--projection", "umap", "--no-embeddings"], capsys))
+    assert "--projection umap needs the embeddings" in line
+    assert fake.calls == 0
+
+
+def test_quiet_train_prints_only_where_the_run_went(tmp_path, capsys, monkeypatch):
+    import datamap_widget.train
+
+    monkeypatch.setattr(datamap_widget.train, "fine_tune", FakeTraining())
+    data = str(_data(tmp_path, [f"d{i}" for i in range(8)]))
+    assert main(["train", data, "--out", str(tmp_path / "q"), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"wrote {tmp_path / 'q' / 'datamap.parquet'}"), captured.out
+    assert "suspects" not in captured.out and "rank" not in captured.out
+    assert captured.err == ""  # not even the "training on …" line
+    # Without --quiet the table is there.
+    assert main(["train", data, "--out", str(tmp_path / "loud")]) == 0
+    captured = capsys.readouterr()
+    assert "Top 20 suspects" in captured.out and "training on 8 examples" in captured.err

@@ -463,3 +463,30 @@ def test_the_suspects_table_shows_no_suggestion_where_the_map_shows_none(dmap_an
         row = frame.loc[example_id]
         assert shown == (html.escape(str(row["suggested_label"]), quote=False) if row["suggestion_confident"] else "—"), example_id
     assert "—" in cells.values() and any(v != "—" for v in cells.values())
+
+
+def test_run_settings_are_a_short_summary_with_every_raw_setting_folded_away(dmap_and_texts):
+    import re
+
+    dmap, texts = dmap_and_texts
+    record = {
+        "command": "datamap train", "data": "<b>data.jsonl</b>", "device": "cpu (x86_64)", "world_size": 1,
+        "settings": {"model": "<script>alert(1)</script>", "epochs": 3, "batch_size": 32, "lr": 5e-05, "long_text": "head",
+                     "max_length": 128, "precision": "fp32", "seed": 0, "label_names": ["a", "b"],
+                     "read": {"texts_read_whole": 10}, **{f"knob_{i}": i for i in range(50)}},
+        "timings": {"total_s": 61.4, "epoch_s": [20.0, 20.0, 21.4]},
+        "versions": {"datamap_widget": "9.9", "torch": "2.x"},
+    }
+    page = render_report(dmap, texts, run=record)
+    section = page.split("<h3>Run settings</h3>")[1].split("<h2>")[0]
+    summary, raw = section.split("<details>")
+    # What a person looks for first, in words, in a dozen rows or so.
+    shown = dict(re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td>", summary))
+    assert shown["Passes"] == "3" and shown["Batch size"] == "32" and shown["Learning rate"] == "5e-05"
+    assert shown["Reading"] == "head" and shown["Precision"] == "fp32" and shown["Seed"] == "0"
+    assert shown["Training time"] == "61 s" and shown["datamap_widget"] == "9.9"
+    assert len(shown) <= 20 and "knob_7" not in summary
+    # Every raw setting is still there, one click away (a collapsed <details>), escaped.
+    assert "<summary>All settings (" in raw and "settings.knob_49" in raw and "settings.epochs" in raw
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in summary
+    assert "&lt;b&gt;data.jsonl&lt;/b&gt;" in summary

@@ -159,6 +159,16 @@ class _RankMerger:
         return out
 
 
+def _merger_when_distributed(tracker: Tracker) -> "_RankMerger | None":
+    """:attr:`Tracker.automatic_pass_hook`: the all-ranks merge, once torch.distributed runs two or more processes."""
+    return _RankMerger(tracker) if is_distributed() else None
+
+
+# Plugged in on import (``datamap_widget/__init__`` imports this module; it loads no torch):
+# every Tracker made with gather=True merges the ranks' passes under torch.distributed.
+Tracker.automatic_pass_hook = _merger_when_distributed
+
+
 def gather_across_ranks(tracker: Tracker, group: Any = None) -> Tracker:
     """Make ``tracker.end_epoch()`` merge all ranks' records of each pass (a collective).
 

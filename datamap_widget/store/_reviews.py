@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..datamap import DataMap, check_suspect_size, rank_suspects
+from ..labels import label_names_of
 from ..review import ACTIONS, ReviewConflict, check_run, hidden_by_reviews, review_state
 from ._schema import _now
 from ._text import _check_dataset, _check_label, _check_text, _typed_column, _typed_id, _typed_ids
@@ -92,7 +93,7 @@ def _check_review(i: int, row: Any) -> dict[str, Any]:
 def _base_series(base: Any) -> tuple[pd.Series, Any]:
     """``base`` labels as a Series keyed by text ids, plus the typed ids in order."""
     if isinstance(base, DataMap):
-        series = pd.Series(np.asarray(base.label_names, dtype=object)[base.labels], index=base.ids)
+        series = pd.Series(label_names_of(base.labels, base.label_names), index=base.ids)
     elif isinstance(base, pd.Series):
         series = base
     elif isinstance(base, Mapping):
@@ -386,7 +387,7 @@ class _Reviews:
         with self._tx() as conn:
             log = self._log(conn, dataset)
             row = self._run_row(conn, run, dataset) if run is not None else None
-        labels = np.asarray(dmap.label_names, dtype=object)[dmap.labels]
+        labels = label_names_of(dmap.labels, dmap.label_names)
         hidden = hidden_by_reviews(
             review_state(log), dmap.ids.astype(str).astype(object), labels,
             None if row is None else row["id"], None if row is None else row["created_at"],
