@@ -114,7 +114,7 @@ def test_setting_selected_ids_moves_the_front_end_selection(widget):
 
 def test_unknown_selected_ids_raise_and_keep_the_selection(widget):
     widget.selected_ids = ["ex3"]
-    with pytest.raises(ValueError, match=r"selected_ids has 1 unknown ids: 'nope'"):
+    with pytest.raises(ValueError, match=r"selected_ids has 1 id\(s\) not in this data map: \['nope'\]"):
         widget.selected_ids = ["ex3", "nope"]
     assert widget.selected_ids == ["ex3"]
     assert rows_of(widget.selection) == [3]
@@ -158,6 +158,18 @@ def test_apply_writes_codes_into_integer_label_columns_and_matches_on_index():
     assert out.loc["ex4", "label"] == 0 and df.loc["ex4", "label"] == 1
 
 
+def test_the_ui_confirms_in_the_review_vocabulary(widget):
+    """The browser's request is "confirm" (the store's word), and it reaches the same session as w.confirm."""
+    reply, _ = request(widget, "confirm", {}, [np.array([2], "<u4").tobytes()])
+    assert reply["ok"], reply
+    widget.confirm(["ex5"])
+    assert widget.changes["id"].tolist() == ["ex2", "ex5"]
+    assert widget.changes["action"].tolist() == ["confirmed", "confirmed"]
+    assert np.frombuffer(widget.reviewed, "<u1")[[2, 5]].tolist() == [1, 1]
+    reply, _ = request(widget, "mark_reviewed", {}, [np.array([3], "<u4").tobytes()])
+    assert not reply["ok"] and "unknown request method 'mark_reviewed'" in reply["error"]
+
+
 def test_mark_reviewed_and_undo_from_python_and_ui_share_one_history(widget):
     widget.mark_reviewed(["ex3"])
     assert "ex3" not in widget.datamap.suspects(top=12).index  # the DataMap agrees
@@ -179,13 +191,13 @@ def test_mark_reviewed_and_undo_from_python_and_ui_share_one_history(widget):
 
 
 def test_unknown_ids_and_labels_raise_clear_errors(widget):
-    with pytest.raises(ValueError, match=r"ids has 2 unknown ids: 'zz', 'ex99'; expected ids of the data map"):
+    with pytest.raises(ValueError, match=r"ids has 2 id\(s\) not in this data map: \['zz', 'ex99'\]; expected ids of the data map"):
         widget.relabel(["ex1", "zz", "ex99"], "pos")
     with pytest.raises(ValueError, match=r"label 'positive' is unknown; expected one of \['neg', 'pos', 'neutral'\]"):
         widget.relabel(["ex1"], "positive")
     with pytest.raises(ValueError, match=r"label code 7 is out of range"):
         widget.relabel(["ex1"], 7)
-    with pytest.raises(ValueError, match=r"ids has 1 unknown ids: 'nope'"):
+    with pytest.raises(ValueError, match=r"ids has 1 id\(s\) not in this data map: \['nope'\]"):
         widget.mark_reviewed(["nope"])
     assert widget.changes.empty  # nothing half-done
     reply, _ = request(widget, "relabel", {"label": "bogus"}, [np.array([0], "<u4").tobytes()])
@@ -204,7 +216,7 @@ def test_bad_arguments_name_themselves():
         DataMapWidget(dmap, color_by="size")
     with pytest.raises(TypeError, match=r"unexpected keyword arguments \['labels'\]"):
         DataMapWidget(dmap, labels=b"")
-    with pytest.raises(ValueError, match="selected_ids has 1 unknown ids: 'zz'"):
+    with pytest.raises(ValueError, match=r"selected_ids has 1 id\(s\) not in this data map: \['zz'\]"):
         DataMapWidget(dmap, selected_ids=["zz"])
     assert rows_of(DataMapWidget(dmap, selected_ids=["ex4", "ex1"]).selection) == [1, 4]
     with pytest.raises(ValueError, match="dataset must name the dataset"):

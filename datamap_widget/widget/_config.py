@@ -41,6 +41,8 @@ REVIEWED_FILTERS = ("all", "reviewed", "unreviewed")
 EMPTY_FILTERS = {"categories": [], "labels": [], "suspects_k": 0, "reviewed": "all", "search": ""}
 #: Progress states after which the feeding training adds no pass: the "live" badge goes.
 ENDED_STATES = ("done", "stopped", "failed")
+#: The one of them that means the training raised: the browser shows it as an error.
+FAILED_STATE = "failed"
 #: Where "Save labels…" writes, in the kernel's working folder (a notebook's own folder).
 EXPORT_NAME = "datamap-labels.csv"
 #: Least time between two progress messages within one epoch (the epoch's last step always goes).
@@ -60,6 +62,7 @@ def browser_config() -> dict[str, Any]:
         "color_by": list(COLOR_BY),
         "map_views": list(MAP_VIEWS),
         "ended_states": list(ENDED_STATES),
+        "failed_state": FAILED_STATE,
         "preview_chars": PREVIEW_CHARS,
         "max_page_rows": MAX_PAGE_ROWS,
         "max_full_rows": MAX_FULL_ROWS,

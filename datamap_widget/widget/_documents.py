@@ -32,13 +32,6 @@ def category_codes(values: Any, categories: Sequence[str]) -> np.ndarray:
     return np.asarray(pd.Categorical(names, categories=list(categories)).codes, dtype=np.int64)
 
 
-def preview(values: Sequence[Any], n: int) -> str:
-    """The first ``n`` of ``values``, repr'd, and how many more: for messages."""
-    shown = ", ".join(repr(v) for v in list(values)[:n])
-    more = len(values) - n
-    return shown + (f" and {more} more" if more > 0 else "")
-
-
 def _id_kind(values: Any) -> str:
     """``str``, ``int``, ``float``…: the kind of a column of ids, for messages."""
     kind = pd.api.types.infer_dtype(values, skipna=True)

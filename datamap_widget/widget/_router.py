@@ -102,8 +102,8 @@ def _relabel(w: DataMapWidget, req: Request) -> Reply:
     return {"history_size": w.history_size, "save_status": w.save_status}, []
 
 
-def _mark_reviewed(w: DataMapWidget, req: Request) -> Reply:
-    w.mark_reviewed(w._ids[req.rows()])
+def _confirm(w: DataMapWidget, req: Request) -> Reply:
+    w.confirm(w._ids[req.rows()])
     return {"history_size": w.history_size, "save_status": w.save_status}, []
 
 
@@ -148,7 +148,7 @@ ROUTES: dict[str, Route] = {
     "projection": Route(_projection),
     "accept_preview": Route(_accept_preview),
     "relabel": Route(_relabel, acts=True),
-    "mark_reviewed": Route(_mark_reviewed, acts=True),
+    "confirm": Route(_confirm, acts=True),
     "accept_suggestions": Route(_accept_suggestions, acts=True),
     "undo": Route(_undo, acts=True),
     "retry_save": Route(_retry_save),

@@ -27,7 +27,8 @@ from ..atomic import atomic_paths
 from ..background import watch_relabels
 from ..datamap import DataMap, unlearned_summary
 from ..dependencies import install_command
-from ..ids import describe_ids
+from ..ids import describe_ids, unknown_ids_error
+from ..labels import label_codes
 from ..metrics import CATEGORIES, DEFAULT_THRESHOLDS
 from ..projection import FALLBACK_PROJECTION, resolve_method
 from ..ranking import suspect_order
@@ -44,7 +45,7 @@ from ._config import (
     SETTABLE,
     browser_config,
 )
-from ._documents import Documents, category_codes, preview
+from ._documents import Documents, category_codes
 from ._row_text import encode_row_text
 from ._live import LiveUpdates, is_tracker
 from ._wire import BINARY_TRAIT, LABEL_DTYPE, POINT_DTYPES, REVIEWED_DTYPE, SELECTION_DTYPE, encode_points, from_bytes, to_bytes
@@ -88,12 +89,8 @@ def _store_name(store: Any) -> str:
 
 
 def _label_codes(names: Any, label_names: list[str], argument: str) -> np.ndarray:
-    """Label names -> uint16 codes; a name not in ``label_names`` raises ValueError."""
-    codes = category_codes(names, label_names)
-    if (codes < 0).any():
-        bad = sorted(set(np.asarray(names, dtype=object).astype(str)[codes < 0]))
-        raise ValueError(f"{argument} has unknown labels {preview(bad, 5)}; expected one of {label_names}.")
-    return codes.astype(LABEL_DTYPE)
+    """Label names -> uint16 codes (the wire's); a name not in ``label_names`` raises ValueError."""
+    return label_codes(np.asarray(names, dtype=object).astype(str), label_names, argument).astype(LABEL_DTYPE)
 
 
 @contextlib.contextmanager
@@ -394,10 +391,7 @@ class DataMapWidget(anywidget.AnyWidget):
         rows = self._ids.get_indexer(pd.Index(ids_list))
         if (rows < 0).any():
             bad = [v for v, r in zip(ids_list, rows) if r < 0]
-            raise ValueError(
-                f"{argument} has {len(bad)} unknown ids: {preview(bad, 5)}; expected ids of the data map "
-                f"(e.g. {preview(list(self._ids[:3]), 3)})."
-            )
+            raise unknown_ids_error(argument, bad, hint=f"expected ids of the data map, e.g. {describe_ids(self._ids, 3)}")
         return np.unique(rows)
 
     def _selection_rows(self) -> np.ndarray:
@@ -472,7 +466,7 @@ class DataMapWidget(anywidget.AnyWidget):
         """
         rows = self._rows_of(self.selected_ids, "selected_ids")
         score = self._dmap.frame["mislabel_score"].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
-        rows = rows[np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")]
+        rows = rows[suspect_order(score)]  # the table's order: most suspect first, unscored last
         state = self.frame.iloc[rows]
         names = np.asarray(self._label_names, dtype=object)
         marks = self._session.marks[rows]

@@ -61,7 +61,7 @@ buffers) and Python answers ``{"kind": "dmw:response", "id": str, "ok": bool, "r
 * ``projection`` -> ``{"method"}``: makes the map's projection (once) and sends it in ``points``;
 * ``save_labels`` -> ``{"path", "rows", "changed"}``: :meth:`DataMapWidget.export_labels` to
   EXPORT_NAME in the kernel's working folder (the "Save labels…" button);
-* ``relabel`` (buffer: rows; args ``label`` name), ``mark_reviewed`` (buffer: rows),
+* ``relabel`` (buffer: rows; args ``label`` name), ``confirm`` (buffer: rows),
   ``accept_suggestions`` (buffer: rows; args ``include_reviewed``), ``undo`` (answers with a buffer: the uint32 rows
   whose action was undone) — each with optional ``current``: the row the reviewer's pane shows
   now, which a re-ranking leaves in place —, ``retry_save`` ->

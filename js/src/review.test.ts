@@ -58,7 +58,7 @@ describe("ReviewController", () => {
     const labels = Uint16Array.of(0, 0);
     const marks = new Uint8Array(2);
     const first = ctl.submit({ method: "relabel", rows: Uint32Array.of(0), optimistic: [[0, 1, RELABELED]], describe: "relabel doc-0 to “pos”" });
-    const second = ctl.submit({ method: "mark_reviewed", rows: Uint32Array.of(0), optimistic: [[0, 1, CONFIRMED]] });
+    const second = ctl.submit({ method: "confirm", rows: Uint32Array.of(0), optimistic: [[0, 1, CONFIRMED]] });
     k.calls[0].answer("ValueError: label 'pos' is unknown");
     await first;
     expect(rolled).toEqual(["Could not relabel doc-0 to “pos”: ValueError: label 'pos' is unknown. The change was rolled back."]);

@@ -41,7 +41,7 @@ export function shownSuggestions(suggested: Uint16Array, labels: Uint16Array): U
   return out;
 }
 
-export type Method = "relabel" | "mark_reviewed" | "accept_suggestions" | "undo";
+export type Method = "relabel" | "confirm" | "accept_suggestions" | "undo";
 
 export interface Action {
   method: Method;

@@ -74,6 +74,7 @@ export interface Config {
   color_by: string[];
   map_views: MapViewName[];
   ended_states: string[];
+  failed_state: string;
   preview_chars: number;
   max_page_rows: number;
   max_full_rows: number;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { StatusLine, keyLegend, progressText } from "./toolbar";
+import { COLOR_CHOICES, StatusLine, VIEW_CHOICES, keyLegend, progressText } from "./toolbar";
+import { legend } from "./colors";
+import { config } from "./config";
 
 describe("toolbar parts", () => {
   it("messages clear themselves; sticky ones stay", async () => {
@@ -71,5 +73,21 @@ describe("the toolbar at a narrow widget (reviewer finding 9)", () => {
     s.show("");
     expect(s.el.childNodes.length).toBe(0);
     s.dispose();
+  });
+});
+
+describe("the toolbar's choices are Python's", () => {
+  // Display words live here; the names themselves are Python's (browser_config), and a name
+  // added or renamed there must reach the menus, so the two lists are compared, not copied.
+  it("offers exactly the colourings and views the config names, in its order", () => {
+    expect(COLOR_CHOICES.map(([name]) => name)).toEqual(config().color_by);
+    expect(VIEW_CHOICES.map(([name]) => name)).toEqual(config().map_views);
+  });
+
+  it("every colouring but the default has a legend of its own", () => {
+    const fallback = JSON.stringify(legend("no such colouring", ["a", "b"], ["easy", "ambiguous", "hard"]));
+    for (const name of config().color_by.filter((n) => n !== "correctness")) {
+      expect(JSON.stringify(legend(name, ["a", "b"], ["easy", "ambiguous", "hard"])), name).not.toBe(fallback);
+    }
   });
 });

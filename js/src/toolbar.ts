@@ -5,6 +5,7 @@
  */
 import type { EmbeddingView, MapViewName, Progress, ReviewSummary } from "./sync";
 import type { Tool } from "./mapview";
+import { config } from "./config";
 
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text?: string): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
@@ -172,7 +173,7 @@ export class Toolbar {
     this.progress.textContent = text;
     this.progress.style.display = text ? "" : "none";
     this.progress.title = p?.message ?? "";
-    this.progress.classList.toggle("dmw-error", p?.state === "failed");
+    this.progress.classList.toggle("dmw-error", p?.state === config().failed_state);
   }
 }
 

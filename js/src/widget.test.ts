@@ -297,7 +297,7 @@ describe("DataMapWidget view", () => {
     key("r");
     key("u");
     await settle();
-    expect(calls.filter((c) => c.method === "mark_reviewed").length).toBe(1);
+    expect(calls.filter((c) => c.method === "confirm").length).toBe(1);
     expect(calls.filter((c) => c.method === "undo").length).toBe(1);
   });
 
@@ -480,7 +480,7 @@ describe("DataMapWidget view", () => {
     rowEl(4).click();
     (el.querySelector(".dmw-review") as HTMLButtonElement).click();
     await settle();
-    expect(calls.filter((c) => c.method === "mark_reviewed").map((c) => c.rows)).toEqual([[4]]);
+    expect(calls.filter((c) => c.method === "confirm").map((c) => c.rows)).toEqual([[4]]);
     expect(el.querySelector(".dmw-status")!.textContent).not.toContain("Select points first");
   });
 
@@ -768,9 +768,9 @@ describe("DataMapWidget view", () => {
     model.release();
     await new Promise((r) => setTimeout(r, 320));
     expect(el.querySelector(".dmw-status")!.textContent).not.toContain("Waiting");
-    expect(calls.filter((c) => c.method === "relabel" || c.method === "mark_reviewed").map((c) => [c.method, c.rows])).toEqual([
+    expect(calls.filter((c) => c.method === "relabel" || c.method === "confirm").map((c) => [c.method, c.rows])).toEqual([
       ["relabel", [0]],
-      ["mark_reviewed", [1]],
+      ["confirm", [1]],
     ]);
   });
 
@@ -891,7 +891,7 @@ describe("DataMapWidget view", () => {
     expect(el.querySelector(".dmw-table-title")!.textContent).toContain("2 of 5 selected match “needle”");
     (el.querySelector(".dmw-review") as HTMLButtonElement).click();
     await settle();
-    expect(calls.filter((c) => c.method === "mark_reviewed").map((c) => c.rows)).toEqual([[2, 5]]);
+    expect(calls.filter((c) => c.method === "confirm").map((c) => c.rows)).toEqual([[2, 5]]);
     search.value = "";
     search.dispatchEvent(new Event("input"));
     await settle();
@@ -1094,7 +1094,7 @@ describe("DataMapWidget view", () => {
     await settle();
     (el.querySelector(".dmw-accept-apply") as HTMLButtonElement).click();
     await settle();
-    expect(calls.filter((c) => c.method === "mark_reviewed").map((c) => c.rows)).toEqual([[2, 4]]);
+    expect(calls.filter((c) => c.method === "confirm").map((c) => c.rows)).toEqual([[2, 4]]);
     expect(calls.filter((c) => c.method === "relabel").map((c) => c.rows)).toEqual([[2, 4]]);
     expect(model.requests("accept_preview").map((s) => [...decode(s.buffers[0] as DataView, Uint32Array)])).toEqual([[2, 4]]);
     expect(calls.filter((c) => c.method === "accept_suggestions").map((c) => c.rows)).toEqual([[2, 4]]);
@@ -1109,7 +1109,7 @@ describe("DataMapWidget view", () => {
     expect(rowsShown().length).toBe(0);
     (el.querySelector(".dmw-review") as HTMLButtonElement).click();
     await settle();
-    expect(calls.filter((c) => c.method === "mark_reviewed").length).toBe(1);
+    expect(calls.filter((c) => c.method === "confirm").length).toBe(1);
     expect(el.querySelector(".dmw-status")!.textContent).toContain("None of the 2 selected documents match the filters");
   });
 
@@ -1198,7 +1198,7 @@ describe("DataMapWidget view", () => {
     root.dispatchEvent(new KeyboardEvent("keydown", { key: "j", bubbles: true }));
     root.dispatchEvent(new KeyboardEvent("keydown", { key: "r", bubbles: true }));
     await settle();
-    expect(calls.filter((c) => c.method === "mark_reviewed").map((c) => c.rows)).toEqual([[2]]);
+    expect(calls.filter((c) => c.method === "confirm").map((c) => c.rows)).toEqual([[2]]);
   });
 
   it("says how many labels changed and that they are not saved; Save labels writes them and says where", async () => {

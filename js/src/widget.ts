@@ -545,7 +545,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   }
 
   function confirm(rows: Uint32Array, advance: boolean): void {
-    submit({ method: "mark_reviewed", rows, optimistic: ReviewController.confirming(rows, points.labels, points.reviewed), describe: `mark ${what(rows)} reviewed` }, advance);
+    submit({ method: "confirm", rows, optimistic: ReviewController.confirming(rows, points.labels, points.reviewed), describe: `mark ${what(rows)} reviewed` }, advance);
   }
 
   const retryButton = h("button", "dmw-retry", "Retry saving");
