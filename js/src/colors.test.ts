@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { legend, pointColors, scoreBands } from "./colors";
+import { correctnessStops, legend, pointColors, scoreBands } from "./colors";
 import type { Points } from "./sync";
 
 function ranked(n: number, unseen: number): Points {
@@ -67,5 +67,15 @@ describe("colour by mislabel score", () => {
 
   it("has a legend of its bands", () => {
     expect(legend("mislabel_score", [], []).map((e) => e.label)).toEqual(["top 1% suspects", "top 5%", "top 20%", "the rest"]);
+  });
+});
+
+describe("the correctness legend", () => {
+  it("has a swatch per value correctness takes with a few passes, quarters otherwise", () => {
+    expect(correctnessStops(6)).toEqual([0, 1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1]);
+    expect(legend("correctness", [], [], false, 6).map((e) => e.label)).toContain("correctness 0.17");
+    expect(legend("correctness", [], [], false, 6).map((e) => e.label)).not.toContain("correctness 0.25");
+    expect(correctnessStops(0)).toEqual([0, 0.25, 0.5, 0.75, 1]); // passes unknown
+    expect(correctnessStops(40)).toEqual([0, 0.25, 0.5, 0.75, 1]); // too many to list
   });
 });

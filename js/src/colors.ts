@@ -46,7 +46,14 @@ export function ramp(t: number, dark = false): Rgb {
 export const labelColor = (code: number): Rgb => (code >= config().no_label ? MISSING : CATEGORICAL[code % CATEGORICAL.length]);
 const css = (c: Rgb) => `rgb(${Math.round(c[0])}, ${Math.round(c[1])}, ${Math.round(c[2])})`;
 
-export function legend(colorBy: string, labelNames: string[], categories: string[], dark = false): LegendEntry[] {
+/** The correctness values the legend shows: with a few passes correctness takes only the values
+ * k / passes (6 passes: 0, 0.17, …, 1), so those; a swatch for 0.25 would match no point. */
+export function correctnessStops(passes: number): number[] {
+  if (!Number.isInteger(passes) || passes < 1 || passes > 10) return [0, 0.25, 0.5, 0.75, 1];
+  return Array.from({ length: passes + 1 }, (_, k) => k / passes);
+}
+
+export function legend(colorBy: string, labelNames: string[], categories: string[], dark = false, passes = 0): LegendEntry[] {
   switch (colorBy) {
     case "category":
       return categories.map((c, i) => ({ label: c, color: css(CATEGORY[i % 3]) }));
@@ -67,7 +74,8 @@ export function legend(colorBy: string, labelNames: string[], categories: string
         { label: "relabeled", color: css(REVIEWED[2]) },
       ];
     default:
-      return [0, 0.25, 0.5, 0.75, 1].map((t) => ({ label: `correctness ${t}`, color: css(ramp(t, dark)) }));
+      // Two decimals, as the table's corr column shows them.
+      return correctnessStops(passes).map((t) => ({ label: `correctness ${Number(t.toFixed(2))}`, color: css(ramp(t, dark)) }));
   }
 }
 

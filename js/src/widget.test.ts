@@ -98,6 +98,15 @@ describe("DataMapWidget view", () => {
     expect(el.querySelector(".dmw-passes")!.textContent).toBe("3 passes");
   });
 
+  it("the correctness legend shows the values correctness takes: k / passes (reviewer pass, finding 2)", async () => {
+    const { model } = mount(20);
+    await settle();
+    const legend = () => [...el.querySelectorAll(".dmw-legend-item")].map((e) => e.textContent);
+    expect(legend()).toEqual(["correctness 0", "correctness 0.33", "correctness 0.67", "correctness 1"]);
+    model.pythonSets("n_passes", 6); // a pass more during live training: the legend follows
+    expect(legend()).toEqual(["0", "0.17", "0.33", "0.5", "0.67", "0.83", "1"].map((t) => `correctness ${t}`));
+  });
+
   it("draws the first frame once, at the size it has once attached", async () => {
     // A notebook renders the view before attaching it: its width is only known then.
     // jsdom has no layout (clientWidth is 0, on Element.prototype): shadow it on HTMLElement.
@@ -539,6 +548,12 @@ describe("DataMapWidget view", () => {
     (el.querySelector(".dmw-accept-apply") as HTMLButtonElement).click();
     await settle();
     expect(el.querySelector(".dmw-status")!.textContent).toBe("Changed 2 labels (2 now hidden by the label filter).");
+    // Undo right after: the line must not go on saying "Changed 2 labels" (reviewer pass, finding 1).
+    model.kernel = (method, args, buffers) => (method === "undo" ? [{ undone: true }, [Uint32Array.of(2, 4)]] : kernel(method, args, buffers));
+    press("u");
+    expect(el.querySelector(".dmw-status")!.textContent).not.toContain("Changed 2 labels");
+    await settle();
+    expect(el.querySelector(".dmw-status")!.textContent).toBe("Undid the last action on 2 documents.");
   });
 
   it("says where the table is when the filters hide some or all of the selection (reviewer finding 4)", async () => {

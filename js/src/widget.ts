@@ -515,9 +515,13 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   /** Undo the last action, then show the document it was about (the pane, cursor and point move there). */
   function undo(): void {
+    // A line about the action being undone ("Changed 3 labels …") would be wrong once it is
+    // undone; a question or a busy kernel (sticky) still stands.
+    if (status.kind === "info") status.clear();
     void ctl.submit({ method: "undo", rows: new Uint32Array(0), describe: "undo" }).then((reply) => {
       const buffers = (reply as [unknown, DataView[]] | undefined)?.[1];
       const rows = buffers?.length ? decode(buffers[0], Uint32Array) : new Uint32Array(0);
+      if (rows.length && status.kind !== "sticky") status.show(`Undid the last action on ${what(rows)}.`, "info");
       if (!rows.length || rows.includes(ctl.current)) return showCurrent();
       // Of several rows (a bulk action), the first the table lists, else the first one.
       let best = -1;
@@ -724,7 +728,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   function renderLegend(): void {
     legendEl.replaceChildren();
-    for (const e of legend(sync.get("colorBy") ?? config().color_by[0], names(), sync.get("categories") ?? [], isDark(map.el))) {
+    for (const e of legend(sync.get("colorBy") ?? config().color_by[0], names(), sync.get("categories") ?? [], isDark(map.el), sync.get("nPasses") ?? 0)) {
       const item = h("div", "dmw-legend-item");
       const sw = h("span", "dmw-swatch");
       sw.style.background = e.color;
@@ -796,7 +800,10 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   sync.on("labelNames", renderControls);
   sync.on("unlearned", renderControls);
   sync.on("categories", renderControls);
-  sync.on("nPasses", renderPasses);
+  sync.on("nPasses", () => {
+    renderPasses();
+    renderLegend(); // correctness takes k / passes: its legend follows (colors.ts, correctnessStops)
+  });
   sync.on("live", renderPasses);
   sync.on("progress", renderPasses);
   sync.on("thresholds", () => {
