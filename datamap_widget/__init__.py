@@ -19,6 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .datamap import DataMap
 from .integrations import distributed as _distributed  # noqa: F401  (plugs the ranks' merge into Tracker)
 from .review import ReviewConflict, ReviewSession
+from .run import read_run
 from .store import Store, StoreError
 from .tracker import Tracker
 from .train import train_datamap
@@ -37,6 +38,7 @@ __all__ = [
     "Store",
     "StoreError",
     "Tracker",
+    "read_run",
     "train_datamap",
     "__version__",
 ]

@@ -19,12 +19,21 @@ def test_exported_members_are_pinned():
             "Store",
             "StoreError",
             "Tracker",
+            "read_run",
             "train_datamap",
             "__version__",
         ]
     )
     for name in datamap_widget.__all__:
         assert getattr(datamap_widget, name) is not None
+
+
+def test_a_run_folder_opens_from_the_top_level():
+    """A new user's first guess, `from datamap_widget import read_run`, works (reviewer pass, finding 4)."""
+    from datamap_widget import read_run
+    from datamap_widget.run import read_run as in_its_module
+
+    assert read_run is in_its_module
 
 
 def test_design_import_line_works():

@@ -926,6 +926,10 @@ def test_save_labels_request_writes_next_to_the_notebook_and_says_where(widget, 
     assert widget.review_summary == {"changed": 2, "reviewed": 2, "store": "", "exported": str(path), "exported_current": True}
     widget.undo()
     assert widget.review_summary["exported_current"] is False  # the file no longer holds what is on screen
+    widget.relabel(["ex1", "ex2"], "neg")  # back to what the file holds (reviewer pass: it said "not saved")
+    assert widget.review_summary["exported_current"] is True
+    widget.confirm(["ex7"])  # the file's "reviewed" column no longer matches
+    assert widget.review_summary["exported_current"] is False
 
 
 def test_review_summary_counts_changed_labels_and_names_the_store(widget):

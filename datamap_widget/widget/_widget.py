@@ -258,8 +258,9 @@ class DataMapWidget(anywidget.AnyWidget):
         self._unseen = np.zeros(len(ids), dtype=bool)
         self._syncing_selection = False
         self._current_row = -1  # the pane's document while an action from the front end runs
-        self._revision = 0  # actions taken (and undone): an export is current while it holds the last one
-        self._exported: tuple[str, int] | None = None
+        # The last "Save labels" file and the labels and marks it holds: the screen says "saved"
+        # while the session holds the same (also after undoing back to it), not after N actions.
+        self._exported: tuple[str, np.ndarray, np.ndarray] | None = None
         super().__init__(
             config=browser_config(), label_names=list(label_names), has_text=data is not None,
             row_text=encode_row_text(ids, documents.texts if data is not None else None), **kwargs,
@@ -613,7 +614,6 @@ class DataMapWidget(anywidget.AnyWidget):
         Whoever changed the session (an action here or from the UI, an undo, a restore from the
         store, another reviewer's label found on a save), the screen and the order follow.
         """
-        self._revision += 1
         with self.hold_sync():
             self._publish_review_state()
             self._rerank()
@@ -690,13 +690,16 @@ class DataMapWidget(anywidget.AnyWidget):
 
     def _publish_summary(self) -> None:
         session = self._session
-        exported, at = self._exported or ("", -1)
+        exported = self._exported[0] if self._exported else ""
+        current = self._exported is not None and (
+            np.array_equal(self._exported[1], session.codes) and np.array_equal(self._exported[2], session.reviewed)
+        )
         self.review_summary = {
             "changed": int(np.count_nonzero(session.codes != session.original)),
             "reviewed": int(np.count_nonzero(session.reviewed)),
             "store": _store_name(self._store),
             "exported": exported,
-            "exported_current": bool(exported) and at == self._revision,
+            "exported_current": bool(current),
         }
 
     def export_labels(self, path: str | pathlib.Path | None = None) -> pathlib.Path:
@@ -729,7 +732,7 @@ class DataMapWidget(anywidget.AnyWidget):
             else:
                 table.to_parquet(temporary, index=False)
         written = target.resolve()
-        self._exported = (str(written), self._revision)
+        self._exported = (str(written), session.codes.copy(), np.asarray(session.reviewed, dtype=bool).copy())
         self._publish_summary()
         return written
 

@@ -6,9 +6,12 @@ import { h } from "./toolbar";
 
 // The first key after running a cell goes to the notebook (its focus is on the cell), so the
 // hint says to click into the widget before anything else.
-export const START_HINT =
-  "Start here: click the map or the table first (then the keys work). The table lists the most likely mislabeled " +
-  "documents first; press j/k to move, 1–9 to relabel, r to confirm, a to accept the suggestion, u to undo, ? for help.";
+const START_KEYS =
+  "The table lists the most likely mislabeled documents first; press j/k to move, 1–9 to relabel, r to confirm, " +
+  "a to accept the suggestion, u to undo, ? for help.";
+export const START_HINT = `Start here: click the map or the table first (then the keys work). ${START_KEYS}`;
+/** Once the reviewer clicked into the widget, "click first" is done: the hint keeps the rest. */
+export const START_HINT_ENGAGED = `The keys work now. ${START_KEYS}`;
 
 /** The keys, in the words the help overlay shows them: [keys, what they do]. */
 export function helpKeys(names: string[]): Array<[string, string]> {
@@ -23,7 +26,7 @@ export function helpKeys(names: string[]): Array<[string, string]> {
     ["a", "accept the suggested label, then move on"],
     ["u", "undo the last action"],
     ["click", "open a point or a row; shift+click adds it to the selection"],
-    ["drag", "select with the lasso or box; Relabel, Mark reviewed and Accept act on the selected rows the table lists"],
+    ["drag", "select with the lasso or box; the Relabel, Mark reviewed (Reviewed) and Accept suggestions (Accept…) buttons act on the selected rows the table lists"],
     ["Ctrl + wheel", "zoom the map (a plain wheel too once the map is clicked); double-click resets"],
     ["Escape", "close this help, leave the search box, or clear the selection"],
     ["?", "open this help"],
@@ -34,6 +37,7 @@ export function helpKeys(names: string[]): Array<[string, string]> {
 /** The dismissable first-step hint; hidden for good once dismissed or once the reviewer acted. */
 export class StartHint {
   readonly el = h("div", "dmw-start-hint");
+  private readonly text = h("span", "", START_HINT);
   private dismissed = false;
 
   constructor() {
@@ -41,7 +45,12 @@ export class StartHint {
     close.type = "button";
     close.title = "Hide this hint (? opens the keyboard help at any time)";
     close.addEventListener("click", () => this.hide());
-    this.el.append(h("span", "", START_HINT), document.createTextNode(" "), close);
+    this.el.append(this.text, document.createTextNode(" "), close);
+  }
+
+  /** The reviewer clicked into the widget: drop the advice to do so. */
+  engage(): void {
+    this.text.textContent = START_HINT_ENGAGED;
   }
 
   hide(): void {

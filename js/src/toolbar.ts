@@ -188,8 +188,10 @@ export function saveStateText(s: ReviewSummary, saveStatus: string): { text: str
     };
   }
   const kernelOnly = "Without a store the reviews live only in this kernel: a restart loses them. Save labels writes them to a file; DataMapWidget(..., store=Store(...)) keeps every action.";
-  if (s.exported && s.exported_current) return { text: `${n} · saved to ${s.exported}`, title: kernelOnly };
-  if (s.exported) return { text: `${n} · not saved since the last export`, title: `Last export: ${s.exported}. ${kernelOnly}` };
+  // The file's name, not its whole path, so the line fits the compact toolbar; the path is in the title.
+  const file = s.exported.split(/[\\/]/).pop() ?? s.exported;
+  if (s.exported && s.exported_current) return { text: `${n} · saved to ${file}`, title: `Saved to ${s.exported}. ${kernelOnly}` };
+  if (s.exported) return { text: `${n} · not saved`, title: `Changed since the last Save labels (${s.exported}). ${kernelOnly}` };
   return { text: `${n} · not saved`, title: kernelOnly };
 }
 

@@ -406,6 +406,20 @@ describe("DataMapWidget view", () => {
     expect(calls.filter((c) => c.method === "relabel").map((c) => c.rows)).toEqual([[3]]);
   });
 
+  it("a relabel or confirm by key says what it did once the kernel took it (reviewer pass, finding 6)", async () => {
+    mount(30);
+    await settle();
+    rowEl(3).click();
+    await settle();
+    const status = () => el.querySelector(".dmw-status")!.textContent;
+    press("2");
+    await settle();
+    expect(status()).toBe("Relabeled doc-3 as “pos” · u undoes");
+    press("r");
+    await settle();
+    expect(status()).toBe("Confirmed doc-4 · u undoes");
+  });
+
   it("five keys faster than the kernel relabel five documents once each, shown at once", async () => {
     const { model, calls } = mount(30);
     await settle();
@@ -1166,6 +1180,11 @@ describe("DataMapWidget view", () => {
     expect(hint()!.textContent).toContain("The table lists the most likely mislabeled documents first");
     expect(hint()!.textContent).toContain("? for help");
     expect(hint()!.style.display).not.toBe("none");
+    // Once the reviewer clicked into the widget the advice to do so is done (reviewer pass, finding 7).
+    el.querySelector<HTMLElement>(".dmw-root")!.dispatchEvent(new PointerEvent("pointerdown", { bubbles: true }));
+    expect(hint()!.textContent).not.toContain("click the map or the table first");
+    expect(hint()!.textContent).toContain("The keys work now.");
+    expect(hint()!.textContent).toContain("? for help");
     model.pythonSets("history_size", 1);
     await settle();
     expect(hint()!.style.display).toBe("none");
@@ -1234,9 +1253,11 @@ describe("DataMapWidget view", () => {
     expect(model.requests("save_labels").length).toBe(1);
     expect(el.querySelector(".dmw-status")!.textContent).toContain("Saved 20 labels (3 changed) to /home/ann/notebooks/datamap-labels.csv");
     model.pythonSets("review_summary", { changed: 3, reviewed: 4, store: "", exported: "/home/ann/notebooks/datamap-labels.csv", exported_current: true });
-    expect(state().textContent).toBe("3 labels changed · saved to /home/ann/notebooks/datamap-labels.csv");
+    expect(state().textContent).toBe("3 labels changed · saved to datamap-labels.csv");
+    expect(state().title).toContain("/home/ann/notebooks/datamap-labels.csv");
     model.pythonSets("review_summary", { changed: 4, reviewed: 5, store: "", exported: "/home/ann/notebooks/datamap-labels.csv", exported_current: false });
-    expect(state().textContent).toBe("4 labels changed · not saved since the last export");
+    expect(state().textContent).toBe("4 labels changed · not saved");
+    expect(state().title).toContain("Changed since the last Save labels (/home/ann/notebooks/datamap-labels.csv)");
     model.pythonSets("review_summary", { changed: 1, reviewed: 1, store: "sqlite:///reviews.db", exported: "", exported_current: false });
     model.pythonSets("save_status", "saved");
     expect(state().textContent).toBe("1 label changed · saved to sqlite:///reviews.db");

@@ -137,6 +137,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   // The status line sits right under the toolbar, where the eye is after pressing a button: a
   // question such as the bulk accept's "Apply (12)" and every message appear by their cause.
   const startHint = new StartHint();
+  root.addEventListener("pointerdown", () => startHint.engage(), { once: true }); // the keys work once the widget is clicked
   const help = new HelpOverlay(() => root.focus({ preventScroll: true }));
   const unlearnedNote = new Note("dmw-unlearned-note");
   root.append(toolbar.el, status.el, startHint.el, unlearnedNote.el, keysLine, filterBar.el, main, help.el);
@@ -509,8 +510,12 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     else showBusy(); // a key pressed while the kernel is known to be busy: said at once
   }
 
-  function submit(action: Action, advance = false): void {
-    void ctl.submit(action, advance ? table : undefined);
+  /** Send a review action; once the kernel took it, say `done` (a key press otherwise changes only a mark). */
+  function submit(action: Action, advance = false, done = ""): void {
+    void ctl.submit(action, advance ? table : undefined).then((reply) => {
+      // undefined: it failed and was rolled back (that message stands); a question or an error stays too.
+      if (done && reply !== undefined && status.kind !== "sticky" && status.kind !== "error") status.show(done, "info");
+    });
   }
 
   /** Undo the last action, then show the document it was about (the pane, cursor and point move there). */
@@ -545,11 +550,11 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   function relabel(rows: Uint32Array, label: string, advance: boolean): void {
     const code = names().indexOf(label);
-    submit({ method: "relabel", rows, args: { label }, optimistic: ReviewController.relabeling(rows, code, points.labels, points.reviewed), describe: `relabel ${what(rows)} to “${label}”` }, advance);
+    submit({ method: "relabel", rows, args: { label }, optimistic: ReviewController.relabeling(rows, code, points.labels, points.reviewed), describe: `relabel ${what(rows)} to “${label}”` }, advance, `Relabeled ${what(rows)} as “${label}” · u undoes`);
   }
 
   function confirm(rows: Uint32Array, advance: boolean): void {
-    submit({ method: "confirm", rows, optimistic: ReviewController.confirming(rows, points.labels, points.reviewed), describe: `mark ${what(rows)} reviewed` }, advance);
+    submit({ method: "confirm", rows, optimistic: ReviewController.confirming(rows, points.labels, points.reviewed), describe: `mark ${what(rows)} reviewed` }, advance, `Confirmed ${what(rows)} · u undoes`);
   }
 
   const retryButton = h("button", "dmw-retry", "Retry saving");
