@@ -50,6 +50,8 @@ export class StartHint {
 
   /** The reviewer clicked into the widget: drop the advice to do so. */
   engage(): void {
+    // The shorter text must not pull the map up under the reviewer's pointer: keep the height.
+    if (this.el.offsetHeight) this.el.style.minHeight = `${this.el.offsetHeight}px`;
     this.text.textContent = START_HINT_ENGAGED;
   }
 

@@ -1182,6 +1182,8 @@ describe("DataMapWidget view", () => {
     expect(hint()!.style.display).not.toBe("none");
     // Once the reviewer clicked into the widget the advice to do so is done (reviewer pass, finding 7).
     el.querySelector<HTMLElement>(".dmw-root")!.dispatchEvent(new PointerEvent("pointerdown", { bubbles: true }));
+    expect(hint()!.textContent).toContain("click the map or the table first"); // nothing moves mid-click
+    el.querySelector<HTMLElement>(".dmw-root")!.click();
     expect(hint()!.textContent).not.toContain("click the map or the table first");
     expect(hint()!.textContent).toContain("The keys work now.");
     expect(hint()!.textContent).toContain("? for help");

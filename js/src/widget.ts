@@ -137,7 +137,9 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
   // The status line sits right under the toolbar, where the eye is after pressing a button: a
   // question such as the bulk accept's "Apply (12)" and every message appear by their cause.
   const startHint = new StartHint();
-  root.addEventListener("pointerdown", () => startHint.engage(), { once: true }); // the keys work once the widget is clicked
+  // The keys work once the widget is clicked. After the click, not on pointerdown: nothing may
+  // move between a press and its release (a shift+click in marimo missed its point).
+  root.addEventListener("click", () => startHint.engage(), { once: true });
   const help = new HelpOverlay(() => root.focus({ preventScroll: true }));
   const unlearnedNote = new Note("dmw-unlearned-note");
   root.append(toolbar.el, status.el, startHint.el, unlearnedNote.el, keysLine, filterBar.el, main, help.el);
