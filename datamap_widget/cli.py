@@ -541,6 +541,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else Path(args.run) / REPORT_FILE
     if output.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--output must end in .html, got {str(output)!r}")
+    if args.output:
+        _output_file(args.output, "--output", REPORT_FILE)
     title = args.title or f"Data map report: {Path(args.run).resolve().name}"
     try:
         written = [
@@ -691,13 +693,29 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.out == "-":
         _write_csv(table, sys.stdout, args.excel_safe)
     else:
-        out = Path(args.out)
-        if not out.parent.is_dir():
-            raise UsageError(f"--out: the folder {out.parent} does not exist")
+        out = _output_file(args.out, "--out", "labels.csv")
         with atomic_paths(out) as (temporary,):  # whole or not at all: an earlier export stays as it was
             _write_csv(table, temporary, args.excel_safe)
         _say(f"wrote {len(table)} labels ({int(table['changed'].sum())} changed) to {args.out}")
     return 0
+
+
+def _output_file(path: str, flag: str, example: str) -> Path:
+    """``path`` as a file the command can write, checked before any work: its folder exists and
+    it is no folder itself (else the write fails with a bare ``[Errno 21] Is a directory``)."""
+    out = Path(path)
+    if out.is_dir():
+        raise UsageError(f"{flag} {path} is a folder; give a file name (e.g. {out / example})")
+    if not out.parent.is_dir():
+        raise UsageError(f"{flag}: the folder {out.parent} does not exist")
+    return out
+
+
+def _os_error_line(error: OSError) -> str:
+    """An OSError in the command's words: ``PATH: reason``, not ``[Errno 2] reason: 'PATH'``."""
+    if error.strerror and error.filename is not None:
+        return f"{error.filename}: {error.strerror}"
+    return error.strerror or str(error)
 
 
 # ------------------------------------------------------------------------------ entry point
@@ -759,10 +777,11 @@ def _run(args: argparse.Namespace) -> int:
         return int(args.handler(args) or 0)
     except (UsageError, OSError, MissingExtraError) as error:  # OSError: e.g. a report into a read-only folder
         ranks = launched_ranks()
+        said = _os_error_line(error) if isinstance(error, OSError) else str(error)
         if ranks.main:  # under torchrun every rank meets the same bad input: rank 0 says it
-            _say(f"datamap: error: {error}", file=sys.stderr)
+            _say(f"datamap: error: {said}", file=sys.stderr)
         elif not isinstance(error, UsageError):
-            _say(f"datamap: error: rank {ranks.rank}: {error}", file=sys.stderr)
+            _say(f"datamap: error: rank {ranks.rank}: {said}", file=sys.stderr)
         return 2
 
 

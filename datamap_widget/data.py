@@ -69,24 +69,34 @@ def labeled_examples(
             raise ValueError(f"{source} has no column {name!r} ({flag}); its columns are {columns}")
     texts = frame[text_column]
     labels = frame[label_column]
+    # Each refusal names where: in a file of hundreds of rows "2 missing text(s)" alone leaves
+    # the user searching. Rows are counted from 0, as the ids are when there is no id column.
     if id_column in frame.columns:
         ids = frame[id_column]
         if ids.isna().any():
-            raise ValueError(f"{source}: column {id_column!r} has {int(ids.isna().sum())} missing id(s)")
+            raise ValueError(f"{source}: column {id_column!r} has {int(ids.isna().sum())} missing id(s), e.g. rows {_rows(ids.isna())}")
         ids = _checked_ids(ids, id_column, source)
         if ids.duplicated().any():
-            dupes = ids[ids.duplicated()].astype(str).unique()
+            dupes = ids[ids.duplicated()].unique()  # as they are: an int id 1004 is not shown as '1004'
             raise ValueError(f"{source}: column {id_column!r} has repeated ids: {describe_ids(dupes)}")
         ids = ids.to_numpy()
     else:
         ids = None  # row numbers
+    where = lambda missing: f"ids {describe_ids(ids[missing.to_numpy()])}" if ids is not None else f"rows {_rows(missing)}"  # noqa: E731
     if labels.isna().any():
-        raise ValueError(f"{source}: column {label_column!r} has {int(labels.isna().sum())} missing label(s)")
+        raise ValueError(f"{source}: column {label_column!r} has {int(labels.isna().sum())} missing label(s), e.g. {where(labels.isna())}")
     _check_labels(labels, label_column, source)
     if texts.isna().any():
-        raise ValueError(f"{source}: column {text_column!r} has {int(texts.isna().sum())} missing text(s)")
+        raise ValueError(
+            f"{source}: column {text_column!r} has {int(texts.isna().sum())} missing text(s), e.g. {where(texts.isna())}: remove or fill them"
+        )
     labels = labels.astype(str) if labels.dtype.kind not in "iu" else labels
     return texts.astype(str).tolist(), labels.tolist(), (list(range(len(frame))) if ids is None else ids.tolist())
+
+
+def _rows(mask: pd.Series) -> str:
+    """The row numbers (from 0) where ``mask`` holds, a few of them: ``[2, 5 and 3 more]``."""
+    return describe_ids(np.flatnonzero(mask.to_numpy()))
 
 
 def _check_labels(labels: pd.Series, column: str, source: str) -> None:

@@ -203,6 +203,17 @@ def _confusion_section(frame: pd.DataFrame, label_names: Sequence[str]) -> str:
     return "<h3>Given label against suggested label</h3>" + note + _table(header, rows, [False] + [True] * (len(label_names) + 1))
 
 
+def _json_text(value: Any) -> str:
+    """A setting's value as JSON a person reads: label names as written ("négatif 👎"), not as
+    ``\\u00e9`` escapes; a string no UTF-8 page can hold (a lone surrogate) keeps its escapes."""
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, default=str)
+    return text
+
+
 def _flatten(record: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     items: list[tuple[str, Any]] = []
     for key, value in record.items():
@@ -263,7 +274,7 @@ def _run_section(run: Mapping[str, Any] | None) -> str:
         summary.append([_e(label), _e(shown), f'<td class="muted"><code>{_e(".".join(path))}</code></td>'])
     rows = []
     for key, value in _flatten(run):
-        shown = value if isinstance(value, str) else json.dumps(value, default=str)
+        shown = value if isinstance(value, str) else _json_text(value)
         rows.append([f"<code>{_e(key)}</code>", _e(shown)])
     out = ["<h3>Run settings</h3>"]
     if summary:

@@ -85,9 +85,18 @@ class Run(NamedTuple):
     def widget(self, **kwargs: Any) -> "DataMapWidget":
         """A :class:`~datamap_widget.widget.DataMapWidget` of the run, showing its texts.
 
-        Keywords go to the widget (``store``, ``dataset``, ``reviewer``…).
+        Keywords go to the widget (``store``, ``dataset``, ``reviewer``…). Its ``id_column``,
+        ``text_column`` and ``label_column`` default to the columns the run was trained from
+        (``run.json``'s ``columns``), so ``w.apply(df)`` takes the very file the run read.
         """
-        data = None if self.texts is None else pd.DataFrame({"id": self.texts.index, "text": self.texts.to_numpy()})
+        # The user's own frame is the one `datamap train` read: match its rows and write its
+        # label column by the names in the record, not by the defaults 'id' and 'label'.
+        columns = self.record.get("columns") if isinstance(self.record.get("columns"), dict) else {}
+        for key in ("id", "text", "label"):
+            if isinstance(columns.get(key), str) and columns[key]:
+                kwargs.setdefault(f"{key}_column", columns[key])
+        id_column, text_column = kwargs.get("id_column", "id"), kwargs.get("text_column", "text")
+        data = None if self.texts is None else pd.DataFrame({id_column: self.texts.index, text_column: self.texts.to_numpy()})
         return self.datamap.widget(data=data, **kwargs)
 
 

@@ -129,6 +129,24 @@ def test_blank_texts(tmp_path, capsys):
     assert code == 2 and "1 blank text(s), e.g. ids [8]" in err
 
 
+def test_missing_texts_labels_and_ids_say_which_rows(tmp_path, capsys):
+    # A CSV's empty cell is a missing text: "2 missing text(s)" alone left the user searching 300 rows.
+    path = tmp_path / "gaps.csv"
+    pd.DataFrame({"doc_id": [1000, 1001, 1002, 1003], "review": ["", "good", None, "bad"], "sentiment": ["a", "b", "a", "b"]}).to_csv(path, index=False)
+    columns = ["--text-column", "review", "--label-column", "sentiment", "--id-column", "doc_id"]
+    code, err = run_cli(["train", str(path), "--out", str(tmp_path / "o"), *columns], capsys)
+    assert code == 2 and "column 'review' has 2 missing text(s), e.g. ids [1000, 1002]: remove or fill them" in err
+    pd.DataFrame({"doc_id": [1000, None, 1002], "review": ["x", "y", "z"], "sentiment": ["a", "b", "a"]}).to_csv(path, index=False)
+    code, err = run_cli(["train", str(path), "--out", str(tmp_path / "o"), *columns], capsys)
+    assert code == 2 and "column 'doc_id' has 1 missing id(s), e.g. rows [1]" in err
+    pd.DataFrame({"review": ["x", "y", "z"], "sentiment": ["a", None, "a"]}).to_csv(path, index=False)
+    code, err = run_cli(["train", str(path), "--out", str(tmp_path / "o"), *columns], capsys)
+    assert code == 2 and "column 'sentiment' has 1 missing label(s), e.g. rows [1]" in err
+    pd.DataFrame({"doc_id": [1004, 1004], "review": ["x", "y"], "sentiment": ["a", "b"]}).to_csv(path, index=False)
+    code, err = run_cli(["train", str(path), "--out", str(tmp_path / "o"), *columns], capsys)
+    assert code == 2 and "repeated ids: [1004]" in err  # the int id, not the string '1004'
+
+
 def test_repeated_ids(tmp_path, capsys):
     path = tmp_path / "dup.csv"
     pd.DataFrame({"id": ["a", "a"], "text": ["x y", "z w"], "label": ["p", "q"]}).to_csv(path, index=False)
@@ -225,6 +243,28 @@ def test_a_failed_export_leaves_the_earlier_export_whole(good_run, tmp_path, cap
     assert "No space left on device" in line
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.csv", "run"]  # no temporary file left
+
+
+def test_an_output_that_is_a_folder_or_unwritable_is_named_in_plain_words(good_run, tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    import datamap_widget.report
+
+    # `datamap export RUN --out somefolder` said "[Errno 21] Is a directory: 'somefolder'".
+    line = _one_line_error(*run_cli(["export", str(good_run), "--out", str(tmp_path)], capsys))
+    assert f"--out {tmp_path} is a folder; give a file name (e.g. {tmp_path / 'labels.csv'})" in line and "Errno" not in line
+    # `datamap report RUN --output missing/r.html` said "[Errno 2] No such file or directory: 'missing/r.html'".
+    line = _one_line_error(*run_cli(["report", str(good_run), "--output", str(tmp_path / "nope" / "r.html")], capsys))
+    assert f"--output: the folder {tmp_path / 'nope'} does not exist" in line and "Errno" not in line
+
+    # Any other OSError (a read-only folder, a full disk) reads "PATH: reason".
+    def refused(dmap, output, *args, **kwargs):
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(output))
+
+    monkeypatch.setattr(datamap_widget.report, "write_report", refused)
+    line = _one_line_error(*run_cli(["report", str(good_run)], capsys))
+    assert line == f"datamap: error: {good_run / 'report.html'}: Permission denied"
 
 
 def _data(tmp_path, ids, name="d.jsonl"):

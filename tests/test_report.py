@@ -490,3 +490,13 @@ def test_run_settings_are_a_short_summary_with_every_raw_setting_folded_away(dma
     assert "<summary>All settings (" in raw and "settings.knob_49" in raw and "settings.epochs" in raw
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in summary
     assert "&lt;b&gt;data.jsonl&lt;/b&gt;" in summary
+
+
+
+def test_all_settings_show_unicode_label_names_as_written(dmap_and_texts):
+    # run.json's label_names ["négatif 👎", …] read "n\u00e9gatif \ud83d\udc4e" in the report.
+    dmap, texts = dmap_and_texts
+    record = {"settings": {"label_names": ["négatif 👎", "very positive"], "odd": ["\ud800"]}}
+    raw = render_report(dmap, texts, run=record).split("<details>")[1]
+    assert "[&quot;négatif 👎&quot;, &quot;very positive&quot;]" in raw and "\\u00e9" not in raw
+    assert "\\ud800" in raw  # a lone surrogate stays escaped: the page is UTF-8

@@ -40,6 +40,30 @@ def test_a_run_folder_opens_in_the_widget_with_its_texts(tmp_path):
     assert widget._texts_series[3] == "text 3 of run 0"  # row 3 of the map is ex3
 
 
+def test_a_run_trained_from_renamed_columns_applies_to_the_users_own_frame(tmp_path):
+    # `datamap train reviews.csv --text-column review --label-column sentiment --id-column doc_id`:
+    # the run knows its columns, so read_run(folder).widget().apply(df) on that same file
+    # needs no id_column= / label_column= (it used to look for 'id' and 'label').
+    pytest.importorskip("anywidget")
+    n = 20
+    dmap = random_datamap(n, ids=[1000 + i for i in range(n)], label_names=["neg 👎", "very positive", "meh"])
+    columns = {"text": "review", "label": "sentiment", "id": "doc_id"}
+    write_run(tmp_path / "run", dmap, [f"review {i}" for i in range(n)], {"columns": columns})
+    widget = read_run(tmp_path / "run").widget()
+    widget.relabel([1003], "very positive")
+    names = list(dmap.label_names)
+    df = pd.DataFrame({"doc_id": range(1000, 1000 + n), "review": [f"review {i}" for i in range(n)],
+                       "sentiment": [names[c] for c in dmap.labels]})
+    fixed = widget.apply(df)
+    assert fixed.loc[fixed.doc_id == 1003, "sentiment"].item() == "very positive"
+    assert (fixed.sentiment != df.sentiment).sum() == (0 if names[dmap.labels[3]] == "very positive" else 1)
+    assert widget.has_text and widget._texts_series[3] == "review 3"
+    # A run without a record keeps the defaults; explicit keywords still win.
+    explicit = read_run(tmp_path / "run").widget(id_column="key")
+    with pytest.raises(ValueError, match="no column 'key'"):
+        explicit.apply(df.assign(sentiment=df.sentiment), label_column="sentiment")
+
+
 def test_a_second_run_is_refused_unless_overwrite_and_then_replaces_the_first(tmp_path):
     folder = tmp_path / "run"
     _write(folder)

@@ -878,6 +878,28 @@ def test_apply_refuses_a_frame_whose_ids_match_none_of_the_maps():
     assert w.apply(shouting, id_column="ID")["label"].tolist()[4] == "neg"
 
 
+def test_apply_to_other_rows_than_the_maps_does_not_ask_for_the_id_column_it_was_given():
+    # The id column was named and holds ints like the map's, just not the map's: "pass id_column="
+    # sent the user after a column they had already given. Say the rows are other rows, and point
+    # to a column that does hold the map's ids when there is one.
+    tracker = Tracker([1000 + i for i in range(6)], ["neg", "pos"] * 3)
+    for _ in range(2):
+        tracker.record([1000 + i for i in range(6)], np.tile([[0.2, 0.1]], (6, 1)))
+        tracker.end_epoch()
+    w = DataMapWidget(tracker.datamap())
+    w.relabel([1001], "neg")
+    other = pd.DataFrame({"doc_id": [51000 + i for i in range(6)], "label": ["neg", "pos"] * 3})
+    with pytest.raises(ValueError, match=r"no column of df holds the map's ids \(is df the data the map was made from\?\)\.$") as error:
+        w.apply(other, id_column="doc_id")
+    assert "pass id_column" not in str(error.value)
+    both = other.assign(key=[1000 + i for i in range(6)])
+    with pytest.raises(ValueError, match=r"its column 'key' holds the map's ids: pass id_column='key'"):
+        w.apply(both, id_column="doc_id")
+    with pytest.raises(ValueError, match=r"no column 'id', so its index was tried; its column 'key' holds the map's ids: pass id_column='key'"):
+        w.apply(both)
+    assert w.apply(both, id_column="key")["label"].tolist()[1] == "neg"
+
+
 def test_apply_refuses_str_ids_for_an_int_id_map_and_warns_on_relabels_it_cannot_place():
     tracker = Tracker(list(range(6)), ["neg", "pos"] * 3)
     for _ in range(2):

@@ -49,8 +49,13 @@ def id_mismatch(df: pd.DataFrame, df_ids: Any, map_ids: pd.Index, id_column: str
     near = [c for c in df.columns if isinstance(c, str) and c != id_column and c.lower() == id_column.lower()]
     if near:
         return message + f"; {name} has a column {near[0]!r}: pass id_column={near[0]!r}"
+    holding = _columns_holding(df, map_ids, exclude=id_column)
     if id_column not in df.columns:
+        if holding:
+            return message + f"; {name} has no column {id_column!r}, so its index was tried; its column {holding!r} holds the map's ids: pass id_column={holding!r}"
         return message + f"; {name} has no column {id_column!r}, so its index was tried: pass id_column= naming the id column"
+    if holding:
+        return message + f"; its column {holding!r} holds the map's ids: pass id_column={holding!r}"
     df_kind, map_kind = _id_kind(df_values), _id_kind(map_values)
     if df_kind != map_kind:
         first = lambda a: repr(a[0].item() if isinstance(a[0], np.generic) else a[0])  # noqa: E731
@@ -58,7 +63,22 @@ def id_mismatch(df: pd.DataFrame, df_ids: Any, map_ids: pd.Index, id_column: str
             f"; {name}'s ids are {df_kind} ({first(df_values)}), the map's are {map_kind} ({first(map_values)}): "
             f"convert them (e.g. .astype({map_kind}))"
         )
-    return message + "; pass id_column= naming the id column"
+    # The column named is the id column and of the right kind: a hint to pass id_column= would
+    # send the user after a column they already gave. These are other rows than the map's.
+    return message + f"; no column of {name} holds the map's ids (is {name} the data the map was made from?)"
+
+
+def _columns_holding(df: pd.DataFrame, map_ids: pd.Index, exclude: str) -> str | None:
+    """The first column of ``df`` (other than ``exclude``) any of whose values is one of the map's ids, or None."""
+    for column in df.columns[:100]:  # a wide frame: the id column is near the front
+        if column == exclude:
+            continue
+        try:
+            if (map_ids.get_indexer(pd.Index(df[column])) >= 0).any():
+                return column
+        except (TypeError, ValueError):  # unhashable cells, or a column the index cannot look up
+            continue
+    return None
 
 
 def _same_ids(data_ids: pd.Series, ids: pd.Index) -> bool:

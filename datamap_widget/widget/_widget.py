@@ -117,6 +117,8 @@ class DataMapWidget(anywidget.AnyWidget):
         ``text_column`` holds the text shown in the table and detail pane.
     text_column : str, default "text"
     id_column : str, default "id"
+    label_column : str, default "label"
+        The label column of the frames :meth:`apply` writes (its default there).
     store : Store, optional
         Each action is written through ``store.add_reviews(dataset, rows)``
         before the UI is told it is saved; failures stay pending and are
@@ -192,6 +194,7 @@ class DataMapWidget(anywidget.AnyWidget):
         dataset: str | None = None,
         reviewer: str | None = None,
         run: int | None = None,
+        label_column: str = "label",
         **kwargs: Any,
     ) -> None:
         self._live: LiveUpdates | None = None  # first: close() runs from __del__ even when __init__ fails
@@ -199,7 +202,7 @@ class DataMapWidget(anywidget.AnyWidget):
         if unknown:
             raise TypeError(
                 f"DataMapWidget() got unexpected keyword arguments {sorted(unknown)}; check the spelling "
-                f"(expected data, text_column, id_column, store, dataset, reviewer, run, {', '.join(SETTABLE)})."
+                f"(expected data, text_column, id_column, label_column, store, dataset, reviewer, run, {', '.join(SETTABLE)})."
             )
         initial_selection = kwargs.pop("selected_ids", None)
         if store is not None and not dataset:
@@ -227,6 +230,7 @@ class DataMapWidget(anywidget.AnyWidget):
         self._data = data
         self._text_column = text_column
         self._id_column = id_column
+        self._label_column = label_column
 
         with _quiet(tracker is not None):
             dmap: DataMap = tracker.datamap() if tracker is not None else dmap_or_tracker
@@ -522,8 +526,9 @@ class DataMapWidget(anywidget.AnyWidget):
         """Actions in effect (undone ones left out), one row per example and action: id, old_label, new_label, action, at."""
         return self._session.changes()
 
-    def apply(self, df: pd.DataFrame, label_column: str = "label", *, codes: Any = None, id_column: str | None = None) -> pd.DataFrame:
-        """A copy of ``df`` with the relabels written into ``label_column``; ``df`` itself is untouched.
+    def apply(self, df: pd.DataFrame, label_column: str | None = None, *, codes: Any = None, id_column: str | None = None) -> pd.DataFrame:
+        """A copy of ``df`` with the relabels written into ``label_column`` (default: the widget's
+        ``label_column``, "label" unless set; a run folder's widget takes the run's); ``df`` itself is untouched.
 
         Rows are matched by ``id_column`` (default: the widget's ``id_column``; else the index).
         ids that match none of the map's raise ValueError (naming what was tried, with an id
@@ -538,6 +543,7 @@ class DataMapWidget(anywidget.AnyWidget):
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}.")
         column = self._id_column if id_column is None else id_column
+        label_column = self._label_column if label_column is None else label_column
         df_ids = df[column] if column in df.columns else pd.Series(df.index, index=df.index)
         if len(df_ids):
             rows = self._ids.get_indexer(pd.Index(df_ids))
