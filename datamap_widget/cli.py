@@ -36,7 +36,7 @@ from .atomic import atomic_paths
 from .dependencies import MissingExtraError
 from .metrics import NO_SUGGESTION
 from .parallel import launched_ranks
-from .run import TEXTS_FILE  # noqa: F401  (the run folder's file names stay importable from here)
+from .run import TEXTS_FILE
 from .run import (
     CHECKPOINT_FILE, DATAMAP_FILE, RUN_FILE, RunFolderError, finish_checkpoint, prepare_out, read_run, remove_if_empty,
     run_record, save_run, train_and_score,
@@ -400,7 +400,8 @@ def _report_training(args: argparse.Namespace, scored: Any, path: Path, texts: l
     from .long_text import describe_reading
 
     checkpoint_line = finish_checkpoint(out, run.settings.get("checkpoint_bytes"), args.keep_checkpoint) if not failures else None
-    wrote_line = f"wrote {saved.folder / DATAMAP_FILE}, {saved.folder / RUN_FILE} in {run.timings['total_s']:.0f} s ({run.device}{processes})"
+    written = ", ".join(str(saved.folder / name) for name in (DATAMAP_FILE, RUN_FILE, TEXTS_FILE) if (saved.folder / name).is_file())
+    wrote_line = f"wrote {written} in {run.timings['total_s']:.0f} s ({run.device}{processes})"
     lines: list[str] = []  # the result, in a few lines; --quiet keeps these and drops the table and the chatter
     if args.quiet:
         lines.append(wrote_line + (f"; {checkpoint_line}" if checkpoint_line else ""))
@@ -757,6 +758,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     line and status 130, never a traceback.
     """
     stdout = sys.stdout
+    args: argparse.Namespace | None = None
     try:
         if getattr(stdout, "isatty", lambda: False)():
             sys.stdout = _TerminalStream(stdout)
@@ -766,10 +768,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             return _run(args)
     except KeyboardInterrupt:
-        print("datamap: interrupted", file=sys.stderr)
+        print(terminal_safe(f"datamap: interrupted{_resume_hint(args)}"), file=sys.stderr)
         return 130
     finally:
         sys.stdout = stdout
+
+
+def _resume_hint(args: argparse.Namespace | None) -> str:
+    """After Ctrl-C in ``train``: where the last complete pass is kept and how to go on from it."""
+    out = getattr(args, "out", None) if getattr(args, "command", None) == "train" else None
+    if not out or not (Path(out) / CHECKPOINT_FILE).is_file():
+        return ""
+    return (
+        f"; the passes finished so far are kept in {Path(out) / CHECKPOINT_FILE}: run the same command "
+        "with --resume to go on from there (the map will equal that of a run never interrupted)"
+    )
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -90,6 +90,11 @@ def labeled_examples(
         raise ValueError(
             f"{source}: column {text_column!r} has {int(texts.isna().sum())} missing text(s), e.g. {where(texts.isna())}: remove or fill them"
         )
+    blank = texts.astype(str).str.strip() == ""
+    if blank.any():  # said here in the file's words; train.py would say "texts has …"
+        raise ValueError(
+            f"{source}: column {text_column!r} has {int(blank.sum())} blank text(s), e.g. {where(blank)}: remove or fill them"
+        )
     labels = labels.astype(str) if labels.dtype.kind not in "iu" else labels
     return texts.astype(str).tolist(), labels.tolist(), (list(range(len(frame))) if ids is None else ids.tolist())
 

@@ -65,6 +65,16 @@ def killed_run(trec16, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
+def test_ctrl_c_in_training_says_where_the_passes_are_kept_and_how_to_go_on(trec16, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    kill_after_pass(monkeypatch, 1)
+    assert main(["train", str(trec16), "--out", str(out), *TRAIN]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("datamap: interrupted; ")
+    assert str(out / CHECKPOINT_FILE) in err and "with --resume" in err
+
+
 @pytest.fixture
 def killed(killed_run, tmp_path):
     copy = tmp_path / "run"

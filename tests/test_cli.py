@@ -145,6 +145,9 @@ def test_missing_texts_labels_and_ids_say_which_rows(tmp_path, capsys):
     pd.DataFrame({"doc_id": [1004, 1004], "review": ["x", "y"], "sentiment": ["a", "b"]}).to_csv(path, index=False)
     code, err = run_cli(["train", str(path), "--out", str(tmp_path / "o"), *columns], capsys)
     assert code == 2 and "repeated ids: [1004]" in err  # the int id, not the string '1004'
+    pd.DataFrame({"doc_id": [1000, 1001], "review": ["  ", "fine"], "sentiment": ["a", "b"]}).to_csv(path, index=False)
+    code, err = run_cli(["train", str(path), "--out", str(tmp_path / "o"), *columns], capsys)
+    assert code == 2 and "column 'review' has 1 blank text(s), e.g. ids [1000]" in err  # the file's words, not "texts has"
 
 
 def test_repeated_ids(tmp_path, capsys):
@@ -703,6 +706,7 @@ def test_quiet_train_prints_only_where_the_run_went(tmp_path, capsys, monkeypatc
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"wrote {tmp_path / 'q' / 'datamap.parquet'}"), captured.out
+    assert f"{tmp_path / 'q' / 'texts.parquet'}" in lines[0]  # every file of the run is named (api-user finding 8)
     assert "suspects" not in captured.out and "rank" not in captured.out
     assert captured.err == ""  # not even the "training on …" line
     # Without --quiet the table is there.

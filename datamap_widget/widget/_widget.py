@@ -523,7 +523,9 @@ class DataMapWidget(anywidget.AnyWidget):
 
     @property
     def changes(self) -> pd.DataFrame:
-        """Actions in effect (undone ones left out), one row per example and action: id, old_label, new_label, action, at."""
+        """This session's actions in effect (undone ones left out), one row per example and action:
+        id, old_label, new_label, action, at. Reviews restored from a store are in the labels
+        (:attr:`current_labels`, :meth:`apply`) but not here: the whole log is ``store.reviews(dataset)``."""
         return self._session.changes()
 
     def apply(self, df: pd.DataFrame, label_column: str | None = None, *, codes: Any = None, id_column: str | None = None) -> pd.DataFrame:
