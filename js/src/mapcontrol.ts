@@ -63,6 +63,7 @@ export class MapControl {
     this.tooltip.style.display = "none";
     const { toolbar, listen } = parts;
     for (const [tool, b] of toolbar.toolButtons) listen(b, "click", () => this.setTool(tool));
+    listen(toolbar.homeButton, "click", () => this.map.home());
     for (const [view, b] of toolbar.views.buttons) {
       listen(b, "click", () => {
         if (b.disabled) return;

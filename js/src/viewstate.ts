@@ -28,6 +28,19 @@ export class ViewState {
     this.points = points;
   }
 
+  /** New points from the kernel; true when they are another set of examples (another row count):
+   * the search hits and the current document, rows of the old set, are dropped. */
+  load(points: Points): boolean {
+    const otherRows = points.n !== this.base.n;
+    this.base = points;
+    this.showOverlay();
+    if (otherRows) {
+      this.searchHits = null;
+      this.ctl.current = -1;
+    }
+    return otherRows;
+  }
+
   /** `base` changed or the controller's overlay did: show base with the optimistic changes. */
   showOverlay(): void {
     const eff = this.ctl.effective(this.base.labels, this.base.reviewed);

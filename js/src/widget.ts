@@ -121,7 +121,6 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   listen(toolbar.helpButton, "click", () => help.show(state.names()));
   listen(toolbar.clearButton, "click", () => setSelection(new Uint32Array(0)));
-  listen(toolbar.homeButton, "click", () => mapc.map.home());
   listen(toolbar.colorSelect, "change", () => {
     // Our own write echoes back as no change event: apply it here.
     sync.write("colorBy", toolbar.colorSelect.value);
@@ -213,18 +212,11 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
 
   // ------------------------------------------------------- model -> view
   function onPoints(resetView: boolean): void {
-    const oldN = state.base.n;
-    state.base = decodePoints(model);
-    state.showOverlay();
-    const n = state.points.n;
+    const otherRows = state.load(decodePoints(model));
     // Texts stay for a new pass (rows are fixed examples); another set of examples drops them (paging.ts).
-    if (n !== oldN || !resetView) texts.setRows(n);
-    if (n !== oldN) {
-      state.searchHits = null;
-      ctl.current = -1;
-    }
-    mapc.applyView(resetView || n !== oldN);
-    state.sel.set(decode(sync.get("selection"), Uint32Array).slice(), n);
+    if (otherRows || !resetView) texts.setRows(state.points.n);
+    mapc.applyView(resetView || otherRows);
+    state.sel.set(decode(sync.get("selection"), Uint32Array).slice(), state.points.n);
     mapc.highlight(state.sel.rows);
     recompute();
     showCurrent();
@@ -261,20 +253,16 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     if (q !== state.lastQuery) search.run(q);
     recompute();
   });
-  sync.on("labelNames", () => controls.render());
-  sync.on("unlearned", () => controls.render());
-  sync.on("categories", () => controls.render());
+  for (const name of ["labelNames", "unlearned", "categories"] as const) sync.on(name, () => controls.render());
   sync.on("nPasses", () => {
     controls.renderPasses();
     controls.renderLegend(); // correctness takes k / passes: its legend follows (colors.ts, correctnessStops)
   });
-  sync.on("live", () => controls.renderPasses());
-  sync.on("progress", () => controls.renderPasses());
+  for (const name of ["live", "progress", "historySize"] as const) sync.on(name, () => controls.renderPasses());
   sync.on("thresholds", () => {
     controls.renderPasses();
     mapc.map.redraw();
   });
-  sync.on("historySize", () => controls.renderPasses());
   sync.on("saveStatus", () => {
     actions.showSaveStatus();
     controls.renderSaveState();
