@@ -1,8 +1,8 @@
 /**
  * The constants shared with Python (datamap_widget.widget.browser_config), as the `config` trait
  * brought them: label codes, review marks, filters, views, page sizes. No copy lives in js/src;
- * `initialize` (widget.ts) installs the model's config before any view renders, and every reader
- * asks `config()` when it runs.
+ * `initialize` (widget.ts, modelstate.ts) installs the model's config before any view renders,
+ * and every reader asks `config()` when it runs.
  */
 import type { Config } from "./sync";
 

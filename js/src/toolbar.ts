@@ -1,11 +1,14 @@
 /**
  * The toolbar (colour, tools, actions, pass counter, training progress), the key legend,
  * the review progress line and the status line with self-clearing messages. DOM only:
- * the wiring in widget.ts decides what the controls do.
+ * the view's parts (widget.ts wires them) decide what the controls do.
  */
 import type { EmbeddingView, MapViewName, Progress, ReviewSummary } from "./sync";
 import type { Tool } from "./mapview";
 import { config } from "./config";
+
+/** Add a listener that the view's cleanup removes. */
+export type Listen = (target: EventTarget, type: string, fn: (e: any) => void) => void;
 
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text?: string): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
