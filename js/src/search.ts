@@ -30,7 +30,7 @@ export class Search {
         state.searchHits = new Uint8Array(n);
         for (const r of hits) if (r < n) state.searchHits[r] = 1;
         this.onHits();
-        status.show(`${res.count.toLocaleString()} documents match “${query}”`, "info");
+        status.show(`${res.count.toLocaleString()} ${res.count === 1 ? "document matches" : "documents match"} “${query}”`, "info");
       })
       .catch((err: Error) => status.show(`Search failed: ${err.message}`, "error"));
   }

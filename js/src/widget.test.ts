@@ -906,6 +906,16 @@ describe("DataMapWidget view", () => {
     expect(selected()).toEqual([]);
   });
 
+  it("a search with one hit says “1 document matches”, not “1 documents match”", async () => {
+    mount(3); // the kernel answers row 2 only
+    await settle();
+    const search = el.querySelector<HTMLInputElement>(".dmw-search")!;
+    search.value = "needle";
+    search.dispatchEvent(new Event("input"));
+    await settle();
+    expect(el.querySelector(".dmw-status")!.textContent).toBe("1 document matches “needle”");
+  });
+
   it("with a selection, a search narrows the table to the selected documents that match, and buttons act on those", async () => {
     const { model, calls } = mount(30);
     await settle();
