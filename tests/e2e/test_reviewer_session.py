@@ -335,14 +335,18 @@ def test_at_900_px_the_toolbar_takes_two_rows_and_no_empty_band_stays_under_it(r
           .map((r) => Math.round(r.top + r.height / 2));
         const rows = []; for (const t of tops.sort((a, b) => a - b)) if (!rows.length || t - rows[rows.length - 1] > 8) rows.push(t);
         let next = bar.nextElementSibling; while (next && next.getBoundingClientRect().height === 0) next = next.nextElementSibling;
+        const save = root.querySelector('.dmw-save-state');
         return {root: root.getBoundingClientRect().width, rows: rows.length, bar: bar.getBoundingClientRect().height,
-                band: next.getBoundingClientRect().top - bar.getBoundingClientRect().bottom, next: next.className}; }"""
+                band: next.getBoundingClientRect().top - bar.getBoundingClientRect().bottom, next: next.className,
+                save: save.textContent, saveClipped: save.scrollWidth > save.clientWidth + 1}; }"""
     )
     page.screenshot(path=str(artifacts / "session-9-900px-toolbar.png"))
     page.set_viewport_size(size)
     assert abs(info["root"] - 900) < 30, info
     assert info["rows"] <= 2, info
     assert info["band"] <= 6, info  # only the flex gap between the toolbar and the key legend
+    # Saved by the test above: the whole line reads, not "1 label changed · saved t…" (cut at 15em).
+    assert info["save"].endswith("saved to datamap-labels.csv") and not info["saveClipped"], info
 
 
 RARE_NOTEBOOK = "rare.ipynb"
