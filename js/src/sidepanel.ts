@@ -141,10 +141,17 @@ export class SidePanel {
     });
   }
 
-  /** Keys act on the pane's document, buttons on the selection: say so when the two differ. */
+  /** Keys act on the pane's document, buttons on the selection: say so when the two differ. With
+   * nothing selected the buttons act on the pane's document too, even when the filters, the search
+   * or a given × suggested pair hide it from the table: say that, as the table suggests otherwise. */
   private outsideHint(r: number): string | undefined {
     const { sel } = this.state;
-    if (!sel.rows.length || sel.inTargets(r)) return undefined;
+    if (!sel.rows.length) {
+      if (!sel.visible || sel.visible[r]) return undefined;
+      const by = this.state.narrowedBy().startsWith("“") ? "the search" : "the filters";
+      return `This document is hidden from the table by ${by}: keys and buttons act on it; select rows for the buttons to act on those.`;
+    }
+    if (sel.inTargets(r)) return undefined;
     const n = this.state.targetRows().length;
     const where = sel.narrowed ? `selected documents that match ${this.state.narrowedBy()}` : "selected";
     return `This document is not in the selection: keys act on it, buttons on the ${n.toLocaleString()} ${where}.`;

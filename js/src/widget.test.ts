@@ -956,6 +956,36 @@ describe("DataMapWidget view", () => {
     expect(el.querySelector(".dmw-outside-hint")).toBeNull();
   });
 
+  it("says so in the pane when nothing is selected and the filters hide its document: the buttons act on it, not on the table", async () => {
+    // Reviewer pass 2: after clicking a given × suggested count, "Accept…" offered to change the
+    // document still in the pane, which the table no longer listed.
+    mount(60);
+    await settle();
+    rowEl(3).click();
+    await settle();
+    const search = el.querySelector<HTMLInputElement>(".dmw-search")!;
+    search.value = "needle"; // the kernel answers rows 2, 5 and 7
+    search.dispatchEvent(new Event("input"));
+    await settle();
+    expect(el.querySelector(".dmw-detail-id")!.textContent).toBe("doc-3");
+    expect(el.querySelector(".dmw-outside-hint")!.textContent).toBe(
+      "This document is hidden from the table by the search: keys and buttons act on it; select rows for the buttons to act on those.",
+    );
+    search.value = "";
+    search.dispatchEvent(new Event("input"));
+    await settle();
+    expect(el.querySelector(".dmw-outside-hint")).toBeNull();
+    // A label filter that leaves the document out: the note comes with the click on the chip.
+    const label = el.querySelector(".dmw-detail .dmw-detail-head")!.textContent!.match(/label (\S+)/)![1];
+    const other = [...el.querySelectorAll<HTMLElement>(".dmw-filter-labels .dmw-chip")].find((c) => !c.textContent!.includes(label))!;
+    other.querySelector("input")!.click();
+    await settle();
+    expect(el.querySelector(".dmw-outside-hint")!.textContent).toContain("hidden from the table by the filters");
+    rowsShown()[0].click(); // a document the table lists: the hint goes
+    await settle();
+    expect(el.querySelector(".dmw-outside-hint")).toBeNull();
+  });
+
   it("undo shows the document whose action was undone: pane, table cursor and highlighted point", async () => {
     const { model, calls } = mount(30);
     await settle();

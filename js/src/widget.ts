@@ -188,6 +188,7 @@ export function createView(model: Model, el: HTMLElement, opts: Options = {}): (
     sidePanel.renderConfusion();
     mapc.recolor();
     sidePanel.rebuild();
+    sidePanel.renderDetail(); // its note says when the filters hide the pane's document
   }
 
   /** Make `r` the current document: the pane shows it, the cursor and the map mark it, keys act on it. */
