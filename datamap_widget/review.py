@@ -244,6 +244,13 @@ class ReviewSession:
         self._listeners: list[tuple[int, int, ReviewListener]] = []
         self._subscriptions = itertools.count()
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every change of this review holds. Whoever shows the review takes it too (the
+        widget, for each front-end request and each redraw), so a request a kernel answers beside
+        a running cell never sees half of a redraw or of an action."""
+        return self._lock
+
     @classmethod
     def for_map(cls, dmap: Any, *, reviewed: Any = None, **kwargs: Any) -> "ReviewSession":
         """A session over the examples of ``dmap`` (a :class:`~datamap_widget.datamap.DataMap`).

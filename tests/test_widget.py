@@ -1026,3 +1026,39 @@ def test_the_widget_names_a_class_the_map_never_learned_and_the_accept_preview_c
     preview = widget.accept_preview(abbr[:5] + other[:2])
     assert preview["change"] == 5 + len(other[:2]) and preview["unlearned"] == 5
     assert DataMapWidget(fixed_tracker().datamap()).unlearned == []
+
+
+def test_a_request_answered_beside_a_running_cell_waits_for_the_cells_redraw():
+    """ipykernel 7 can answer widget messages on a subshell thread while a cell runs: a request
+    must not read a map the cell's end_epoch() is redrawing (reviewer pass 2 saw requests answered
+    during a cell). Both take the review's lock, so the request waits for the whole redraw."""
+    import threading
+
+    tracker = fixed_tracker(12, passes=2)
+    w = DataMapWidget(tracker, data=frame_for())
+    answered = threading.Event()
+
+    def ask():
+        request(w, "page", {}, [np.array([0, 1], "<u4").tobytes()])
+        answered.set()
+
+    with w.review.lock:  # what a cell's redraw holds while it runs (_set_map)
+        asker = threading.Thread(target=ask)
+        asker.start()
+        assert not answered.wait(0.3), "the request was answered in the middle of a redraw"
+    assert answered.wait(5)
+    asker.join()
+
+    drawn = threading.Event()
+
+    def redraw():
+        w._set_map(tracker.datamap())
+        drawn.set()
+
+    with w.review.lock:  # what a request holds while it is answered
+        drawer = threading.Thread(target=redraw)
+        drawer.start()
+        assert not drawn.wait(0.3), "the map was redrawn in the middle of a request"
+    assert drawn.wait(5)
+    drawer.join()
+    w.close()

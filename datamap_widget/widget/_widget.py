@@ -289,7 +289,12 @@ class DataMapWidget(anywidget.AnyWidget):
 
     # ---------------------------------------------------------------- the map
     def _set_map(self, dmap: DataMap) -> None:
-        """Serialize the map's metric columns into the ``points`` trait."""
+        """Serialize the map's metric columns into the ``points`` trait (holding the review's lock,
+        so a front-end request answered on another thread waits for the whole redraw)."""
+        with self._session.lock:
+            self._draw_map(dmap)
+
+    def _draw_map(self, dmap: DataMap) -> None:
         frame = dmap.frame
         if dmap.ids is not self._map_ids and (len(frame) != len(self._ids) or not frame.index.equals(self._ids)):
             raise ValueError("the tracker's map changed its ids; a widget follows one fixed set of examples.")
@@ -762,7 +767,10 @@ class DataMapWidget(anywidget.AnyWidget):
 
     # -------------------------------------------------------------- requests
     def _on_custom_msg(self, _widget: Any, content: Any, buffers: list) -> None:
-        _router.answer(self, content, buffers)
+        # ipykernel 7 with a front end that uses subshells answers widget messages on another
+        # thread while a cell runs (one that may redraw this map): they take turns on one lock.
+        with self._session.lock:
+            _router.answer(self, content, buffers)
 
     def handle_request(self, method: str, args: dict, buffers: list) -> tuple[Any, list[bytes]]:
         """Answer one front-end request; returns (JSON result, binary buffers). See :data:`._router.ROUTES`."""

@@ -182,7 +182,7 @@ export class ReviewActions {
         const sentence = [`Accept suggestions for ${what}: ${res.change.toLocaleString()} label${res.change === 1 ? "" : "s"} will change`];
         if (kept) sentence.push(keptText);
         if (noneText) sentence.push(noneText);
-        const unlearnedPart = acceptUnlearnedText(res.unlearned ?? 0, parts.sync.get("unlearned") ?? []);
+        const unlearnedPart = acceptUnlearnedText(res.unlearned ?? 0, res.change, parts.sync.get("unlearned") ?? []);
         if (unlearnedPart) sentence.push(unlearnedPart);
         status.show(`${sentence.join(", ")}.`, "sticky", ...buttons);
       })

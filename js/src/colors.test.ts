@@ -79,3 +79,11 @@ describe("the correctness legend", () => {
     expect(correctnessStops(40)).toEqual([0, 0.25, 0.5, 0.75, 1]); // too many to list
   });
 });
+
+describe("the suggested-label legend", () => {
+  it("names the grey of the points without a suggestion (reviewer pass 2)", () => {
+    const entries = legend("suggested_label", ["a", "b"], []);
+    expect(entries.map((e) => e.label)).toEqual(["a", "b", "no suggestion"]);
+    expect(new Set(entries.map((e) => e.color)).size).toBe(3);
+  });
+});

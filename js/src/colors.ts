@@ -58,8 +58,9 @@ export function legend(colorBy: string, labelNames: string[], categories: string
     case "category":
       return categories.map((c, i) => ({ label: c, color: css(CATEGORY[i % 3]) }));
     case "label":
-    case "suggested_label":
       return labelNames.map((l, i) => ({ label: l, color: css(labelColor(i)) }));
+    case "suggested_label": // the grey points are those without a suggestion: say so
+      return [...labelNames.map((l, i) => ({ label: l, color: css(labelColor(i)) })), { label: "no suggestion", color: css(MISSING) }];
     case "mislabel_score":
       return [
         { label: "top 1% suspects", color: css(SCORE[0]) },

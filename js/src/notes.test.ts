@@ -8,8 +8,10 @@ describe("notes", () => {
       "The model never learned class ABBR (11 examples): its suspects mean the class is too small, not that the labels are wrong; suggestions for it are unreliable.",
     );
     expect(unlearnedText([{ label: "A", code: 0, count: 1 }, { label: "B", code: 1, count: 3 }])).toContain("classes A (1 example), B (3 examples): their suspects");
-    expect(acceptUnlearnedText(0, [{ label: "ABBR", code: 0, count: 11 }])).toBe("");
-    expect(acceptUnlearnedText(1, [{ label: "ABBR", code: 0, count: 11 }])).toBe("1 of them moves a document out of ABBR, which the model never learned (unreliable suggestions)");
+    expect(acceptUnlearnedText(0, 3, [{ label: "ABBR", code: 0, count: 11 }])).toBe("");
+    expect(acceptUnlearnedText(1, 12, [{ label: "ABBR", code: 0, count: 11 }])).toBe("1 of the 12 changes moves a document out of ABBR, which the model never learned (unreliable suggestions)");
+    expect(acceptUnlearnedText(5, 12, [{ label: "ABBR", code: 0, count: 11 }])).toBe("5 of the 12 changes move documents out of ABBR, which the model never learned (unreliable suggestions)");
+    expect(acceptUnlearnedText(2, 2, [{ label: "ABBR", code: 0, count: 11 }])).toBe("all 2 changes move documents out of ABBR, which the model never learned (unreliable suggestions)");
   });
 
   it("say what a bulk accept changed and what the filters now hide", () => {

@@ -20,11 +20,13 @@ export function unlearnedText(classes: UnlearnedClass[]): string {
 }
 
 /** The bulk accept preview's part on moves out of an unlearned class; "" when there are none. */
-export function acceptUnlearnedText(moves: number, classes: UnlearnedClass[]): string {
+export function acceptUnlearnedText(moves: number, changes: number, classes: UnlearnedClass[]): string {
   if (!moves || !classes.length) return "";
   const names = classes.map((c) => c.label).join(", ");
-  return `${moves === 1 ? "1 of them moves a document" : `${moves.toLocaleString()} of them move documents`} out of ${names}, ` +
-    `which the model never learned (unreliable suggestions)`;
+  // Said of the changes, not of the sentence's last count ("7 have no suggestion, 5 of them…" misled).
+  const which = moves === changes ? (changes === 1 ? "the change moves a document" : `all ${changes.toLocaleString()} changes move documents`)
+    : `${moves.toLocaleString()} of the ${changes.toLocaleString()} changes ${moves === 1 ? "moves a document" : "move documents"}`;
+  return `${which} out of ${names}, which the model never learned (unreliable suggestions)`;
 }
 
 /** "Changed 3 labels (2 now hidden by the label filter)": what a bulk accept did, in the status line. */

@@ -535,7 +535,7 @@ describe("DataMapWidget view", () => {
     model.pythonSets("selection", new DataView(Uint32Array.of(2, 4, 5).buffer));
     (el.querySelector(".dmw-accept") as HTMLButtonElement).click();
     await settle();
-    expect(el.querySelector(".dmw-status")!.textContent).toContain("2 of them move documents out of neg, which the model never learned");
+    expect(el.querySelector(".dmw-status")!.textContent).toContain("2 of the 3 changes move documents out of neg, which the model never learned");
     model.pythonSets("unlearned", []);
     expect(note.hidden).toBe(true);
   });
