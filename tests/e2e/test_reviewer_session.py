@@ -425,7 +425,7 @@ def _check_the_unlearned_class(page, k, artifacts) -> None:
         page.locator(".dmw-accept").first.click()
         page.wait_for_function("() => /will change/.test(document.querySelector('.dmw-status').textContent)", timeout=10_000)
         status = page.locator(".dmw-status").first.inner_text()
-        assert "of them move documents out of ABBR, which the model never learned" in status, status
+        assert "changes move documents out of ABBR, which the model never learned" in status, status
         page.screenshot(path=str(artifacts / "session-12-accept-preview-unlearned.png"))
         page.locator(".dmw-accept-apply").first.click()
         page.wait_for_function("() => /^Changed \\d+ labels/.test(document.querySelector('.dmw-status').textContent)", timeout=15_000)
