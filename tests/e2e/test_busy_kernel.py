@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness.browser import TIMEOUT_MS, open_notebook
+from tests.harness.browser import TIMEOUT_MS, open_notebook, run_cell
 from tests.harness.jupyter import Kernel, write_notebook
 from tests.harness.widget import wait_painted
 
@@ -75,10 +75,7 @@ def passes(page) -> int:
 def test_a_cell_blocking_the_kernel_blanks_no_row_and_the_status_says_actions_wait(server, page, artifacts):
     write_notebook(server, NOTEBOOK, [BUILD, LOOP])
     open_notebook(page, server, NOTEBOOK, timeout_ms=TIMEOUT_MS)
-    page.evaluate(
-        "() => { const nb = window.jupyterapp.shell.currentWidget; nb.content.activeCellIndex = 0;"
-        " window.jupyterapp.commands.execute('notebook:run-cell'); }"
-    )
+    run_cell(page, 0)
     page.wait_for_selector(".dmw-root canvas.dmw-gl", timeout=TIMEOUT_MS)
     wait_painted(page)
     page.wait_for_function(
@@ -92,10 +89,7 @@ def test_a_cell_blocking_the_kernel_blanks_no_row_and_the_status_says_actions_wa
     before = passes(page)
 
     # The loop runs in the notebook, as a person runs it (the kernel is busy until it ends).
-    page.evaluate(
-        "() => { const nb = window.jupyterapp.shell.currentWidget; nb.content.activeCellIndex = 1;"
-        " window.jupyterapp.commands.execute('notebook:run-cell'); }"
-    )
+    run_cell(page, 1)
     page.wait_for_function(f"() => /(\\d+) pass/.exec(document.querySelector('.dmw-passes').textContent)[1] > {before}",
                            timeout=30_000)
     page.wait_for_timeout(300)  # the redraw of that pass has drawn

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.harness.browser import TIMEOUT_MS
-from tests.harness.jupyter import free_port, wait_until_serving
+from tests.harness.jupyter import free_port, stop_server, wait_until_serving
 from tests.harness.widget import Geometry
 
 
@@ -55,12 +55,7 @@ def marimo_server(tmp_path_factory):
         wait_until_serving(proc, f"{url}/health", base / "server.log", "marimo")
         yield {"url": url, "state": state, "log": base / "server.log"}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
         log.close()
 
 

@@ -9,7 +9,6 @@ never freezes the tab. The JupyterLab/Chromium set-up is tests/harness (fixtures
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np

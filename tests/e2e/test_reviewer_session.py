@@ -11,13 +11,12 @@ is tests/harness (fixtures: tests/e2e/conftest.py).
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.harness.browser import KERNEL_IDLE, TIMEOUT_MS, new_page
+from tests.harness.browser import KERNEL_IDLE, TIMEOUT_MS, new_page, run_cell
 from tests.harness.jupyter import Kernel, write_notebook
 from tests.harness.widget import Geometry, open_widget_notebook, wait_painted
 
@@ -387,10 +386,7 @@ def test_a_class_the_map_never_learned_is_named_and_bulk_accept_says_so(rs, brow
         page.goto(f"{server['url']}/lab/workspaces/rare/tree/{RARE_NOTEBOOK}", timeout=TIMEOUT_MS)
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=TIMEOUT_MS)
         page.wait_for_function(KERNEL_IDLE, timeout=TIMEOUT_MS)
-        page.evaluate(
-            "() => { const nb = window.jupyterapp.shell.currentWidget; nb.content.activeCellIndex = 0;"
-            " window.jupyterapp.commands.execute('notebook:run-cell'); }"
-        )
+        run_cell(page, 0)
         page.wait_for_selector(".dmw-root canvas.dmw-gl", timeout=TIMEOUT_MS)
         wait_painted(page)
         k = Kernel(server, RARE_NOTEBOOK)

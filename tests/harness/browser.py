@@ -77,6 +77,16 @@ def open_notebook(page, server: dict, name: str, timeout_ms: int = TIMEOUT_MS) -
     page.wait_for_function(KERNEL_IDLE, timeout=timeout_ms)
 
 
+def run_cell(page, index: int) -> None:
+    """Run cell ``index`` of the notebook in front, as Shift+Enter would; returns at once (the
+    command resolves only when the cell ends, and a test often needs the kernel busy)."""
+    page.evaluate(
+        "(i) => { const nb = window.jupyterapp.shell.currentWidget; nb.content.activeCellIndex = i;"
+        " window.jupyterapp.commands.execute('notebook:run-cell'); }",
+        index,
+    )
+
+
 def frame_drawn(page) -> None:
     """Wait two animation frames: what the last input asked for has been drawn."""
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")

@@ -40,6 +40,16 @@ def wait_until_serving(proc: subprocess.Popen, probe: str, log: Path, name: str,
             time.sleep(0.3)
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop a test server: ask, then after 15 s insist."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
@@ -86,12 +96,7 @@ def jupyter_lab(base: Path | None = None, files: Iterable[Path] = ()) -> Iterato
         wait_until_serving(proc, f"{url}/api/status", base / "server.log", "JupyterLab")
         yield {"url": url, "runtime": base / "runtime", "root": root}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
         log.close()
 
 

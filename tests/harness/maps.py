@@ -95,9 +95,10 @@ def fixed_logits(n: int, t: int) -> np.ndarray:
 INJECTION = "<img src=x onerror=alert(1)>"
 
 
-def frame_for(n: int = 12) -> "pd.DataFrame":
-    """The user's data for fixed_tracker(n): ids ex0.., a markup text at row 4 and a 1,000-character one at row 5."""
-    import pandas as pd
+def frame_for(n: int = 12):
+    """The user's data for fixed_tracker(n) (a pandas DataFrame): ids ex0.., a markup text at row 4 and a
+    1,000-character one at row 5."""
+    import pandas as pd  # the harness imports no pandas until asked
 
     texts = [f"document number {i} about things" for i in range(n)]
     texts[4] = INJECTION

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from tests.harness.browser import TIMEOUT_MS, open_notebook
+from tests.harness.browser import TIMEOUT_MS, open_notebook, run_cell
 from tests.harness.jupyter import Kernel, write_notebook
 
 # Plot-area margins of the map overlay, as in js/src/mapview.ts (MARGIN).
@@ -44,10 +44,7 @@ def open_widget_notebook(server, page, name: str, source: str) -> Kernel:
     once the kernel is idle, wait for the widget's first paint; a client on that kernel."""
     write_notebook(server, name, [source])
     open_notebook(page, server, name, timeout_ms=TIMEOUT_MS)
-    page.evaluate(
-        "() => { const nb = window.jupyterapp.shell.currentWidget; nb.content.activeCellIndex = 0;"
-        " window.jupyterapp.commands.execute('notebook:run-cell'); }"
-    )
+    run_cell(page, 0)
     page.wait_for_selector(".dmw-root canvas.dmw-gl", timeout=TIMEOUT_MS)
     wait_painted(page)
     return Kernel(server, name)
